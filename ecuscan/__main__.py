@@ -1,0 +1,5 @@
+"""``python -m ecuscan``."""
+
+from .cli import main
+
+main()

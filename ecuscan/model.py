@@ -1,0 +1,432 @@
+"""The records that flow between ecuscan's stages.
+
+Data flows one way: ``load`` turns bytes into an :class:`Image`; ``identify`` turns an
+Image into :class:`Component` records, ``provenance`` into a :class:`Provenance`; the
+scanner bundles them into a :class:`ScanResult`, which the store keeps and every later
+stage (SBOM, graph, vulnerabilities, bench, reports) reads.
+
+Records are frozen dataclasses. Enums name every kind; ids are typed with ``NewType``.
+Every record that leaves the process (store, ``--json``) has ``to_dict`` and a
+``from_dict`` class method; the JSON shape is documented in ``docs/scan-json.md``.
+"""
+
+from __future__ import annotations
+
+import enum
+import mmap
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, NewType, Union
+
+Sha256 = NewType("Sha256", str)
+"""Lower-case hex SHA-256 of some bytes."""
+
+ComponentId = NewType("ComponentId", str)
+"""The catalog id of a component (``zlib``, ``mbedtls``, ``freertos``)."""
+
+#: The bytes of an image: the file itself (``mmap``/``bytes``) or a decoded payload.
+Buffer = Union[bytes, bytearray, memoryview, mmap.mmap]
+
+
+class ImageFormat(str, enum.Enum):
+    """Container or image format, detected from the bytes."""
+
+    ELF = "elf"
+    IHEX = "ihex"
+    SREC = "srec"
+    VBF = "vbf"
+    ODX = "odx"  # ODX-F / PDX flash container
+    RAW = "raw"  # raw flash dump or unknown bytes scanned as-is
+    ARCHIVE = "archive"  # zip / tar / cpio / squashfs / ar(.deb): has members
+    DIRECTORY = "directory"
+
+
+class Endianness(str, enum.Enum):
+    """Byte order of the target."""
+
+    LITTLE = "little"
+    BIG = "big"
+
+
+class SegmentKind(str, enum.Enum):
+    """What a segment holds, as far as the container says."""
+
+    CODE = "code"
+    DATA = "data"
+    RODATA = "rodata"
+    BSS = "bss"
+    OTHER = "other"
+
+
+class Severity(str, enum.Enum):
+    """Severity of a diagnostic raised while reading an image."""
+
+    INFO = "info"
+    WARNING = "warning"
+    ERROR = "error"
+
+
+class EvidenceMethod(str, enum.Enum):
+    """How a component was recognised."""
+
+    VERSION_STRING = "version-string"  # a signature pattern captured the version from the bytes
+    MARKER_STRING = "marker-string"  # a string proves presence but carries no version
+    SYMBOL = "symbol"  # a defined (or imported, for USES) symbol name
+    SONAME = "soname"  # DT_SONAME of a shared object
+    NEEDED = "needed"  # DT_NEEDED entry: the image uses a library it does not contain
+    SYMBOL_VERSION = "symbol-version"  # GNU symbol versioning (verneed/verdef)
+    DWARF_UNIT = "dwarf-unit"  # compile-unit name or directory
+    DWARF_PRODUCER = "dwarf-producer"
+    PACKAGE_METADATA = "package-metadata"  # dpkg/opkg/rpm database, Yocto manifest, .deb control
+    FILE_NAME = "file-name"  # the file's own name (libz.so.1.3.1)
+    CONSTANT = "constant"  # a version constant (AUTOSAR *_SW_MAJOR_VERSION style) or magic table
+    DECLARED = "declared"  # stated by a supplier SBOM or the manifest, not observed
+
+
+class Relation(str, enum.Enum):
+    """How an image relates to a component."""
+
+    CONTAINS = "contains"  # the component's code is inside the image
+    USES = "uses"  # the image needs it at run time (DT_NEEDED, a version macro only mentioned)
+
+
+@dataclass(frozen=True)
+class Diagnostic:
+    """Something noteworthy (often wrong) about an input, found while reading it.
+
+    ``code`` is a stable machine-readable name (``vbf-block-crc``, ``elf-truncated-section``).
+    """
+
+    code: str
+    message: str
+    severity: Severity = Severity.WARNING
+    offset: int | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready form."""
+        return {"code": self.code, "message": self.message, "severity": self.severity.value,
+                "offset": self.offset}
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> Diagnostic:
+        """Inverse of :meth:`to_dict`."""
+        return cls(code=d["code"], message=d["message"], severity=Severity(d["severity"]),
+                   offset=d.get("offset"))
+
+
+@dataclass(frozen=True)
+class Segment:
+    """A contiguous run of bytes of the image with its load address.
+
+    ``offset``/``size`` locate the bytes inside :attr:`Image.data` (the scanned buffer);
+    ``file_offset`` is where they sit in the original file when it maps one-to-one
+    (ELF, raw), else ``None`` (decoded HEX/S-record/VBF payload).
+    """
+
+    name: str
+    address: int | None
+    offset: int
+    size: int
+    kind: SegmentKind = SegmentKind.OTHER
+    file_offset: int | None = None
+    sha256: Sha256 | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready form."""
+        return {"name": self.name, "address": self.address, "offset": self.offset,
+                "size": self.size, "kind": self.kind.value, "file_offset": self.file_offset,
+                "sha256": self.sha256}
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> Segment:
+        """Inverse of :meth:`to_dict`."""
+        return cls(name=d["name"], address=d.get("address"), offset=d["offset"], size=d["size"],
+                   kind=SegmentKind(d.get("kind", "other")), file_offset=d.get("file_offset"),
+                   sha256=d.get("sha256"))
+
+
+@dataclass(frozen=True)
+class Symbol:
+    """A symbol of the image. ``defined`` is False for imports (undefined references)."""
+
+    name: str
+    address: int | None = None
+    size: int = 0
+    kind: str = "func"  # func / object / other
+    defined: bool = True
+    version: str | None = None  # GNU symbol version, e.g. GLIBC_2.34 or ZLIB_1.2.9
+
+
+@dataclass(frozen=True)
+class DwarfUnit:
+    """One DWARF compile unit: its source name, compilation directory and producer."""
+
+    name: str
+    comp_dir: str | None = None
+    producer: str | None = None
+    language: str | None = None
+
+
+@dataclass(frozen=True, eq=False)
+class Image:
+    """A loaded firmware image: the bytes to scan plus what the container says about them.
+
+    ``data`` is the one buffer every identifier scans (the file itself for ELF/raw, the
+    decoded payload for HEX/S-record/VBF); segments locate their bytes in it.
+    """
+
+    path: str
+    format: ImageFormat
+    data: Buffer
+    segments: tuple[Segment, ...] = ()
+    arch: str | None = None  # "arm", "aarch64", "riscv", "x86_64", "tricore", "powerpc" ...
+    bits: int | None = None
+    endianness: Endianness | None = None
+    entry: int | None = None
+    elf_type: str | None = None  # "exec", "dyn", "rel", "core"
+    symbols: tuple[Symbol, ...] = ()
+    soname: str | None = None
+    needed: tuple[str, ...] = ()
+    build_id: str | None = None
+    comments: tuple[str, ...] = ()  # ELF .comment strings (toolchain banners)
+    dwarf_units: tuple[DwarfUnit, ...] = ()
+    has_dwarf: bool = False
+    stripped: bool | None = None
+    metadata: Mapping[str, str] = field(default_factory=dict)  # VBF header, ODX ids ...
+    diagnostics: tuple[Diagnostic, ...] = ()
+
+    def address_of(self, offset: int) -> int | None:
+        """Map an offset in :attr:`data` to a load address, if a segment with an address covers it."""
+        for seg in self.segments:
+            if seg.address is not None and seg.offset <= offset < seg.offset + seg.size:
+                return seg.address + (offset - seg.offset)
+        return None
+
+    def file_offset_of(self, offset: int) -> int | None:
+        """Map an offset in :attr:`data` to an offset in the original file, when that is known."""
+        if self.format in (ImageFormat.ELF, ImageFormat.RAW):
+            return offset
+        for seg in self.segments:
+            if seg.file_offset is not None and seg.offset <= offset < seg.offset + seg.size:
+                return seg.file_offset + (offset - seg.offset)
+        return None
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """Why ecuscan believes a component is there: an auditor can find it in the bytes.
+
+    ``offset`` is the position in the scanned buffer (:attr:`Image.data`), ``address`` the
+    load address when a segment maps it; ``text`` is the matched text (bounded, may contain
+    anything the firmware holds: escape it when rendering); ``detail`` names the rule
+    (signature id, symbol, DWARF path, package database file).
+    """
+
+    method: EvidenceMethod
+    confidence: float
+    text: str = ""
+    offset: int | None = None
+    address: int | None = None
+    detail: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready form."""
+        return {"method": self.method.value, "confidence": self.confidence, "text": self.text,
+                "offset": self.offset, "address": self.address, "detail": self.detail}
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> Evidence:
+        """Inverse of :meth:`to_dict`."""
+        return cls(method=EvidenceMethod(d["method"]), confidence=float(d["confidence"]),
+                   text=d.get("text", ""), offset=d.get("offset"), address=d.get("address"),
+                   detail=d.get("detail", ""))
+
+
+@dataclass(frozen=True)
+class Component:
+    """A third-party component found in (or used by) an image.
+
+    ``id`` is the catalog id; ``version`` is ``None`` when presence is proven but the
+    version is not (then ``purl`` carries no version). ``confidence`` combines the evidence.
+    """
+
+    id: ComponentId
+    name: str
+    version: str | None
+    purl: str
+    cpe: str | None = None
+    vendor: str | None = None
+    relation: Relation = Relation.CONTAINS
+    confidence: float = 0.0
+    evidence: tuple[Evidence, ...] = ()
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready form."""
+        return {"id": self.id, "name": self.name, "version": self.version, "purl": self.purl,
+                "cpe": self.cpe, "vendor": self.vendor, "relation": self.relation.value,
+                "confidence": self.confidence,
+                "evidence": [e.to_dict() for e in self.evidence]}
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> Component:
+        """Inverse of :meth:`to_dict`."""
+        return cls(id=ComponentId(d["id"]), name=d["name"], version=d.get("version"),
+                   purl=d["purl"], cpe=d.get("cpe"), vendor=d.get("vendor"),
+                   relation=Relation(d.get("relation", "contains")),
+                   confidence=float(d.get("confidence", 0.0)),
+                   evidence=tuple(Evidence.from_dict(e) for e in d.get("evidence", ())))
+
+
+@dataclass(frozen=True)
+class Toolchain:
+    """A compiler/assembler/linker that built (part of) the image."""
+
+    name: str  # "GCC", "clang", "armclang", "IAR", "Green Hills", "TASKING", "HighTec", "Diab", "CodeWarrior"
+    version: str | None
+    source: str  # "comment", "dwarf-producer", "string"
+    text: str  # the banner as found (bounded)
+    flags: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Certificate:
+    """An embedded X.509 certificate or public key, with where it sits."""
+
+    kind: str  # "x509-certificate", "public-key", "private-key"
+    offset: int
+    size: int
+    sha256: Sha256
+    subject: str | None = None
+    issuer: str | None = None
+    not_before: str | None = None
+    not_after: str | None = None
+    key_type: str | None = None  # "RSA-2048", "EC-P256" ...
+    encoding: str = "der"  # "der" or "pem"
+
+
+@dataclass(frozen=True)
+class Provenance:
+    """How and where the image was built, as far as its bytes tell."""
+
+    sha256: Sha256
+    size: int
+    build_id: str | None = None
+    toolchains: tuple[Toolchain, ...] = ()
+    build_paths: tuple[str, ...] = ()  # DW_AT_comp_dir, __FILE__ strings, absolute source paths
+    users: tuple[str, ...] = ()  # user names seen in paths (/home/alice/...)
+    hosts: tuple[str, ...] = ()  # build host names when a banner/path states one
+    timestamps: tuple[str, ...] = ()  # ISO 8601, from __DATE__/__TIME__ strings, headers
+    stripped: bool | None = None
+    has_dwarf: bool = False
+    certificates: tuple[Certificate, ...] = ()
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready form."""
+        return {
+            "sha256": self.sha256, "size": self.size, "build_id": self.build_id,
+            "toolchains": [{"name": t.name, "version": t.version, "source": t.source,
+                            "text": t.text, "flags": list(t.flags)} for t in self.toolchains],
+            "build_paths": list(self.build_paths), "users": list(self.users),
+            "hosts": list(self.hosts), "timestamps": list(self.timestamps),
+            "stripped": self.stripped, "has_dwarf": self.has_dwarf,
+            "certificates": [{"kind": c.kind, "offset": c.offset, "size": c.size,
+                              "sha256": c.sha256, "subject": c.subject, "issuer": c.issuer,
+                              "not_before": c.not_before, "not_after": c.not_after,
+                              "key_type": c.key_type, "encoding": c.encoding}
+                             for c in self.certificates],
+        }
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> Provenance:
+        """Inverse of :meth:`to_dict`."""
+        return cls(
+            sha256=Sha256(d["sha256"]), size=d["size"], build_id=d.get("build_id"),
+            toolchains=tuple(Toolchain(name=t["name"], version=t.get("version"),
+                                       source=t["source"], text=t.get("text", ""),
+                                       flags=tuple(t.get("flags", ())))
+                             for t in d.get("toolchains", ())),
+            build_paths=tuple(d.get("build_paths", ())), users=tuple(d.get("users", ())),
+            hosts=tuple(d.get("hosts", ())), timestamps=tuple(d.get("timestamps", ())),
+            stripped=d.get("stripped"), has_dwarf=bool(d.get("has_dwarf", False)),
+            certificates=tuple(Certificate(**c) for c in d.get("certificates", ())),
+        )
+
+
+SCAN_SCHEMA = "ecuscan/scan/v1"
+
+
+@dataclass(frozen=True)
+class ScanResult:
+    """Everything learnt about one image (or one member of a container).
+
+    ``path`` is as given by the user; a container member reads ``outer!/inner/path``.
+    """
+
+    path: str
+    sha256: Sha256
+    size: int
+    format: ImageFormat
+    provenance: Provenance
+    components: tuple[Component, ...] = ()
+    segments: tuple[Segment, ...] = ()
+    arch: str | None = None
+    bits: int | None = None
+    endianness: Endianness | None = None
+    entry: int | None = None
+    elf_type: str | None = None
+    soname: str | None = None
+    metadata: Mapping[str, str] = field(default_factory=dict)
+    diagnostics: tuple[Diagnostic, ...] = ()
+    scanner_version: str = ""
+    parent: str | None = None  # path of the container this came out of
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready form (the per-file object of ``ecuscan scan --json``)."""
+        return {
+            "schema": SCAN_SCHEMA, "path": self.path, "sha256": self.sha256, "size": self.size,
+            "format": self.format.value, "arch": self.arch, "bits": self.bits,
+            "endianness": self.endianness.value if self.endianness else None,
+            "entry": self.entry, "elf_type": self.elf_type, "soname": self.soname,
+            "parent": self.parent, "scanner_version": self.scanner_version,
+            "metadata": dict(self.metadata),
+            "segments": [s.to_dict() for s in self.segments],
+            "provenance": self.provenance.to_dict(),
+            "components": [c.to_dict() for c in self.components],
+            "diagnostics": [d.to_dict() for d in self.diagnostics],
+        }
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> ScanResult:
+        """Inverse of :meth:`to_dict`."""
+        return cls(
+            path=d["path"], sha256=Sha256(d["sha256"]), size=d["size"],
+            format=ImageFormat(d["format"]), arch=d.get("arch"), bits=d.get("bits"),
+            endianness=Endianness(d["endianness"]) if d.get("endianness") else None,
+            entry=d.get("entry"), elf_type=d.get("elf_type"), soname=d.get("soname"),
+            parent=d.get("parent"), scanner_version=d.get("scanner_version", ""),
+            metadata=dict(d.get("metadata", {})),
+            segments=tuple(Segment.from_dict(s) for s in d.get("segments", ())),
+            provenance=Provenance.from_dict(d["provenance"]),
+            components=tuple(Component.from_dict(c) for c in d.get("components", ())),
+            diagnostics=tuple(Diagnostic.from_dict(x) for x in d.get("diagnostics", ())),
+        )
+
+    def contained(self) -> tuple[Component, ...]:
+        """Components whose code is inside the image (not merely used)."""
+        return tuple(c for c in self.components if c.relation is Relation.CONTAINS)
+
+
+@dataclass(frozen=True)
+class ScanFailure:
+    """An input that could not be scanned: a value, not an exception, so a batch goes on."""
+
+    path: str
+    reason: str
+    sha256: Sha256 | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready form."""
+        return {"path": self.path, "error": self.reason, "sha256": self.sha256}
+
+
+ScanOutcome = Union[ScanResult, ScanFailure]
