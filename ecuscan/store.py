@@ -128,7 +128,16 @@ class Store:
             raise StoreError(f"cannot open store: {exc}", source=spec) from exc
 
     def _migrate(self) -> None:
-        _md.create_all(self.engine, checkfirst=True)
+        # Two processes opening a new store at once both try to create the tables; the loser
+        # sees "already exists" and simply tries again (then finds them).
+        for attempt in range(5):
+            try:
+                _md.create_all(self.engine, checkfirst=True)
+                break
+            except (sa.exc.OperationalError, sa.exc.ProgrammingError, sa.exc.IntegrityError):
+                if attempt == 4:
+                    raise
+                time.sleep(0.05 * (attempt + 1))
         with self.engine.begin() as conn:
             row = conn.execute(sa.select(meta_t.c.value).where(meta_t.c.key == "schema_version")).first()
             if row is None:

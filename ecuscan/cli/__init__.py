@@ -16,6 +16,8 @@ from .. import __version__
 
 #: name -> "module:click-command attribute"
 COMMANDS: dict[str, str] = {
+    "scan": "ecuscan.cli.scan:command",
+    "store": "ecuscan.cli.store_cmd:command",
 }
 
 

@@ -1,0 +1,119 @@
+"""``ecuscan scan PATH...``: components and provenance per image."""
+
+from __future__ import annotations
+
+import sys
+from typing import Any
+
+import click
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from ..model import ScanFailure, ScanOutcome, ScanResult, Severity
+from ..scanner import ScanOptions, Scanner
+from ..store import Store
+from .common import EXIT_FINDINGS, EXIT_OK, EXIT_USAGE, err, handle_errors, json_option, out, print_json, safe, store_option
+
+
+class _ProgressObserver:
+    def __init__(self, progress: Progress) -> None:
+        self.progress = progress
+        self.task = progress.add_task("scanning", total=None)
+
+    def planned(self, total: int) -> None:
+        self.progress.update(self.task, total=total)
+
+    def finished(self, outcome: ScanOutcome, cached: bool) -> None:
+        name = outcome.path.rsplit("/", 1)[-1]
+        self.progress.update(self.task, advance=1, description=safe(("cached " if cached else "") + name, 40))
+
+
+def parse_int(value: str | None) -> int | None:
+    """Parse ``0x08000000`` / ``134217728``."""
+    if value is None:
+        return None
+    try:
+        return int(value, 0)
+    except ValueError as exc:
+        raise click.BadParameter(f"not a number: {value!r}") from exc
+
+
+def render_result(r: ScanResult) -> None:
+    """One table of components for one image, plus its provenance line."""
+    prov = r.provenance
+    tools = ", ".join(f"{t.name} {t.version or ''}".strip() for t in prov.toolchains) or "unknown toolchain"
+    out.print(f"[bold]{safe(r.path, 300)}[/]  {r.format.value} {safe(r.arch or '')} "
+              f"{r.size} bytes  sha256 {r.sha256[:16]}…")
+    out.print(f"  build-id {safe(prov.build_id or '-')}  {safe(tools)}  "
+              f"{'stripped' if prov.stripped else 'symbols'}{', DWARF' if prov.has_dwarf else ''}"
+              + (f"  build paths: {len(prov.build_paths)}" if prov.build_paths else "")
+              + (f"  certificates/keys: {len(prov.certificates)}" if prov.certificates else ""))
+    if r.components:
+        table = Table(show_edge=False, pad_edge=False, box=None)
+        for col in ("component", "version", "relation", "conf.", "evidence (first)"):
+            table.add_column(col)
+        for c in r.components:
+            ev = c.evidence[0] if c.evidence else None
+            where = ""
+            if ev is not None:
+                loc = f"@0x{ev.offset:x}" if ev.offset is not None else ""
+                where = f"{ev.method.value}{loc} {ev.text or ev.detail}"
+            table.add_row(safe(c.name), safe(c.version or "?"), c.relation.value, f"{c.confidence:.2f}",
+                          safe(where, 70))
+        out.print(table)
+    else:
+        out.print("  no components identified")
+    for d in r.diagnostics:
+        colour = {"error": "red", "warning": "yellow"}.get(d.severity.value, "dim")
+        out.print(f"  [{colour}]{d.severity.value}[/] {safe(d.code)}: {safe(d.message, 300)}")
+    out.print()
+
+
+@click.command("scan")
+@click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True))
+@store_option
+@json_option
+@click.option("--no-cache", is_flag=True, help="Analyse again even if the store has a result for these bytes.")
+@click.option("--jobs", "-j", type=click.IntRange(1, 64), default=1, show_default=True,
+              help="Worker processes.")
+@click.option("--base-address", default=None, help="Load address of raw flash dumps (e.g. 0x08000000).")
+@click.option("--members/--no-members", default=False,
+              help="Also list each member of containers (archives, root filesystems).")
+@click.option("--fail-on-diagnostic", type=click.Choice(["warning", "error"]), default=None,
+              help="Exit 1 when an image has a diagnostic of this severity or worse (e.g. VBF CRC mismatch).")
+@handle_errors
+def command(paths: tuple[str, ...], store_url: str | None, as_json: bool, no_cache: bool, jobs: int,
+            base_address: str | None, members: bool, fail_on_diagnostic: str | None) -> None:
+    """Identify components and build provenance in firmware images (files or directories).
+
+    Exit code: 0 ok, 1 when --fail-on-diagnostic trips, 2 when an input could not be scanned.
+    """
+    options = ScanOptions(base_address=parse_int(base_address), use_cache=not no_cache, jobs=jobs)
+    outcomes: list[ScanOutcome] = []
+    with Store.open(store_url) as store:
+        with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                      console=err, transient=True, disable=as_json or not err.is_terminal) as progress:
+            scanner = Scanner(store, options=options, observer=_ProgressObserver(progress))
+            outcomes = list(scanner.scan_paths(paths))
+    failures = [o for o in outcomes if isinstance(o, ScanFailure)]
+    results = [o for o in outcomes if isinstance(o, ScanResult)]
+    shown = results if members else [r for r in results if r.parent is None]
+    if as_json:
+        doc: dict[str, Any] = {"schema": "ecuscan/scan-report/v1",
+                               "results": [r.to_dict() for r in shown],
+                               "errors": [f.to_dict() for f in failures]}
+        print_json(doc)
+    else:
+        for r in shown:
+            render_result(r)
+        for f in failures:
+            err.print(f"[bold red]error:[/] {safe(f.path, 300)}: {safe(f.reason, 500)}")
+        n_comp = sum(len(r.contained()) for r in shown)
+        err.print(f"{len(shown)} image(s), {n_comp} contained component(s), {len(failures)} error(s)")
+    if failures:
+        sys.exit(EXIT_USAGE)
+    if fail_on_diagnostic:
+        worst = {Severity.ERROR} if fail_on_diagnostic == "error" else {Severity.ERROR, Severity.WARNING}
+        if any(d.severity in worst for r in results for d in r.diagnostics):
+            sys.exit(EXIT_FINDINGS)
+    sys.exit(EXIT_OK)

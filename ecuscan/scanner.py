@@ -1,0 +1,402 @@
+"""The scan orchestrator: paths in, :class:`ScanOutcome` values out, results kept in the store.
+
+``file -load-> Image -identify-> Components / -provenance-> Provenance -> ScanResult -> store``
+
+The scanner is *handed* its collaborators (store, catalog, limits, observer). A bad input
+becomes a :class:`ScanFailure` value and the batch goes on. Files are memory-mapped and
+hashed first; an unchanged image (same SHA-256, same scanner version) is read from the
+store without being analysed again. Containers (zip/tar/cpio/squashfs/.deb) are unpacked
+recursively within the limits; every member becomes a result of its own with ``parent``
+set, and the container's result lists the union of what its members contain.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import fnmatch
+import hashlib
+import mmap
+import os
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+from typing import Protocol
+
+from . import __version__
+from .catalog import Catalog, load_catalog
+from .errors import EcuscanError, LimitExceeded
+from .identity import identification_metadata
+from .limits import DEFAULT_LIMITS, Limits
+from .model import (
+    Buffer,
+    Component,
+    Diagnostic,
+    ImageFormat,
+    Provenance,
+    Relation,
+    ScanFailure,
+    ScanOutcome,
+    ScanResult,
+    Severity,
+    Sha256,
+)
+from .store import Store
+
+
+@lru_cache(maxsize=1)
+def scanner_version() -> str:
+    """Version string that keys the cache: the package version plus a digest of the catalog data,
+    so a signature change invalidates cached results."""
+    from importlib import resources
+
+    data = resources.files("ecuscan.data").joinpath("components.yaml").read_bytes()
+    return f"{__version__}+{hashlib.sha256(data).hexdigest()[:10]}"
+
+
+@dataclass(frozen=True)
+class ScanOptions:
+    """How a batch is scanned."""
+
+    base_address: int | None = None  # load address of raw flash dumps
+    use_cache: bool = True
+    jobs: int = 1
+    limits: Limits = DEFAULT_LIMITS
+
+
+class ScanObserver(Protocol):
+    """Progress callbacks; the CLI passes one that drives a progress bar."""
+
+    def planned(self, total: int) -> None:
+        """``total`` files are about to be scanned."""
+
+    def finished(self, outcome: ScanOutcome, cached: bool) -> None:
+        """One top-level file is done (``cached``: it came from the store)."""
+
+
+def sha256_file(path: Path) -> Sha256:
+    """SHA-256 of a file, read in chunks."""
+    with path.open("rb") as f:
+        return Sha256(hashlib.file_digest(f, "sha256").hexdigest())
+
+
+def _merge_components(found: Iterable[Component], extra: Iterable[Component]) -> tuple[Component, ...]:
+    """Add components from another source (package metadata) to what identification found.
+
+    Same id and compatible version (equal, or one side unknown): one component with both
+    sets of evidence. Otherwise both are kept.
+    """
+    out = list(found)
+    for comp in extra:
+        for i, have in enumerate(out):
+            if have.id != comp.id or have.relation is not comp.relation:
+                continue
+            if have.version == comp.version or have.version is None or comp.version is None:
+                version = have.version or comp.version
+                best = have if have.version else comp
+                out[i] = dataclasses.replace(
+                    best, version=version, confidence=max(have.confidence, comp.confidence),
+                    evidence=have.evidence + comp.evidence)
+                break
+        else:
+            out.append(comp)
+    return tuple(sorted(out, key=lambda c: (c.relation.value, c.id, c.version or "")))
+
+
+def analyze_image(data: Buffer, path: str, *, catalog: Catalog, options: ScanOptions,
+                  sha256: Sha256 | None = None, parent: str | None = None) -> ScanResult:
+    """Analyse one non-container image held in ``data``."""
+    from . import formats, identify, provenance
+
+    limits = options.limits
+    image = formats.load(data, path, base_address=options.base_address, limits=limits)
+    size = len(data)
+    if sha256 is None:
+        sha256 = Sha256(hashlib.sha256(data).hexdigest())
+    components = identify.identify(image, catalog, limits)
+    prov = provenance.extract(image, limits, file_sha256=sha256, file_size=size)
+    segments = provenance.segment_hashes(image)
+    metadata = dict(image.metadata)
+    metadata.update(identification_metadata(image))
+    return ScanResult(
+        path=path, sha256=sha256, size=size, format=image.format, provenance=prov,
+        components=_merge_components(components, ()), segments=segments, arch=image.arch,
+        bits=image.bits, endianness=image.endianness, entry=image.entry, elf_type=image.elf_type,
+        soname=image.soname, metadata=metadata, diagnostics=image.diagnostics,
+        scanner_version=scanner_version(), parent=parent)
+
+
+def _container_result(path: str, sha256: Sha256, size: int, members: Sequence[ScanResult],
+                      diagnostics: Sequence[Diagnostic], parent: str | None) -> ScanResult:
+    union: dict[tuple[str, str | None, Relation], Component] = {}
+    for m in members:
+        for c in m.components:
+            key = (c.id, c.version, c.relation)
+            if key in union:
+                have = union[key]
+                union[key] = dataclasses.replace(have, confidence=max(have.confidence, c.confidence))
+            else:
+                union[key] = c
+    return ScanResult(
+        path=path, sha256=sha256, size=size, format=ImageFormat.ARCHIVE,
+        provenance=Provenance(sha256=sha256, size=size),
+        components=tuple(sorted(union.values(), key=lambda c: (c.relation.value, c.id, c.version or ""))),
+        metadata={"members": str(len(members))}, diagnostics=tuple(diagnostics),
+        scanner_version=scanner_version(), parent=parent)
+
+
+def _apply_packages(results: list[ScanResult], db_files: Mapping[str, bytes], catalog: Catalog,
+                    strip_prefix: Callable[[str], str]) -> list[ScanResult]:
+    """Let files owned by a package inherit its component (package-metadata evidence)."""
+    if not db_files:
+        return results
+    from .identify.packages import PackageIndex
+
+    index = PackageIndex.from_files(db_files, catalog)
+    out = []
+    for r in results:
+        extra = index.components_for(strip_prefix(r.path))
+        out.append(dataclasses.replace(r, components=_merge_components(r.components, extra)) if extra else r)
+    return out
+
+
+def analyze_bytes(data: Buffer, path: str, *, catalog: Catalog, options: ScanOptions,
+                  sha256: Sha256 | None = None, parent: str | None = None,
+                  depth: int = 0) -> list[ScanResult]:
+    """Analyse bytes that may be a container: returns the top result first, then every member."""
+    from .formats import detect
+    from .formats.archive import is_container, iter_members
+    limits = options.limits
+    if sha256 is None:
+        sha256 = Sha256(hashlib.sha256(data).hexdigest())
+    if detect(data) is not ImageFormat.ARCHIVE:
+        return [analyze_image(data, path, catalog=catalog, options=options, sha256=sha256, parent=parent)]
+    if depth >= limits.max_container_depth:
+        raise LimitExceeded(f"containers nested deeper than {limits.max_container_depth}", source=path)
+    members: list[ScanResult] = []
+    direct: list[ScanResult] = []
+    diagnostics: list[Diagnostic] = []
+    db_files: dict[str, bytes] = {}
+    prefix = path + "!"
+    for member in iter_members(data, path, limits=limits, depth=depth):
+        inner = member.path[len(prefix):] if member.path.startswith(prefix) else member.path
+        if _wants_package_db(inner):
+            db_files[inner] = bytes(member.data)
+        try:
+            if is_container(member.data):
+                sub = analyze_bytes(member.data, member.path, catalog=catalog, options=options,
+                                    parent=path, depth=depth + 1)
+            else:
+                sub = [analyze_image(member.data, member.path, catalog=catalog, options=options, parent=path)]
+        except EcuscanError as exc:
+            diagnostics.append(Diagnostic(code="member-unreadable", message=str(exc), severity=Severity.WARNING))
+            continue
+        direct.append(sub[0])
+        members.extend(sub)
+    direct = _apply_packages(direct, db_files, catalog,
+                             lambda p: p[len(prefix):] if p.startswith(prefix) else p)
+    by_path = {r.path: r for r in direct}
+    members = [by_path.get(m.path, m) for m in members]
+    top = _container_result(path, sha256, len(data), direct, diagnostics, parent)
+    return [top, *members]
+
+
+def _open_mapped(path: Path) -> tuple[Buffer, object]:
+    """Memory-map a file (empty files give ``b""``). Returns the buffer and what to close."""
+    f = path.open("rb")
+    try:
+        size = os.fstat(f.fileno()).st_size
+        if size == 0:
+            f.close()
+            return b"", None
+        mm = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ)
+    except OSError:
+        f.close()
+        raise
+    f.close()
+    return mm, mm
+
+
+def analyze_path(path: str, options: ScanOptions, sha256: Sha256 | None = None) -> list[ScanResult] | ScanFailure:
+    """Analyse one file; never raises for a bad input (returns :class:`ScanFailure`).
+
+    Top-level so that worker processes can run it.
+    """
+    p = Path(path)
+    try:
+        size = p.stat().st_size
+        if size > options.limits.max_file_bytes:
+            return ScanFailure(path, f"file is {size} bytes, over the limit of {options.limits.max_file_bytes}")
+        data, closer = _open_mapped(p)
+    except OSError as exc:
+        return ScanFailure(path, f"cannot read: {exc.strerror or exc}")
+    try:
+        return analyze_bytes(data, path, catalog=load_catalog(), options=options, sha256=sha256)
+    except EcuscanError as exc:
+        return ScanFailure(path, exc.message if exc.source else str(exc), sha256)
+    except (MemoryError, RecursionError) as exc:
+        return ScanFailure(path, f"input too complex: {exc.__class__.__name__}", sha256)
+    except Exception as exc:  # a bug must not end the batch; it is reported as such
+        return ScanFailure(path, f"internal error while scanning ({exc.__class__.__name__}: {exc})", sha256)
+    finally:
+        if isinstance(closer, mmap.mmap):
+            try:
+                closer.close()
+            except BufferError:
+                pass  # a result still references the map; the GC closes it
+
+
+def expand_paths(paths: Iterable[str | os.PathLike[str]], limits: Limits) -> Iterator[tuple[str, str | None]]:
+    """Files to scan: each given file, and every regular file below each given directory.
+
+    Yields ``(file, tree_root)``; symlinks are not followed. Bounded by ``limits.max_members``
+    per directory tree.
+    """
+    for raw in paths:
+        p = Path(raw)
+        if p.is_dir():
+            count = 0
+            for dirpath, dirnames, filenames in os.walk(p, followlinks=False):
+                dirnames.sort()
+                for name in sorted(filenames):
+                    fp = Path(dirpath) / name
+                    if fp.is_symlink() or not fp.is_file():
+                        continue
+                    count += 1
+                    if count > limits.max_members:
+                        return
+                    yield str(fp), str(p)
+        else:
+            yield str(p), None
+
+
+class Scanner:
+    """Scans batches of paths, using and filling the store.
+
+    >>> Scanner(store=None).options.jobs
+    1
+    """
+
+    def __init__(self, store: Store | None, *, catalog: Catalog | None = None,
+                 options: ScanOptions | None = None, observer: ScanObserver | None = None) -> None:
+        self.store = store
+        self.catalog = catalog or load_catalog()
+        self.options = options or ScanOptions()
+        self.observer = observer
+
+    def scan_file(self, path: str | os.PathLike[str]) -> list[ScanResult] | ScanFailure:
+        """Scan one file (cached when possible); returns its results or a failure."""
+        outcomes = list(self._scan([(str(path), None)]))
+        results = [o for o in outcomes if isinstance(o, ScanResult)]
+        failures = [o for o in outcomes if isinstance(o, ScanFailure)]
+        return failures[0] if failures and not results else results
+
+    def scan_paths(self, paths: Iterable[str | os.PathLike[str]]) -> Iterator[ScanOutcome]:
+        """Scan files and directory trees; yields one outcome per top-level file, then its members."""
+        items = list(expand_paths(paths, self.options.limits))
+        if self.observer:
+            self.observer.planned(len(items))
+        yield from self._scan(items)
+
+    def _cached(self, path: str) -> tuple[Sha256 | None, list[ScanResult] | None, str | None]:
+        try:
+            sha = sha256_file(Path(path))
+        except OSError as exc:
+            return None, None, f"cannot read: {exc.strerror or exc}"
+        if self.store is None or not self.options.use_cache:
+            return sha, None, None
+        top = self.store.get(sha, scanner_version())
+        if top is None:
+            return sha, None, None
+        if top.path != path:
+            top = dataclasses.replace(top, path=path)
+        return sha, [top], None
+
+    def _record(self, results: list[ScanResult] | ScanFailure, cached: bool) -> list[ScanOutcome]:
+        if isinstance(results, ScanFailure):
+            if self.observer:
+                self.observer.finished(results, cached)
+            return [results]
+        if self.store is not None:
+            if cached:
+                self.store.touch_path(results[0].path, results[0].sha256)
+            else:
+                self.store.put_many(results)
+        if self.observer:
+            self.observer.finished(results[0], cached)
+        return list(results)
+
+    def _scan(self, items: Sequence[tuple[str, str | None]]) -> Iterator[ScanOutcome]:
+        trees: dict[str, list[ScanResult]] = {}
+        pending: list[tuple[str, str | None, Sha256 | None]] = []
+        for path, root in items:
+            sha, cached, error = self._cached(path)
+            if error is not None:
+                yield from self._record(ScanFailure(path, error), False)
+            elif cached is not None:
+                yield from self._record(cached, True)
+            else:
+                pending.append((path, root, sha))
+        if self.options.jobs <= 1 or len(pending) <= 1:
+            for path, root, sha in pending:
+                res = analyze_path(path, self.options, sha)
+                res = self._with_tree_packages(res, root, trees)
+                yield from self._record(res, False)
+            return
+        with ProcessPoolExecutor(max_workers=self.options.jobs) as pool:
+            todo = list(pending)
+            running: dict[Future[list[ScanResult] | ScanFailure], tuple[str, str | None]] = {}
+            while todo or running:
+                while todo and len(running) < self.options.jobs * 2:
+                    path, root, sha = todo.pop(0)
+                    running[pool.submit(analyze_path, path, self.options, sha)] = (path, root)
+                done, _ = wait(running, return_when=FIRST_COMPLETED)
+                for fut in done:
+                    path, root = running.pop(fut)
+                    try:
+                        res = fut.result()
+                    except Exception as exc:  # a worker died (OOM kill, segfault in a native parser)
+                        res = ScanFailure(path, f"worker failed: {exc.__class__.__name__}: {exc}")
+                    yield from self._record(self._with_tree_packages(res, root, trees), False)
+
+    def _with_tree_packages(self, res: list[ScanResult] | ScanFailure, root: str | None,
+                            trees: dict[str, list[ScanResult]]) -> list[ScanResult] | ScanFailure:
+        """For files inside a scanned directory tree, add package-database evidence."""
+        if isinstance(res, ScanFailure) or root is None:
+            return res
+        db = _tree_package_db(root, self.options.limits)
+        if not db:
+            return res
+        return _apply_packages(res, db, self.catalog,
+                               lambda p: os.path.relpath(p, root) if not p.count("!") else p)
+
+
+def _wants_package_db(path: str) -> bool:
+    """True for paths that the package-metadata reader wants (dpkg/opkg status, lists, .deb control)."""
+    from .identify.packages import PackageIndex
+
+    p = path.lstrip("./")
+    return any(fnmatch.fnmatch(p, pat) or fnmatch.fnmatch("/" + p, pat) for pat in PackageIndex.DB_PATTERNS)
+
+
+@lru_cache(maxsize=8)
+def _tree_package_db(root: str, limits: Limits) -> dict[str, bytes]:
+    """The package-database files under a directory tree (dpkg/opkg status and lists ...)."""
+    out: dict[str, bytes] = {}
+    total = 0
+    for dirpath, dirnames, filenames in os.walk(root, followlinks=False):
+        rel_dir = os.path.relpath(dirpath, root)
+        for name in filenames:
+            rel = name if rel_dir == "." else f"{rel_dir}/{name}"
+            if not _wants_package_db(rel):
+                continue
+            fp = Path(dirpath) / name
+            if fp.is_symlink() or not fp.is_file():
+                continue
+            size = fp.stat().st_size
+            total += size
+            if total > limits.max_document_bytes:
+                return out  # keep what fits; a package database this large is not a real one
+            out[rel] = fp.read_bytes()
+    return out
