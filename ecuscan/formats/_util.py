@@ -1,0 +1,116 @@
+"""Small helpers shared by the loaders (private to :mod:`ecuscan.formats`)."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+from typing import Any
+
+from ecuscan.errors import LimitExceeded
+from ecuscan.limits import Limits
+from ecuscan.model import Buffer, Sha256
+
+
+def as_view(data: Buffer) -> memoryview:
+    """A flat byte view of any buffer (no copy)."""
+    mv = data if isinstance(data, memoryview) else memoryview(data)
+    return mv if mv.format == "B" and mv.ndim == 1 else mv.cast("B")
+
+
+class BufferStream(io.RawIOBase):
+    """A read-only, seekable file object over a buffer (bytes, mmap, memoryview), without copying it.
+
+    ``read(n)`` never returns more than the buffer holds, whatever ``n`` a corrupt header asks
+    for, so a hostile length field cannot make a library allocate gigabytes.
+    """
+
+    def __init__(self, data: Buffer) -> None:
+        super().__init__()
+        self._mv = as_view(data)
+        self._pos = 0
+
+    def readable(self) -> bool:
+        """Always true."""
+        return True
+
+    def seekable(self) -> bool:
+        """Always true."""
+        return True
+
+    def tell(self) -> int:
+        """Current position."""
+        return self._pos
+
+    def seek(self, pos: int, whence: int = io.SEEK_SET) -> int:
+        """Move the position; seeking past the end is allowed (reads then return nothing)."""
+        if whence == io.SEEK_SET:
+            new = pos
+        elif whence == io.SEEK_CUR:
+            new = self._pos + pos
+        elif whence == io.SEEK_END:
+            new = len(self._mv) + pos
+        else:
+            raise ValueError(f"bad whence {whence}")
+        if new < 0:
+            raise ValueError("negative seek position")
+        self._pos = new
+        return new
+
+    def read(self, size: int | None = -1) -> bytes:
+        """Read at most ``size`` bytes (all that is left when negative or None)."""
+        end = len(self._mv) if size is None or size < 0 else min(len(self._mv), self._pos + size)
+        if self._pos >= end:
+            return b""
+        out = bytes(self._mv[self._pos:end])
+        self._pos = end
+        return out
+
+    def readinto(self, buf: Any) -> int:
+        """Read into a writable buffer."""
+        chunk = self.read(len(buf))
+        buf[: len(chunk)] = chunk
+        return len(chunk)
+
+    def close(self) -> None:
+        """Release the view of the buffer (so the caller can close its mmap)."""
+        if not self.closed:
+            old, self._mv = self._mv, memoryview(b"")
+            try:
+                old.release()
+            except BufferError:  # a slice is still alive somewhere; it is dropped with its owner
+                pass
+        super().close()
+
+    def readall(self) -> bytes:
+        """Read to the end."""
+        return self.read(-1)
+
+
+def sha256_of(data: Buffer, offset: int = 0, size: int | None = None) -> Sha256:
+    """Hex SHA-256 of ``data[offset:offset+size]`` without copying the whole buffer."""
+    mv = as_view(data)
+    end = len(mv) if size is None else min(len(mv), offset + size)
+    h = hashlib.sha256()
+    step = 1 << 20
+    for pos in range(offset, end, step):
+        h.update(mv[pos:min(end, pos + step)])
+    return Sha256(h.hexdigest())
+
+
+def check_file_size(data: Buffer, path: str, limits: Limits) -> int:
+    """Return ``len(data)``, refusing files larger than ``limits.max_file_bytes``."""
+    size = len(as_view(data))
+    if size > limits.max_file_bytes:
+        raise LimitExceeded(f"file is {size} bytes, more than max_file_bytes={limits.max_file_bytes}",
+                            source=path)
+    return size
+
+
+def head(data: Buffer, n: int) -> bytes:
+    """The first ``n`` bytes of a buffer as ``bytes``."""
+    return bytes(as_view(data)[:n])
+
+
+def decode_text(raw: bytes) -> str:
+    """Decode bytes from an image as UTF-8, replacing what does not decode."""
+    return raw.decode("utf-8", errors="replace")
