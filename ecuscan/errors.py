@@ -55,3 +55,7 @@ class BenchError(EcuscanError):
 
 class ReportError(EcuscanError):
     """A report could not be rendered or written."""
+
+
+class GraphError(EcuscanError):
+    """A supply-chain graph query got bad input (unknown node, bad purl or version range)."""
