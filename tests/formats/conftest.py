@@ -8,8 +8,6 @@ from pathlib import Path
 
 import pytest
 
-CORPUS_FW = Path("/root/.cache/ecuscan/dev-corpus/fw")
-
 LIBDEP_C = "int dep_value(void) { return 42; }\n"
 LIBFOO_C = """
 #include <stdio.h>
