@@ -1,0 +1,260 @@
+"""Feed parsers (CVE JSON 5, NVD CVE API 2.0, OSV) and the offline import into the store.
+
+Each parser turns one raw record (a parsed JSON object) into a :class:`Vulnerability`
+and raises :class:`FeedError` naming the record when it is not one. The importer walks
+files, directories and zips (the CVE list release zip, OSV ecosystem zips), recognises
+each document's format, stores raw records through :meth:`Store.put_vuln_record` (so a
+newer ``modified`` replaces an older one and a repeated import changes nothing) and
+reports bad records without stopping.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import zipfile
+from collections.abc import Iterator, Mapping
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from ..errors import FeedError, LimitExceeded
+from ..limits import DEFAULT_LIMITS, Limits
+from ..store import Store
+from . import parsers
+from .records import ImportIssue, ImportReport
+
+SOURCES = ("cve5", "nvd", "osv")
+
+
+def normalize_timestamp(value: Any) -> str:
+    """An ISO 8601 timestamp in one sortable UTC form; naive times are taken as UTC.
+
+    >>> normalize_timestamp("2023-10-18T03:52:00.816Z")
+    '2023-10-18T03:52:00.816000Z'
+    >>> normalize_timestamp("2022-12-13T00:00:00")
+    '2022-12-13T00:00:00.000000Z'
+    """
+    if not isinstance(value, str) or not value:
+        raise ValueError("missing timestamp")
+    text = value.strip()
+    if text.endswith("Z"):
+        text = text[:-1] + "+00:00"
+    dt = datetime.fromisoformat(text)
+    if dt.tzinfo is None:
+        dt = dt.replace(tzinfo=UTC)
+    return dt.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def check_depth(doc: Any, limit: int, source: str) -> None:
+    """Refuse JSON nested deeper than ``limit`` (iterative walk, no recursion)."""
+    stack: list[tuple[Any, int]] = [(doc, 1)]
+    while stack:
+        node, depth = stack.pop()
+        if depth > limit:
+            raise LimitExceeded(f"JSON nested deeper than {limit}", source=source)
+        if isinstance(node, dict):
+            stack.extend((v, depth + 1) for v in node.values() if isinstance(v, dict | list))
+        elif isinstance(node, list):
+            stack.extend((v, depth + 1) for v in node if isinstance(v, dict | list))
+
+
+def parse_json(data: bytes, source: str, limits: Limits = DEFAULT_LIMITS) -> Any:
+    """Parse a JSON document within the size and depth limits."""
+    if len(data) > limits.max_document_bytes:
+        raise LimitExceeded(f"document is {len(data)} bytes, limit {limits.max_document_bytes}", source=source)
+    try:
+        doc = json.loads(data)
+    except RecursionError as exc:
+        raise LimitExceeded("JSON nested too deeply", source=source) from exc
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise FeedError(f"not JSON: {exc}", source=source) from exc
+    check_depth(doc, limits.max_document_depth, source)
+    return doc
+
+
+def split_document(doc: Any, source: str) -> Iterator[tuple[str, Any]]:
+    """Yield ``(format, raw record)`` for every record a feed document holds.
+
+    Recognised: a CVE 5 record, a CVE 5 bundle (``{"cves": [...]}``), an NVD API 2.0
+    response (``vulnerabilities[].cve``), an NVD feed file (``cve_items``), a single NVD
+    ``cve`` object, an OSV record, and a JSON list of any of these.
+    """
+    if isinstance(doc, list):
+        for item in doc:
+            yield from split_document(item, source)
+        return
+    if not isinstance(doc, Mapping):
+        raise FeedError("not a vulnerability record (JSON object expected)", source=source)
+    if doc.get("dataType") == "CVE_RECORD" or ("cveMetadata" in doc and "containers" in doc):
+        yield "cve5", doc
+    elif isinstance(doc.get("cves"), list):
+        for item in doc["cves"]:
+            yield "cve5", item
+    elif isinstance(doc.get("vulnerabilities"), list) and doc.get("format", "NVD_CVE") == "NVD_CVE":
+        for item in doc["vulnerabilities"]:
+            yield "nvd", item.get("cve") if isinstance(item, Mapping) else item
+    elif isinstance(doc.get("cve_items"), list):
+        for item in doc["cve_items"]:
+            yield "nvd", item
+    elif "configurations" in doc or ("sourceIdentifier" in doc and "lastModified" in doc):
+        yield "nvd", doc
+    elif isinstance(doc.get("cve"), Mapping) and "id" in doc["cve"]:
+        yield "nvd", doc["cve"]
+    elif "id" in doc and "modified" in doc and ("affected" in doc or "schema_version" in doc):
+        yield "osv", doc
+    else:
+        raise FeedError("unrecognised feed document (not CVE JSON 5, NVD API 2.0 or OSV)", source=source)
+
+
+def record_key(fmt: str, raw: Any) -> tuple[str, str]:
+    """``(record id, normalized modified)`` of a raw record, or :class:`FeedError`."""
+    if not isinstance(raw, Mapping):
+        raise FeedError("record is not a JSON object")
+    try:
+        if fmt == "cve5":
+            meta = raw["cveMetadata"]
+            rid = meta["cveId"]
+            mod = meta.get("dateUpdated") or meta.get("datePublished") or meta.get("dateReserved")
+        elif fmt == "nvd":
+            rid = raw["id"]
+            mod = raw.get("lastModified") or raw.get("published")
+        else:
+            rid = raw["id"]
+            mod = raw.get("modified")
+        if not isinstance(rid, str) or not rid or len(rid) > 90:
+            raise FeedError(f"bad record id {rid!r}")
+        return rid, normalize_timestamp(mod)
+    except (KeyError, TypeError) as exc:
+        raise FeedError(f"missing field {exc}") from exc
+    except ValueError as exc:
+        raise FeedError(f"bad modified date: {exc}") from exc
+
+
+class _Importer:
+    def __init__(self, store: Store, limits: Limits) -> None:
+        self.store = store
+        self.limits = limits
+        self.counts = {"added": 0, "updated": 0, "unchanged": 0, "older": 0, "failed": 0, "files": 0}
+        self.errors: list[ImportIssue] = []
+        self.records = 0
+        self.members = 0
+        self.unpacked = 0
+
+    def issue(self, file: str, record: str | None, message: str) -> None:
+        self.counts["failed"] += 1
+        if len(self.errors) < self.limits.max_items_per_kind:
+            self.errors.append(ImportIssue(file, record, message))
+
+    def document(self, data: bytes, name: str) -> None:
+        self.counts["files"] += 1
+        try:
+            doc = parse_json(data, name, self.limits)
+            items = split_document(doc, name)
+            for fmt, raw in items:
+                self.records += 1
+                if self.records > self.limits.max_document_items:
+                    raise LimitExceeded(f"more than {self.limits.max_document_items} records", source=name)
+                self.record(fmt, raw, name)
+        except LimitExceeded:
+            raise
+        except FeedError as exc:
+            self.issue(name, None, exc.message)
+
+    def record(self, fmt: str, raw: Any, name: str) -> None:
+        rid: str | None = raw.get("id") if isinstance(raw, Mapping) and isinstance(raw.get("id"), str) else None
+        try:
+            rid, modified = record_key(fmt, raw)
+            parsers.parse_record(fmt, raw)  # validate: a record that cannot be parsed is not stored
+        except FeedError as exc:
+            self.issue(name, rid, exc.message)
+            return
+        outcome = self.store.put_vuln_record(fmt, rid, modified, dict(raw))
+        self.counts[outcome] += 1
+
+    def path(self, path: Path) -> None:
+        if path.is_dir():
+            for root, dirs, files in os.walk(path):
+                dirs.sort()
+                for f in sorted(files):
+                    if f.endswith((".json", ".zip")):
+                        self.path(Path(root) / f)
+            return
+        name = str(path)
+        try:
+            size = path.stat().st_size
+            if size > self.limits.max_file_bytes:
+                raise LimitExceeded(f"file is {size} bytes, limit {self.limits.max_file_bytes}", source=name)
+            if zipfile.is_zipfile(path):
+                with zipfile.ZipFile(path) as zf:
+                    self.zip(zf, name, 1)
+                return
+            if size > self.limits.max_document_bytes:
+                raise LimitExceeded(f"document is {size} bytes, limit {self.limits.max_document_bytes}",
+                                    source=name)
+            self.document(path.read_bytes(), name)
+        except OSError as exc:
+            self.issue(name, None, f"cannot read: {exc.strerror or exc}")
+        except (zipfile.BadZipFile, zipfile.LargeZipFile) as exc:
+            self.issue(name, None, f"bad zip: {exc}")
+        except LimitExceeded as exc:
+            self.issue(name, None, exc.message)
+
+    def zip(self, zf: zipfile.ZipFile, name: str, depth: int) -> None:
+        if depth > self.limits.max_container_depth:
+            raise LimitExceeded(f"zip nested deeper than {self.limits.max_container_depth}", source=name)
+        for info in zf.infolist():
+            if info.is_dir() or not info.filename.endswith((".json", ".zip")):
+                continue
+            self.members += 1
+            if self.members > self.limits.max_members:
+                raise LimitExceeded(f"more than {self.limits.max_members} zip members", source=name)
+            member = f"{name}!/{info.filename}"
+            cap = min(self.limits.max_member_bytes, self.limits.max_document_bytes
+                      if info.filename.endswith(".json") else self.limits.max_member_bytes)
+            # the declared size is not trusted: read at most cap + 1 bytes
+            try:
+                with zf.open(info) as fh:
+                    data = fh.read(cap + 1)
+            except (zipfile.BadZipFile, OSError, RuntimeError, NotImplementedError, EOFError) as exc:
+                self.issue(member, None, f"cannot unpack: {exc}")
+                continue
+            if len(data) > cap:
+                self.issue(member, None, f"member larger than the limit ({cap} bytes)")
+                continue
+            self.unpacked += len(data)
+            if self.unpacked > self.limits.max_unpacked_bytes:
+                raise LimitExceeded(f"more than {self.limits.max_unpacked_bytes} bytes unpacked", source=name)
+            if info.filename.endswith(".zip"):
+                try:
+                    with zipfile.ZipFile(io.BytesIO(data)) as inner:
+                        self.zip(inner, member, depth + 1)
+                except zipfile.BadZipFile as exc:
+                    self.issue(member, None, f"bad zip: {exc}")
+            else:
+                self.document(data, member)
+
+    def report(self) -> ImportReport:
+        c = self.counts
+        return ImportReport(added=c["added"], updated=c["updated"], unchanged=c["unchanged"],
+                            older=c["older"], failed=c["failed"], files=c["files"],
+                            errors=tuple(self.errors))
+
+
+def import_feeds(store: Store, paths: list[str | os.PathLike[str]],
+                 limits: Limits = DEFAULT_LIMITS) -> ImportReport:
+    """Import feed files, directories and zips into ``store``; bad records are reported and skipped.
+
+    Idempotent: importing the same input again reports every record ``unchanged``. A
+    record whose ``modified`` is newer than the stored one replaces it; an older one is
+    counted ``older`` and left alone.
+    """
+    imp = _Importer(store, limits)
+    for p in paths:
+        path = Path(p)
+        if not path.exists():
+            imp.issue(str(path), None, "no such file or directory")
+            continue
+        imp.path(path)
+    return imp.report()

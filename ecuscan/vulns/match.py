@@ -1,0 +1,241 @@
+"""Matching components against vulnerabilities: identity first, then version ranges.
+
+Identity goes through the catalog: a range names its product by CPE ``vendor:product``,
+purl, product or package name; it counts for a component only when it resolves to the
+component's own catalog entry (so the Debian, Fedora or NetApp configurations of an NVD
+record never match a BusyBox on an ECU). A CPE, when given, is the only key used for that
+range. Versions are compared with :mod:`ecuscan.vulns.ranges` (univers). Each finding
+names the record, the range and the key that produced it.
+
+Verdict rules, per source (CVE 5 CNA, CVE 5 ADP, NVD, OSV): an ``unaffected`` range that
+contains the version wins inside its source (curl's pairs); else an ``affected`` range
+that contains it makes the source say affected; else the block's ``defaultStatus``
+decides, not-affected by default. Across sources the cautious answer wins: any source
+saying affected makes the finding affected. A source with no usable range ("n/a", NVD
+``-``, commit ranges) yields ``unknown-range``, never ``affected``.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import defaultdict
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, replace
+
+from ..catalog import Catalog, CatalogEntry
+from ..errors import FeedError
+from ..model import Component, ScanResult
+from ..store import Store
+from .parsers import parse_record
+from .ranges import contains
+from .records import AffectedRange, Finding, FindingStatus, MatchedBy, Vulnerability
+
+# OSV ecosystems that carry distribution package versions (epochs, revisions), not upstream ones
+_DISTRO_ECOSYSTEMS = ("debian", "ubuntu", "alpine", "red hat", "redhat", "suse", "opensuse", "rocky",
+                      "almalinux", "wolfi", "chainguard", "mageia", "photon", "azure linux")
+_DISTRO_PURL_TYPES = ("pkg:deb/", "pkg:rpm/", "pkg:apk/", "pkg:alpm/")
+
+
+def load_vulnerabilities(store: Store) -> list[Vulnerability]:
+    """Every stored record parsed and merged per id (a CVE's CVE 5 and NVD records become one).
+
+    Records that no longer parse are skipped (they were checked at import); withdrawn and
+    rejected records are left out.
+    """
+    parsed: list[Vulnerability] = []
+    for source, _rid, doc in store.vuln_records():
+        try:
+            v = parse_record(source, doc)
+        except FeedError:
+            continue
+        if not v.withdrawn:
+            parsed.append(v)
+    return merge_vulnerabilities(parsed)
+
+
+def merge_vulnerabilities(vulns: Iterable[Vulnerability]) -> list[Vulnerability]:
+    """Merge records with the same id: ranges, CVSS, CWEs and sources are pooled.
+
+    >>> a = Vulnerability(id="CVE-1", sources=("cve5:CVE-1",), summary="x")
+    >>> b = Vulnerability(id="CVE-1", sources=("nvd:CVE-1",), kev=True)
+    >>> m = merge_vulnerabilities([a, b])[0]
+    >>> m.sources, m.kev, m.summary
+    (('cve5:CVE-1', 'nvd:CVE-1'), True, 'x')
+    """
+    by_id: dict[str, Vulnerability] = {}
+    for v in vulns:
+        old = by_id.get(v.id)
+        if old is None:
+            by_id[v.id] = v
+            continue
+        by_id[v.id] = replace(
+            old, aliases=tuple(dict.fromkeys(old.aliases + v.aliases)),
+            summary=old.summary or v.summary, description=old.description or v.description,
+            published=old.published or v.published,
+            modified=max(filter(None, (old.modified, v.modified)), default=None),
+            cvss=old.cvss + v.cvss, cwes=tuple(dict.fromkeys(old.cwes + v.cwes)), kev=old.kev or v.kev,
+            affected=old.affected + v.affected, sources=tuple(dict.fromkeys(old.sources + v.sources)))
+    return sorted(by_id.values(), key=lambda x: x.id)
+
+
+def resolve_range(rng: AffectedRange, catalog: Catalog) -> tuple[CatalogEntry, str] | None:
+    """The catalog entry a range is about and the identity key used, or ``None``."""
+    if rng.cpe:
+        e = catalog.by_cpe(f"cpe:2.3:a:{rng.cpe}")
+        return (e, f"cpe {rng.cpe}") if e else None
+    if rng.origin == "osv":
+        if rng.purl and rng.purl.startswith(_DISTRO_PURL_TYPES):
+            return None
+        if rng.vendor and rng.vendor.lower().startswith(_DISTRO_ECOSYSTEMS):
+            return None
+    if rng.purl:
+        e = catalog.by_purl(rng.purl)
+        if e:
+            return e, f"purl {rng.purl}"
+    for label, name in (("product", rng.product), ("package", rng.package)):
+        if name:
+            e = catalog.by_name(name)
+            if e:
+                return e, f"{label} name {name!r} (catalog alias of {e.id})"
+    return None
+
+
+@dataclass
+class _Index:
+    by_entry: dict[str, list[tuple[Vulnerability, list[tuple[AffectedRange, str]]]]]
+
+
+def _mention_regex(catalog: Catalog) -> tuple[re.Pattern[str] | None, dict[str, CatalogEntry]]:
+    names: dict[str, CatalogEntry] = {}
+    for e in catalog:
+        for n in (e.id, e.name, *e.aliases):
+            if len(n) >= 4 and n.lower() not in names:
+                names[n.lower()] = e
+    if not names:
+        return None, names
+    alt = "|".join(re.escape(n) for n in sorted(names, key=len, reverse=True))
+    return re.compile(rf"(?<![\w.-])({alt})(?![\w-])", re.IGNORECASE), names
+
+
+def build_index(vulns: Iterable[Vulnerability], catalog: Catalog) -> _Index:
+    """Group every vulnerability's ranges by the catalog entry they resolve to.
+
+    A record whose ranges name no product at all ("n/a" CVE 5 records without NVD data)
+    is attached to the components its description names, with an unknown range.
+    """
+    rx, names = _mention_regex(catalog)
+    by_entry: dict[str, dict[str, tuple[Vulnerability, list[tuple[AffectedRange, str]]]]] = defaultdict(dict)
+    for v in vulns:
+        hits: dict[str, list[tuple[AffectedRange, str]]] = defaultdict(list)
+        for r in v.affected:
+            res = resolve_range(r, catalog)
+            if res:
+                hits[res[0].id].append((r, res[1]))
+        nameless = all(not (r.cpe or r.purl or r.product or r.package) for r in v.affected)
+        if nameless and rx is not None and v.description:
+            for m in rx.finditer(v.description[:2000]):
+                e = names[m.group(1).lower()]
+                if e.id not in hits:
+                    origin = v.affected[0].origin if v.affected else "record"
+                    hits[e.id].append((AffectedRange(origin=origin, unknown=True,
+                                                     note="record names no product/version (n/a)",
+                                                     text="n/a"),
+                                       f"description mentions {m.group(1)!r}"))
+        for eid, ranges in hits.items():
+            by_entry[eid][v.id] = (v, ranges)
+    return _Index({k: list(d.values()) for k, d in by_entry.items()})
+
+
+def _verdict(ranges: list[tuple[AffectedRange, str]], version: str | None
+             ) -> tuple[FindingStatus, list[tuple[AffectedRange, str]], str]:
+    groups: dict[str, list[tuple[AffectedRange, str]]] = defaultdict(list)
+    for r, key in ranges:
+        groups[r.origin].append((r, key))
+    affected: list[tuple[AffectedRange, str]] = []
+    clear: list[tuple[AffectedRange, str]] = []
+    unknown: list[tuple[AffectedRange, str]] = []
+    notes: list[str] = []
+    for origin, items in groups.items():
+        known = [(r, k) for r, k in items if not r.unknown]
+        if not known or version is None:
+            unknown.extend(items)
+            if version is None:
+                notes.append("component version unknown")
+            continue
+        results = [(r, k, contains(r, version)) for r, k in known]
+        if any(c is None for _r, _k, c in results):
+            unknown.extend((r, k) for r, k, c in results if c is None)
+            notes.append(f"version {version!r} not comparable with {origin} ranges")
+            continue
+        unaff = [(r, k) for r, k, c in results if c and r.status == "unaffected"]
+        aff = [(r, k) for r, k, c in results if c and r.status == "affected"]
+        if unaff:
+            clear.extend(unaff)
+            notes.append(f"{origin}: inside an unaffected range")
+        elif aff:
+            affected.extend(aff)
+        elif any(r.default_status == "affected" for r, _k in known):
+            affected.extend((r, k) for r, k in known if r.default_status == "affected")
+            notes.append(f"{origin}: outside the listed ranges, defaultStatus affected")
+        else:
+            clear.extend(known)
+            notes.append(f"{origin}: outside every affected range")
+    if affected:
+        return FindingStatus.AFFECTED, affected, "; ".join(n for n in notes if "affected range" not in n)
+    if clear:
+        return FindingStatus.NOT_AFFECTED, clear, "; ".join(notes)
+    return FindingStatus.UNKNOWN_RANGE, unknown, "; ".join(notes) or "no usable version range"
+
+
+def _evidence_text(c: Component) -> str:
+    if not c.evidence:
+        return f"{c.name} {c.version or '(version unknown)'}"
+    best = max(c.evidence, key=lambda e: e.confidence)
+    where = f" at 0x{best.offset:x}" if best.offset is not None else ""
+    text = best.text[:80]
+    return f"{best.method.value} {text!r}{where} ({best.detail})" if best.detail else \
+        f"{best.method.value} {text!r}{where}"
+
+
+def _component_entry(c: Component, catalog: Catalog) -> CatalogEntry | None:
+    return catalog.get(c.id) or catalog.by_purl(c.purl) or (catalog.by_cpe(c.cpe) if c.cpe else None) \
+        or catalog.by_name(c.name)
+
+
+def iter_matches(components: Iterable[Component], index: _Index, catalog: Catalog, *,
+                 firmware_sha256: str | None = None, firmware_path: str | None = None) -> Iterator[Finding]:
+    """Findings for ``components`` against a prepared index (see :func:`build_index`)."""
+    for c in components:
+        entry = _component_entry(c, catalog)
+        if entry is None:
+            continue
+        for v, ranges in index.by_entry.get(entry.id, ()):
+            status, used, note = _verdict(ranges, c.version)
+            best = v.best_cvss()
+            matched = tuple(MatchedBy(record=next((s for s in v.sources if s.startswith(r.origin.split(":")[0])),
+                                                  v.sources[0] if v.sources else v.id),
+                                      range=r.describe() + (f" [{r.status}]" if r.status != "affected" else ""),
+                                      key=key, origin=r.origin) for r, key in dict.fromkeys(used))
+            yield Finding(vuln_id=v.id, component_id=entry.id, component_purl=c.purl,
+                          component_version=c.version, status=status, matched_by=matched,
+                          evidence=(_evidence_text(c) + (f"; {note}" if note else ""))[:500],
+                          firmware_sha256=firmware_sha256, firmware_path=firmware_path, cvss=best,
+                          severity=v.severity(), cwes=v.cwes, kev=v.kev, summary=v.summary)
+
+
+def match_components(components: Iterable[Component], vulns: Iterable[Vulnerability], catalog: Catalog, *,
+                     firmware_sha256: str | None = None, firmware_path: str | None = None) -> list[Finding]:
+    """Match components against vulnerabilities; one finding per identity match (any status)."""
+    index = build_index(vulns, catalog)
+    return list(iter_matches(components, index, catalog, firmware_sha256=firmware_sha256,
+                             firmware_path=firmware_path))
+
+
+def match_scan_results(results: Iterable[ScanResult], vulns: Iterable[Vulnerability],
+                       catalog: Catalog) -> list[Finding]:
+    """Match the contained components of every scan result; findings carry the firmware."""
+    index = build_index(vulns, catalog)
+    out: list[Finding] = []
+    for r in results:
+        out.extend(iter_matches(r.contained(), index, catalog, firmware_sha256=r.sha256, firmware_path=r.path))
+    return out
