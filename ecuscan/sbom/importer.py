@@ -339,7 +339,8 @@ def _from_spdx(document: Any, fmt: SbomFormat, spec: str, source: str) -> Declar
         supplier = getattr(pkg.supplier, "name", None)
         dc = DeclaredComponent(
             name=pkg.name, version=pkg.version, purl=purl, cpe=cpe, supplier=supplier,
-            hashes=tuple((c.algorithm.name.replace("_", "-"), c.value.lower()) for c in pkg.checksums),
+            hashes=tuple((re.sub(r"^SHA(\d+)$", r"SHA-\1", c.algorithm.name).replace("_", "-"), c.value.lower())
+                         for c in pkg.checksums),
             ref=pkg.spdx_id)
         if product is None and described and pkg.spdx_id == described[0]:
             product = dc
