@@ -18,6 +18,8 @@ from .. import __version__
 COMMANDS: dict[str, str] = {
     "scan": "ecuscan.cli.scan:command",
     "store": "ecuscan.cli.store_cmd:command",
+    "sbom": "ecuscan.cli.sbom:command",
+    "diff": "ecuscan.cli.diff:command",
 }
 
 
