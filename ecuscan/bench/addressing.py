@@ -74,4 +74,5 @@ def isotp_params(target: BenchTarget, options: BenchOptions) -> dict[str, Any]:
         "wftmax": options.wftmax,
         "max_frame_size": options.max_payload,
         "blocking_send": False,
+        "logger_name": "ecuscan.bench.isotp",
     }

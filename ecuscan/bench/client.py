@@ -27,7 +27,6 @@ import can
 import isotp
 import udsoncan
 from udsoncan import MemoryLocation
-from udsoncan.Response import Response
 from udsoncan.client import Client
 from udsoncan.connections import PythonIsoTpConnection
 from udsoncan.exceptions import (
@@ -36,6 +35,7 @@ from udsoncan.exceptions import (
     TimeoutException,
     UnexpectedResponseException,
 )
+from udsoncan.Response import Response
 
 from ..errors import BenchError
 from . import obd
@@ -106,6 +106,7 @@ class Dispatcher(can.Listener):
 
     def __init__(self) -> None:
         self._handlers: dict[tuple[int, bool], list[Handler]] = {}
+        self._taps: list[Handler] = []
         self._lock = threading.Lock()
 
     def on_message_received(self, msg: can.Message) -> None:
@@ -116,6 +117,13 @@ class Dispatcher(can.Listener):
         if handlers:
             for h in handlers:
                 h(msg)
+        for tap in self._taps:
+            tap(msg)
+
+    def tap(self, handler: Handler | None) -> None:
+        """See every frame (discovery only: it listens for answers from unknown identifiers)."""
+        with self._lock:
+            self._taps = [handler] if handler is not None else []
 
     def add(self, arbitration_id: int, extended: bool, handler: Handler) -> None:
         """Start routing frames with this identifier to ``handler``."""

@@ -84,6 +84,10 @@ def decode(codec: Codec, data: bytes) -> str:
     """
     if codec is Codec.RAW:
         return data.hex()
+    if codec is Codec.UINT:
+        if not data or len(data) > 16:
+            raise DidDecodeError(f"{len(data)} bytes is not an unsigned integer of 1..16 bytes")
+        return str(int.from_bytes(data, "big"))
     if codec is Codec.BCD:
         digits = []
         for byte in data:
@@ -109,6 +113,9 @@ def encode(codec: Codec, text: str) -> bytes:
             return bytes.fromhex(text)
         except ValueError as exc:
             raise DidDecodeError(f"{text!r} is not hex") from exc
+    if codec is Codec.UINT:
+        value = int(text)
+        return value.to_bytes(max(1, (value.bit_length() + 7) // 8), "big")
     if codec is Codec.BCD:
         if len(text) % 2 or not text.isdigit():
             raise DidDecodeError(f"{text!r} is not an even number of decimal digits")

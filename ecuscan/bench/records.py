@@ -39,7 +39,19 @@ class Codec(enum.Enum):
 
     ASCII = "ascii"  # printable text, trailing NUL/space/0xFF padding stripped
     BCD = "bcd"  # packed BCD digits, e.g. 0x20 0x24 -> "2024"
-    RAW = "raw"  # lower-case hex of the bytes
+    RAW = "raw"  # lower-case hex of the bytes (the manifest calls it "hex")
+    UINT = "uint"  # big-endian unsigned integer, decimal text
+
+    @classmethod
+    def parse(cls, name: str) -> Codec:
+        """A codec from its manifest name (``ascii``, ``bcd``, ``hex``/``raw``, ``uint``)."""
+        key = str(name).strip().lower()
+        if key == "hex":
+            return cls.RAW
+        try:
+            return cls(key)
+        except ValueError:
+            raise BenchError(f"unknown DID codec {name!r} (ascii, bcd, hex, uint)") from None
 
 
 class Verdict(enum.Enum):
