@@ -21,7 +21,7 @@ from dataclasses import replace
 
 from ecuscan.limits import DEFAULT_LIMITS, Limits
 from ecuscan.model import Buffer, Image, Provenance, Segment, SegmentKind, Sha256
-from ecuscan.provenance import buildid, buildpaths, certificates, timestamps, toolchain
+from ecuscan.provenance import buildid, buildpaths, certificates, textscan, timestamps, toolchain
 
 __all__ = ["extract", "segment_hashes", "sha256_of"]
 
@@ -82,10 +82,12 @@ def extract(image: Image, limits: Limits = DEFAULT_LIMITS, *, file_sha256: str |
     cap = max(0, limits.max_items_per_kind)
     text_limit = limits.max_evidence_text
 
+    # One shared pass for banners, timestamps and build-host statements in the bytes.
+    text = textscan.scan(data, cap, text_limit)
+
     # Toolchains: .comment, then DWARF producers (distinct ones only), then banners in the bytes.
     producers = _unique((u.producer for u in image.dwarf_units if u.producer), cap)
-    tools = toolchain.collect(image.comments[:cap], producers,
-                              toolchain.scan_banners(data, cap, text_limit), cap, text_limit)
+    tools = toolchain.collect(image.comments[:cap], producers, text.banners, cap, text_limit)
 
     # Build paths and the users/hosts they reveal.
     flag_list = [f for t in tools for f in t.flags]
@@ -93,14 +95,14 @@ def extract(image: Image, limits: Limits = DEFAULT_LIMITS, *, file_sha256: str |
         [*buildpaths.dwarf_paths(image.dwarf_units[:limits.max_dwarf_units]),
          *buildpaths.flag_paths(flag_list),
          *(p for _, p in buildpaths.scan_paths(data, cap * 4))], cap)
-    banner_people = list(buildpaths.scan_hosts(data, cap))
+    banner_people = text.people
     users = _unique([*(u for p in paths if (u := buildpaths.user_of(p))),
                      *(u for u, _ in banner_people if u)], cap)
     hosts = _unique((h for _, h in banner_people if h), cap)
 
     # Timestamps: container headers first, then strings in the bytes.
     stamps = _unique([*timestamps.from_metadata(image.metadata),
-                      *(iso for _, iso in timestamps.scan(data, cap * 4))], cap)
+                      *(iso for _, iso in text.stamps)], cap)
 
     # Certificates and keys, ordered by offset.
     found = [*certificates.scan_der(data, cap, cap * _CANDIDATES_PER_ITEM, text_limit),

@@ -12,27 +12,33 @@ import re
 
 from ecuscan.model import Buffer
 
-_NOTE_RE = re.compile(
-    rb"\x04\x00\x00\x00([\x14\x10\x08])\x00\x00\x00\x03\x00\x00\x00GNU\x00"
-    rb"|\x00\x00\x00\x04\x00\x00\x00([\x14\x10\x08])\x00\x00\x00\x03GNU\x00"
-)
+# The name is searched as a literal (fast even over 256 MB); the 12 header bytes before it
+# are then checked in either byte order.
+_NAME_RE = re.compile(rb"GNU\x00")
+_HEADERS = {
+    bytes([4, 0, 0, 0, size, 0, 0, 0, 3, 0, 0, 0]): size for size in (20, 16, 8)
+} | {
+    bytes([0, 0, 0, 4, 0, 0, 0, size, 0, 0, 0, 3]): size for size in (20, 16, 8)
+}
 
 
-def find_build_id(data: Buffer, max_hits: int = 16) -> str | None:
-    """Lower-case hex of the first GNU build-id note found by byte layout, else ``None``.
+def find_build_id(data: Buffer, max_candidates: int = 4096) -> str | None:
+    r"""Lower-case hex of the first GNU build-id note found by byte layout, else ``None``.
 
-    >>> note = bytes([4, 0, 0, 0, 8, 0, 0, 0, 3, 0, 0, 0]) + b"GNU\\0" + bytes(range(8))
+    >>> note = bytes([4, 0, 0, 0, 8, 0, 0, 0, 3, 0, 0, 0]) + b"GNU\x00" + bytes(range(8))
     >>> find_build_id(b"junk" + note)
     '0001020304050607'
-    >>> find_build_id(b"\\x00\\x00\\x00\\x04\\x00\\x00\\x00\\x10\\x00\\x00\\x00\\x03GNU\\x00" + b"\\xab" * 16)
+    >>> find_build_id(b"\x00\x00\x00\x04\x00\x00\x00\x10\x00\x00\x00\x03GNU\x00" + b"\xab" * 16)
     'abababababababababababababababab'
     """
-    for n, m in enumerate(_NOTE_RE.finditer(data)):
-        if n >= max_hits:
+    for n, m in enumerate(_NAME_RE.finditer(data)):
+        if n >= max_candidates:
             break
-        size = (m.group(1) or m.group(2))[0]
-        start = m.end()
-        desc = bytes(data[start:start + size])
+        start = m.start()
+        size = _HEADERS.get(bytes(data[max(0, start - 12):start]))
+        if size is None:
+            continue
+        desc = bytes(data[m.end():m.end() + size])
         if len(desc) == size and desc.strip(b"\x00") and desc.strip(b"\xff"):
             return desc.hex()
     return None

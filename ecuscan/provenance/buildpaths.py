@@ -17,27 +17,32 @@ from ecuscan.model import Buffer, DwarfUnit
 
 _SRC_EXT = (rb"(?:c|h|cc|cpp|cxx|c\+\+|hh|hpp|hxx|s|S|asm|inc|o|obj|a|lib|ld|rs|go|ino|"
             rb"ads|adb|f|f90|m|mm|arxml|dbc|cmake|mk)")
-# POSIX paths under directories that only a build machine has. Strong prefixes are
-# accepted as they are; weak ones (also used at run time: /tmp, /opt ...) only when the
-# path names a source or object file.
+# POSIX paths under directories that only a build machine has. Strong roots are accepted
+# as they are; weak ones (also used at run time: /tmp, /opt ...) only when the path names
+# a source or object file. Both patterns start with a literal byte so that the regex engine
+# skips quickly through binary data; word boundaries before the match are checked in Python.
 _P = rb"[A-Za-z0-9._+~@%=,:\-]"
-_POSIX_STRONG = rb"/(?:home|Users|root|build|builds|usr/src|jenkins|var/lib/jenkins|workspace|buildbot)/"
-_POSIX_WEAK = rb"/(?:tmp|opt|work|srv|mnt|data|var/tmp|src|proj|projects|repo)/"
-_WIN = rb"(?<![A-Za-z0-9])[A-Za-z]:[\\/]"
+_STRONG = frozenset(("home", "Users", "root", "build", "builds", "usr/src", "jenkins", "var/lib/jenkins",
+                     "workspace", "buildbot"))
+_POSIX_RE = re.compile(
+    rb"/(home|Users|root|builds?|usr/src|jenkins|var/lib/jenkins|workspace|buildbot|"
+    rb"tmp|opt|work|srv|mnt|data|var/tmp|src|proj|projects|repo)/((?:" + _P + rb"+/){0,40}" + _P + rb"*)"
+)
+_SRC_EXT_RE = re.compile(
+    r"\.(?:c|h|cc|cpp|cxx|c\+\+|hh|hpp|hxx|s|S|asm|inc|o|obj|a|lib|ld|rs|go|ino|ads|adb|f|f90|m|mm|"
+    r"arxml|dbc|cmake|mk)$")
+# Windows paths are found by their ":\\" and the drive letter checked afterwards.
 _WP = rb"[A-Za-z0-9._+~@%=,:() \-]"
 _WP_LAST = rb"[A-Za-z0-9._+~@%=,:()\-]"
-_PATH_RE = re.compile(
-    rb"(?<![A-Za-z0-9_./-])(?P<strong>" + _POSIX_STRONG + rb"(?:" + _P + rb"+/){0,40}" + _P + rb"*)"
-    rb"|(?<![A-Za-z0-9_./-])(?P<weak>" + _POSIX_WEAK + rb"(?:" + _P + rb"+/){0,40}" + _P + rb"+\."
-    + _SRC_EXT + rb")(?![A-Za-z0-9])"
-    rb"|(?P<win>" + _WIN + rb"(?:" + _WP + rb"+[\\/]){1,40}" + _WP_LAST + rb"*)"
-)
+_WIN_RE = re.compile(rb":\\(?:" + _WP + rb"+\\){1,40}" + _WP_LAST + rb"*")
+_WORDISH = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.-/")
 _LINUX_BANNER_RE = re.compile(rb"Linux version [\x21-\x7e]{1,64} \(([A-Za-z0-9._-]{1,32})@([A-Za-z0-9.-]{1,64})\)")
 _BUILT_BY_RE = re.compile(
-    rb"(?:[Cc]ompiled|[Bb]uilt) by:? ([A-Za-z0-9._\\-]{1,32})(?:@([A-Za-z0-9.-]{1,64}))?"
+    rb"(?:(?:compiled|Compiled|built|Built) by|(?:COMPILED|BUILT) BY):? ([A-Za-z0-9._\\-]{1,32})"
+    rb"(?:@([A-Za-z0-9.-]{1,64}))?"
     rb"(?: on (?:host )?([A-Za-z][A-Za-z0-9.-]{0,63}))?"
-    rb"|[Bb]uild[ _-]?[Hh]ost[:=] ?([A-Za-z][A-Za-z0-9.-]{0,63})"
 )
+_BUILD_HOST_RE = re.compile(rb"(?:build|Build|BUILD)[ _-]?(?:host|Host|HOST)[:=] ?([A-Za-z][A-Za-z0-9.-]{0,63})")
 _UNIX_USER_RE = re.compile(r"^/(?:home|Users)/([A-Za-z0-9._-]{1,32})/")
 _WIN_USER_RE = re.compile(r"^[A-Za-z]:[\\/](?:Users|Documents and Settings)[\\/]([^\\/:*?\"<>|]{1,64})[\\/]",
                           re.IGNORECASE)
@@ -86,35 +91,60 @@ def flag_paths(flags: Iterable[str]) -> Iterator[str]:
             yield _clean(m.group(1))
 
 
+def _preceded_by_word(data: Buffer, start: int) -> bool:
+    return start > 0 and data[start - 1] in _WORDISH
+
+
 def scan_paths(data: Buffer, max_hits: int) -> Iterator[tuple[int, str]]:
-    """Yield ``(offset, path)`` for build-machine paths in the bytes (one regex pass)."""
+    """Yield ``(offset, path)`` for build-machine paths in the bytes (two regex passes)."""
     n = 0
-    for m in _PATH_RE.finditer(data):
-        raw = m.group()
-        if m.lastgroup == "strong" and raw.count(b"/") < 3 and not raw.startswith((b"/home/", b"/Users/")):
-            # "/build/" alone or "/root/x" says little; want at least two levels under it.
+    for m in _POSIX_RE.finditer(data):
+        start = m.start()
+        if _preceded_by_word(data, start):
             continue
-        path = _clean(raw.decode("ascii", "replace"))
+        root = m.group(1).decode("ascii")
+        path = _clean(m.group().decode("ascii", "replace"))
+        if root in _STRONG:
+            # "/build/x" or "/root/x" alone says little; want two levels below (home dirs: one).
+            if path.count("/") < (3 if root in ("home", "Users") else 4) - (0 if path.endswith("/") else 1):
+                continue
+        elif not _SRC_EXT_RE.search(path):
+            continue
+        yield start, path
+        n += 1
+        if n >= max_hits:
+            return
+    for m in _WIN_RE.finditer(data):
+        start = m.start() - 1
+        if start < 0 or not chr(data[start]).isalpha() or not chr(data[start]).isascii() \
+                or _preceded_by_word(data, start):
+            continue
+        path = _clean(bytes(data[start:m.end()]).decode("ascii", "replace"))
         if len(path) < 6:
             continue
-        yield m.start(), path
+        yield start, path
         n += 1
         if n >= max_hits:
             return
 
 
-def scan_hosts(data: Buffer, max_hits: int) -> Iterator[tuple[str | None, str | None]]:
-    """Yield ``(user, host)`` pairs stated by build banners in the bytes."""
-    n = 0
-    for rx in (_LINUX_BANNER_RE, _BUILT_BY_RE):
-        for m in rx.finditer(data):
-            groups = [g.decode("ascii", "replace") if g else None for g in m.groups()]
-            if rx is _LINUX_BANNER_RE:
-                user, host = groups[0], groups[1]
-            else:
-                user, host = groups[0], groups[1] or groups[2] or groups[3]
-            if user or host:
-                yield user, host
-                n += 1
-            if n >= max_hits:
-                return
+#: Trigger words of :func:`people_at` for the shared scan in ``textscan``.
+PEOPLE_STARTS = (rb"Linux version ", rb"compiled by", rb"Compiled by", rb"COMPILED BY", rb"built by",
+                 rb"Built by", rb"BUILT BY", rb"build", rb"Build", rb"BUILD")
+
+
+def people_at(data: Buffer, pos: int) -> tuple[str | None, str | None] | None:
+    """``(user, host)`` stated by a build banner starting at ``pos``, if one does."""
+    for rx in (_LINUX_BANNER_RE, _BUILT_BY_RE, _BUILD_HOST_RE):
+        m = rx.match(data, pos, pos + 200)
+        if m is None:
+            continue
+        groups = [g.decode("ascii", "replace") if g else None for g in m.groups()]
+        if rx is _LINUX_BANNER_RE:
+            user, host = groups[0], groups[1]
+        elif rx is _BUILT_BY_RE:
+            user, host = groups[0], groups[1] or groups[2]
+        else:
+            user, host = None, groups[0]
+        return (user, host) if user or host else None
+    return None

@@ -19,20 +19,29 @@ _MON = rb"(Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec)"
 _TIME = rb"([0-2]\d:[0-5]\d:[0-5]\d)"
 _YEAR = rb"((?:19[89]|20\d)\d)"
 
-_TS_RE = re.compile(
+# Each pattern starts with a literal or a branch of literals, so the regex engine skips
+# quickly through binary data; the word boundary before a match is checked in Python.
+_DATE_RE = re.compile(
     # __DATE__ ("Nov 27 2026"), then optionally __TIME__ right after it: joined by a space,
     # by NUL padding between two adjacent string literals, or U-Boot's " - ".
-    rb"(?<![A-Za-z0-9])" + _MON + rb" ([ 0-3]\d) " + _YEAR + rb"(?:(?: - |[ \x00]{1,8})" + _TIME
-    + rb"(?: ([+-]\d{4}))?)?(?![0-9])"
-    # date(1) style, as in Linux "#1 SMP Thu Nov 27 20:14:03 UTC 2026".
-    rb"|(?<![A-Za-z])(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun) " + _MON + rb" ([ 0-3]\d) " + _TIME
-    + rb" (?:([A-Z]{3,5}) )?" + _YEAR + rb"(?![0-9])"
-    # ISO 8601 with a time; a bare ISO date only after a build keyword.
-    rb"|(?<![0-9])" + _YEAR + rb"-([01]\d)-([0-3]\d)[T ]([0-2]\d:[0-5]\d(?::[0-5]\d)?)"
-    rb"(?:\.\d{1,6})?(Z|[+-]\d\d:?\d\d)?(?![0-9])"
-    rb"|(?i:build|built|compiled|date|created|timestamp)[\x20-\x7e]{0,24}?(?<![0-9])" + _YEAR
-    + rb"-([01]\d)-([0-3]\d)(?![0-9])"
+    _MON + rb" ([ 0-3]\d) " + _YEAR + rb"(?:(?: - |[ \x00]{1,8})" + _TIME + rb"(?: ([+-]\d{4}))?)?(?![0-9])"
 )
+_UNIX_DATE_RE = re.compile(
+    # date(1) style, as in Linux "#1 SMP Thu Nov 27 20:14:03 UTC 2026".
+    rb"(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun) " + _MON + rb" ([ 0-3]\d) " + _TIME + rb" (?:([A-Z]{3,5}) )?" + _YEAR
+    + rb"(?![0-9])"
+)
+_ISO_RE = re.compile(
+    # ISO 8601 with a time ...
+    _YEAR + rb"-([01]\d)-([0-3]\d)[T ]([0-2]\d:[0-5]\d(?::[0-5]\d)?)(?:\.\d{1,6})?(Z|[+-]\d\d:?\d\d)?(?![0-9])"
+)
+_KEYWORD_DATE_RE = re.compile(
+    # ... and a bare ISO date only after a build keyword.
+    rb"(?:build|Build|BUILD|built|Built|compiled|Compiled|date|Date|DATE|created|Created|timestamp|Timestamp)"
+    rb"[\x20-\x7e]{0,24}?(?<![0-9])" + _YEAR + rb"-([01]\d)-([0-3]\d)(?![0-9])"
+)
+_WEEKDAYS = frozenset((b"Mon", b"Tue", b"Wed", b"Thu", b"Fri", b"Sat", b"Sun"))
+_ALNUM = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789")
 
 
 def _iso(year: int, month: int, day: int, hms: str | None = None, tz: str | None = None) -> str | None:
@@ -52,18 +61,21 @@ def _iso(year: int, month: int, day: int, hms: str | None = None, tz: str | None
     return text
 
 
-def parse_match(groups: tuple[bytes | None, ...]) -> str | None:
-    """Turn the groups of one timestamp match into ISO 8601 (``None`` if not a real date)."""
-    g = [x.decode("ascii") if x is not None else None for x in groups]
-    if g[0] is not None:  # __DATE__ [__TIME__]
-        return _iso(int(g[2] or 0), _MONTHS[g[0]], int((g[1] or "0").strip()), g[3], g[4])
-    if g[5] is not None:  # date(1)
-        return _iso(int(g[9] or 0), _MONTHS[g[5]], int((g[6] or "0").strip()), g[7], g[8])
-    if g[10] is not None:  # ISO date-time
-        return _iso(int(g[10]), int(g[11] or 0), int(g[12] or 0), g[13], g[14])
-    if g[15] is not None:  # keyword + ISO date
-        return _iso(int(g[15]), int(g[16] or 0), int(g[17] or 0))
-    return None
+def _parse(rx: re.Pattern[bytes], g: tuple[str | None, ...]) -> str | None:
+    if rx is _DATE_RE:
+        return _iso(int(g[2] or 0), _MONTHS[g[0] or ""], int((g[1] or "0").strip()), g[3], g[4])
+    if rx is _UNIX_DATE_RE:
+        return _iso(int(g[4] or 0), _MONTHS[g[0] or ""], int((g[1] or "0").strip()), g[2], g[3])
+    if rx is _ISO_RE:
+        return _iso(int(g[0] or 0), int(g[1] or 0), int(g[2] or 0), g[3], g[4])
+    return _iso(int(g[0] or 0), int(g[1] or 0), int(g[2] or 0))
+
+
+def _decode(m: re.Match[bytes]) -> tuple[str | None, ...]:
+    return tuple(x.decode("ascii") if x is not None else None for x in m.groups())
+
+
+_PATTERNS = (_DATE_RE, _UNIX_DATE_RE, _ISO_RE, _KEYWORD_DATE_RE)
 
 
 def parse_text(text: str) -> str | None:
@@ -87,22 +99,41 @@ def parse_text(text: str) -> str | None:
         return _iso(int(m.group(1)), int(m.group(2)), int(m.group(3)))
     if m := re.fullmatch(r"(\d\d)\.(\d\d)\.((?:19|20)\d\d)", t):
         return _iso(int(m.group(3)), int(m.group(2)), int(m.group(1)))
-    if mb := _TS_RE.search(t.encode("ascii", "replace")):
-        return parse_match(mb.groups())
+    raw = t.encode("ascii", "replace")
+    for rx in _PATTERNS:
+        if mb := rx.search(raw):
+            return _parse(rx, _decode(mb))
     return None
 
 
-def scan(data: Buffer, max_hits: int) -> Iterator[tuple[int, str]]:
-    """Yield ``(offset, iso)`` for timestamps in the bytes (one regex pass)."""
-    n = 0
-    for m in _TS_RE.finditer(data):
-        iso = parse_match(m.groups())
-        if iso is None:
-            continue
-        yield m.start(), iso
-        n += 1
-        if n >= max_hits:
-            return
+#: Trigger words of :func:`stamp_at` for the shared scan in ``textscan``.
+STAMP_STARTS = (
+    *(m.encode() + b" " for m in _MONTHS),
+    *(d + b" " for d in (b"Mon", b"Tue", b"Wed", b"Thu", b"Fri", b"Sat", b"Sun")),
+    rb"19[89]\d-[01]", rb"20\d\d-[01]",
+    rb"build", rb"Build", rb"BUILD", rb"built", rb"Built", rb"compiled", rb"Compiled", rb"date", rb"Date",
+    rb"DATE", rb"created", rb"Created", rb"timestamp", rb"Timestamp",
+)
+
+
+def stamp_at(data: Buffer, pos: int) -> str | None:
+    """The ISO 8601 form of a timestamp string starting at ``pos`` in ``data``, if one does."""
+    first = data[pos]
+    if first in b"12":
+        patterns: tuple[re.Pattern[bytes], ...] = (_ISO_RE,)
+    elif bytes(data[pos:pos + 3]) in _WEEKDAYS:
+        patterns = (_UNIX_DATE_RE,)
+    elif bytes(data[pos:pos + 3]).decode("ascii", "replace") in _MONTHS:
+        patterns = (_DATE_RE,)
+    else:
+        patterns = (_KEYWORD_DATE_RE,)
+    for rx in patterns:
+        if rx is not _KEYWORD_DATE_RE and pos > 0 and data[pos - 1] in _ALNUM:
+            return None
+        m = rx.match(data, pos, pos + 96)
+        if m is not None:
+            return _parse(rx, _decode(m))
+    return None
 
 
 _META_KEY_RE = re.compile(r"date|time|created|built|build[_-]?(?:date|time)", re.IGNORECASE)

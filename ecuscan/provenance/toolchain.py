@@ -11,7 +11,7 @@ banners; each pattern is bounded (at most a few hundred bytes per match).
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from ecuscan.model import Buffer, Toolchain
@@ -22,14 +22,22 @@ SOURCE_STRING = "string"
 
 _VERSION = r"\d+(?:\.\d+){1,3}"
 
-# Banner starts searched in the raw bytes; each is followed by up to 200 printable bytes.
-# One alternation, so the buffer is scanned once for all vendors.
-_BANNER_RE = re.compile(
-    rb"(?:GCC: \(|(?:[A-Za-z]+ )?clang version \d|Component: ARM Compiler|ARM C/C\+\+ Compiler|"
+# Banner starts (also the triggers of the shared scan in ``textscan``); each banner is
+# followed by up to 200 printable bytes.
+BANNER_STARTS = (
+    rb"GCC: \(", rb"clang version \d", rb"Component: ARM Compiler", rb"ARM C/C\+\+ Compiler",
+    rb"ARM Compiler \d", rb"Arm Compiler for Embedded \d", rb"IAR ", rb"Green Hills Software",
+    rb"TASKING VX-toolset", rb"HighTec ", rb"Wind River Diab", rb"Diab Data", rb"CodeWarrior",
+    rb"Metrowerks", rb"MWCC",
+)
+BANNER_RE = re.compile(
+    rb"(?:GCC: \(|clang version \d|Component: ARM Compiler|ARM C/C\+\+ Compiler|"
     rb"ARM Compiler \d|Arm Compiler for Embedded \d|IAR [A-Za-z /+]{0,40}Compiler V\d|"
     rb"Green Hills Software|TASKING VX-toolset|HighTec |Wind River Diab|Diab Data|"
     rb"CodeWarrior|Metrowerks|MWCC)[\x20-\x7e]{0,200}"
 )
+_PRINTABLE = frozenset(range(0x20, 0x7F))
+_MAX_LEAD = 40  # vendor words before "clang version" ("Ubuntu clang version ...")
 
 _FLAG_ARG_DROP = {"-D", "-U", "-I", "-include", "-imacros", "-isystem", "-iquote", "-idirafter",
                   "-o", "-MF", "-MT", "-MQ"}
@@ -107,11 +115,11 @@ def parse_banner(text: str, source: str, limit: int = 200) -> Toolchain | None:
         version = _first(r"\)\s*(" + _VERSION + ")", text)
     elif m := re.match(r"GNU (AS|as)\s+(" + _VERSION + ")", text):
         name, version = "GNU as", m.group(2)
-    elif m := re.match(r"GNU (?:C|C\+\+|Fortran|Objective-C|Ada|GIMPLE|D|Go|Rust)[\w+]*\s+(" + _VERSION + r")(.*)",
+    elif m := re.match(r"GNU (?:C|C\+\+|Fortran|Objective-C|Ada|GIMPLE|D|Go|Rust)[\w+]*\s+(" + _VERSION + r")\S*(.*)",
                        text, re.S):
         name, version = "GCC", m.group(1)
         flags = split_flags(m.group(2))
-    elif m := re.search(r"clang version (" + _VERSION + r")(.*)", text, re.S):
+    elif m := re.search(r"clang version (" + _VERSION + r")\S*(.*)", text, re.S):
         name, version = "clang", m.group(1)
         tail = m.group(2)
         # Without -grecord-command-line the producer ends with the repository in parentheses.
@@ -142,18 +150,21 @@ def parse_banner(text: str, source: str, limit: int = 200) -> Toolchain | None:
     return Toolchain(name=name, version=version, source=source, text=shown, flags=flags)
 
 
-def scan_banners(data: Buffer, max_hits: int, limit: int = 200) -> Iterator[BannerHit]:
-    """Yield toolchain banners found in ``data`` (one regex pass, at most ``max_hits``)."""
-    n = 0
-    for m in _BANNER_RE.finditer(data):
-        text = m.group().decode("ascii", "replace")
-        tc = parse_banner(text, SOURCE_STRING, limit)
-        if tc is None:
-            continue
-        yield BannerHit(m.start(), tc)
-        n += 1
-        if n >= max_hits:
-            return
+def banner_at(data: Buffer, pos: int, limit: int = 200) -> BannerHit | None:
+    """The toolchain banner starting at ``pos`` in ``data``, if one does."""
+    m = BANNER_RE.match(data, pos, pos + 260)
+    if m is None:
+        return None
+    lead = bytes(data[max(0, pos - _MAX_LEAD):pos]) if m.group().startswith(b"clang") else b""
+    keep = 0
+    while keep < len(lead) and lead[len(lead) - 1 - keep] in _PRINTABLE:
+        keep += 1
+    # Keep only the word right before "clang" (the vendor: Ubuntu, Apple, Debian ...).
+    word = lead[len(lead) - keep:].rstrip(b" ").rsplit(b" ", 1)[-1] if keep else b""
+    keep = len(word) + 1 if word else 0
+    raw = (word + b" " if word else b"") + m.group()
+    tc = parse_banner(raw.decode("ascii", "replace"), SOURCE_STRING, limit)
+    return None if tc is None else BannerHit(pos - keep, tc)
 
 
 def collect(comments: Iterable[str], producers: Iterable[str], hits: Iterable[BannerHit],

@@ -1,0 +1,65 @@
+"""One shared pass over the bytes for every text finding that starts with a keyword.
+
+Toolchain banners, timestamps and build-host banners all start with one of a few dozen
+literal words. A single regex made of those words finds every candidate position in one
+pass (the regex engine jumps between bytes that can start a word); each candidate is then
+matched in place by the module that owns it, without copying the buffer. Separate passes
+per pattern cost about three times as much on a 256 MB image.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+from ecuscan.model import Buffer
+from ecuscan.provenance import buildpaths, timestamps, toolchain
+
+_TRIGGER_RE = re.compile(b"|".join((*toolchain.BANNER_STARTS, *timestamps.STAMP_STARTS,
+                                    *buildpaths.PEOPLE_STARTS)))
+_BANNER_FIRST = frozenset(s[0] for s in (b"GCC", b"clang", b"Component", b"ARM", b"Arm", b"IAR", b"Green",
+                                         b"TASKING", b"HighTec", b"Wind", b"Diab", b"CodeWarrior",
+                                         b"Metrowerks", b"MWCC"))
+_PEOPLE_FIRST = frozenset(b"LcCbB")
+_STAMP_FIRST = frozenset(b"JFMASONDTWbBcCdDt12")
+
+
+@dataclass
+class TextFindings:
+    """What the shared pass found, each list in buffer order and bounded."""
+
+    banners: list[toolchain.BannerHit] = field(default_factory=list)
+    stamps: list[tuple[int, str]] = field(default_factory=list)
+    people: list[tuple[str | None, str | None]] = field(default_factory=list)
+
+
+def scan(data: Buffer, max_items: int, limit: int = 200, max_candidates: int | None = None) -> TextFindings:
+    """Find banners, timestamps and build hosts in ``data`` in one regex pass.
+
+    Each list keeps at most ``max_items``; at most ``max_candidates`` trigger words are
+    examined (default ``4096 * max_items``), which bounds the time spent on text-heavy input.
+    """
+    out = TextFindings()
+    budget = 4096 * max(1, max_items) if max_candidates is None else max_candidates
+    for n, m in enumerate(_TRIGGER_RE.finditer(data)):
+        if n >= budget:
+            break
+        pos = m.start()
+        first = data[pos]
+        if first in _BANNER_FIRST and len(out.banners) < max_items:
+            hit = toolchain.banner_at(data, pos, limit)
+            if hit is not None:
+                out.banners.append(hit)
+                continue
+        if first in _STAMP_FIRST and len(out.stamps) < max_items:
+            iso = timestamps.stamp_at(data, pos)
+            if iso is not None:
+                out.stamps.append((pos, iso))
+        if first in _PEOPLE_FIRST and len(out.people) < max_items:
+            who = buildpaths.people_at(data, pos)
+            if who is not None:
+                out.people.append(who)
+        if (len(out.banners) >= max_items and len(out.stamps) >= max_items
+                and len(out.people) >= max_items):
+            break
+    return out
