@@ -16,6 +16,7 @@ segmentation, flow control, STmin/block size, padding and FD; udsoncan's ``Clien
 from __future__ import annotations
 
 import contextlib
+import logging
 import queue
 import threading
 import time
@@ -108,11 +109,39 @@ class Dispatcher(can.Listener):
         self._handlers: dict[tuple[int, bool], list[Handler]] = {}
         self._taps: list[Handler] = []
         self._lock = threading.Lock()
+        self._log: Handler | None = None
+
+    def log_to(self, listeners: list[can.Listener]) -> None:
+        """Record every frame received AND sent through :meth:`send` to ``listeners`` (bus log writers).
+
+        A bus does not hand back its own transmissions, so sent frames are logged here.
+        """
+        if not listeners:
+            self._log = None
+            return
+        lock = threading.Lock()
+
+        def log(msg: can.Message) -> None:
+            with lock:
+                for listener in listeners:
+                    listener.on_message_received(msg)
+
+        self._log = log
+
+    def send(self, bus: can.BusABC, msg: can.Message) -> None:
+        """Transmit ``msg`` on ``bus`` and log it."""
+        msg.timestamp = time.time()
+        bus.send(msg)
+        if self._log is not None:
+            msg.is_rx = False
+            self._log(msg)
 
     def on_message_received(self, msg: can.Message) -> None:
         """Called by the Notifier thread for every frame."""
         if msg.is_error_frame or msg.is_remote_frame:
             return
+        if self._log is not None:
+            self._log(msg)
         handlers = self._handlers.get((msg.arbitration_id, msg.is_extended_id))
         if handlers:
             for h in handlers:
@@ -202,6 +231,9 @@ class EcuSession:
             "exception_on_unexpected_response": True,
         })
         self.client = Client(self.conn, config=config)  # type: ignore[arg-type]
+        # Route udsoncan's own log records under ecuscan.bench (NullHandler: nothing on stderr by default).
+        self.client.logger = logging.getLogger("ecuscan.bench.uds")
+        self.conn.logger = self.conn.subconn.logger = logging.getLogger("ecuscan.bench.uds.connection")
 
     # -- transport plumbing ------------------------------------------------------------------
     def _on_frame(self, msg: can.Message) -> None:
@@ -216,7 +248,7 @@ class EcuSession:
         return None if msg is None else to_isotp(msg)
 
     def _txfn(self, msg: isotp.CanMessage) -> None:
-        self.bus.send(can.Message(arbitration_id=msg.arbitration_id, data=bytes(msg.data),
+        self._dispatcher.send(self.bus, can.Message(arbitration_id=msg.arbitration_id, data=bytes(msg.data),
                                   is_extended_id=msg.is_extended_id, is_fd=msg.is_fd,
                                   bitrate_switch=msg.bitrate_switch))
 
@@ -341,7 +373,8 @@ class EcuSession:
 def attached(bus: can.BusABC, listeners: list[can.Listener] | None = None) -> Iterator[Dispatcher]:
     """One Notifier on ``bus`` with a fresh :class:`Dispatcher` (plus optional extra listeners)."""
     dispatcher = Dispatcher()
-    notifier = can.Notifier(bus, [dispatcher, *(listeners or [])], timeout=0.1)
+    dispatcher.log_to(list(listeners or []))
+    notifier = can.Notifier(bus, [dispatcher], timeout=0.1)
     try:
         yield dispatcher
     finally:

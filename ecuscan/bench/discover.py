@@ -75,6 +75,7 @@ def _tester_of(addressing: Addressing) -> int:
 
 def discover(bus: can.BusABC, *, addressing: Addressing = Addressing.NORMAL_11BIT,
              options: BenchOptions | None = None, probe: Sequence[int] | None = None,
+             listeners: Sequence[can.Listener] = (),
              functional: bool = True, window: float = 0.3, pace: float = 0.002,
              read: Sequence[int] = DISCOVERY_DIDS) -> list[DiscoveredEcu]:
     """Find responding ECUs and read the ``read`` DIDs from each.
@@ -113,18 +114,18 @@ def discover(bus: can.BusABC, *, addressing: Addressing = Addressing.NORMAL_11BI
             elif rx in wanted:
                 found[rx] = (wanted[rx], "physical")
 
-    with attached(bus) as dispatcher:
+    with attached(bus, list(listeners)) as dispatcher:
         dispatcher.tap(on_frame)
         if functional:
             fid = FUNCTIONAL_29BIT if addressing.extended else FUNCTIONAL_11BIT
-            bus.send(_frame(fid, addressing, options.padding))
+            dispatcher.send(bus, _frame(fid, addressing, options.padding))
             time.sleep(window)
         with lock:
             phase["how"] = "physical"
         if probe:
             for rx, tx in wanted.items():
                 if rx not in found:
-                    bus.send(_frame(tx, addressing, options.padding))
+                    dispatcher.send(bus, _frame(tx, addressing, options.padding))
                     time.sleep(pace)
             time.sleep(window)
         dispatcher.tap(None)

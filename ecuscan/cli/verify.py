@@ -1,0 +1,140 @@
+"""``ecuscan verify MANIFEST``: does every ECU on the bench run the analysed release?"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from pathlib import Path
+from typing import Any
+
+import can
+import click
+from rich.table import Table
+
+from ..bench.buslog import log_writer
+from ..bench.records import BenchOptions, BenchReport, BenchTarget, Check, Verdict
+from ..bench.replay import replay
+from ..bench.simulator import Simulator
+from ..bench.targets import load_targets
+from ..bench.verify import expected_from_scan, verify, with_expectations
+from ..errors import BenchError
+from ..model import ScanResult
+from .busopts import bus_from_options, bus_options
+from .common import EXIT_FINDINGS, EXIT_OK, err, handle_errors, json_option, out, print_json, safe
+
+_STYLE = {Verdict.MATCH: "green", Verdict.MISMATCH: "bold red", Verdict.INVALID: "bold red",
+          Verdict.MISSING: "yellow", Verdict.UNREACHABLE: "magenta", Verdict.OBSERVED: "cyan"}
+
+
+def _scan_expectations(items: tuple[str, ...]) -> dict[str, dict[int, str]]:
+    out_: dict[str, dict[int, str]] = {}
+    for item in items:
+        ecu, sep, path = item.partition("=")
+        if not sep:
+            raise click.BadParameter(f"{item!r} is not ECU=SCAN.json", param_hint="--expect-from")
+        try:
+            doc: Any = json.loads(Path(path).read_text("utf-8"))
+        except (OSError, ValueError) as exc:
+            raise BenchError(f"cannot read scan result: {exc}", source=path) from exc
+        docs = doc if isinstance(doc, list) else doc.get("results", [doc]) if isinstance(doc, dict) else []
+        merged: dict[int, str] = {}
+        for d in docs:
+            try:
+                merged.update(expected_from_scan(ScanResult.from_dict(d)))
+            except Exception as exc:
+                raise BenchError(f"not a scan result: {type(exc).__name__}: {exc}", source=path) from exc
+        out_[ecu] = merged
+    return out_
+
+
+def render(report: BenchReport) -> None:
+    """The summary table and the verdict counts."""
+    table = Table(show_edge=False, pad_edge=False, box=None)
+    for col in ("ECU", "item", "expected", "observed", "verdict", "evidence"):
+        table.add_column(col)
+    for c in report.checks:
+        table.add_row(*_row(c))
+    out.print(table)
+    counts = ", ".join(f"{k} {v}" for k, v in sorted(report.counts().items()))
+    out.print(f"{len(report.checks)} checks in {report.duration_s:.2f} s: {counts}")
+
+
+def _row(c: Check) -> list[str]:
+    o = c.observation
+    ev = o.exchange
+    last = ev.responses[-1].hex() if ev.responses else "-"
+    observed = o.value if o.value is not None else (o.detail or "-")
+    return [safe(o.ecu_id, 40), o.label, safe(c.expected if c.expected is not None else "-", 40),
+            safe(observed, 60), f"[{_STYLE[c.verdict]}]{c.verdict.value}[/]",
+            f"{ev.request.hex()} → {safe(last, 40)}"]
+
+
+@click.command("verify")
+@click.argument("manifest", type=click.Path(exists=True, dir_okay=False))
+@bus_options
+@json_option
+@click.option("--log", "log_path", type=click.Path(dir_okay=False), help="Write the bus traffic (.asc, .blf, .log).")
+@click.option("--replay", "replay_path", type=click.Path(exists=True, dir_okay=False),
+              help="Re-evaluate a recorded bus log offline instead of talking to the bus.")
+@click.option("--simulate", is_flag=True, help="Run the manifest's ECUs in the built-in simulator on a virtual bus.")
+@click.option("--expect-from", "expect_from", multiple=True, metavar="ECU=SCAN.json",
+              help="Add expectations from an analysed image (scan result JSON; metadata did:XXXX, sw_version).")
+@click.option("--ecu", "only", multiple=True, help="Only these ECU ids (repeatable).")
+@click.option("--p2", type=float, default=1.0, show_default=True, help="P2 client timeout (s).")
+@click.option("--p2-star", type=float, default=5.0, show_default=True, help="P2* timeout after NRC 0x78 (s).")
+@click.option("--trust-ecu-timing", is_flag=True, help="Use the P2/P2* the ECU announces (Python cannot meet 25 ms).")
+@click.option("--max-in-flight", type=int, default=32, show_default=True, help="ECUs talked to at once.")
+@click.option("--stmin", type=int, default=0, help="STmin (ms) the tester asks for.")
+@click.option("--blocksize", type=int, default=0, help="ISO-TP block size the tester asks for (0 = no limit).")
+@click.option("--no-obd", is_flag=True, help="Do not read OBD-II mode 09 items.")
+@click.option("--read-memory", is_flag=True,
+              help="Opt-in: hash the manifest's memory regions with ReadMemoryByAddress (still read-only).")
+@handle_errors
+def command(manifest: str, as_json: bool, log_path: str | None, replay_path: str | None, simulate: bool,
+            expect_from: tuple[str, ...], only: tuple[str, ...], p2: float, p2_star: float, trust_ecu_timing: bool,
+            max_in_flight: int, stmin: int, blocksize: int, no_obd: bool, read_memory: bool, **bus: Any) -> None:
+    """Read identification (DIDs F180-F19F, OEM DIDs, OBD mode 09) from every ECU of MANIFEST and
+    compare with the expected release: MATCH, MISMATCH, MISSING, UNREACHABLE or INVALID.
+
+    Exit code 1 when any ECU answers a different value (MISMATCH) or a malformed answer (INVALID).
+    """
+    targets, specs = load_targets(manifest)
+    extra = _scan_expectations(expect_from)
+    targets = [with_expectations(t, extra.get(t.ecu_id, {})) for t in targets if not only or t.ecu_id in only]
+    if not targets:
+        raise BenchError("no ECU with a bench section to verify", source=manifest)
+    options = BenchOptions(p2=p2, p2_star=p2_star, trust_ecu_timing=trust_ecu_timing, max_in_flight=max_in_flight,
+                           stmin=stmin, blocksize=blocksize, obd=not no_obd, read_memory=read_memory)
+    if replay_path:
+        report = replay(targets, replay_path, options=options)
+    else:
+        report = _live(targets, specs, options, simulate, log_path, bus)
+    if as_json:
+        print_json(report.to_dict())
+    else:
+        render(report)
+    raise SystemExit(EXIT_FINDINGS if report.failed else EXIT_OK)
+
+
+def _live(targets: list[BenchTarget], specs: list[Any], options: BenchOptions, simulate: bool,
+          log_path: str | None, bus_opts: dict[str, Any]) -> BenchReport:
+    listeners = [log_writer(log_path)] if log_path else []
+    sim_bus: can.BusABC | None = None
+    if simulate:
+        channel = f"ecuscan-sim-{uuid.uuid4().hex}"
+        bus = can.Bus(interface="virtual", channel=channel)
+        sim_bus = can.Bus(interface="virtual", channel=channel)
+    else:
+        bus = bus_from_options(**bus_opts)
+    try:
+        if sim_bus is not None:
+            with Simulator([s for s in specs if s.target.ecu_id in {t.ecu_id for t in targets}], sim_bus):
+                return verify(targets, bus, options=options, listeners=listeners)
+        err.print(f"verifying {len(targets)} ECU(s) on {safe(bus.channel_info)}")
+        return verify(targets, bus, options=options, listeners=listeners)
+    finally:
+        for listener in listeners:
+            listener.stop()
+        bus.shutdown()
+        if sim_bus is not None:
+            sim_bus.shutdown()
