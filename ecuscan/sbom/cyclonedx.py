@@ -121,13 +121,15 @@ def _evidence(result: ScanResult, comp: Component) -> ComponentEvidence | None:
             methods=[Method(technique=technique(e.method), confidence=_dec(e.confidence),
                             value=facts.evidence_value(e)) for e in ver]))
     occurrences = []
-    for e in evs:
+    ref = facts.component_ref(result, comp)
+    for n, e in enumerate(evs):
         loc = facts.location(e)
         if loc is None:
             continue
         symbol = facts.clean(e.text or e.detail) if e.method is EvidenceMethod.SYMBOL else None
+        # an explicit bom-ref: without one the library invents a random one, which breaks ordering
         occurrences.append(Occurrence(
-            location=loc, symbol=symbol,
+            bom_ref=f"{ref}-occurrence-{n}", location=loc, symbol=symbol,
             offset=e.offset if facts.file_offsets_are_buffer_offsets(result) else None,
             additional_context=facts.clean(e.detail) if e.detail else None))
     return ComponentEvidence(identity=identities, occurrences=occurrences)
@@ -186,6 +188,8 @@ def build_bom(results: Sequence[ScanResult], *, supplier: SupplierInfo | None = 
     tool = CdxComponent(type=ComponentType.APPLICATION, name="ecuscan", version=__version__,
                         bom_ref="tool-ecuscan")
     meta = BomMetaData(component=root, timestamp=timestamp)
+    if timestamp is None:
+        meta.timestamp = None  # type: ignore[assignment]  # the library defaults to "now": omit instead
     meta.tools.components.add(tool)
     bom = Bom(metadata=meta, serial_number=serial_uuid)
     images = []
