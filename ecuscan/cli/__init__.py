@@ -16,6 +16,9 @@ from .. import __version__
 
 #: name -> "module:click-command attribute"
 COMMANDS: dict[str, str] = {
+    "verify": "ecuscan.cli.verify:command",
+    "discover": "ecuscan.cli.discover:command",
+    "simulate": "ecuscan.cli.simulate:command",
     "scan": "ecuscan.cli.scan:command",
     "store": "ecuscan.cli.store_cmd:command",
     "sbom": "ecuscan.cli.sbom:command",
