@@ -19,10 +19,12 @@ COMMANDS: dict[str, str] = {
     "verify": "ecuscan.cli.verify:command",
     "discover": "ecuscan.cli.discover:command",
     "simulate": "ecuscan.cli.simulate:command",
+    "graph": "ecuscan.cli.graph:command",
     "scan": "ecuscan.cli.scan:command",
     "store": "ecuscan.cli.store_cmd:command",
     "sbom": "ecuscan.cli.sbom:command",
     "diff": "ecuscan.cli.diff:command",
+    "vulns": "ecuscan.cli.vulns:command",
 }
 
 

@@ -1,0 +1,141 @@
+"""Manifest loading: the v1 shape, extensions, and errors that name file, line and field."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from ecuscan.errors import ManifestError
+from ecuscan.graph.manifest import Addressing, load_manifest, manifest_schema
+
+from .conftest import GRAPHS
+
+HEAD = "schema: ecuscan/manifest/v1\n"
+
+
+def write(tmp_path: Path, text: str, name: str = "m.yaml") -> Path:
+    p = tmp_path / name
+    p.write_text(text)
+    (tmp_path / "fw.bin").write_bytes(b"x")
+    return p
+
+
+def test_small_manifest_records(small_manifest):
+    m = small_manifest
+    assert [s.id for s in m.suppliers] == ["acme", "brake", "rtosco", "siliconco", "cryptoco", "zlibp", "mirror"]
+    assert m.supplier("zlibp").tier == "oss" and m.supplier("rtosco").tier == 2
+    assert m.supplier("acme").tisax == "AL3"
+    bcm = m.ecu("bcm")
+    assert bcm.hardware_part_number == "BCM-100-A" and bcm.criticality == "asil-b"
+    assert bcm.firmware[0].path == str(GRAPHS / "fw" / "bcm_app.bin")
+    assert bcm.firmware[0].declared_path == "fw/bcm_app.bin"
+    assert bcm.bench.tx_id == 0x726 and bcm.bench.rx_id == 0x72E
+    assert bcm.bench.expected() == {0xF189: "2.4.1", 0xF190: "WVWZZZ1JZXW000001"}
+    assert bcm.bench.dids[0].did == 0xF1A0 and bcm.bench.dids[0].codec == "ascii"
+    esc = m.ecu("esc")
+    assert esc.bench.addressing is Addressing.NORMAL_FIXED_29BIT and esc.bench.tx_id == 0x18DA30F1
+    assert m.vehicle("ev27").rxswin == ("R156-EV27-001",) and m.vehicle("van26").rxswin == ("R156-VAN26-004",)
+    assert m.bench.simulate is True
+    assert m.warnings == ()
+
+
+def test_json_manifest_with_hex_strings():
+    m = load_manifest(GRAPHS / "small.json")
+    assert m.ecus[0].bench.tx_id == 0x726 and m.ecus[0].bench.rx_id == 1838
+    assert m.supplier("zlibp").tier == "oss"
+
+
+def test_design_example_shape_is_valid(tmp_path):
+    # the v1 example of DESIGN.md, verbatim apart from file names
+    (tmp_path / "sboms").mkdir()
+    (tmp_path / "sboms" / "bcm_app.cdx.json").write_text("{}")
+    (tmp_path / "bcm_app.elf").write_bytes(b"\x7fELF")
+    p = tmp_path / "m.yaml"
+    p.write_text("""schema: ecuscan/manifest/v1
+name: Demo platform MY2027
+suppliers:
+  - {id: acme, name: ACME Electronics, tier: 1, sources_from: [rtosco, zlib]}
+  - {id: rtosco, name: RTOS Co, tier: 2, provides: ["pkg:generic/freertos"]}
+  - {id: zlib, name: zlib project, tier: oss, provides: ["pkg:generic/zlib"]}
+ecus:
+  - id: bcm
+    name: Body Control Module
+    supplier: acme
+    firmware:
+      - {path: bcm_app.elf, role: application, version: "2.4.1",
+         sbom: sboms/bcm_app.cdx.json}
+    bench: {tx_id: 0x726, rx_id: 0x72E, expect: {F189: "2.4.1"}}
+vehicles:
+  - {id: ev27, name: EV 2027, ecus: [bcm]}
+""")
+    m = load_manifest(p)
+    assert m.ecus[0].firmware[0].sbom == str(tmp_path / "sboms" / "bcm_app.cdx.json")
+
+
+@pytest.mark.parametrize(("body", "expected"), [
+    ("suppliers: [{id: a, tier: 1}]\necus:\n  - {id: e, supplier: zz}\nvehicles: []\n",
+     "m.yaml:4: ecus[0].supplier: unknown supplier 'zz'"),
+    ("suppliers:\n  - {id: a, tier: 1}\n  - {id: a, tier: 2}\necus: []\nvehicles: []\n",
+     "m.yaml:4: suppliers[1].id: duplicate supplier id 'a'"),
+    ("suppliers:\n  - {id: a, tier: 1, sources_from: [b]}\necus: []\nvehicles: []\n",
+     "m.yaml:3: suppliers[0].sources_from[0]: unknown supplier 'b'"),
+    ("suppliers: [{id: a, tier: 1}]\necus:\n  - {id: e, supplier: a}\n  - {id: e, supplier: a}\nvehicles: []\n",
+     "m.yaml:5: ecus[1].id: duplicate ECU id 'e'"),
+    ("suppliers: [{id: a, tier: 1}]\necus: []\nvehicles:\n  - id: v\n    ecus: [e1]\n",
+     "m.yaml:6: vehicles[0].ecus[0]: unknown ECU 'e1'"),
+    ("suppliers:\n  - {id: a, tier: two}\necus: []\nvehicles: []\n",
+     "m.yaml:3: suppliers[0].tier:"),
+    ("suppliers: [{id: a, tier: 1}]\necus:\n  - id: e\n    supplier: a\n    firmware:\n      - {path: missing.bin}\n"
+     "vehicles: []\n", "m.yaml:7: ecus[0].firmware[0].path: file not found: 'missing.bin'"),
+    ("suppliers: [{id: a, tier: 1}]\necus:\n  - id: e\n    supplier: a\n    bench: {tx_id: 0x800}\nvehicles: []\n",
+     "m.yaml:6: ecus[0].bench.tx_id: 0x800 does not fit normal_11bit addressing"),
+    ("suppliers: [{id: a, tier: 1}]\necus:\n  - id: e\n    supplier: a\n    bench: {tx_id: 'x12'}\nvehicles: []\n",
+     "m.yaml:6: ecus[0].bench.tx_id:"),
+    ("suppliers: [{id: a, tier: 1}]\necus:\n  - id: e\n    supplier: a\n    colour: red\nvehicles: []\n",
+     "m.yaml:4: ecus[0]: unknown field(s): 'colour'"),
+    ("suppliers: [{id: a, tier: 1}]\necus: []\nvehicles: 3\n", "m.yaml:4: vehicles: 3 is not of type 'array'"),
+    ("suppliers: [{id: a, tier: 1}]\nsuppliers: []\necus: []\nvehicles: []\n", "line 3: suppliers: duplicate key"),
+    ("suppliers: [{id: a, tier: 1}\n", "line 3: invalid YAML"),
+])
+def test_bad_manifests_name_file_line_field(tmp_path, body, expected):
+    p = write(tmp_path, HEAD + body)
+    with pytest.raises(ManifestError) as exc:
+        load_manifest(p)
+    assert expected in str(exc.value)
+    assert str(p) in str(exc.value) or "m.yaml" in str(exc.value)
+
+
+def test_json_errors_have_lines(tmp_path):
+    p = write(tmp_path, '{\n "schema": "ecuscan/manifest/v1",\n "suppliers": [\n  {"id": "a", "tier": 0}\n ],\n'
+                        ' "ecus": [], "vehicles": []\n}\n', "m.json")
+    with pytest.raises(ManifestError, match=r"m\.json:4: suppliers\[0\]\.tier:"):
+        load_manifest(p)
+
+
+def test_wrong_schema_id_and_empty(tmp_path):
+    with pytest.raises(ManifestError, match="schema"):
+        load_manifest(write(tmp_path, "schema: ecuscan/manifest/v9\nsuppliers: []\necus: []\nvehicles: []\n"))
+    with pytest.raises(ManifestError, match="empty document"):
+        load_manifest(write(tmp_path, "# nothing\n"))
+    with pytest.raises(ManifestError, match="cannot read"):
+        load_manifest(tmp_path / "absent.yaml")
+
+
+def test_alias_bomb_is_bounded(tmp_path):
+    lines = [HEAD, "a0: &a0 [x, x, x, x, x, x, x, x, x, x]\n"]
+    for i in range(1, 9):
+        lines.append(f"a{i}: &a{i} [" + ", ".join([f"*a{i - 1}"] * 10) + "]\n")
+    with pytest.raises(ManifestError, match="alias bomb"):
+        load_manifest(write(tmp_path, "".join(lines)))
+
+
+def test_cycles_are_warnings(tmp_path):
+    m = load_manifest(GRAPHS / "cycle.yaml")
+    assert any("sourcing cycle among suppliers: a, b, c" in w for w in m.warnings)
+
+
+def test_schema_is_packaged_and_self_valid():
+    import jsonschema
+
+    jsonschema.Draft202012Validator.check_schema(manifest_schema())
