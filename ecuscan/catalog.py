@@ -24,6 +24,8 @@ Entry fields (all but ``id`` and ``purl`` optional)::
     min_symbols: 2                    # how many of ``symbols`` must be defined
     sonames: [...]                    # regexes on DT_SONAME / file names; group ``v`` optional
     dwarf_paths: [...]                # regexes on DWARF compile-unit names / dirs
+    version_hints: [...]              # regexes that must match a whole NUL-delimited string
+                                      # (group ``v``); used only when presence is proven otherwise
 """
 
 from __future__ import annotations
@@ -73,6 +75,7 @@ class CatalogEntry:
     min_symbols: int = 2
     sonames: tuple[str, ...] = ()
     dwarf_paths: tuple[str, ...] = ()
+    version_hints: tuple[str, ...] = ()
 
     def purl(self, version: str | None = None) -> str:
         """The package URL of this component, with ``version`` when known.
@@ -255,8 +258,10 @@ def parse_entries(doc: Any, source: str) -> list[CatalogEntry]:
             min_symbols=int(raw.get("min_symbols", 2)),
             sonames=_tuple_of_str(raw, "sonames", where),
             dwarf_paths=_tuple_of_str(raw, "dwarf_paths", where),
+            version_hints=_tuple_of_str(raw, "version_hints", where),
         )
-        for rx in (*entry.patterns, *entry.markers, *entry.sonames, *entry.dwarf_paths):
+        for rx in (*entry.patterns, *entry.markers, *entry.sonames, *entry.dwarf_paths,
+                   *entry.version_hints):
             try:
                 re.compile(rx)
             except re.error as exc:

@@ -1,0 +1,117 @@
+"""Component identification: every method over one :class:`~ecuscan.model.Image`, merged.
+
+Methods (one module each): :mod:`.signatures` (version strings, markers, bare version hints),
+:mod:`.symbols` (defined symbols, SONAME / file name, DT_NEEDED and symbol versions),
+:mod:`.dwarf` (compile-unit paths), :mod:`.autosar` (BSW module APIs), and
+:mod:`.packages` (package databases of a tree, used by the scanner per file).
+
+Merging rules, per catalog id:
+
+* a string hit is a *mention* (USES) rather than code (CONTAINS) when the image imports the
+  component (DT_NEEDED / undefined symbols / symbol versions) and nothing but strings says it
+  holds its code (e.g. ``nginx -V`` quoting ``OPENSSL_VERSION_TEXT``);
+* bare version hints count only when another method proved presence, and only when unique;
+* all versions with *strong* evidence (a version string, a versioned SONAME/file name,
+  DWARF path or package database) are kept as separate components; otherwise the
+  best-evidenced version is chosen; version-less evidence joins the chosen version;
+* confidence is the noisy-OR of the best confidence per method; evidence is capped at
+  ``limits.max_evidence_per_component``, strongest first.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+
+from ..catalog import Catalog, load_catalog
+from ..limits import DEFAULT_LIMITS, Limits
+from ..model import Component, ComponentId, Evidence, EvidenceMethod, Image, Relation
+from ._hits import Hit
+from .autosar import identify_autosar
+from .dwarf import identify_dwarf, runtime_version_hits
+from .signatures import hint_hits, scan
+from .symbols import identify_symbols
+
+__all__ = ["identify", "merge_hits"]
+
+#: Confidence from which one piece of versioned evidence counts as *strong*.
+STRONG = 0.85
+_CODE_METHODS = {EvidenceMethod.SYMBOL, EvidenceMethod.SONAME, EvidenceMethod.FILE_NAME,
+                 EvidenceMethod.DWARF_UNIT, EvidenceMethod.PACKAGE_METADATA, EvidenceMethod.CONSTANT}
+
+
+def _combine(evidence: list[Evidence]) -> float:
+    best: dict[EvidenceMethod, float] = {}
+    for e in evidence:
+        best[e.method] = max(best.get(e.method, 0.0), e.confidence)
+    miss = 1.0
+    for c in best.values():
+        miss *= 1.0 - c
+    return round(1.0 - miss, 4)
+
+
+def _component(catalog: Catalog, cid: ComponentId, version: str | None, relation: Relation,
+               evidence: list[Evidence], limits: Limits) -> Component:
+    entry = catalog.get(cid)
+    ev = sorted(evidence, key=lambda e: (-e.confidence, e.offset if e.offset is not None else -1))
+    ev = ev[: limits.max_evidence_per_component]
+    if entry is None:  # a hit for an id the catalog lacks cannot happen; keep it visible anyway
+        return Component(id=cid, name=cid, version=version, purl=f"pkg:generic/{cid}",
+                         relation=relation, confidence=_combine(evidence), evidence=tuple(ev))
+    return Component(id=cid, name=entry.name, version=version, purl=entry.purl(version),
+                     cpe=entry.cpe(version), vendor=entry.vendor, relation=relation,
+                     confidence=_combine(evidence), evidence=tuple(ev))
+
+
+def merge_hits(hits: list[Hit], catalog: Catalog, limits: Limits = DEFAULT_LIMITS) -> tuple[Component, ...]:
+    """Merge the hits of all methods into one component per (id, relation, kept version)."""
+    groups: dict[tuple[ComponentId, Relation], list[Hit]] = defaultdict(list)
+    for h in hits:
+        groups[(h.component, h.relation)].append(h)
+    out: list[Component] = []
+    for (cid, relation), group in groups.items():
+        if relation is Relation.USES and (cid, Relation.CONTAINS) in groups:
+            continue  # contained code is also "used"; CONTAINS says more
+        by_version: dict[str, list[Evidence]] = defaultdict(list)
+        versionless: list[Evidence] = []
+        for h in group:
+            (by_version[h.version] if h.version else versionless).append(h.evidence)
+        if not by_version:
+            out.append(_component(catalog, cid, None, relation, versionless, limits))
+            continue
+        strong = [v for v, ev in by_version.items() if max(e.confidence for e in ev) >= STRONG]
+        if strong:
+            best = max(strong, key=lambda v: (_combine(by_version[v]), len(by_version[v])))
+            keep = strong
+        else:
+            best = max(by_version, key=lambda v: (_combine(by_version[v]), len(by_version[v])))
+            keep = [best]
+        for v in keep:
+            ev = by_version[v] + (versionless if v == best else [])
+            out.append(_component(catalog, cid, v, relation, ev, limits))
+    out.sort(key=lambda c: (c.relation.value, c.id, c.version or ""))
+    return tuple(out)
+
+
+def identify(image: Image, catalog: Catalog | None = None, limits: Limits = DEFAULT_LIMITS) -> tuple[Component, ...]:
+    """Identify the components in (CONTAINS) and used by (USES) ``image``, with evidence."""
+    catalog = catalog if catalog is not None else load_catalog()
+    found = scan(image, catalog, limits)
+    other = identify_symbols(image, catalog, limits)
+    other += identify_dwarf(image, catalog, limits)
+    other += identify_autosar(image, catalog, limits)
+
+    imported = {h.component for h in other if h.relation is Relation.USES}
+    code = {h.component for h in other
+            if h.relation is Relation.CONTAINS and h.evidence.method in _CODE_METHODS}
+    hits: list[Hit] = []
+    for h in found.hits:
+        if h.component in imported and h.component not in code:
+            h = Hit(h.component, h.version, Relation.USES, h.evidence)
+        hits.append(h)
+    hits += other
+    present = {h.component for h in hits if h.relation is Relation.CONTAINS}
+    for cid in sorted(present):
+        if not any(h.component == cid and h.version and h.relation is Relation.CONTAINS for h in hits):
+            hits += hint_hits(image, catalog, cid, found, limits)
+    hits += runtime_version_hits(image, catalog, present, limits)
+    return merge_hits(hits, catalog, limits)

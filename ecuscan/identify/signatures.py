@@ -1,0 +1,239 @@
+"""Version-string signatures: the catalog's ``patterns``, ``markers`` and ``version_hints`` over the bytes.
+
+Throughput is the point of this module's shape. Python's ``re`` has no multi-pattern
+automaton, and one alternation of ~200 patterns runs at a fraction of the speed of a single
+scan, so the bytes are read with cheap prefilters and the full patterns only run on small
+windows:
+
+* every version pattern captures a version that contains ``<digit>.<digit>``; one regex for
+  exactly that (``[0-9]\\.[0-9]``, ~200 MB/s) finds the few places worth looking at;
+* around each such place (a window of :data:`WINDOW_BEFORE` / :data:`WINDOW_AFTER` bytes,
+  overlapping windows coalesced) one alternation of the patterns' literal *anchors* (the
+  longest literal run of each pattern, extracted with the regex parser) tells which full
+  patterns to run, and only those run, on the window;
+* the same places give the NUL-delimited strings that ``version_hints`` are checked against;
+* markers (presence without a version) have no digits to key on: they get one alternation
+  pass of their own anchors over the bytes.
+
+The buffer is never copied: ``re`` searches ``bytes`` and ``mmap`` alike with ``pos``/``endpos``.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from functools import lru_cache
+from re import _constants as sre_constants  # type: ignore[attr-defined]
+from re import _parser as sre_parse  # type: ignore[attr-defined]
+
+from ..catalog import Catalog, CatalogEntry
+from ..errors import CatalogError
+from ..limits import Limits
+from ..model import Buffer, ComponentId, EvidenceMethod, Image, Relation
+from ._hits import HINT_CONFIDENCE, Hit, decode, make_evidence
+
+#: Bytes searched before / after a ``digit.digit`` place for an anchor and its pattern.
+WINDOW_BEFORE = 200
+WINDOW_AFTER = 120
+#: Longest NUL-delimited string considered for ``version_hints``.
+MAX_STANDALONE = 64
+#: Shortest literal anchor a pattern or marker must contain.
+MIN_ANCHOR = 3
+#: Most distinct standalone strings remembered per image (bounds memory on hostile input).
+MAX_STANDALONE_STRINGS = 20_000
+
+_DIGIT_DOT = re.compile(rb"[0-9]\.[0-9]")
+_PRINTABLE = re.compile(rb"[\x20-\x7e]+")
+
+
+def literal_anchor(pattern: bytes) -> bytes:
+    """The longest run of literal bytes at the top level of ``pattern`` (outside groups and repeats).
+
+    >>> literal_anchor(rb"(?:deflate|inflate) (?P<v>\\d+\\.\\d+) Copyright")
+    b' Copyright'
+    >>> literal_anchor(rb"OpenSSH_(?P<v>\\d+\\.\\d+)")
+    b'OpenSSH_'
+    """
+    best: list[int] = []
+    run: list[int] = []
+    for op, av in sre_parse.parse(pattern, 0):
+        if op is sre_constants.LITERAL:
+            run.append(av)
+            continue
+        if len(run) > len(best):
+            best = run
+        run = []
+    if len(run) > len(best):
+        best = run
+    return bytes(best)
+
+
+@dataclass(frozen=True)
+class _Rule:
+    component: ComponentId
+    rule_id: str
+    regex: re.Pattern[bytes]
+
+
+@dataclass
+class SignatureSet:
+    """The catalog's byte signatures, compiled once and grouped by literal anchor."""
+
+    version_anchor_rx: re.Pattern[bytes] | None
+    marker_anchor_rx: re.Pattern[bytes] | None
+    by_version_anchor: dict[bytes, list[_Rule]] = field(default_factory=dict)
+    by_marker_anchor: dict[bytes, list[_Rule]] = field(default_factory=dict)
+    hints: dict[ComponentId, list[_Rule]] = field(default_factory=dict)
+
+
+def _anchor_regex(anchors: list[bytes]) -> re.Pattern[bytes] | None:
+    if not anchors:
+        return None
+    # longest first so a shorter anchor that is a prefix of a longer one does not hide it
+    return re.compile(b"|".join(re.escape(a) for a in sorted(set(anchors), key=len, reverse=True)))
+
+
+def _compile(entry: CatalogEntry, kind: str, i: int, text: str) -> tuple[bytes, _Rule]:
+    raw = text.encode("utf-8")
+    try:
+        rx = re.compile(raw, re.DOTALL)
+    except re.error as exc:
+        raise CatalogError(f"entry {entry.id!r}: bad {kind} regex {text!r}: {exc}") from exc
+    if kind == "pattern" and "v" not in rx.groupindex:
+        raise CatalogError(f"entry {entry.id!r}: pattern {text!r} has no (?P<v>...) group")
+    anchor = literal_anchor(raw)
+    if kind != "hint" and len(anchor) < MIN_ANCHOR:
+        raise CatalogError(f"entry {entry.id!r}: {kind} {text!r} has no literal anchor of "
+                           f"{MIN_ANCHOR}+ bytes outside groups (needed for the prefilter)")
+    return anchor, _Rule(entry.id, f"{entry.id}:{kind}[{i}]", rx)
+
+
+@lru_cache(maxsize=8)
+def compile_signatures(catalog: Catalog) -> SignatureSet:
+    """Compile every pattern, marker and hint of ``catalog`` (cached per catalog object)."""
+    sig = SignatureSet(None, None)
+    for entry in catalog:
+        for i, p in enumerate(entry.patterns):
+            anchor, rule = _compile(entry, "pattern", i, p)
+            sig.by_version_anchor.setdefault(anchor, []).append(rule)
+        for i, p in enumerate(entry.markers):
+            anchor, rule = _compile(entry, "marker", i, p)
+            sig.by_marker_anchor.setdefault(anchor, []).append(rule)
+        for i, p in enumerate(entry.version_hints):
+            _, rule = _compile(entry, "hint", i, p)
+            sig.hints.setdefault(entry.id, []).append(rule)
+    sig.version_anchor_rx = _anchor_regex(list(sig.by_version_anchor))
+    sig.marker_anchor_rx = _anchor_regex(list(sig.by_marker_anchor))
+    return sig
+
+
+@dataclass
+class SignatureScan:
+    """What one pass over the bytes found: pattern/marker hits and standalone strings for hints."""
+
+    hits: list[Hit] = field(default_factory=list)
+    standalone: dict[bytes, int] = field(default_factory=dict)  # string -> first offset
+
+
+def _windows(data: Buffer) -> Iterator[tuple[int, int, int]]:
+    """Coalesced windows ``(lo, hi, first_hit)`` around every ``digit.digit`` place."""
+    n = len(data)
+    lo = hi = first = -1
+    for m in _DIGIT_DOT.finditer(data):  # type: ignore[arg-type]
+        p = m.start()
+        if lo >= 0 and p - WINDOW_BEFORE <= hi:
+            hi = min(n, p + WINDOW_AFTER)
+            continue
+        if lo >= 0:
+            yield lo, hi, first
+        lo, hi, first = max(0, p - WINDOW_BEFORE), min(n, p + WINDOW_AFTER), p
+    if lo >= 0:
+        yield lo, hi, first
+
+
+def scan(image: Image, catalog: Catalog, limits: Limits) -> SignatureScan:
+    """Run every signature of ``catalog`` over ``image.data`` and return the raw hits."""
+    sig = compile_signatures(catalog)
+    data = image.data
+    n = len(data)
+    out = SignatureScan()
+    per_rule: dict[str, int] = {}
+    seen: set[tuple[str, int]] = set()
+    cap = limits.max_evidence_per_component
+
+    def record(rule: _Rule, m: re.Match[bytes], method: EvidenceMethod) -> None:
+        key = (rule.rule_id, m.start())
+        if key in seen or per_rule.get(rule.rule_id, 0) >= cap:
+            return
+        seen.add(key)
+        per_rule[rule.rule_id] = per_rule.get(rule.rule_id, 0) + 1
+        version = None
+        if "v" in rule.regex.groupindex and m.group("v") is not None:
+            version = decode(m.group("v"))
+        out.hits.append(Hit(rule.component, version, Relation.CONTAINS,
+                            make_evidence(image, method, decode(m.group()), limits=limits,
+                                          offset=m.start(), detail=rule.rule_id)))
+
+    vrx = sig.version_anchor_rx
+    last_string_end = -1
+    for lo, hi, _first in _windows(data):
+        if vrx is not None:
+            for a in vrx.finditer(data, lo, hi):  # type: ignore[arg-type]
+                s0, s1 = max(0, a.start() - WINDOW_BEFORE), min(n, a.end() + WINDOW_BEFORE)
+                for rule in sig.by_version_anchor[a.group()]:
+                    for m in rule.regex.finditer(data, s0, s1):  # type: ignore[arg-type]
+                        if m.start() <= a.start() < m.end():
+                            record(rule, m, EvidenceMethod.VERSION_STRING)
+        # NUL-delimited strings holding a digit.digit, for version_hints
+        for m in _DIGIT_DOT.finditer(data, lo, hi):  # type: ignore[arg-type]
+            p = m.start()
+            if p < last_string_end:
+                continue
+            left = data.rfind(b"\x00", max(0, p - MAX_STANDALONE), p)
+            right = data.find(b"\x00", p, min(n, p + MAX_STANDALONE))
+            if left < 0 or right < 0:
+                continue
+            last_string_end = right
+            s = bytes(data[left + 1:right])
+            if (s and len(out.standalone) < MAX_STANDALONE_STRINGS and s not in out.standalone
+                    and _PRINTABLE.fullmatch(s)):
+                out.standalone[s] = left + 1
+
+    mrx = sig.marker_anchor_rx
+    if mrx is not None:
+        for a in mrx.finditer(data):  # type: ignore[arg-type]
+            rules = sig.by_marker_anchor[a.group()]
+            if all(per_rule.get(r.rule_id, 0) >= cap for r in rules):
+                continue
+            s0, s1 = max(0, a.start() - WINDOW_BEFORE), min(n, a.end() + WINDOW_BEFORE)
+            for rule in rules:
+                for m in rule.regex.finditer(data, s0, s1):  # type: ignore[arg-type]
+                    if m.start() <= a.start() < m.end():
+                        record(rule, m, EvidenceMethod.MARKER_STRING)
+    return out
+
+
+def hint_hits(image: Image, catalog: Catalog, component: ComponentId, found: SignatureScan,
+              limits: Limits) -> list[Hit]:
+    """Versions from bare version strings (``version_hints``) for a component proven present.
+
+    Returns hits only when exactly one distinct version matches: a lone ``"1.34.9"`` in a
+    library whose symbols prove c-ares is c-ares's version; two candidates are a guess.
+    """
+    rules = compile_signatures(catalog).hints.get(component, [])
+    if not rules:
+        return []
+    cands: dict[str, tuple[_Rule, bytes, int]] = {}
+    for s, off in found.standalone.items():
+        for rule in rules:
+            m = rule.regex.fullmatch(s)
+            if m is not None and m.group("v") is not None:
+                cands.setdefault(decode(m.group("v")), (rule, s, off))
+                break
+    if len(cands) != 1:
+        return []
+    version, (rule, s, off) = next(iter(cands.items()))
+    return [Hit(component, version, Relation.CONTAINS,
+                make_evidence(image, EvidenceMethod.VERSION_STRING, decode(s), limits=limits,
+                              offset=off, detail=rule.rule_id, confidence=HINT_CONFIDENCE))]

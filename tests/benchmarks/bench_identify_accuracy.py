@@ -1,0 +1,168 @@
+"""Accuracy of component identification on the development corpus (run as a script).
+
+    /work/venv/bin/python tests/benchmarks/bench_identify_accuracy.py [--corpus DIR] [-v]
+
+Scoring unit: (file, component, exact version), CONTAINS relations only.
+
+Debian part (``dev-corpus.json``): ground truth per file = its ``component``/``version`` plus
+``also_contains``. A found CONTAINS (component, version) is
+
+* a true positive if it is in the ground truth;
+* a *contradiction* (false positive) if the ground truth has that component with another
+  version, or names a different version for it;
+* an *extra* if the ground truth does not mention the component at all. Extras are NOT
+  counted as false positives by the main precision figure, because a Debian file legitimately
+  holds code the ground truth does not list (statically linked helpers, bundled code); every
+  extra is listed so a reader can judge it, and a strict precision counting every extra as
+  wrong is printed too.
+
+A ground-truth pair that is not found with its exact version is a miss; misses where the
+component was found without a version (presence only) are counted separately.
+Tuning was done on armhf + arm64; riscv64 is reported separately as the held-out architecture.
+
+Bare-metal part (``baremetal.json``): every component whose version string survives in the
+file (``version_string_in_file``) or decoded payload (``version_string_in_payload``) must be
+found with its exact version; the others are reported as presence found / not found.
+"""
+
+from __future__ import annotations
+
+import argparse
+import collections
+import json
+import os
+import sys
+import time
+from pathlib import Path
+
+from ecuscan.catalog import load_catalog
+from ecuscan.errors import EcuscanError
+from ecuscan.formats import load
+from ecuscan.identify import identify
+from ecuscan.model import Relation
+
+DEFAULT_CORPUS = Path(os.environ.get("ECUSCAN_DEV_CORPUS", Path.home() / ".cache/ecuscan/dev-corpus"))
+
+
+def _found(path: Path, rel: str) -> dict[str, set[str | None]]:
+    data = path.read_bytes()
+    image = load(data, rel)
+    out: dict[str, set[str | None]] = collections.defaultdict(set)
+    for c in identify(image, load_catalog()):
+        if c.relation is Relation.CONTAINS:
+            out[c.id].add(c.version)
+    return out
+
+
+def debian(corpus: Path, verbose: bool) -> None:
+    doc = json.loads((corpus / "dev-corpus.json").read_text())
+    stats: dict[str, collections.Counter[str]] = collections.defaultdict(collections.Counter)
+    per_comp: dict[str, collections.Counter[str]] = collections.defaultdict(collections.Counter)
+    details: dict[str, list[str]] = collections.defaultdict(list)
+    t0 = time.perf_counter()
+    for f in doc["files"]:
+        group = "riscv64 (held out)" if f["arch"] == "riscv64" else "armhf+arm64 (tuning)"
+        truth = {f["component"]: f["version"]}
+        for extra in f.get("also_contains") or []:
+            truth[extra["component"]] = extra["version"]
+        try:
+            found = _found(corpus / f["file"], f["file"])
+        except EcuscanError as exc:
+            stats[group]["load-error"] += 1
+            details["load-error"].append(f"{f['file']}: {exc}")
+            found = {}
+        for comp, version in truth.items():
+            st = stats[group]
+            st["truth"] += 1
+            if version in found.get(comp, set()):
+                st["tp"] += 1
+                per_comp[comp]["tp"] += 1
+            else:
+                st["miss"] += 1
+                per_comp[comp]["miss"] += 1
+                got = found.get(comp)
+                if got and got == {None}:
+                    st["miss-presence-only"] += 1
+                    per_comp[comp]["presence-only"] += 1
+                details[f"miss {comp}"].append(f"{f['file']} want {version} got {sorted(map(str, got or []))}")
+        for comp, versions in found.items():
+            for v in versions:
+                if v is None:
+                    continue
+                if comp in truth:
+                    if v != truth[comp]:
+                        stats[group]["contradiction"] += 1
+                        per_comp[comp]["contradiction"] += 1
+                        details[f"contradiction {comp}"].append(f"{f['file']} found {v} truth {truth[comp]}")
+                else:
+                    stats[group]["extra"] += 1
+                    per_comp[comp]["extra"] += 1
+                    details[f"extra {comp}"].append(f"{f['file']} found {v}")
+    dt = time.perf_counter() - t0
+    print(f"Debian part: {len(doc['files'])} files in {dt:.1f} s")
+    tot: collections.Counter[str] = collections.Counter()
+    for group, st in sorted(stats.items()):
+        tot.update(st)
+        _print_group(group, st)
+    _print_group("all", tot)
+    print("\nper component (tp / miss [presence-only] / contradiction / extra):")
+    for comp, c in sorted(per_comp.items()):
+        if c["miss"] or c["contradiction"] or c["extra"] or verbose:
+            print(f"  {comp:18} {c['tp']:4} / {c['miss']:3} [{c['presence-only']:3}] / "
+                  f"{c['contradiction']:3} / {c['extra']:3}")
+    if verbose:
+        for k, lines in sorted(details.items()):
+            print(f"\n{k}:")
+            for line in lines[:8]:
+                print("   ", line)
+            if len(lines) > 8:
+                print(f"    ... {len(lines) - 8} more")
+
+
+def _print_group(group: str, st: collections.Counter[str]) -> None:
+    recall = st["tp"] / st["truth"] if st["truth"] else 0.0
+    prec = st["tp"] / (st["tp"] + st["contradiction"]) if st["tp"] + st["contradiction"] else 0.0
+    strict = (st["tp"] / (st["tp"] + st["contradiction"] + st["extra"])
+              if st["tp"] + st["contradiction"] + st["extra"] else 0.0)
+    print(f"  {group:22} truth {st['truth']:4}  tp {st['tp']:4}  miss {st['miss']:3} "
+          f"(presence-only {st['miss-presence-only']:3})  contradictions {st['contradiction']:3}  "
+          f"extras {st['extra']:3}  recall {recall:.3f}  precision {prec:.3f}  strict-precision {strict:.3f}")
+
+
+def baremetal(corpus: Path) -> None:
+    doc = json.loads((corpus / "baremetal.json").read_text())
+    need = ok = 0
+    print(f"\nBare-metal part: {len(doc['files'])} files")
+    for f in doc["files"]:
+        found = _found(corpus / f["file"], f["file"])
+        row = []
+        for c in f["components"]:
+            survives = c.get("version_string_in_file") or c.get("version_string_in_payload")
+            got = found.get(c["component"], set())
+            hit = c["version"] in got
+            if survives:
+                need += 1
+                ok += hit
+            mark = "ok" if hit else ("presence" if got else "-")
+            row.append(f"{c['component']}={mark}{'*' if survives else ''}")
+        extras = sorted(f"{k}@{'/'.join(map(str, v))}" for k, v in found.items()
+                        if k not in {c['component'] for c in f['components']})
+        print(f"  {f['file']:26} {' '.join(row)}  extras: {', '.join(extras) or '-'}")
+    print(f"  required (* = version string survives): {ok}/{need} found with exact version")
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--corpus", type=Path, default=DEFAULT_CORPUS)
+    ap.add_argument("-v", "--verbose", action="store_true")
+    args = ap.parse_args()
+    if not (args.corpus / "dev-corpus.json").exists():
+        print(f"no corpus at {args.corpus}", file=sys.stderr)
+        return 2
+    debian(args.corpus, args.verbose)
+    baremetal(args.corpus)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
