@@ -1,0 +1,182 @@
+"""``ecuscan vulns``: offline feeds in, matching with impact, VEX conversion."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import click
+from rich.table import Table
+
+from ..catalog import load_catalog
+from ..model import ScanResult
+from ..store import Store
+from ..vulns.feeds import import_feeds
+from ..vulns.impact import Topology, aggregate_impact, topology_from_manifest
+from ..vulns.match import build_index, iter_matches, load_vulnerabilities
+from ..vulns.records import Finding, FindingStatus, Severity, VexStatement
+from ..vulns.sarif import to_sarif
+from ..vulns.vex import apply_vex, load_vex, to_cyclonedx, to_openvex
+from .common import EXIT_FINDINGS, EXIT_USAGE, err, handle_errors, json_option, out, print_json, safe, store_option
+
+_FAIL = {"critical": Severity.CRITICAL, "high": Severity.HIGH, "medium": Severity.MEDIUM, "low": Severity.LOW}
+
+
+@click.group("vulns")
+def command() -> None:
+    """Offline vulnerability feeds, matching, impact through the supply chain, VEX."""
+
+
+@command.command("import")
+@click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
+@store_option
+@json_option
+@handle_errors
+def import_cmd(paths: tuple[Path, ...], store_url: str | None, as_json: bool) -> None:
+    """Import CVE JSON 5, NVD API 2.0 or OSV records (files, directories, zips) into the store."""
+    with Store.open(store_url) as store:
+        report = import_feeds(store, list(paths))
+    if as_json:
+        print_json(report.to_dict())
+    else:
+        out.print(f"{report.files} document(s): {report.added} added, {report.updated} updated, "
+                  f"{report.unchanged} unchanged, {report.older} older (kept newer), {report.failed} failed")
+        for e in report.errors:
+            err.print(f"[yellow]skipped:[/] {safe(e, 500)}")
+    if report.files == 0 and report.failed:
+        sys.exit(EXIT_USAGE)
+
+
+def _scan_manifest(manifest_path: Path, store: Store) -> tuple[list[ScanResult], Topology, list[str]]:
+    from ..graph.manifest import load_manifest
+    from ..scanner import Scanner
+
+    manifest = load_manifest(manifest_path)
+    scanner = Scanner(store)
+    results: list[ScanResult] = []
+    problems: list[str] = []
+    for ecu in manifest.ecus:
+        for ref in ecu.firmware:
+            outcome = scanner.scan_file(ref.path)
+            if isinstance(outcome, list):
+                results.extend(outcome)
+            else:
+                problems.append(f"{ref.path}: {outcome.reason}")
+    vex_files = [str((manifest_path.parent / v) if not Path(v).is_absolute() else v) for v in manifest.vex]
+    return results, topology_from_manifest(manifest), [*problems, *(f"vex:{v}" for v in vex_files)]
+
+
+def _fails(findings: list[Finding], threshold: str) -> bool:
+    if threshold == "none":
+        return False
+    bar = _FAIL[threshold]
+    for f in findings:
+        if not f.exposed:
+            continue
+        if f.severity is None:
+            if bar is Severity.LOW:
+                return True
+        elif f.severity.rank() >= bar.rank():
+            return True
+    return False
+
+
+@command.command("match")
+@click.argument("manifest", required=False, type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--vex", "vex_files", multiple=True, type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="CycloneDX VEX or OpenVEX triage to apply (repeatable).")
+@click.option("--sarif", "sarif_file", type=click.Path(dir_okay=False, path_type=Path),
+              help="Also write the findings as SARIF 2.1.0 to this file.")
+@click.option("--fail-on", type=click.Choice(["critical", "high", "medium", "low", "none"]), default="none",
+              show_default=True, help="Exit 1 when an exposed finding has at least this severity.")
+@click.option("--all", "show_all", is_flag=True, help="Also list not-affected and suppressed findings.")
+@store_option
+@json_option
+@handle_errors
+def match_cmd(manifest: Path | None, vex_files: tuple[Path, ...], sarif_file: Path | None, fail_on: str,
+              show_all: bool, store_url: str | None, as_json: bool) -> None:
+    """Match components against the imported feeds; impact per firmware, ECU, vehicle and supplier.
+
+    With MANIFEST, its firmware is scanned (cached in the store) and findings are placed
+    in the supply chain; without it, every scan result in the store is matched.
+    """
+    catalog = load_catalog()
+    problems: list[str] = []
+    with Store.open(store_url) as store:
+        vulns = load_vulnerabilities(store)
+        if manifest is not None:
+            results, topo, extra = _scan_manifest(manifest, store)
+            problems = [p for p in extra if not p.startswith("vex:")]
+            vex_files = (*vex_files, *(Path(p[4:]) for p in extra if p.startswith("vex:")))
+        else:
+            results, topo = list(store.results()), Topology()
+    if not vulns:
+        err.print("[yellow]warning:[/] no vulnerability records in the store (run 'ecuscan vulns import')")
+    index = build_index(vulns, catalog)
+    findings: list[Finding] = []
+    for r in results:
+        findings.extend(iter_matches(r.contained(), index, catalog, firmware_sha256=r.sha256, firmware_path=r.path))
+    statements: list[VexStatement] = []
+    for v in vex_files:
+        statements.extend(load_vex(v))
+    findings = apply_vex(findings, statements, topo.ecus_of)
+    impact = aggregate_impact(findings, topo)
+    shown = [f for f in findings if show_all or f.exposed or f.suppressed_by is not None
+             or f.status is FindingStatus.AFFECTED]
+    if sarif_file is not None:
+        sarif_file.write_text(json.dumps(to_sarif(findings), indent=2, ensure_ascii=False), "utf-8")
+    if as_json:
+        print_json({"schema": "ecuscan/vulns-match/v1", "vulnerabilities": len(vulns), "images": len(results),
+                    "findings": [f.to_dict() for f in shown], "impact": impact.to_dict(),
+                    "problems": problems})
+    else:
+        _print_tables(shown, impact, topo, len(vulns), len(results))
+        for p in problems:
+            err.print(f"[yellow]not scanned:[/] {safe(p, 500)}")
+    if _fails(findings, fail_on):
+        sys.exit(EXIT_FINDINGS)
+
+
+def _print_tables(findings: list[Finding], impact: object, topo: Topology, n_vulns: int, n_images: int) -> None:
+    from ..vulns.impact import ImpactReport
+    assert isinstance(impact, ImpactReport)
+    table = Table("vulnerability", "severity", "status", "component", "firmware", "matched by", "triage",
+                  title=f"{len(findings)} finding(s) ({n_vulns} records, {n_images} images)")
+    order = {s: i for i, s in enumerate(reversed(list(Severity)))}
+    for f in sorted(findings, key=lambda f: (not f.exposed, order.get(f.severity, 9) if f.severity else 9,
+                                             f.vuln_id)):
+        tri = f.suppressed_by or f.triage
+        table.add_row(safe(f.vuln_id), f.severity.value if f.severity else "?", f.status.value
+                      + (" [kev]" if f.kev else ""), safe(f.component_purl, 80), safe(f.firmware_path or "", 60),
+                      safe("; ".join(f"{m.range} ({m.key})" for m in f.matched_by), 120),
+                      safe(f"{'suppressed: ' if f.suppressed_by else ''}{tri.status.value} "
+                           f"{tri.justification or ''}", 80) if tri else "")
+    out.print(table)
+    if impact.by_ecu or impact.by_vehicle or impact.by_supplier:
+        t2 = Table("scope", "id", "exposed findings", "detail", title="impact")
+        for v, ecus in sorted(impact.vehicle_ecus.items()):
+            t2.add_row("vehicle", safe(v), str(len(impact.by_vehicle.get(v, ()))), "ECUs: " + safe(", ".join(ecus)))
+        for e, keys in sorted(impact.by_ecu.items()):
+            t2.add_row("ecu", safe(e), str(len(keys)), safe(topo.ecu_supplier.get(e, "")))
+        for s, keys in sorted(impact.by_supplier.items()):
+            t2.add_row("supplier", safe(s), str(len(keys)), "")
+        out.print(t2)
+
+
+@command.command("vex")
+@click.argument("inputs", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--to", "fmt", type=click.Choice(["openvex", "cyclonedx"]), required=True,
+              help="Output format.")
+@click.option("--output", "-o", type=click.Path(dir_okay=False, path_type=Path), help="Write here (default stdout).")
+@handle_errors
+def vex_cmd(inputs: tuple[Path, ...], fmt: str, output: Path | None) -> None:
+    """Convert triage statements between CycloneDX VEX and OpenVEX."""
+    statements: list[VexStatement] = []
+    for p in inputs:
+        statements.extend(load_vex(p))
+    doc = to_openvex(statements) if fmt == "openvex" else to_cyclonedx(statements)
+    if output:
+        output.write_text(json.dumps(doc, indent=2, ensure_ascii=False), "utf-8")
+    else:
+        print_json(doc)
