@@ -19,12 +19,11 @@ _ODX_SUFFIX = re.compile(r"\.odx(-[a-z]{1,3})?$", re.IGNORECASE)
 #: (magic, offset) pairs of containers ecuscan unpacks.
 _CONTAINER_MAGIC: tuple[tuple[bytes, int], ...] = (
     (b"PK\x03\x04", 0), (b"PK\x05\x06", 0),  # zip (non-empty, empty)
-    (b"\x1f\x8b", 0),  # gzip
+    (b"\x1f\x8b\x08", 0),  # gzip (deflate)
     (b"\xfd7zXZ\x00", 0),  # xz
-    (b"BZh", 0),  # bzip2
+    (b"1AY&SY", 4),  # bzip2 block magic after "BZh<level>"
     (b"\x28\xb5\x2f\xfd", 0),  # zstd
     (b"070701", 0), (b"070702", 0), (b"070707", 0),  # cpio newc / crc / odc
-    (b"\xc7\x71", 0), (b"\x71\xc7", 0),  # cpio binary (little / big endian)
     (b"hsqs", 0), (b"sqsh", 0),  # squashfs (little / big endian)
     (b"!<arch>\n", 0),  # ar, Debian .deb
     (b"ustar", 257),  # POSIX / GNU tar
@@ -50,6 +49,16 @@ def is_tar_header(block: bytes) -> bool:
         return False
     calc = sum(block[:148]) + 8 * 32 + sum(block[156:512])
     return stored == calc
+
+
+def _binary_cpio(head: bytes) -> bool:
+    """Old binary cpio: 2-byte magic, so also require a plausible NUL-terminated first name."""
+    if head[:2] not in (b"\xc7\x71", b"\x71\xc7") or len(head) < 28:
+        return False
+    namesize = int.from_bytes(head[20:22], "little" if head[:2] == b"\xc7\x71" else "big")
+    name = head[26:26 + namesize]
+    return 1 < namesize <= 256 and len(name) == namesize and name.endswith(b"\0") and name[:-1].isascii() \
+        and b"\0" not in name[:-1]
 
 
 def _zip_is_odx(data: Buffer) -> bool:
@@ -98,7 +107,7 @@ def detect(data: Buffer) -> ImageFormat:
     for magic, off in _CONTAINER_MAGIC:
         if first[off:off + len(magic)] == magic:
             return ImageFormat.ARCHIVE
-    if is_tar_header(first[:512]):
+    if is_tar_header(first[:512]) or _binary_cpio(first):
         return ImageFormat.ARCHIVE
     text = first.lstrip(b"\xef\xbb\xbf \t\r\n")
     if _IHEX.match(text):

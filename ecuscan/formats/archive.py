@@ -1,0 +1,441 @@
+"""Unpacking archives and filesystem images into members, within limits.
+
+Formats: zip (zipfile), tar (tarfile) plain or compressed with gzip/bzip2/xz (stdlib) or zstd
+(zstandard), cpio newc/odc/binary and ar / Debian ``.deb`` (hand-written, see ``_cpio_ar``),
+squashfs (PySquashfsImage, else Debian's ``unsquashfs``). A compressed stream that is not a tar
+or cpio is returned as one member (``vmlinux.gz`` → ``vmlinux``).
+
+Only regular files are returned. Everything else is skipped: directories silently; symlinks,
+hard links, devices, FIFOs, unsafe names (absolute, ``..``), oversized or unreadable members are
+reported as :class:`Skipped` values appended to the caller's ``skipped`` list (when given), so
+:func:`iter_members` itself yields :class:`Member` values only. Nested archives are returned
+as members: the caller recurses with ``depth + 1`` (see :func:`is_container`).
+
+Limits: ``max_container_depth`` (``depth`` argument), ``max_members`` and ``max_unpacked_bytes``
+(:class:`LimitExceeded` once passed; pass one :class:`UnpackBudget` through the recursion to count
+a whole container tree, otherwise each call counts its own container), ``max_member_bytes`` (that
+member is skipped), and decompressed stream bytes (a bomb is stopped while inflating).
+"""
+
+from __future__ import annotations
+
+import bz2
+import gzip
+import lzma
+import posixpath
+import shutil
+import stat
+import subprocess
+import tarfile
+import tempfile
+import zipfile
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO, Any, BinaryIO, cast
+
+import zstandard
+
+from ecuscan.errors import EcuscanError, FormatError, LimitExceeded, UnsupportedFormat
+from ecuscan.limits import DEFAULT_LIMITS, Limits
+from ecuscan.model import Buffer
+from ecuscan.textsafe import printable
+
+from ._cpio_ar import RawEntry, iter_ar, iter_cpio
+from ._util import BufferStream, as_view
+from .detect import is_container, is_tar_header
+
+__all__ = ["Member", "Skipped", "UnpackBudget", "is_container", "iter_members"]
+
+
+@dataclass(frozen=True)
+class Member:
+    """A regular file unpacked from a container.
+
+    ``path`` is the full display path (``outer.tar!/usr/lib/libz.so.1``), ``name`` the path
+    inside the archive (``usr/lib/libz.so.1``), ``mode`` the permission bits when stored.
+    """
+
+    path: str
+    name: str
+    data: bytes
+    mode: int | None = None
+
+
+@dataclass(frozen=True)
+class Skipped:
+    """An entry not returned as a member, and why (symlink, device, unsafe name, too large ...)."""
+
+    path: str
+    reason: str
+
+
+@dataclass
+class UnpackBudget:
+    """Members and bytes unpacked so far; share one across a container tree to bound the tree."""
+
+    members: int = 0
+    bytes: int = 0
+
+
+class _Counting:
+    """Wraps a decompressor: raises LimitExceeded once more than ``limit`` bytes came out."""
+
+    def __init__(self, f: Any, limit: int, path: str, prefix: bytes = b"") -> None:
+        self._f, self._limit, self._path, self._prefix, self.count = f, limit, path, prefix, 0
+
+    def read(self, n: int = -1) -> bytes:
+        if self._prefix:
+            take = self._prefix if n < 0 else self._prefix[:n]
+            self._prefix = self._prefix[len(take):]
+            rest = b"" if n >= 0 and len(take) == n else self._raw(n - len(take) if n >= 0 else -1)
+            return take + rest
+        return self._raw(n)
+
+    def _raw(self, n: int) -> bytes:
+        data: bytes = self._f.read(n if n >= 0 else self._limit + 1 - self.count)
+        self.count += len(data)
+        if self.count > self._limit:
+            raise LimitExceeded(f"decompressed stream exceeds max_unpacked_bytes={self._limit}", source=self._path)
+        return data
+
+
+def _safe_name(name: str) -> str | None:
+    """Normalised relative name, or None when absolute / escaping / empty."""
+    n = name.replace("\\", "/")
+    if n.startswith("/") or (len(n) > 1 and n[1] == ":"):
+        return None
+    parts = [p for p in n.split("/") if p not in ("", ".")]
+    if not parts or ".." in parts:
+        return None
+    return "/".join(parts)
+
+
+def _link_escapes(name: str, target: str) -> bool:
+    if target.startswith("/"):
+        return True
+    joined = posixpath.normpath(posixpath.join(posixpath.dirname(name), target))
+    return joined == ".." or joined.startswith("../")
+
+
+class _Walker:
+    """Applies the policy (names, kinds, limits) to raw entries of one container."""
+
+    def __init__(self, path: str, limits: Limits, budget: UnpackBudget, skipped: list[Skipped] | None) -> None:
+        self.path, self.limits, self.budget, self.skipped = path, limits, budget, skipped
+
+    def skip(self, name: str, reason: str) -> None:
+        if self.skipped is not None and len(self.skipped) < self.limits.max_members:
+            self.skipped.append(Skipped(f"{self.path}!/{printable(name, 300)}", reason))
+
+    def admit(self, raw_name: str, mode: int | None, size: int | None, link: str | None = None) -> str | None:
+        """The safe name if this entry is to be read, else None (recorded as skipped)."""
+        name = _safe_name(raw_name)
+        if name is None:
+            self.skip(raw_name, "unsafe name (absolute or '..'): refused")
+            return None
+        if link is not None:
+            self.skip(name, "link leaving the archive tree: refused" if _link_escapes(name, link)
+                      else f"link to {printable(link, 200)}: not a regular file")
+            return None
+        if mode is not None and stat.S_IFMT(mode) and not stat.S_ISREG(mode):
+            if not stat.S_ISDIR(mode):
+                self.skip(name, "device or special file: not unpacked")
+            return None
+        if size is not None and size > self.limits.max_member_bytes:
+            self.skip(name, f"{size} bytes, more than max_member_bytes={self.limits.max_member_bytes}")
+            return None
+        return name
+
+    def take(self, name: str, read: Any, mode: int | None) -> Member | None:
+        """Read a member's bytes (bounded) and charge the budget."""
+        data = read(self.limits.max_member_bytes + 1)
+        if len(data) > self.limits.max_member_bytes:
+            self.skip(name, f"more than max_member_bytes={self.limits.max_member_bytes}")
+            return None
+        self.budget.members += 1
+        self.budget.bytes += len(data)
+        if self.budget.members > self.limits.max_members:
+            raise LimitExceeded(f"more than max_members={self.limits.max_members} members", source=self.path)
+        if self.budget.bytes > self.limits.max_unpacked_bytes:
+            raise LimitExceeded(f"more than max_unpacked_bytes={self.limits.max_unpacked_bytes} unpacked",
+                                source=self.path)
+        return Member(path=f"{self.path}!/{name}", name=name, data=bytes(data),
+                      mode=stat.S_IMODE(mode) if mode is not None else None)
+
+
+def iter_members(data: Buffer, path: str, *, limits: Limits = DEFAULT_LIMITS, depth: int = 0,
+                 skipped: list[Skipped] | None = None, budget: UnpackBudget | None = None) -> Iterator[Member]:
+    """Yield the regular files of a container (zip, tar[.gz/.bz2/.xz/.zst], cpio, ar/.deb, squashfs).
+
+    ``skipped`` (optional) collects :class:`Skipped` entries; ``budget`` (optional) is shared
+    across nested calls to bound a whole tree. A ``.deb`` yields its data.tar files plus its
+    control file as ``<deb>!/DEBIAN/control``. Raises :class:`FormatError` on a corrupt
+    container, :class:`LimitExceeded` past the limits, :class:`UnsupportedFormat` for non-containers.
+    """
+    if depth > limits.max_container_depth:
+        raise LimitExceeded(f"containers nested deeper than max_container_depth={limits.max_container_depth}",
+                            source=path)
+    walker = _Walker(path, limits, budget if budget is not None else UnpackBudget(), skipped)
+    try:
+        yield from _dispatch(data, walker)
+    except EcuscanError as exc:
+        if exc.source is None:
+            raise type(exc)(exc.message, source=path) from exc
+        raise
+    except RecursionError as exc:
+        raise FormatError("container structure nests too deeply (directory loop?)", source=path) from exc
+    except (OSError, EOFError, ValueError, zipfile.BadZipFile, tarfile.TarError, lzma.LZMAError,
+            zstandard.ZstdError, KeyError, IndexError, TypeError, AttributeError, OverflowError,
+            NotImplementedError, UnicodeError) as exc:  # library errors on corrupt containers
+        raise FormatError(f"corrupt container: {type(exc).__name__}: {printable(str(exc), 200)}",
+                          source=path) from exc
+
+
+def _dispatch(data: Buffer, w: _Walker) -> Iterator[Member]:
+    head = bytes(as_view(data)[:512])
+    if head.startswith((b"PK\x03\x04", b"PK\x05\x06")):
+        yield from _zip(data, w)
+    elif head.startswith(b"!<arch>\n"):
+        yield from _ar(data, w)
+    elif head.startswith((b"hsqs", b"sqsh")):
+        yield from _squashfs(data, w)
+    elif head[257:262] == b"ustar" or is_tar_header(head):
+        with tarfile.open(fileobj=cast(IO[bytes], BufferStream(data)), mode="r:") as tf:
+            yield from _tar(tf, w, "")
+    elif head.startswith((b"070701", b"070702", b"070707", b"\xc7\x71", b"\x71\xc7")):
+        yield from _cpio(cast(BinaryIO, BufferStream(data)), w)
+    elif _decompressor(head, BufferStream(data)) is not None:
+        yield from _compressed(data, w)
+    else:
+        raise UnsupportedFormat("not an archive or filesystem image ecuscan can unpack")
+
+
+def _decompressor(head: bytes, stream: BufferStream) -> Any:
+    src = cast(IO[bytes], stream)
+    if head.startswith(b"\x1f\x8b"):
+        return gzip.GzipFile(fileobj=src, mode="rb")
+    if head.startswith(b"BZh"):
+        return bz2.BZ2File(src)
+    if head.startswith(b"\xfd7zXZ\x00"):
+        return lzma.LZMAFile(src)
+    if head.startswith(b"\x28\xb5\x2f\xfd"):
+        return zstandard.ZstdDecompressor().stream_reader(src, read_across_frames=True)
+    return None
+
+
+def _compressed(data: Buffer, w: _Walker, name: str | None = None) -> Iterator[Member]:
+    src = BufferStream(data)
+    head = bytes(as_view(data)[:16])
+    dec = _decompressor(head, src)
+    first = dec.read(512)
+    if not first:
+        raise FormatError("compressed stream decompresses to nothing (truncated or corrupt)")
+    stream = _Counting(dec, w.limits.max_unpacked_bytes, w.path, prefix=first)
+    if first[257:262] == b"ustar" or is_tar_header(first):
+        with tarfile.open(fileobj=cast(IO[bytes], stream), mode="r|") as tf:
+            yield from _tar(tf, w, "")
+    elif first.startswith((b"070701", b"070702", b"070707", b"\xc7\x71", b"\x71\xc7")):
+        yield from _cpio(cast(BinaryIO, stream), w)
+    else:  # a single compressed file
+        inner = name or _single_name(w.path, head, dec)
+        member = w.take(inner, stream.read, None)
+        if member is not None:
+            yield member
+
+
+def _single_name(path: str, head: bytes, dec: Any) -> str:
+    base = posixpath.basename(path.replace("!/", "/")) or "data"
+    for suffix in (".gz", ".tgz", ".bz2", ".xz", ".zst", ".zstd", ".lzma"):
+        if base.endswith(suffix):
+            return base[: -len(suffix)] + (".tar" if suffix == ".tgz" else "")
+    return base + ".out"
+
+
+def _tar(tf: tarfile.TarFile, w: _Walker, prefix: str) -> Iterator[Member]:
+    for count, info in enumerate(tf):
+        if count > w.limits.max_members * 2:
+            raise LimitExceeded(f"more than {w.limits.max_members} tar entries", source=w.path)
+        if info.isdir():
+            continue
+        link = info.linkname if (info.issym() or info.islnk()) else None
+        if info.isreg():
+            mode = stat.S_IFREG | (info.mode & 0o7777)
+        elif link is not None:
+            mode = stat.S_IFLNK
+        else:  # character/block device, FIFO, other special entries
+            mode = stat.S_IFCHR if (info.ischr() or info.isblk()) else stat.S_IFIFO
+        name = w.admit(prefix + info.name, mode, info.size if info.isreg() else None, link)
+        if name is None:
+            continue
+        fobj = tf.extractfile(info)
+        if fobj is None:
+            continue
+        member = w.take(name, fobj.read, info.mode)
+        if member is not None:
+            yield member
+
+
+def _zip(data: Buffer, w: _Walker) -> Iterator[Member]:
+    with zipfile.ZipFile(cast(IO[bytes], BufferStream(data))) as zf:
+        infos = zf.infolist()
+        if len(infos) > w.limits.max_members:
+            raise LimitExceeded(f"zip lists {len(infos)} entries, more than max_members={w.limits.max_members}",
+                                source=w.path)
+        for info in infos:
+            if info.is_dir():
+                continue
+            mode = (info.external_attr >> 16) if info.create_system == 3 else None
+            link = None
+            if mode is not None and stat.S_ISLNK(mode):
+                with zf.open(info) as lf:
+                    link = lf.read(4096).decode("utf-8", errors="replace")
+            name = w.admit(info.filename, mode if mode and stat.S_IFMT(mode) else None, info.file_size, link)
+            if name is None:
+                continue
+            if info.flag_bits & 0x1:
+                w.skip(name, "encrypted zip member: not unpacked")
+                continue
+            try:
+                with zf.open(info) as fobj:
+                    member = w.take(name, fobj.read, mode)
+            except (zipfile.BadZipFile, NotImplementedError, RuntimeError, OSError, EOFError, ValueError,
+                    lzma.LZMAError) as exc:
+                w.skip(name, f"unreadable zip member: {printable(str(exc), 200)}")
+                continue
+            if member is not None:
+                yield member
+
+
+def _cpio(f: BinaryIO, w: _Walker) -> Iterator[Member]:
+    for count, (entry, reader) in enumerate(iter_cpio(f)):
+        if count > w.limits.max_members * 2:
+            raise LimitExceeded(f"more than {w.limits.max_members} cpio entries", source=w.path)
+        name = w.admit(entry.name, entry.mode, entry.size, entry.link_target)
+        if name is None:
+            continue
+        member = w.take(name, reader.read, entry.mode)
+        if member is not None:
+            yield member
+
+
+def _ar(data: Buffer, w: _Walker) -> Iterator[Member]:
+    entries: list[tuple[RawEntry, bytes]] = []
+    for count, (entry, reader) in enumerate(iter_ar(cast(BinaryIO, BufferStream(data)))):
+        if count > w.limits.max_members:
+            raise LimitExceeded(f"more than max_members={w.limits.max_members} ar members", source=w.path)
+        if entry.size > w.limits.max_member_bytes:
+            w.skip(entry.name, f"{entry.size} bytes, more than max_member_bytes={w.limits.max_member_bytes}")
+            continue
+        entries.append((entry, reader.read()))
+    names = [e.name for e, _ in entries]
+    is_deb = bool(names) and names[0] == "debian-binary"
+    if not is_deb:
+        for entry, blob in entries:
+            name = w.admit(entry.name, entry.mode, entry.size)
+            if name is not None:
+                member = w.take(name, _BytesReader(blob).read, entry.mode)
+                if member is not None:
+                    yield member
+        return
+    for entry, blob in entries:
+        if entry.name.startswith("control.tar"):
+            yield from _deb_control(blob, w)
+        elif entry.name.startswith("data.tar"):
+            yield from _deb_data(blob, w)
+
+
+class _BytesReader:
+    def __init__(self, blob: bytes) -> None:
+        self._blob = blob
+
+    def read(self, n: int = -1) -> bytes:
+        return self._blob if n < 0 else self._blob[:n]
+
+
+def _deb_tar(blob: bytes, w: _Walker) -> tarfile.TarFile:
+    head = blob[:16]
+    if _decompressor(head, BufferStream(blob)) is None:
+        return tarfile.open(fileobj=cast(IO[bytes], BufferStream(blob)), mode="r:")
+    dec = _decompressor(head, BufferStream(blob))
+    return tarfile.open(fileobj=cast(IO[bytes], _Counting(dec, w.limits.max_unpacked_bytes, w.path)), mode="r|")
+
+
+def _deb_data(blob: bytes, w: _Walker) -> Iterator[Member]:
+    with _deb_tar(blob, w) as tf:
+        yield from _tar(tf, w, "")
+
+
+def _deb_control(blob: bytes, w: _Walker) -> Iterator[Member]:
+    with _deb_tar(blob, w) as tf:
+        for info in tf:
+            if info.isreg() and _safe_name(info.name) == "control" and info.size <= 1024 * 1024:
+                fobj = tf.extractfile(info)
+                if fobj is not None:
+                    member = w.take("DEBIAN/control", fobj.read, info.mode)
+                    if member is not None:
+                        yield member
+                return
+
+
+def _squashfs(data: Buffer, w: _Walker) -> Iterator[Member]:
+    try:
+        from PySquashfsImage import SquashFsImage
+    except ImportError:
+        yield from _unsquashfs(data, w)
+        return
+    with SquashFsImage(BufferStream(data), closefd=False) as image:
+        for count, item in enumerate(image):
+            if count > w.limits.max_members * 2:
+                raise LimitExceeded(f"more than {w.limits.max_members} squashfs entries", source=w.path)
+            if item.is_dir:
+                continue
+            raw_name = item.path.lstrip("/")
+            link = item.readlink() if item.is_symlink else None
+            mode = item.mode if not item.is_file else (stat.S_IFREG | (item.mode & 0o7777))
+            name = w.admit(raw_name, mode, item.size if item.is_file else None, link)
+            if name is None:
+                continue
+            member = w.take(name, _SquashReader(item).read, item.mode)
+            if member is not None:
+                yield member
+
+
+class _SquashReader:
+    def __init__(self, item: Any) -> None:
+        self._item = item
+
+    def read(self, n: int) -> bytes:
+        out = bytearray()
+        for block in self._item.iter_bytes():
+            out += block
+            if len(out) >= n:
+                break
+        return bytes(out[:n])
+
+
+def _unsquashfs(data: Buffer, w: _Walker) -> Iterator[Member]:
+    """Fallback through Debian's unsquashfs (squashfs-tools) when PySquashfsImage is missing."""
+    tool = shutil.which("unsquashfs")
+    if tool is None:
+        raise FormatError("squashfs image, but neither PySquashfsImage nor unsquashfs (squashfs-tools) "
+                          "is available")
+    with tempfile.TemporaryDirectory(prefix="ecuscan-sqfs-") as tmp:
+        img = Path(tmp) / "image.sqfs"
+        img.write_bytes(bytes(as_view(data)))
+        out = Path(tmp) / "root"
+        res = subprocess.run([tool, "-no-xattrs", "-n", "-d", str(out), str(img)], capture_output=True,
+                             timeout=600, check=False)
+        if res.returncode != 0:
+            raise FormatError(f"unsquashfs failed: {printable(res.stderr.decode(errors='replace'), 300)}")
+        for p in sorted(out.rglob("*")):
+            rel = p.relative_to(out).as_posix()
+            st = p.lstat()
+            link = str(p.readlink()) if p.is_symlink() else None
+            name = w.admit(rel, st.st_mode, st.st_size, link)
+            if name is None:
+                continue
+            with p.open("rb") as fobj:
+                member = w.take(name, fobj.read, st.st_mode)
+            if member is not None:
+                yield member
