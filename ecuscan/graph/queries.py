@@ -97,7 +97,9 @@ class ImpactHit:
 
     ``tier_chain`` runs from the ECU's supplier down its ``sources_from`` chain to a supplier
     that provides the component (``connected``), or holds the ECU's supplier alone when no
-    chain links them; ``providers`` are the component's providers. ``certain`` is False when
+    chain links them (empty for firmware hits, which have no ECU of their own; there
+    ``connected`` says whether anyone provides the component); ``providers`` are the
+    component's providers. ``certain`` is False when
     the component's version is unknown, so the range could not be checked.
     """
 
@@ -210,7 +212,7 @@ def impact(graph: SupplyGraph, component: str, version_range: str | None = None,
     fw_hits = []
     for f, ((unc, c), _) in sorted(fw_best.items()):
         provs = _sorted(graph.component_providers.get(c, ()))
-        fw_hits.append(ImpactHit(f, (c, f), provs, provs, bool(provs), not unc))
+        fw_hits.append(ImpactHit(f, (c, f), (), provs, bool(provs), not unc))  # no ECU: no chain
     ecu_hits: dict[str, ImpactHit] = {}
     for e, ((unc, f), _) in sorted(ecu_best.items()):
         c = fw_best[f][1]
