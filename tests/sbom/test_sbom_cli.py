@@ -58,7 +58,7 @@ def test_sbom_write_default_and_explicit(tmp_path: Path, form: tuple[str, ...]) 
     assert {c["name"] for c in bom["components"]} == {"Mbed TLS", "FreeRTOS", "zlib"}
     code2, _ = run(*form, img, "--format", "cyclonedx-json", "-o", str(out), "--store", url,
                    "--timestamp", "2024-06-01T00:00:00Z", "--supplier", "ACME")
-    assert out.read_text() == text  # deterministic through the CLI too
+    assert code2 == 0 and out.read_text() == text  # deterministic through the CLI too
 
 
 def test_sbom_write_spdx_to_stdout(tmp_path: Path) -> None:

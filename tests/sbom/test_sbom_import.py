@@ -144,5 +144,5 @@ def test_bad_documents_name_file_and_element(payload: bytes, message: str) -> No
 
 
 def test_missing_file() -> None:
-    with pytest.raises(SbomError, match="nope.json: cannot read"):
+    with pytest.raises(SbomError, match=r"nope\.json: cannot read"):
         load_sbom(Path("/nonexistent/nope.json"), name="nope.json")
