@@ -278,6 +278,11 @@ class EcuSession:
             return self._observation(kind, item, nrc=code, status=Verdict.MISSING,
                                      detail=f"negative response 0x{code:02X} {nrc_name(code)}")
         if isinstance(exc, TimeoutException):
+            pending = [r for r in self._rec.responses if len(r) >= 3 and r[0] == 0x7F and r[2] == 0x78]
+            if pending and len(pending) == len(self._rec.responses) and not self._rec.errors:
+                return self._observation(kind, item, status=Verdict.UNREACHABLE,
+                                         detail=f"{len(pending)} x responsePending (0x78), then no final answer "
+                                                f"within P2* {self.options.p2_star} s")
             if self._rec.responses or self._rec.frames or self._rec.errors:
                 why = "; ".join(self._rec.errors[:2]) or f"{self._rec.frames} frame(s) but no complete answer"
                 return self._observation(kind, item, status=Verdict.INVALID,

@@ -117,7 +117,7 @@ def encode(codec: Codec, text: str) -> bytes:
         value = int(text)
         return value.to_bytes(max(1, (value.bit_length() + 7) // 8), "big")
     if codec is Codec.BCD:
-        if len(text) % 2 or not text.isdigit():
+        if len(text) % 2 or (text and not text.isdigit()):
             raise DidDecodeError(f"{text!r} is not an even number of decimal digits")
         return bytes(int(text[i]) << 4 | int(text[i + 1]) for i in range(0, len(text), 2))
     return text.encode("ascii", errors="strict")

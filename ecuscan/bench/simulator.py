@@ -344,12 +344,12 @@ class Simulator:
         if self._thread is not None:
             raise BenchError("simulator already started")
         self._stop.clear()
-        self._thread = threading.Thread(target=self._run, name="ecuscan-simulator", daemon=True)
-        self._thread.start()
         if self.background > 0:
             if not 0 < self.background < 1:
                 raise BenchError("background load must be between 0 and 1")
-            self._at(time.monotonic(), self._background_tick)
+            self._at(time.monotonic(), self._background_tick)  # before the thread starts waiting
+        self._thread = threading.Thread(target=self._run, name="ecuscan-simulator", daemon=True)
+        self._thread.start()
         return self
 
     def stop(self) -> None:
