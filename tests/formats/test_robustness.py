@@ -156,3 +156,16 @@ def test_archive_mutations(kind: str) -> None:
 @given(st.binary(max_size=2048))
 def test_load_random_bytes(data: bytes) -> None:
     _only_ecuscan_errors(lambda d: load(d, "random.bin", limits=LIMITS), data)
+
+
+@pytest.mark.slow
+def test_odx_mutations() -> None:
+    from test_odx import ODX_F  # same directory (pytest rootdir-relative import)
+
+    @settings(max_examples=40, deadline=5000, derandomize=True, suppress_health_check=[HealthCheck.too_slow])
+    @given(mutations(ODX_F.encode()))
+    def run(data: bytes) -> None:
+        from ecuscan.formats.odx import load_odx
+        _only_ecuscan_errors(lambda d: load_odx(d, "fuzz.odx-f", limits=LIMITS), data)
+
+    run()

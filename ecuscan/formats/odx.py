@@ -1,0 +1,150 @@
+"""ODX-F / PDX loader through odxtools.
+
+The XML is first checked with defusedxml (odxtools parses with the stdlib ElementTree, which does not
+refuse entity tricks), then odxtools loads it from a private temporary file (it reads by path).
+From every FLASH / ECU-MEM / MEM: each DATABLOCK's flash data (internal hex data in BINARY,
+INTEL-HEX or MOTOROLA-S format, or an external file of the PDX) becomes segments at the
+DATABLOCK's SEGMENT source start addresses; SESSION expected identifications go into
+``metadata`` as ``expected_ident.<SHORT-NAME>``.
+"""
+
+from __future__ import annotations
+
+import re
+import tempfile
+import zipfile
+from pathlib import Path
+from typing import IO, Any, cast
+
+import defusedxml.ElementTree as SafeET
+
+from ecuscan.errors import FormatError, LimitExceeded
+from ecuscan.limits import DEFAULT_LIMITS, Limits
+from ecuscan.model import Buffer, Diagnostic, Image, ImageFormat, Segment, SegmentKind, Severity
+from ecuscan.textsafe import printable
+
+from ._util import BufferStream, as_view, check_file_size, sha256_of
+
+__all__ = ["load_odx"]
+
+
+def _check_xml(raw: bytes, name: str, path: str) -> None:
+    try:
+        SafeET.fromstring(raw, forbid_dtd=True)
+    except Exception as exc:  # defusedxml / expat errors
+        raise FormatError(f"{name}: unsafe or malformed XML: {printable(str(exc), 200)}", source=path) from exc
+
+
+def load_odx(data: Buffer, path: str, *, limits: Limits = DEFAULT_LIMITS) -> Image:
+    """Load an ODX-F file or a PDX container; flash data blocks become segments."""
+    check_file_size(data, path, limits)
+    raw = bytes(as_view(data))
+    is_pdx = raw.startswith(b"PK")
+    extern: dict[str, bytes] = {}
+    if is_pdx:
+        try:
+            with zipfile.ZipFile(cast(IO[bytes], BufferStream(raw))) as zf:
+                for info in zf.infolist()[: limits.max_members]:
+                    if info.file_size > limits.max_member_bytes:
+                        raise LimitExceeded(f"PDX member {info.filename!r} is {info.file_size} bytes", source=path)
+                    if re.search(r"\.(odx(-\w+)?|xml)$", info.filename, re.IGNORECASE):
+                        _check_xml(zf.read(info), info.filename, path)
+                    else:
+                        extern[info.filename.rsplit("/", 1)[-1]] = zf.read(info)
+        except zipfile.BadZipFile as exc:
+            raise FormatError(f"corrupt PDX: {exc}", source=path) from exc
+    else:
+        if len(raw) > limits.max_document_bytes:
+            raise LimitExceeded(f"ODX document larger than max_document_bytes={limits.max_document_bytes}",
+                                source=path)
+        _check_xml(raw, "ODX", path)
+    database = _odxtools_load(raw, ".pdx" if is_pdx else ".odx-f", path)
+    return _to_image(database, path, extern, limits)
+
+
+def _odxtools_load(raw: bytes, suffix: str, path: str) -> Any:
+    import odxtools
+
+    with tempfile.TemporaryDirectory(prefix="ecuscan-odx-") as tmp:
+        f = Path(tmp) / f"input{suffix}"
+        f.write_bytes(raw)
+        try:
+            return odxtools.load_file(f)
+        except Exception as exc:  # odxtools raises OdxError, KeyError, ValueError ... on bad input
+            raise FormatError(f"odxtools cannot load it: {type(exc).__name__}: {printable(str(exc), 300)}",
+                              source=path) from exc
+
+
+def _flash_bytes(fd: Any, extern: dict[str, bytes], path: str,
+                 limits: Limits) -> tuple[bytes, list[tuple[int, int, int]]]:
+    """Decoded flash data and, for HEX/S-record data, its (address, offset, size) runs."""
+    selection = str(getattr(getattr(fd.dataformat, "selection", None), "value", fd.dataformat.selection))
+    if hasattr(fd, "data"):
+        text = fd.data
+    else:
+        name = str(getattr(getattr(fd, "datafile", None), "value", "") or "")
+        blob = extern.get(name.rsplit("/", 1)[-1])
+        if blob is None:
+            raise FormatError(f"external flash data file {name!r} not in the PDX", source=path)
+        if selection == "BINARY":
+            return blob, []
+        text = blob.decode("ascii", errors="replace")
+    if selection == "BINARY":
+        hexdigits = re.sub(r"\s+", "", text)
+        if len(hexdigits) // 2 > limits.max_decoded_bytes:
+            raise LimitExceeded("ODX flash data exceeds max_decoded_bytes", source=path)
+        try:
+            return bytes.fromhex(hexdigits), []
+        except ValueError as exc:
+            raise FormatError(f"flash data {fd.short_name!r} is not hex: {exc}", source=path) from exc
+    from .hexsrec import load_hexsrec
+    img = load_hexsrec(text.encode("ascii", errors="replace"), f"{path}:{fd.short_name}", limits=limits)
+    return bytes(img.data), [(s.address or 0, s.offset, s.size) for s in img.segments]
+
+
+def _to_image(database: Any, path: str, extern: dict[str, bytes], limits: Limits) -> Image:
+    payload = bytearray()
+    segments: list[Segment] = []
+    meta: dict[str, str] = {}
+    diags: list[Diagnostic] = []
+    for flash in database.flashs:
+        meta.setdefault("flash", str(flash.short_name))
+        for ecu_mem in flash.ecu_mems:
+            mem = ecu_mem.mem
+            for session in mem.sessions:
+                for ident in session.expected_idents:
+                    values = ",".join(str(v.value_raw) for v in ident.ident_values)
+                    meta[f"expected_ident.{ident.short_name}"] = printable(values, 500)
+            for block in mem.datablocks:
+                fd = block.flashdata
+                if fd is None:
+                    diags.append(Diagnostic("odx-no-flashdata", f"datablock {block.short_name} has no flash data",
+                                            Severity.INFO))
+                    continue
+                blob, runs = _flash_bytes(fd, extern, path, limits)
+                if len(payload) + len(blob) > limits.max_decoded_bytes:
+                    raise LimitExceeded("ODX flash data exceeds max_decoded_bytes", source=path)
+                base = len(payload)
+                payload += blob
+                if runs:
+                    pieces = [(a, o, s) for a, o, s in runs]
+                else:
+                    pieces, pos = [], 0
+                    for seg in block.segments:
+                        size = seg.uncompressed_size if seg.uncompressed_size is not None else len(blob) - pos
+                        size = max(0, min(size, len(blob) - pos))
+                        pieces.append((int(seg.source_start_address), pos, size))
+                        pos += size
+                    if not pieces:
+                        pieces = [(-1, 0, len(blob))]
+                for i, (addr, off, size) in enumerate(pieces):
+                    if len(segments) >= limits.max_segments:
+                        raise LimitExceeded(f"more than max_segments={limits.max_segments} ODX segments", source=path)
+                    segments.append(Segment(
+                        name=f"{block.short_name}#{i}", address=None if addr < 0 else addr, offset=base + off,
+                        size=size, kind=SegmentKind.OTHER, file_offset=None,
+                        sha256=sha256_of(payload, base + off, size)))
+    if not segments:
+        diags.append(Diagnostic("odx-no-flash", "no flash data blocks found", Severity.INFO))
+    return Image(path=path, format=ImageFormat.ODX, data=bytes(payload), segments=tuple(segments),
+                 metadata=meta, diagnostics=tuple(diags))
