@@ -10,9 +10,9 @@ Indicators and their severity:
 =========================  ========  ===================================================
 kind                       severity  raised when
 =========================  ========  ===================================================
-toolchain-changed          warning   a compiler family appears or disappears
+toolchain-changed          warning   a new compiler family appears (info: one only disappears)
 toolchain-version-changed  info      same compiler family, other version
-flags-changed              warning   the recorded compiler flags differ
+flags-changed              warning   the recorded compiler flags differ (info: no longer recorded)
 build-host-changed         warning   new build host or build user names
 build-root-changed         warning   build paths live under new root directories
 build-paths-changed        info      paths changed under the same roots
@@ -142,7 +142,9 @@ def _compare_toolchains(old: ScanResult, new: ScanResult) -> list[DriftIndicator
     o_tc, n_tc = old.provenance.toolchains, new.provenance.toolchains
     o_fam, n_fam = {t.name for t in o_tc}, {t.name for t in n_tc}
     if o_tc and n_tc and o_fam != n_fam:
-        out.append(DriftIndicator(DriftKind.TOOLCHAIN_CHANGED, Severity.WARNING,
+        # a new tool family is drift; one that merely stopped leaving a banner is not alarming
+        sev = Severity.WARNING if n_fam - o_fam else Severity.INFO
+        out.append(DriftIndicator(DriftKind.TOOLCHAIN_CHANGED, sev,
                                   f"Built with another compiler: {_fmt(o_fam)} before, {_fmt(n_fam)} now.",
                                   tuple(sorted(o_fam)), tuple(sorted(n_fam))))
     elif o_tc and not n_tc:
@@ -158,7 +160,9 @@ def _compare_toolchains(old: ScanResult, new: ScanResult) -> list[DriftIndicator
     o_fl = {f for t in o_tc for f in t.flags}
     n_fl = {f for t in n_tc for f in t.flags}
     if (o_fl or n_fl) and o_fl != n_fl:
-        out.append(DriftIndicator(DriftKind.FLAGS_CHANGED, Severity.WARNING,
+        # flags that are simply no longer recorded (no DWARF producer) are a loss of information, not drift
+        sev = Severity.WARNING if n_fl else Severity.INFO
+        out.append(DriftIndicator(DriftKind.FLAGS_CHANGED, sev,
                                   f"Compiler flags changed: added {_fmt(n_fl - o_fl)}; removed {_fmt(o_fl - n_fl)}.",
                                   tuple(sorted(o_fl)), tuple(sorted(n_fl))))
     return out
@@ -245,9 +249,9 @@ def diff_results(old: ScanResult, new: ScanResult, catalog: Catalog) -> ReleaseD
     removed = [c for k in sorted(set(o) - set(n)) for c in o[k]]
     changed = []
     for k in sorted(set(o) & set(n)):
-        ov = {c.version for c in o[k]}
-        nv = {c.version for c in n[k]}
-        if ov != nv:
+        ov = {c.version for c in o[k] if c.version}
+        nv = {c.version for c in n[k] if c.version}
+        if ov and nv and ov != nv:  # an unknown version on one side is not a change
             changed.append(VersionChange(k[0], n[k][0].name, ", ".join(sorted(v or "?" for v in ov)),
                                          ", ".join(sorted(v or "?" for v in nv))))
     indicators = _compare_toolchains(old, new) + _compare_build_env(old, new) + _compare_certificates(old, new)

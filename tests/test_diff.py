@@ -81,5 +81,15 @@ def test_compiler_family_change_and_removed_component() -> None:
     assert DriftKind.TOOLCHAIN_VERSION_CHANGED not in k
 
 
+def test_lost_information_is_info_not_drift() -> None:
+    old = bcm_result()
+    new = bcm_result(flags=(), label="bcm-x")
+    new = replace(new, components=tuple(replace(c, version=None) if c.id == "mbedtls" else c
+                                        for c in new.components))
+    d = diff_results(old, new, CATALOG)
+    assert kinds(d) == {DriftKind.FLAGS_CHANGED: Severity.INFO}
+    assert d.changed == () and not d.drifted
+
+
 def test_build_roots() -> None:
     assert build_roots(("/home/a/x/y.c", "/home/a/z.c", "D:\\Work\\proj\\a.c")) == {"/home/a", "d:/work/proj"}

@@ -10,6 +10,8 @@ from collections.abc import Sequence
 from datetime import datetime
 
 from ..model import ScanResult
+from .importer import SbomLimitExceeded, load_sbom
+from .reconcile import Reconciliation, ReconItem, reconcile
 from .records import DeclaredComponent, DeclaredSbom, SbomFormat, SupplierInfo
 
 
@@ -30,4 +32,5 @@ def write_sbom(results: Sequence[ScanResult], fmt: SbomFormat, *, supplier: Supp
     return write_spdx(results, fmt, supplier=supplier, timestamp=timestamp, serial=serial, name=name)
 
 
-__all__ = ["DeclaredComponent", "DeclaredSbom", "SbomFormat", "SupplierInfo", "write_sbom"]
+__all__ = ["DeclaredComponent", "DeclaredSbom", "ReconItem", "Reconciliation", "SbomFormat", "SbomLimitExceeded",
+           "SupplierInfo", "load_sbom", "reconcile", "write_sbom"]
