@@ -65,12 +65,11 @@ class EdgeKind(str, enum.Enum):
 
 SCAN = "scan"
 DECLARED = "declared"
-_INTERNED: dict[frozenset[str], frozenset[str]] = {}
 
 
-def _sources(*names: str) -> frozenset[str]:
-    key = frozenset(names)
-    return _INTERNED.setdefault(key, key)
+_SCAN_BIT, _DECLARED_BIT = 1, 2
+#: one shared frozenset per combination of sources (a million edges share three objects)
+_BY_BITS = {1: frozenset({SCAN}), 2: frozenset({DECLARED}), 3: frozenset({SCAN, DECLARED})}
 
 
 def node_id(kind: NodeKind, key: str) -> str:
@@ -198,10 +197,10 @@ def _canonical_purl(catalog: Catalog | None, key: str, name: str, version: str |
 def _lookup(mapping: Mapping[str, Any] | None, ref: FirmwareRef) -> Any:
     if not mapping:
         return None
-    for key in (ref.path, ref.declared_path, os.path.abspath(ref.path)):
+    for key in (ref.path, ref.declared_path):
         if key and key in mapping:
             return mapping[key]
-    return None
+    return mapping.get(os.path.abspath(ref.path))
 
 
 def build_graph(manifest: Manifest, scans: Mapping[str, ScanResult] | None = None,
@@ -283,9 +282,12 @@ def build_graph(manifest: Manifest, scans: Mapping[str, ScanResult] | None = Non
                                                "version": c.version or "", "purl": c.purl,
                                                "label": f"{c.name} {c.version or '?'}"}
                     rel = "contains" if c.relation is Relation.CONTAINS else "uses"
-                    slot = found.setdefault((cid, rel), [set(), 0])
-                    slot[0].add(SCAN)
-                    slot[1] += max(1, len(c.evidence))
+                    slot = found.get((cid, rel))
+                    if slot is None:
+                        found[cid, rel] = [_SCAN_BIT, max(1, len(c.evidence))]
+                    else:
+                        slot[0] |= _SCAN_BIT
+                        slot[1] += max(1, len(c.evidence))
             if decl is not None:
                 for d in decl.components:
                     name = str(getattr(d, "name", "") or "")
@@ -298,12 +300,13 @@ def build_graph(manifest: Manifest, scans: Mapping[str, ScanResult] | None = Non
                         comp_nodes[cid] = {"kind": "component", "key": key, "name": name or key,
                                            "version": version or "", "purl": cpurl,
                                            "label": f"{name or key} {version or '?'}"}
-                    slot = found.setdefault((cid, "contains"), [set(), 0])
-                    slot[0].add(DECLARED)
+                    slot = found.setdefault((cid, "contains"), [0, 0])
+                    slot[0] |= _DECLARED_BIT
                     slot[1] += 1
-            for (cid, rel), (srcs, count) in found.items():
-                edges.append((fid, cid, rel, {"kind": rel, "sources": _sources(*srcs), "evidence": count}))
-                sg.component_firmware[cid].add(fid)
+            comp_fw = sg.component_firmware
+            for (cid, rel), (bits, count) in found.items():
+                edges.append((fid, cid, rel, {"kind": rel, "sources": _BY_BITS[bits], "evidence": count}))
+                comp_fw[cid].add(fid)
 
     for v in manifest.vehicles:
         vid = node_id(NodeKind.VEHICLE, v.id)

@@ -178,25 +178,20 @@ def impact(graph: SupplyGraph, component: str, version_range: str | None = None,
         ok = m.test(graph.attrs(c).get("version", ""))
         if ok or (ok is None and include_unknown):
             comp_certain[c] = bool(ok)
-    # firmware -> (sort key, representative component); the best reason is a certain, smallest one
-    fw_best: dict[str, tuple[tuple[bool, str], str]] = {}
-    for c, cert in comp_certain.items():
+    # Best reason per node: certain before uncertain, then the smallest id. Walking each layer in
+    # that order and keeping the first reason seen gives it without comparing candidates.
+    fw_best: dict[str, tuple[bool, str]] = {}  # firmware -> (uncertain, component)
+    for c in sorted(comp_certain, key=lambda c: (not comp_certain[c], c)):
         for f in graph.component_firmware.get(c, ()):
-            cand = ((not cert, c), c)
-            if f not in fw_best or cand[0] < fw_best[f][0]:
-                fw_best[f] = cand
-    ecu_best: dict[str, tuple[tuple[bool, str], str]] = {}
-    for f, ((unc, _c), _) in fw_best.items():
+            fw_best.setdefault(f, (not comp_certain[c], c))
+    ecu_best: dict[str, tuple[bool, str]] = {}  # ECU -> (uncertain, firmware)
+    for f in sorted(fw_best, key=lambda f: (fw_best[f][0], f)):
         for e in graph.firmware_ecus.get(f, ()):
-            cand = ((unc, f), f)
-            if e not in ecu_best or cand[0] < ecu_best[e][0]:
-                ecu_best[e] = cand
-    veh_best: dict[str, tuple[tuple[bool, str], str]] = {}
-    for e, ((unc, _f), _) in ecu_best.items():
+            ecu_best.setdefault(e, (fw_best[f][0], f))
+    veh_best: dict[str, tuple[bool, str]] = {}  # vehicle -> (uncertain, ECU)
+    for e in sorted(ecu_best, key=lambda e: (ecu_best[e][0], e)):
         for v in graph.ecu_vehicles.get(e, ()):
-            cand = ((unc, e), e)
-            if v not in veh_best or cand[0] < veh_best[v][0]:
-                veh_best[v] = cand
+            veh_best.setdefault(v, (ecu_best[e][0], e))
 
     chains: dict[tuple[str, str], tuple[tuple[str, ...], bool]] = {}
 
@@ -210,16 +205,16 @@ def impact(graph: SupplyGraph, component: str, version_range: str | None = None,
         return chains[sup, c]
 
     fw_hits = []
-    for f, ((unc, c), _) in sorted(fw_best.items()):
+    for f, (unc, c) in sorted(fw_best.items()):
         provs = _sorted(graph.component_providers.get(c, ()))
         fw_hits.append(ImpactHit(f, (c, f), (), provs, bool(provs), not unc))  # no ECU: no chain
     ecu_hits: dict[str, ImpactHit] = {}
-    for e, ((unc, f), _) in sorted(ecu_best.items()):
+    for e, (unc, f) in sorted(ecu_best.items()):
         c = fw_best[f][1]
         chain, ok = chain_for(e, c)
         ecu_hits[e] = ImpactHit(e, (c, f, e), chain, _sorted(graph.component_providers.get(c, ())), ok, not unc)
     veh_hits = []
-    for v, ((unc, e), _) in sorted(veh_best.items()):
+    for v, (unc, e) in sorted(veh_best.items()):
         h = ecu_hits[e]
         veh_hits.append(ImpactHit(v, (*h.path, v), h.tier_chain, h.providers, h.connected, not unc))
     return Impact(query=component + (f" {version_range}" if version_range else ""),
