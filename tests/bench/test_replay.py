@@ -1,0 +1,76 @@
+"""Bus logs (ASC, BLF, candump) and offline replay, including the real UDS scanner trace."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+from conftest import FAST
+
+from ecuscan.bench.buslog import read_log
+from ecuscan.bench.records import BenchTarget, Verdict
+from ecuscan.bench.replay import replay, transactions
+from ecuscan.bench.simulator import EcuSpec, Faults, Simulator
+from ecuscan.bench.verify import verify
+from ecuscan.errors import BenchError
+
+TRACE = Path(__file__).parent.parent / "data" / "can" / "scapy_candump_uds_scanner.log"
+
+
+def test_real_scanner_trace_every_negative_response_decoded():
+    trs, stats = transactions(read_log(TRACE), 0x601, 0x611)
+    # count the negative single frames straight from the text, independently of the parser
+    raw_negative = len(re.findall(r" 611#037F", TRACE.read_text()))
+    assert raw_negative == 2519
+    assert stats.negative_total == raw_negative
+    assert stats.frames == 9434
+    assert stats.other_frames > 3700  # 0x201 periodic traffic, other probe ids
+    assert not any(name.startswith("0x7F") and "NRC_" in name for name in stats.negative)  # all NRCs known
+    assert stats.negative["0x7F 10 SubFunctionNotSupported"] == 1245
+    assert stats.negative["0x7F 27 SubFunctionNotSupported"] == 504
+    assert stats.requests == len(trs) == 2698
+    assert stats.positive > 100
+
+
+def test_scanner_trace_replayed_as_a_bench_run():
+    # the trace holds a few bare ReadDataByIdentifier requests and no positive answer to them
+    report = replay([BenchTarget("scanned", 0x601, 0x611, expect={0xF190: "X"})], TRACE)
+    (check,) = report.checks
+    assert check.verdict in (Verdict.MISSING, Verdict.UNREACHABLE)
+
+
+@pytest.mark.parametrize("suffix", [".asc", ".blf", ".log"])
+def test_recorded_run_replays_to_the_same_verdicts(buses, tmp_path, suffix):
+    from ecuscan.bench.buslog import log_writer
+
+    tester, ecu_bus = buses
+    good = BenchTarget("bcm", 0x7E0, 0x7E8, expect={0xF189: "2.4.1", 0xF190: "WVWZZZ1JZXW000001"},
+                       expect_obd={0x06: "11223344"})
+    drift = BenchTarget("gw", 0x7E1, 0x7E9, expect={0xF189: "1.0", 0xF18C: "SN1"})
+    specs = [EcuSpec(good), EcuSpec(drift, faults=Faults(drift={0xF189: "1.1"}, nrc_dids={0xF18C: 0x31}))]
+    path = tmp_path / f"run{suffix}"
+    writer = log_writer(path)
+    with Simulator(specs, ecu_bus):
+        live = verify([good, drift], tester, options=FAST, listeners=[writer])
+    writer.stop()
+    offline = replay([good, drift], path)
+    key = [(c.ecu_id, c.observation.label, c.verdict, c.observation.value) for c in live.checks]
+    assert key == [(c.ecu_id, c.observation.label, c.verdict, c.observation.value) for c in offline.checks]
+    assert {c.verdict for c in offline.checks} == {Verdict.MATCH, Verdict.MISMATCH, Verdict.MISSING}
+    assert offline.failed
+
+
+def test_bad_logs(tmp_path):
+    with pytest.raises(BenchError):
+        list(read_log(tmp_path / "missing.asc"))
+    bad = tmp_path / "x.txt"
+    bad.write_text("x")
+    with pytest.raises(BenchError):
+        list(read_log(bad))
+    junk = tmp_path / "junk.blf"
+    junk.write_bytes(b"LOGG" + b"\xff" * 200)
+    try:  # a corrupt log is either refused with a BenchError or yields nothing; never a raw exception
+        assert list(read_log(junk)) == []
+    except BenchError as exc:
+        assert "junk.blf" in str(exc)
