@@ -38,7 +38,9 @@ _WIN_RE = re.compile(rb":\\(?:" + _WP + rb"+\\){1,40}" + _WP_LAST + rb"*")
 _WORDISH = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.-/")
 _LINUX_BANNER_RE = re.compile(rb"Linux version [\x21-\x7e]{1,64} \(([A-Za-z0-9._-]{1,32})@([A-Za-z0-9.-]{1,64})\)")
 _BUILT_BY_RE = re.compile(
-    rb"(?:(?:compiled|Compiled|built|Built) by|(?:COMPILED|BUILT) BY):? ([A-Za-z0-9._\\-]{1,32})"
+    # glibc says "Compiled by GNU CC version ...": a compiler, not a person.
+    rb"(?:(?:compiled|Compiled|built|Built) by|(?:COMPILED|BUILT) BY):? "
+    rb"(?!(?:GNU|GCC|gcc|clang|LLVM|the)\b)([A-Za-z0-9._\\-]{1,32})(?! (?:CC|C|C\+\+|compiler|version)\b)"
     rb"(?:@([A-Za-z0-9.-]{1,64}))?"
     rb"(?: on (?:host )?([A-Za-z][A-Za-z0-9.-]{0,63}))?"
 )

@@ -11,6 +11,7 @@ import base64
 import binascii
 import hashlib
 import re
+import warnings
 from collections.abc import Iterator
 
 from cryptography import x509
@@ -98,7 +99,11 @@ def _sha(der: bytes) -> Sha256:
 
 def _describe_cert(der: bytes, offset: int, size: int, encoding: str, limit: int) -> Certificate | None:
     try:
-        cert = x509.load_der_x509_certificate(der)
+        with warnings.catch_warnings():
+            # Non-conformant but real certificates (negative serials ...) make cryptography warn;
+            # the library must not emit warnings on behalf of firmware content.
+            warnings.simplefilter("ignore")
+            cert = x509.load_der_x509_certificate(der)
         subject = cert.subject.rfc4514_string()[:limit]
         issuer = cert.issuer.rfc4514_string()[:limit]
         not_before = cert.not_valid_before_utc.isoformat()

@@ -28,8 +28,9 @@ _DATE_RE = re.compile(
 )
 _UNIX_DATE_RE = re.compile(
     # date(1) style, as in Linux "#1 SMP Thu Nov 27 20:14:03 UTC 2026".
+    # OpenSSL's "built on: Sat Oct  3 16:00:50 2026 UTC" puts the zone after the year.
     rb"(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun) " + _MON + rb" ([ 0-3]\d) " + _TIME + rb" (?:([A-Z]{3,5}) )?" + _YEAR
-    + rb"(?![0-9])"
+    + rb"(?![0-9])(?: (UTC|GMT)(?![A-Za-z]))?"
 )
 _ISO_RE = re.compile(
     # ISO 8601 with a time ...
@@ -65,7 +66,7 @@ def _parse(rx: re.Pattern[bytes], g: tuple[str | None, ...]) -> str | None:
     if rx is _DATE_RE:
         return _iso(int(g[2] or 0), _MONTHS[g[0] or ""], int((g[1] or "0").strip()), g[3], g[4])
     if rx is _UNIX_DATE_RE:
-        return _iso(int(g[4] or 0), _MONTHS[g[0] or ""], int((g[1] or "0").strip()), g[2], g[3])
+        return _iso(int(g[4] or 0), _MONTHS[g[0] or ""], int((g[1] or "0").strip()), g[2], g[3] or g[5])
     if rx is _ISO_RE:
         return _iso(int(g[0] or 0), int(g[1] or 0), int(g[2] or 0), g[3], g[4])
     return _iso(int(g[0] or 0), int(g[1] or 0), int(g[2] or 0))
@@ -85,6 +86,8 @@ def parse_text(text: str) -> str | None:
     '2026-11-27T20:14:03'
     >>> parse_text("Thu Nov 27 20:14:03 UTC 2026")
     '2026-11-27T20:14:03Z'
+    >>> parse_text("built on: Sat Oct  3 16:00:50 2026 UTC")
+    '2026-10-03T16:00:50Z'
     >>> parse_text("2026-11-27")
     '2026-11-27'
     >>> parse_text("27.11.2026")

@@ -94,6 +94,14 @@ def test_hosts_and_users_from_banners():
     assert prov.timestamps == ("2026-11-27T20:14:03Z",)
 
 
+def test_compiler_named_after_compiled_by_is_not_a_user():
+    """glibc's banner ("Compiled by GNU CC version 14.2.0.") names a compiler, not a person."""
+    data = b"\0Compiled by GNU CC version 14.2.0.\0built on: Sat Oct  3 16:00:50 2026 UTC\0"
+    prov = extract(_img(data))
+    assert prov.users == () and prov.hosts == ()
+    assert prov.timestamps == ("2026-10-03T16:00:50Z",)  # OpenSSL's "built on" line
+
+
 def test_timestamps_from_date_time_strings_and_headers():
     data = (b"\0\0Nov 27 2026\0\0\0\0" b"20:14:03\0"  # __DATE__ then __TIME__ in adjacent literals
             b"U-Boot 2025.01 (Feb  3 2026 - 07:08:09 +0100)\0"
