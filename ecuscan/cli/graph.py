@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -247,7 +248,9 @@ def export(manifest: str, fmt: str, output: str, around: tuple[str, ...], radius
         sub = SG(g.graph.subgraph(keep).copy(), g.name, g.catalog)
     else:
         sub = g
-    text = {"graphml": ex.to_graphml, "gexf": ex.to_gexf, "json": ex.to_json,
-            "dot": lambda s: ex.to_dot(s, hot), "svg": lambda s: ex.to_svg(s, highlight=hot)}[fmt](sub)
+    writers: dict[str, Callable[[SupplyGraph], str]] = {
+        "graphml": ex.to_graphml, "gexf": ex.to_gexf, "json": ex.to_json,
+        "dot": lambda s: ex.to_dot(s, hot), "svg": lambda s: ex.to_svg(s, highlight=hot)}
+    text = writers[fmt](sub)
     Path(output).write_text(text, "utf-8")
     err.print(f"wrote {safe(output)} ({sub.graph.number_of_nodes()} nodes, {sub.graph.number_of_edges()} edges)")

@@ -39,7 +39,7 @@ from ..model import Relation, ScanResult
 from .manifest import FirmwareRef, Manifest
 
 
-class NodeKind(str, enum.Enum):
+class NodeKind(enum.StrEnum):
     """What a graph node stands for; also the prefix of its id."""
 
     VEHICLE = "vehicle"
@@ -50,7 +50,7 @@ class NodeKind(str, enum.Enum):
     VULNERABILITY = "vulnerability"
 
 
-class EdgeKind(str, enum.Enum):
+class EdgeKind(enum.StrEnum):
     """What a graph edge means; also its key in the MultiDiGraph."""
 
     INSTALLS = "installs"
@@ -93,10 +93,25 @@ def kind_of(node: str) -> NodeKind:
 class DeclaredComponentLike(Protocol):
     """What the graph needs of a component declared in a supplier SBOM (duck-typed)."""
 
-    name: str
-    version: str | None
-    purl: str | None
-    cpe: str | None
+    @property
+    def name(self) -> str:
+        """Component name."""
+        ...
+
+    @property
+    def version(self) -> str | None:
+        """Declared version."""
+        ...
+
+    @property
+    def purl(self) -> str | None:
+        """Declared package URL."""
+        ...
+
+    @property
+    def cpe(self) -> str | None:
+        """Declared CPE."""
+        ...
 
 
 class DeclaredLike(Protocol):
@@ -332,7 +347,8 @@ def build_graph(manifest: Manifest, scans: Mapping[str, ScanResult] | None = Non
 
 
 def _add_provides(sg: SupplyGraph, manifest: Manifest, catalog: Catalog | None,
-                  comp_nodes: Mapping[str, Mapping[str, Any]], edges: list[tuple[str, str, str, dict[str, Any]]]) -> None:
+                  comp_nodes: Mapping[str, Mapping[str, Any]],
+                  edges: list[tuple[str, str, str, dict[str, Any]]]) -> None:
     """Match each supplier's ``provides`` (purl or name, version optional) to component nodes."""
     for s in manifest.suppliers:
         sid = node_id(NodeKind.SUPPLIER, s.id)

@@ -164,11 +164,11 @@ def to_svg(graph: SupplyGraph, nodes: Iterable[str] | None = None, highlight: Co
            f"<title>{escape(printable(title or graph.name or 'supply chain', 200))}</title>",
            '<rect width="100%" height="100%" fill="#ffffff"/>']
     for row, b in enumerate(order):
-        y = margin + 30 + row * (box_h + gap_y) - 8
+        band_y = margin + 30 + row * (box_h + gap_y) - 8
         fill = "#f4f6f8" if row % 2 == 0 else "#ffffff"
-        svg.append(f'<rect x="0" y="{y:.0f}" width="{width:.0f}" height="{box_h + 16}" fill="{fill}"/>')
+        svg.append(f'<rect x="0" y="{band_y:.0f}" width="{width:.0f}" height="{box_h + 16}" fill="{fill}"/>')
         name = _band_name(graph, bands[b][0])
-        svg.append(f'<text x="4" y="{y + 12:.0f}" fill="#667">{escape(name)}</text>')
+        svg.append(f'<text x="4" y="{band_y + 12:.0f}" fill="#667">{escape(name)}</text>')
     for u, v, k in g.edges(keys=True):
         if u in pos and v in pos:
             (x1, y1), (x2, y2) = pos[u], pos[v]

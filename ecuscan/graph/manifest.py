@@ -43,7 +43,7 @@ Tier = int | str
 JsonPath = tuple[str | int, ...]
 
 
-class Addressing(str, enum.Enum):
+class Addressing(enum.StrEnum):
     """ISO-TP addressing mode of an ECU on the bench."""
 
     NORMAL_11BIT = "normal_11bit"
@@ -211,13 +211,13 @@ class _Reader:
                                         "scalars", source=self.source)
                 key = str(knode.value)
                 if key in out:
-                    raise ManifestError(f"line {knode.start_mark.line + 1}: {_fmt(path + (key,))}: "
+                    raise ManifestError(f"line {knode.start_mark.line + 1}: {_fmt((*path, key))}: "
                                         "duplicate key", source=self.source)
-                self.lines.setdefault(path + (key,), knode.start_mark.line + 1)
-                out[key] = self.build(vnode, path + (key,), depth + 1)
+                self.lines.setdefault((*path, key), knode.start_mark.line + 1)
+                out[key] = self.build(vnode, (*path, key), depth + 1)
             return out
         if isinstance(node, yaml.SequenceNode):
-            return [self.build(v, path + (i,), depth + 1) for i, v in enumerate(node.value)]
+            return [self.build(v, (*path, i), depth + 1) for i, v in enumerate(node.value)]
         try:
             return self._scalars.construct_object(node)
         except yaml.YAMLError as exc:
@@ -369,9 +369,9 @@ def parse_manifest(data: Any, source: str = "<manifest>", base_dir: str | os.Pat
         for j, f in enumerate(e.get("firmware", ())):
             p = ("ecus", i, "firmware", j)
             fws.append(FirmwareRef(
-                path=resolve(p + ("path",), f["path"], must_exist=True), role=f.get("role", "application"),
+                path=resolve((*p, "path"), f["path"], must_exist=True), role=f.get("role", "application"),
                 version=f.get("version"),
-                sbom=resolve(p + ("sbom",), f["sbom"], must_exist=True) if "sbom" in f else None,
+                sbom=resolve((*p, "sbom"), f["sbom"], must_exist=True) if "sbom" in f else None,
                 sha256=f["sha256"].lower() if "sha256" in f else None, declared_path=f["path"]))
         bench = None
         if "bench" in e:
@@ -424,7 +424,7 @@ def _schema_message(err: jsonschema.ValidationError) -> str:
         return f"unknown field(s): {err.message.split('(')[-1].rstrip(')')}"
     if err.validator == "oneOf" and err.context:
         return "; ".join(dict.fromkeys(c.message for c in err.context))
-    return err.message
+    return str(err.message)
 
 
 def _cycle_warnings(suppliers: Sequence[Supplier], source: str) -> list[str]:

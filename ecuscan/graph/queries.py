@@ -48,7 +48,8 @@ def parse_range(text: str) -> VersionRange:
     spec = text if text.startswith("vers:") else "vers:generic/" + "|".join(
         p.strip() for p in text.replace(" ", "").replace(",", "|").split("|") if p.strip())
     try:
-        return VersionRange.from_string(spec)
+        rng: VersionRange = VersionRange.from_string(spec)  # type: ignore[no-untyped-call]
+        return rng
     except Exception as exc:  # univers raises ValueError, TypeError and its own errors
         raise GraphError(f"bad version range {text!r}: {exc}") from exc
 
@@ -70,7 +71,8 @@ class ComponentMatcher:
         if not version:
             return None
         try:
-            return bool(self.version_range.version_class(version) in self.version_range)
+            version_class: Any = self.version_range.version_class
+            return bool(version_class(version) in self.version_range)
         except (InvalidVersion, ValueError, TypeError):
             return None
 
@@ -169,8 +171,10 @@ def impact(graph: SupplyGraph, component: str, version_range: str | None = None,
     >>> from ecuscan.graph.synth import tiny_graph
     >>> g = tiny_graph()
     >>> r = impact(g, "zlib", "<1.3")
-    >>> [h.node for h in r.vehicles], r.vehicles[0].path, r.vehicles[0].tier_chain
-    (['vehicle:ev'], ('component:pkg:generic/zlib@1.2.11', 'firmware:bcm.elf', 'ecu:bcm', 'vehicle:ev'), ('supplier:acme', 'supplier:zlib'))
+    >>> [h.node for h in r.vehicles], r.vehicles[0].tier_chain
+    (['vehicle:ev'], ('supplier:acme', 'supplier:zlib'))
+    >>> r.vehicles[0].path
+    ('component:pkg:generic/zlib@1.2.11', 'firmware:bcm.elf', 'ecu:bcm', 'vehicle:ev')
     """
     m = matcher(graph, component, version_range)
     comp_certain: dict[str, bool] = {}
