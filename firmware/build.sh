@@ -158,9 +158,10 @@ build() {
   local name="$1" cpu="$2" flash="$3" flashlen="$4" ramlen="$5" pmap="$6" mode="$7" dbg="$8"; shift 8
   local O="$B/obj/$name" dir="${name%%_*}"
   if [ -n "${ONLY:-}" ] && [[ " $ONLY " != *" $name "* ]]; then return 0; fi
-  local inc=(-I"$S/$dir" -I"$S/common/include") defs=() maps=() own=() libs=() spec key kind
+  local inc=(-I"$S/$dir" -I"$S/common/include") defs=() maps=() own=() spec key kind nsrc=0
   rm -rf "$O"; mkdir -p "$O"
-  maps+=(-ffile-prefix-map="$S"=/home/builder/"$pmap"/src)
+  # compile in the object dir (DW_AT_comp_dir); every build path maps to a fixed, realistic one
+  maps+=(-ffile-prefix-map="$S"=/home/builder/"$pmap"/src -ffile-prefix-map="$O"=/home/builder/"$pmap"/build)
   for spec in "$@"; do
     key="${spec%%:*}"; kind="${spec#*:}"
     case "$kind" in
@@ -170,18 +171,25 @@ build() {
       zlib|zcrc) inc+=(-I"${SRCDIR[$key]}") ;;
     esac
     maps+=(-ffile-prefix-map="${SRCDIR[$key]}"=/home/builder/"$pmap"/third_party/"$(basename "${SRCDIR[$key]}")")
-    while read -r f; do libs+=("$f"); done < <(lib_sources "$key" "$kind")
-    printf '%s\t%s\t%s\t%s\n' "$name" "$kind" "${SRCPKG[$key]}" "${SRCVER[$key]}" >> "$B/components.tsv"
+    printf '%s\t%s\t%s\t%s\t%s\n' "$name" "$kind" "${SRCPKG[$key]}" "${SRCVER[$key]}" "${SRCDIR[$key]}" >> "$B/components.tsv"
   done
   own=("$S/common/startup.c" "$S/common/board.c" "$S/common/uds_ident.c" "$S/$dir/main.c")
   local cflags=($cpu -mthumb -Os -std=gnu11 -ffunction-sections -fdata-sections -fno-common
                 "${maps[@]}" "${inc[@]}" "${defs[@]}")
-  log "== $name ($cpu, $((${#own[@]} + ${#libs[@]})) sources)"
-  # own code: warnings on, optional DWARF; libraries: as shipped, no warnings
+  # own code: warnings on, optional DWARF -> own_<file>.o
+  cd "$O"
   printf '%s\n' "${own[@]}" | xargs -P "$(nproc)" -I{} sh -c \
     'exec "$0" "$@" -Wall -Wextra -c "{}" -o "'"$O"'/own_$(basename "{}" .c).o"' "$CC" "${cflags[@]}" $dbg
-  printf '%s\n' "${libs[@]}" | xargs -P "$(nproc)" -I{} sh -c \
-    'exec "$0" "$@" -w -c "{}" -o "'"$O"'/$(basename "$(dirname "{}")")_$(basename "{}" .c).o"' "$CC" "${cflags[@]}"
+  # libraries as shipped, no warnings -> <kind>_<file>.o (the map file names the library of each object)
+  for spec in "$@"; do
+    key="${spec%%:*}"; kind="${spec#*:}"
+    lib_sources "$key" "$kind" > "$O/$kind.sources"
+    nsrc=$((nsrc + $(wc -l < "$O/$kind.sources")))
+    xargs -P "$(nproc)" -I{} sh -c \
+      'exec "$0" "$@" -w -c "{}" -o "'"$O/$kind"'_$(basename "{}" .c).o"' "$CC" "${cflags[@]}" < "$O/$kind.sources"
+  done
+  cd "$HERE"
+  log "== $name ($cpu): ${#own[@]} own + $nsrc library sources"
   sed -e "s/@FLASH@/$flash/; s/@FLASHLEN@/$flashlen/; s/@RAMLEN@/$ramlen/; s/@NAME@/$name/" \
       "$S/common/cortexm.ld.in" > "$O/link.ld"
   # objects in a fixed order (reproducible link)
@@ -194,7 +202,7 @@ build() {
     symbols) arm-none-eabi-strip --strip-debug -o "$O/$name.elf" "$O/$name.full.elf" ;;
     strip) arm-none-eabi-strip --strip-all -o "$O/$name.elf" "$O/$name.full.elf" ;;
   esac
-  printf '%s\t%s\t%s\t%s\n' "$name" "$cpu" "$flash" "$mode" >> "$B/images.tsv"
+  printf '%s\t%s\t%s\t%s\t%s\n' "$name" "$cpu" "$flash" "$mode" "/home/builder/$pmap" >> "$B/images.tsv"
   arm-none-eabi-size "$O/$name.full.elf" | tail -n 1 >&2
 }
 
@@ -213,25 +221,34 @@ build sensor_raw "$M0P" 0x08008000 96K   16K   picosense/sns           symbols "
 if [ -n "${ONLY:-}" ]; then log "ONLY=$ONLY: objects in $B/obj, deliverables not written"; exit 0; fi
 # 4. deliverables: ELF/HEX/SREC/VBF/BIN as the demo needs them, ground truth, NOTICE
 O="$B/obj"
-cp "$O/bcm_app/bcm_app.elf" "$OUT/bcm_app.elf"
-arm-none-eabi-objcopy -O ihex "$OUT/bcm_app.elf" "$OUT/bcm_app.hex"
-arm-none-eabi-objcopy -O srec --srec-forceS3 "$OUT/bcm_app.elf" "$OUT/bcm_app.srec"
-arm-none-eabi-objcopy -O binary "$OUT/bcm_app.elf" "$B/bcm_app.bin"
-cp "$O/gw_app/gw_app.elf" "$OUT/gw_app.elf"
-cp "$O/tcu_app/tcu_app.elf" "$OUT/tcu_app.elf"
-arm-none-eabi-objcopy -O binary "$O/sensor_raw/sensor_raw.elf" "$OUT/sensor_raw.bin"
+: > "$B/deliverables.tsv"
+ship() { echo "$1	$2	$3" >> "$B/deliverables.tsv"; }   # ship <file> <image> <format>
+cp "$O/bcm_app/bcm_app.elf" "$OUT/bcm_app.elf";                                 ship bcm_app.elf bcm_app elf
+arm-none-eabi-objcopy -O ihex "$OUT/bcm_app.elf" "$OUT/bcm_app.hex";           ship bcm_app.hex bcm_app ihex
+arm-none-eabi-objcopy -O srec --srec-forceS3 "$OUT/bcm_app.elf" "$OUT/bcm_app.srec"; ship bcm_app.srec bcm_app srec
+cp "$O/gw_app/gw_app.elf" "$OUT/gw_app.elf";                                    ship gw_app.elf gw_app elf
+cp "$O/tcu_app/tcu_app.elf" "$OUT/tcu_app.elf";                                 ship tcu_app.elf tcu_app elf
+arm-none-eabi-objcopy -O binary "$O/sensor_raw/sensor_raw.elf" "$OUT/sensor_raw.bin"; ship sensor_raw.bin sensor_raw bin
 
+# VBF with ecuscan's own writer (the loader and the writer must agree)
 if [ -z "${PYTHON:-}" ]; then
   for p in "$REPO/.venv/bin/python" "$REPO/../venv/bin/python" python3; do
-    if command -v "$p" >/dev/null 2>&1; then PYTHON="$p"; break; fi
+    if command -v "$p" >/dev/null 2>&1 && PYTHONPATH="$REPO" "$p" -c 'import ecuscan.formats.vbf, elftools' 2>/dev/null; then
+      PYTHON="$p"; break
+    fi
   done
 fi
-export PYTHONPATH="$REPO${PYTHONPATH:+:$PYTHONPATH}"
 if [ "$WITH_VBF" = 1 ]; then
-  "$PYTHON" "$HERE/tools/make_vbf.py" --elf "$OUT/bcm_app.elf" --out "$OUT/bcm_app.vbf"
+  [ -n "${PYTHON:-}" ] || { log "ERROR: no python that imports ecuscan and pyelftools (set PYTHON=, or --no-vbf)"; exit 1; }
+  PYTHONPATH="$REPO${PYTHONPATH:+:$PYTHONPATH}" "$PYTHON" "$HERE/tools/make_vbf.py" --elf "$OUT/bcm_app.elf" \
+    --out "$OUT/bcm_app.vbf" --ecu-address 0x726 --description "ACME BCM_APP application" --sidecar "$B/bcm_app.vbf.json"
+  ship bcm_app.vbf bcm_app vbf
+elif [ -e "$OUT/bcm_app.vbf" ] && [ -e "$B/bcm_app.vbf.json" ]; then
+  log "--no-vbf: keeping the existing bcm_app.vbf"; ship bcm_app.vbf bcm_app vbf
 else
-  log "--no-vbf: bcm_app.vbf not (re)written"
+  log "--no-vbf: no bcm_app.vbf"
 fi
+(cd "$OUT" && chmod 0644 $(cut -f1 "$B/deliverables.tsv"))
 python3 "$HERE/tools/gen_expected.py" --fw "$HERE" --build "$B" --out "$HERE/expected.json" --notice "$HERE/NOTICE"
 log "done"
-ls -l "$OUT"/*.elf "$OUT"/*.hex "$OUT"/*.srec "$OUT"/*.bin "$OUT"/*.vbf 2>/dev/null >&2 || true
+(cd "$OUT" && ls -l *.elf *.hex *.srec *.bin *.vbf) >&2
