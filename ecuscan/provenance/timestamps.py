@@ -37,11 +37,13 @@ _ISO_RE = re.compile(
     _YEAR + rb"-([01]\d)-([0-3]\d)[T ]([0-2]\d:[0-5]\d(?::[0-5]\d)?)(?:\.\d{1,6})?(Z|[+-]\d\d:?\d\d)?(?![0-9])"
 )
 _KEYWORD_DATE_RE = re.compile(
-    # ... and a bare ISO date only after a build keyword.
+    # ... and a bare ISO date only after a build keyword (its time too, when one follows).
     rb"(?:build|Build|BUILD|built|Built|compiled|Compiled|date|Date|DATE|created|Created|timestamp|Timestamp)"
-    rb"[\x20-\x7e]{0,24}?(?<![0-9])" + _YEAR + rb"-([01]\d)-([0-3]\d)(?![0-9])"
+    rb"[\x20-\x7e]{0,24}?(?<![0-9])" + _YEAR + rb"-([01]\d)-([0-3]\d)"
+    rb"(?:[T ]([0-2]\d:[0-5]\d(?::[0-5]\d)?)(?:\.\d{1,6})?(Z|[+-]\d\d:?\d\d)?)?(?![0-9])"
 )
 _WEEKDAYS = frozenset((b"Mon", b"Tue", b"Wed", b"Thu", b"Fri", b"Sat", b"Sun"))
+_FIRST_BYTES = frozenset(b"JFMASONDTWbBcCdDt12")
 _ALNUM = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789")
 
 
@@ -69,7 +71,7 @@ def _parse(rx: re.Pattern[bytes], g: tuple[str | None, ...]) -> str | None:
         return _iso(int(g[4] or 0), _MONTHS[g[0] or ""], int((g[1] or "0").strip()), g[2], g[3] or g[5])
     if rx is _ISO_RE:
         return _iso(int(g[0] or 0), int(g[1] or 0), int(g[2] or 0), g[3], g[4])
-    return _iso(int(g[0] or 0), int(g[1] or 0), int(g[2] or 0))
+    return _iso(int(g[0] or 0), int(g[1] or 0), int(g[2] or 0), g[3], g[4])
 
 
 def _decode(m: re.Match[bytes]) -> tuple[str | None, ...]:
@@ -143,9 +145,24 @@ _META_KEY_RE = re.compile(r"date|time|created|built|build[_-]?(?:date|time)", re
 
 
 def from_metadata(metadata: Mapping[str, str]) -> Iterator[str]:
-    """Timestamps in container headers (VBF, ODX ...): keys naming a date or time."""
+    """Timestamps in container headers (VBF, ODX ...).
+
+    A field whose key names a date or time is parsed whole (``27.11.2026``, ``20261127`` ...);
+    other fields (a VBF ``description`` ...) are searched for the same strings as the bytes.
+
+    >>> list(from_metadata({"create_date": "27.11.2026", "description": "BCM app, built 2026-11-20 10:00"}))
+    ['2026-11-27', '2026-11-20T10:00:00']
+    """
     for key, value in list(metadata.items())[:4096]:
-        if isinstance(value, str) and _META_KEY_RE.search(str(key)) and len(value) <= 64:
+        if not isinstance(value, str):
+            continue
+        if _META_KEY_RE.search(str(key)) and len(value) <= 64:
             iso = parse_text(value)
             if iso is not None:
                 yield iso
+                continue
+        raw = value[:1000].encode("ascii", "replace")
+        for pos in range(len(raw)):
+            if raw[pos] in _FIRST_BYTES and (iso := stamp_at(raw, pos)) is not None:
+                yield iso
+                break

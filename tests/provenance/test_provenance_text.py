@@ -107,9 +107,10 @@ def test_timestamps_from_date_time_strings_and_headers():
             b"U-Boot 2025.01 (Feb  3 2026 - 07:08:09 +0100)\0"
             b"build date: 2025-12-24\0release 2024-05-06T07:08:09Z\0"
             b"Feb 30 2026\0xNov 27 2026\0")  # not a date; inside a word
-    img = _img(data, metadata={"create_date": "27.11.2026", "sw_part_number": "2024-01-01", "build_time": "junk"})
-    assert extract(img).timestamps == ("2026-11-27", "2026-11-27T20:14:03", "2026-02-03T07:08:09+01:00",
-                                       "2025-12-24", "2024-05-06T07:08:09Z")
+    img = _img(data, metadata={"create_date": "27.11.2026", "sw_part_number": "32218172AA",
+                               "build_time": "junk", "description": "BCM app, built 2026-11-20 10:00"})
+    assert extract(img).timestamps == ("2026-11-27", "2026-11-20T10:00:00", "2026-11-27T20:14:03",
+                                       "2026-02-03T07:08:09+01:00", "2025-12-24", "2024-05-06T07:08:09Z")
 
 
 def test_build_id_from_loader_wins_and_byte_layout_is_found_both_endians():
