@@ -290,7 +290,14 @@ class Simulator:
             self.frames_sent += 1
 
         if self.model is not None:
-            self._at(self.model.occupy(msg, at), fire)
+            model = self.model
+
+            def arbitrate() -> None:
+                # the frame competes for the bus when it is ready, not when it was scheduled: reserving
+                # future slots in advance would block the bus for everyone in between
+                self._at(model.occupy(msg, at), fire)
+
+            self._at(at, arbitrate)
         else:
             self._at(at, fire)
 
