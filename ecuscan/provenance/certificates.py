@@ -47,7 +47,8 @@ _DER_RE = re.compile(
     re.DOTALL,
 )
 _PEM_RE = re.compile(
-    rb"-----BEGIN ([A-Z0-9 ]{3,40})-----([A-Za-z0-9+/=\s:,()\-]{16,65536}?)-----END \1-----"
+    # Backslashes: PEM kept JSON- or C-escaped in a configuration blob ("...-----\\nMIIB...").
+    rb"-----BEGIN ([A-Z0-9 ]{3,40})-----([A-Za-z0-9+/=\s:,()\\\-]{16,65536}?)-----END \1-----"
 )
 _PEM_KINDS = {
     b"CERTIFICATE": CERT, b"X509 CERTIFICATE": CERT, b"TRUSTED CERTIFICATE": CERT,
@@ -171,6 +172,7 @@ def scan_der(data: Buffer, max_items: int, max_candidates: int, limit: int = 200
 
 
 def _pem_der(body: bytes) -> bytes | None:
+    body = body.replace(b"\\r", b"\n").replace(b"\\n", b"\n")
     lines = [ln.strip() for ln in body.splitlines() if b":" not in ln]
     try:
         return base64.b64decode(b"".join(b"".join(ln.split()) for ln in lines), validate=True)

@@ -52,6 +52,13 @@ def test_pem_blocks_certificate_public_and_private_key(pki):
     assert priv.key_type == "EC-P256" and priv.size == len(pki.ec_private_pem.rstrip(b"\n"))
 
 
+def test_pem_kept_json_escaped_in_a_config_blob(pki):
+    escaped = pki.leaf_pem.replace(b"\n", b"\\n")
+    data = b'{"tls": {"client_cert": "' + escaped + b'"}}'
+    (cert,) = scan_pem(data, 16, 256)
+    assert cert.offset == data.index(b"-----BEGIN") and cert.sha256 == _sha(pki.leaf_der)
+
+
 def test_private_key_material_is_never_stored(pki):
     data, (off,) = _blob(pki.rsa_private_pkcs8_der)
     prov = extract(Image(path="k.bin", format=ImageFormat.RAW, data=data))
