@@ -120,3 +120,23 @@ def test_simulate_and_discover_commands(tmp_path):
     ecus = json.loads(res.stdout)["ecus"]
     assert [e["tx_id"] for e in ecus] == ["0x7e0"]
     assert ecus[0]["identification"] == {"F189": "2.4.1"}
+
+
+def test_targets_from_manifest():
+    from ecuscan.bench.records import Codec
+    from ecuscan.bench.targets import targets_from_manifest
+    from ecuscan.graph.manifest import parse_manifest
+
+    doc = {"schema": "ecuscan/manifest/v1", "name": "demo",
+           "suppliers": [{"id": "acme", "name": "ACME", "tier": 1}],
+           "ecus": [{"id": "bcm", "supplier": "acme",
+                     "bench": {"tx_id": "0x726", "rx_id": "0x72E", "expect": {"F189": "2.4.1"},
+                               "dids": [{"did": "0100", "codec": "hex", "name": "cal"}]}},
+                    {"id": "gw", "supplier": "acme",
+                     "bench": {"addressing": "normal_fixed_29bit", "target_address": "0x10"}},
+                    {"id": "nobench", "supplier": "acme"}],
+           "vehicles": [{"id": "v", "ecus": ["bcm", "gw", "nobench"]}]}
+    targets = targets_from_manifest(parse_manifest(doc, check_files=False))
+    assert [(t.ecu_id, t.tx_id, t.rx_id) for t in targets] == [("bcm", 0x726, 0x72E), ("gw", 0x18DA10F1, 0x18DAF110)]
+    assert targets[0].expect == {0xF189: "2.4.1"}
+    assert targets[0].codec_for(0x0100) is Codec.RAW
