@@ -16,6 +16,7 @@ from .. import __version__
 
 #: name -> "module:click-command attribute"
 COMMANDS: dict[str, str] = {
+    "audit": "ecuscan.cli.audit:command",
     "verify": "ecuscan.cli.verify:command",
     "discover": "ecuscan.cli.discover:command",
     "simulate": "ecuscan.cli.simulate:command",

@@ -76,6 +76,7 @@ class FirmwareRef:
     sbom: str | None = None
     sha256: str | None = None
     declared_path: str = ""
+    base_address: int | None = None  # load address of a raw flash dump
 
 
 @dataclass(frozen=True)
@@ -102,6 +103,9 @@ class BenchSpec:
     source_address: int | None = None
     expect: tuple[tuple[int, str], ...] = ()
     dids: tuple[DidSpec, ...] = ()
+    #: For the built-in simulator only: ``{"values": {DID: text}, "faults": {...}, "response_delay": s}``
+    #: (what the simulated ECU answers instead of the analysed release; see ecuscan.bench.simulator.Faults).
+    simulate: Mapping[str, Any] | None = None
 
     def expected(self) -> dict[int, str]:
         """``expect`` as a dict."""
@@ -372,7 +376,8 @@ def parse_manifest(data: Any, source: str = "<manifest>", base_dir: str | os.Pat
                 path=resolve((*p, "path"), f["path"], must_exist=True), role=f.get("role", "application"),
                 version=f.get("version"),
                 sbom=resolve((*p, "sbom"), f["sbom"], must_exist=True) if "sbom" in f else None,
-                sha256=f["sha256"].lower() if "sha256" in f else None, declared_path=f["path"]))
+                sha256=f["sha256"].lower() if "sha256" in f else None, declared_path=f["path"],
+                base_address=_as_int(f["base_address"]) if "base_address" in f else None))
         bench = None
         if "bench" in e:
             b = e["bench"]
@@ -384,7 +389,8 @@ def parse_manifest(data: Any, source: str = "<manifest>", base_dir: str | os.Pat
                 source_address=_as_int(b["source_address"]) if "source_address" in b else None,
                 expect=tuple((_did(k), str(v)) for k, v in b.get("expect", {}).items()),
                 dids=tuple(DidSpec(did=_did(d["did"]), codec=d["codec"], name=d.get("name", ""),
-                                   length=d.get("length")) for d in b.get("dids", ())))
+                                   length=d.get("length")) for d in b.get("dids", ())),
+                simulate=b.get("simulate"))
             limit = 0x7FF if bench.addressing is Addressing.NORMAL_11BIT else 0x1FFFFFFF
             for key in ("tx_id", "rx_id"):
                 value = getattr(bench, key)

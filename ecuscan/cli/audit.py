@@ -1,0 +1,114 @@
+"""``ecuscan audit MANIFEST``: the whole job, with reports written to OUTDIR."""
+
+from __future__ import annotations
+
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import click
+from rich.table import Table
+
+from ..audit import FAIL_ON_CHOICES, AuditOptions, BusConfig, run_audit
+from ..report.document import write_reports
+from .busopts import bus_options, parse_bus_kwargs
+from .common import EXIT_FINDINGS, EXIT_OK, err, handle_errors, json_option, out, print_json, safe, store_option
+
+
+class _StatusObserver:
+    def __init__(self, status: Any) -> None:
+        self.status = status
+
+    def stage(self, name: str, detail: str = "") -> None:
+        text = f"[bold]{name}[/] {safe(detail)}"
+        if self.status is not None:
+            self.status.update(text)
+        else:
+            err.print(f"· {text}")
+
+
+def _summary(doc: dict[str, Any]) -> None:
+    for v in doc["vehicles"]:
+        s = v["summary"]
+        table = Table(title=f"{safe(v['name'])} ({safe(v['id'])})", show_header=False, title_justify="left")
+        table.add_column(style="dim")
+        table.add_column()
+        vuln = ", ".join(f"{k} {n}" for k, n in s["vulnerable_components"].items() if n) or "none"
+        table.add_row("ECUs", str(s["ecus"]))
+        table.add_row("bench", f"[green]{s['verified']} verified[/], "
+                      f"{'[red]' if s['drifted'] else ''}{s['drifted']} drifted{'[/]' if s['drifted'] else ''}, "
+                      f"{s['unreachable']} unreachable, {s['missing']} missing DIDs, {s['not_checked']} not checked")
+        table.add_row("components", str(s["components"]))
+        table.add_row("undeclared", f"{'[red]' if s['undeclared'] else ''}{s['undeclared']}"
+                      f"{'[/]' if s['undeclared'] else ''}")
+        table.add_row("vulnerable components", safe(vuln))
+        table.add_row("exposed ECUs", safe(", ".join(s["exposed_ecus"]) or "none"))
+        table.add_row("top suppliers by exposure",
+                      safe(", ".join(f"{t['name']} ({t['findings']})" for t in s["top_suppliers"]) or "none"))
+        out.print(table)
+    pol = doc["policy"]
+    if pol["failed"]:
+        out.print(f"[bold red]policy failed[/] (fail on: {', '.join(pol['fail_on'])})")
+        for r in pol["reasons"]:
+            out.print(f"  · {safe(r, 500)}")
+    else:
+        out.print(f"[bold green]policy passed[/] (fail on: {', '.join(pol['fail_on']) or 'nothing'})")
+    for e in doc["errors"]:
+        err.print(f"[yellow]problem:[/] {safe(e['source'], 200)}: {safe(e['message'], 500)}")
+
+
+@click.command("audit")
+@click.argument("manifest", type=click.Path(exists=True, dir_okay=False))
+@click.option("-o", "--outdir", type=click.Path(file_okay=False, path_type=Path), default=Path("ecuscan-report"),
+              show_default=True, help="Where the reports, SBOMs and bus log go.")
+@bus_options
+@click.option("--simulate", is_flag=True, help="Bench against the built-in ECU simulator on a virtual bus.")
+@click.option("--no-bench", is_flag=True, help="Skip the CAN bench check.")
+@click.option("--fail-on", "fail_on", default="mismatch", show_default=True,
+              help=f"Comma-separated policy: {', '.join(FAIL_ON_CHOICES)} (or 'none').")
+@click.option("--timestamp", default=None,
+              help="Report/SBOM time (ISO 8601); default $SOURCE_DATE_EPOCH or now. Same input + time = same SBOMs.")
+@click.option("--bench-timeout", type=float, default=1.0, show_default=True, help="P2 timeout of the bench check (s).")
+@store_option
+@json_option
+@handle_errors
+def command(manifest: str, outdir: Path, bus_interface: str | None, bus_channel: str | None,
+            bus_bitrate: int | None, bus_fd: bool, bus_data_bitrate: int | None, bus_kwargs: tuple[str, ...],
+            simulate: bool, no_bench: bool, fail_on: str, timestamp: str | None, bench_timeout: float,
+            store_url: str | None, as_json: bool) -> None:
+    """Scan, SBOMs, reconciliation, graph, vulnerabilities and bench check for MANIFEST.
+
+    Writes report.html, report.json, report.sarif, sbom/* and bus.log to OUTDIR. Exit 1 when
+    the --fail-on policy fails, 2 on usage or input errors.
+    """
+    import os
+
+    policy = frozenset() if fail_on.strip() == "none" else frozenset(p.strip() for p in fail_on.split(",") if p.strip())
+    unknown = sorted(policy - set(FAIL_ON_CHOICES))
+    if unknown:
+        raise click.BadParameter(f"unknown policy {', '.join(unknown)}", param_hint="--fail-on")
+    ts: datetime | None = None
+    if timestamp:
+        ts = datetime.fromisoformat(timestamp)
+    elif os.environ.get("SOURCE_DATE_EPOCH", "").isdigit():
+        ts = datetime.fromtimestamp(int(os.environ["SOURCE_DATE_EPOCH"]), UTC)
+    bus = BusConfig(interface=bus_interface, channel=bus_channel, bitrate=bus_bitrate, fd=bus_fd,
+                    data_bitrate=bus_data_bitrate, extra=parse_bus_kwargs(bus_kwargs), simulate=simulate)
+    options = AuditOptions(outdir=outdir, store_url=store_url, bus=bus, bench=not no_bench, fail_on=policy,
+                           timestamp=ts, bench_timeout=bench_timeout)
+    if err.is_terminal and not as_json:
+        with err.status("auditing") as status:
+            run = run_audit(manifest, options, _StatusObserver(status))
+            status.update("[bold]report[/]")
+            doc = write_reports(run, outdir, sorted(policy))
+    else:
+        run = run_audit(manifest, options, None if as_json else _StatusObserver(None))
+        doc = write_reports(run, outdir, sorted(policy))
+    if as_json:
+        print_json(doc)
+    else:
+        _summary(doc)
+        err.print(f"reports: {safe(outdir / 'report.html')}, report.json, report.sarif, "
+                  f"{len(doc['outputs'].get('sboms', []))} SBOM(s), bus log: {safe(doc['outputs'].get('bus_log'))}")
+    sys.exit(EXIT_FINDINGS if doc["policy"]["failed"] else EXIT_OK)
