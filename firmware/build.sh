@@ -24,7 +24,7 @@ WITH_VBF=1
 for a in "$@"; do
   case "$a" in
     --no-vbf) WITH_VBF=0 ;;
-    -h|--help) sed -n '2,19p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,18p' "$0"; exit 0 ;;
     *) echo "unknown argument: $a" >&2; exit 2 ;;
   esac
 done
@@ -42,10 +42,10 @@ command -v arm-none-eabi-gcc >/dev/null || need+=(gcc-arm-none-eabi)
 command -v arm-none-eabi-objcopy >/dev/null || need+=(binutils-arm-none-eabi)
 command -v dpkg-source >/dev/null || need+=(dpkg-dev)
 command -v python3 >/dev/null || need+=(python3)
-command -v file >/dev/null || need+=(file)
 if [ "${#need[@]}" -gt 0 ]; then
   log "installing ${need[*]}"
-  apt-get install -y --no-install-recommends "${need[@]}"
+  apt-get install -y --no-install-recommends "${need[@]}" \
+    || { apt-get update -q && apt-get install -y --no-install-recommends "${need[@]}"; }
 fi
 
 # ---------------------------------------------------------------------------------------------
