@@ -7,9 +7,13 @@ Methods (one module each): :mod:`.signatures` (version strings, markers, bare ve
 
 Merging rules, per catalog id:
 
-* a string hit is a *mention* (USES) rather than code (CONTAINS) when the image imports the
-  component (DT_NEEDED / undefined symbols / symbol versions) and nothing but strings says it
-  holds its code (e.g. ``nginx -V`` quoting ``OPENSSL_VERSION_TEXT``);
+* a string hit for a *library* is a *mention* (USES) rather than code (CONTAINS) when the
+  image imports that library (DT_NEEDED / undefined symbols / symbol versions) and nothing
+  but strings says it holds its code (e.g. ``nginx -V`` quoting ``OPENSSL_VERSION_TEXT``).
+  Services and tools are not demoted: ``mosquitto_ctrl`` importing ``libmosquitto`` is still
+  mosquitto's own program. (Consequence: the ``openssl`` CLI is reported as USES openssl.)
+* a version that is a strict prefix of another kept version of the same component
+  (``10.0`` beside ``10.0p2``) is dropped;
 * bare version hints count only when another method proved presence, and only when unique;
 * all versions with *strong* evidence (a version string, a versioned SONAME/file name,
   DWARF path or package database) are kept as separate components; otherwise the
@@ -28,6 +32,7 @@ from ..model import Component, ComponentId, Evidence, EvidenceMethod, Image, Rel
 from ._hits import Hit
 from .autosar import identify_autosar
 from .dwarf import identify_dwarf, runtime_version_hits
+from .packages import package_note_hits
 from .signatures import hint_hits, scan
 from .symbols import identify_symbols
 
@@ -85,6 +90,10 @@ def merge_hits(hits: list[Hit], catalog: Catalog, limits: Limits = DEFAULT_LIMIT
         else:
             best = max(by_version, key=lambda v: (_combine(by_version[v]), len(by_version[v])))
             keep = [best]
+        keep = [v for v in keep if not any(o != v and o.startswith(v) and not o[len(v)].isdigit()
+                                           for o in keep)]
+        if best not in keep:
+            best = max(keep, key=lambda v: (_combine(by_version[v]), len(by_version[v])))
         for v in keep:
             ev = by_version[v] + (versionless if v == best else [])
             out.append(_component(catalog, cid, v, relation, ev, limits))
@@ -99,13 +108,16 @@ def identify(image: Image, catalog: Catalog | None = None, limits: Limits = DEFA
     other = identify_symbols(image, catalog, limits)
     other += identify_dwarf(image, catalog, limits)
     other += identify_autosar(image, catalog, limits)
+    other += package_note_hits(image, catalog, limits)
 
     imported = {h.component for h in other if h.relation is Relation.USES}
     code = {h.component for h in other
             if h.relation is Relation.CONTAINS and h.evidence.method in _CODE_METHODS}
     hits: list[Hit] = []
     for h in found.hits:
-        if h.component in imported and h.component not in code:
+        entry = catalog.get(h.component)
+        if (h.component in imported and h.component not in code and entry is not None
+                and entry.kind == "library"):
             h = Hit(h.component, h.version, Relation.USES, h.evidence)
         hits.append(h)
     hits += other

@@ -58,7 +58,7 @@ def identify_dwarf(image: Image, catalog: Catalog, limits: Limits) -> list[Hit]:
     return hits
 
 
-def runtime_version_hits(image: Image, catalog: Catalog, present: set[str], limits: Limits) -> list[Hit]:
+def runtime_version_hits(image: Image, catalog: Catalog, present: set[ComponentId], limits: Limits) -> list[Hit]:
     """libgcc's version from the GCC ``.comment`` banner, when libgcc is already proven present."""
     if "libgcc" not in present or catalog.get("libgcc") is None:
         return []

@@ -1,0 +1,205 @@
+"""Package metadata: which package owns a file of a tree, and which component/version that is.
+
+Sources read (all plain text, parsed here because no maintained library reads them all):
+
+* dpkg: ``var/lib/dpkg/status`` (deb822 stanzas) and ``var/lib/dpkg/info/<pkg>[:arch].list``;
+* opkg: ``usr/lib/opkg/status`` / ``var/lib/opkg/status`` and ``.../info/<pkg>.list``;
+* Yocto: ``installed-packages.txt`` / ``*.manifest`` (``name arch version`` per line; no file
+  lists, so they name components but own no files);
+* a Debian package's control file, as the archive loader yields it (``<deb>!/DEBIAN/control``):
+  every member of that .deb is owned by it;
+* the ELF package note (``.note.package``, the FDO/systemd "package metadata for core files"
+  JSON, e.g. ``{"type":"deb","name":"util-linux","version":"2.41.5-0+deb13u1"}``) inside a
+  binary: :func:`package_note_hits`.
+
+Not done: the rpm database (``rpmdb.sqlite`` / Berkeley DB ``Packages``); no maintained
+pure-Python reader is used here, so rpm-based trees get no package metadata.
+Package names map to catalog ids through the catalog's names and aliases (binary and source
+package names); the version loses its epoch and Debian/opkg revision.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import json
+import posixpath
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from ..catalog import Catalog, CatalogEntry
+from ..limits import DEFAULT_LIMITS, Limits
+from ..model import Component, EvidenceMethod, Image, Relation
+from ._hits import Hit, decode, make_evidence
+
+_NOTE = re.compile(rb'\{"type":"(?:deb|rpm|apk|ipk|opkg|alpm)"[^\x00{}]{0,900}\}')
+_SUFFIX = re.compile(r"(?:[+~.](?:dfsg|ds|repack)\d*)+$")
+
+
+def upstream_version(version: str) -> str:
+    """Strip the epoch, the Debian/opkg revision and repack suffixes; ``X+reallyY`` -> ``Y``.
+
+    >>> upstream_version("1:1.3.dfsg+really1.3.1-1"), upstream_version("2.41-12+deb13u5")
+    ('1.3.1', '2.41')
+    >>> upstream_version("1:1.37.0-6+b9"), upstream_version("1.5.7+dfsg-1")
+    ('1.37.0', '1.5.7')
+    """
+    v = version.strip()
+    if ":" in v and v.split(":", 1)[0].isdigit():
+        v = v.split(":", 1)[1]
+    if "-" in v:
+        v = v.rsplit("-", 1)[0]
+    if "really" in v:
+        v = v.rsplit("really", 1)[1]
+    return _SUFFIX.sub("", v)
+
+
+def _stanzas(text: str) -> list[dict[str, str]]:
+    out: list[dict[str, str]] = []
+    cur: dict[str, str] = {}
+    key = ""
+    for line in text.splitlines():
+        if not line.strip():
+            if cur:
+                out.append(cur)
+            cur, key = {}, ""
+        elif line[0] in " \t" and key:
+            cur[key] += "\n" + line.strip()
+        elif ":" in line:
+            key, _, value = line.partition(":")
+            key = key.strip().lower()
+            cur[key] = value.strip()
+    if cur:
+        out.append(cur)
+    return out
+
+
+@dataclass(frozen=True)
+class Package:
+    """One installed package: name, source package, version, and the database it came from."""
+
+    name: str
+    version: str
+    source: str | None
+    db: str
+
+
+def _entry_for(catalog: Catalog, pkg: Package) -> CatalogEntry | None:
+    for name in (pkg.source, pkg.name):
+        if name:
+            entry = catalog.resolve(name)
+            if entry is not None:
+                return entry
+    return None
+
+
+class PackageIndex:
+    """Owner lookup for the files of a tree, built from its package databases."""
+
+    #: Path globs (relative to the tree root, or an archive member path) of the files wanted.
+    DB_PATTERNS: tuple[str, ...] = (
+        "*var/lib/dpkg/status", "*var/lib/dpkg/info/*.list", "*usr/lib/opkg/status",
+        "*var/lib/opkg/status", "*usr/lib/opkg/info/*.list", "*var/lib/opkg/info/*.list",
+        "*installed-packages.txt", "*.manifest", "*!/DEBIAN/control", "*DEBIAN/control",
+    )
+
+    def __init__(self, catalog: Catalog, limits: Limits = DEFAULT_LIMITS) -> None:
+        self.catalog = catalog
+        self.limits = limits
+        self.packages: dict[str, Package] = {}
+        self.owner: dict[str, str] = {}  # normalised file path -> package name
+        self.deb_prefix: dict[str, str] = {}  # "<deb>!/" -> package name
+
+    @classmethod
+    def wants(cls, path: str) -> bool:
+        """True if ``path`` is a package-database file this index reads."""
+        return any(fnmatch.fnmatch(path, pat) for pat in cls.DB_PATTERNS)
+
+    @classmethod
+    def from_files(cls, files: Mapping[str, bytes], catalog: Catalog,
+                   limits: Limits = DEFAULT_LIMITS) -> PackageIndex:
+        """Build the index from ``{path: bytes}`` of database files (others are ignored)."""
+        idx = cls(catalog, limits)
+        lists: list[tuple[str, bytes]] = []
+        for path, raw in files.items():
+            if len(raw) > limits.max_document_bytes:
+                continue
+            text = raw.decode("utf-8", "replace")
+            if path.endswith("/status"):
+                for st in _stanzas(text)[: limits.max_document_items]:
+                    if "package" in st and "version" in st and "installed" in st.get("status", "installed"):
+                        idx._add(st, path)
+            elif path.endswith("DEBIAN/control"):
+                for st in _stanzas(text)[:1]:
+                    if "package" in st and "version" in st:
+                        idx._add(st, path)
+                        idx.deb_prefix[path.split("DEBIAN/control")[0]] = st["package"]
+            elif path.endswith(".list"):
+                lists.append((path, raw))
+            elif path.endswith(("installed-packages.txt", ".manifest")):
+                for line in text.splitlines()[: limits.max_document_items]:
+                    parts = line.split()
+                    if len(parts) >= 3:
+                        idx._add({"package": parts[0], "version": parts[2]}, path)
+        for path, raw in lists:
+            name = posixpath.basename(path)[: -len(".list")].split(":")[0]
+            if name not in idx.packages:
+                continue
+            for line in raw.decode("utf-8", "replace").splitlines()[: limits.max_members]:
+                f = line.strip()
+                if f and f != "/.":
+                    idx.owner[posixpath.normpath("/" + f.lstrip("/"))] = name
+        return idx
+
+    def _add(self, st: Mapping[str, str], db: str) -> None:
+        source = st.get("source", "").split(" ")[0] or None
+        self.packages[st["package"]] = Package(st["package"], st["version"], source, db)
+
+    def package_of(self, path_in_tree: str) -> Package | None:
+        """The package owning ``path_in_tree`` (``/usr/lib/libz.so.1`` or ``x.deb!/usr/...``)."""
+        for prefix, name in self.deb_prefix.items():
+            if path_in_tree.startswith(prefix):
+                return self.packages.get(name)
+        owner = self.owner.get(posixpath.normpath("/" + path_in_tree.lstrip("/")))
+        return self.packages.get(owner) if owner else None
+
+    def components_for(self, path_in_tree: str) -> tuple[Component, ...]:
+        """The component (with upstream version) of the package that owns the file, if any."""
+        pkg = self.package_of(path_in_tree)
+        if pkg is None:
+            return ()
+        entry = _entry_for(self.catalog, pkg)
+        if entry is None:
+            return ()
+        version = upstream_version(pkg.version)
+        ev = make_evidence(None, EvidenceMethod.PACKAGE_METADATA,
+                           f"{pkg.name} {pkg.version}" + (f" (source {pkg.source})" if pkg.source else ""),
+                           limits=self.limits, detail=pkg.db)
+        return (Component(id=entry.id, name=entry.name, version=version, purl=entry.purl(version),
+                          cpe=entry.cpe(version), vendor=entry.vendor, relation=Relation.CONTAINS,
+                          confidence=ev.confidence, evidence=(ev,)),)
+
+
+def package_note_hits(image: Image, catalog: Catalog, limits: Limits) -> list[Hit]:
+    """Hits from an ELF package-metadata note (JSON with type/name/version) in the image bytes."""
+    data = image.data
+    if image.format.value != "elf":
+        return []
+    hits: list[Hit] = []
+    for m in _NOTE.finditer(data):
+        try:
+            doc = json.loads(m.group())
+        except ValueError:
+            continue
+        if not isinstance(doc, dict) or not isinstance(doc.get("name"), str) \
+                or not isinstance(doc.get("version"), str):
+            continue
+        entry = catalog.resolve(doc["name"])
+        if entry is None:
+            continue
+        hits.append(Hit(entry.id, upstream_version(doc["version"]), Relation.CONTAINS, make_evidence(
+            image, EvidenceMethod.PACKAGE_METADATA, decode(m.group()), limits=limits,
+            offset=m.start(), detail="elf-package-note")))
+        if len(hits) >= 4:
+            break
+    return hits

@@ -1,0 +1,149 @@
+"""Tests of component identification on real-looking bytes and on real corpus files."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+from ecuscan.catalog import load_catalog
+from ecuscan.formats import load
+from ecuscan.identify import identify
+from ecuscan.identify.packages import PackageIndex, upstream_version
+from ecuscan.identify.signatures import compile_signatures, literal_anchor
+from ecuscan.limits import Limits
+from ecuscan.model import DwarfUnit, EvidenceMethod, Image, ImageFormat, Relation, Segment, Symbol
+
+CAT = load_catalog()
+
+
+def _raw(data: bytes, **kw: object) -> Image:
+    return Image(path=str(kw.pop("path", "fw.bin")), format=ImageFormat.RAW, data=data,
+                 segments=(Segment("flash", 0x08000000, 0, len(data)),), **kw)  # type: ignore[arg-type]
+
+
+def _by_id(comps: tuple, cid: str) -> list:
+    return [c for c in comps if c.id == cid]
+
+
+def test_catalog_loads_compiles_and_is_large_enough() -> None:
+    assert len(CAT) >= 50
+    sig = compile_signatures(CAT)  # raises CatalogError on a pattern without an anchor
+    assert sig.version_anchor_rx is not None and sig.marker_anchor_rx is not None
+    for e in CAT:
+        for p in e.patterns:
+            rx = re.compile(p.encode())
+            assert "v" in rx.groupindex, (e.id, p)
+            assert len(literal_anchor(p.encode())) >= 3, (e.id, p)
+        assert e.purl(None).startswith("pkg:")
+
+
+@pytest.mark.parametrize(("blob", "cid", "version"), [
+    (b"\x00\x00 deflate 1.3.1 Copyright 1995-2024 Jean-loup Gailly and Mark Adler \x00", "zlib", "1.3.1"),
+    (b"\x00OpenSSL 3.0.13 30 Jan 2024\x00", "openssl", "3.0.13"),
+    (b"\x00Mbed TLS 3.6.6\x00", "mbedtls", "3.6.6"),
+    (b"\x00wolfSSL 5.7.2\x00", "wolfssl", "5.7.2"),
+    (b"\x00SSH-2.0-dropbear_2025.89\x00", "dropbear", "2025.89"),
+    (b"\x00syslogd started: BusyBox v1.36.1\x00", "busybox", "1.36.1"),
+    (b"\x00U-Boot 2025.01-3+deb13u1 (Jun 24 2026 - 09:00:00 +0000)\x00", "u-boot", "2025.01"),
+    (b"\x00FreeRTOS Kernel V10.6.2\x00", "freertos", "10.6.2"),
+    (b"\x00Linux version 6.1.0-28-arm64 (debian-kernel@lists.debian.org) (gcc)\x00", "linux", "6.1.0"),
+])
+def test_version_banner_found_with_offset(blob: bytes, cid: str, version: str) -> None:
+    data = b"\x13\x37" * 500 + blob + b"\xff" * 300
+    comps = identify(_raw(data), CAT)
+    hit = [c for c in _by_id(comps, cid) if c.version == version]
+    assert hit and hit[0].relation is Relation.CONTAINS
+    ev = next(e for e in hit[0].evidence if e.method is EvidenceMethod.VERSION_STRING)
+    assert ev.offset is not None
+    assert data[ev.offset:ev.offset + len(ev.text)].decode("latin-1") == ev.text
+    assert ev.address == 0x08000000 + ev.offset
+    assert version in ev.text
+    assert hit[0].purl.endswith("@" + version)
+
+
+@pytest.mark.parametrize("blob", [
+    b"\x00deflate Copyright Jean-loup\x00", b"\x00OpenSSL internal version\x00",
+    b"\x00Mbed TLS x.y\x00", b"\x00SSH-2.0-dropbear_\x00", b"\x00FreeRTOS Kernel V\x00",
+    b"\x00OpenSSL 1.2 is old\x00",
+])
+def test_versionless_lookalikes_give_no_version(blob: bytes) -> None:
+    comps = identify(_raw(b"\x01" * 64 + blob + b"\x01" * 64), CAT)
+    assert all(c.version is None for c in comps)
+
+
+def test_uses_vs_contains_and_merging() -> None:
+    syms = tuple(Symbol(n) for n in ("deflateInit2_", "inflateInit2_", "deflateEnd", "zlibVersion"))
+    syms += (Symbol("SSL_CTX_new", defined=False, version="OPENSSL_3.0.0"),
+             Symbol("memcpy", defined=False, version="GLIBC_2.17"))
+    data = b"\x00" * 100 + b" inflate 1.3.1 Copyright 1995-2024 Mark Adler \x00" + b"\x00" * 100
+    img = Image(path="/usr/lib/libfoo.so.1", format=ImageFormat.ELF, data=data, symbols=syms,
+                needed=("libssl.so.3", "libc.so.6"),
+                dwarf_units=(DwarfUnit("src/zlib-1.3.1/inflate.c", "/build"),))
+    comps = identify(img, CAT)
+    z = _by_id(comps, "zlib")
+    assert len(z) == 1 and z[0].version == "1.3.1" and z[0].relation is Relation.CONTAINS
+    methods = {e.method for e in z[0].evidence}
+    assert {EvidenceMethod.VERSION_STRING, EvidenceMethod.SYMBOL, EvidenceMethod.DWARF_UNIT} <= methods
+    assert z[0].confidence > max(e.confidence for e in z[0].evidence)
+    ossl = _by_id(comps, "openssl")
+    assert ossl and all(c.relation is Relation.USES and c.version is None for c in ossl)
+    assert _by_id(comps, "glibc")[0].relation is Relation.USES
+
+
+def test_library_version_text_in_importer_is_uses() -> None:
+    # nginx -V style: the OpenSSL version macro quoted by a program that links libssl
+    data = b"\x00built with OpenSSL 3.5.1 1 Jul 2025\x00"
+    img = Image(path="/usr/sbin/nginx", format=ImageFormat.ELF, data=data, needed=("libssl.so.3",))
+    ossl = _by_id(identify(img, CAT), "openssl")
+    assert ossl and all(c.relation is Relation.USES for c in ossl)
+
+
+def test_two_strong_versions_kept_weak_dropped() -> None:
+    data = (b"\x00Mbed TLS 2.28.8\x00" + b"\x01" * 400 + b"\x00Mbed TLS 3.6.6\x00")
+    versions = {c.version for c in _by_id(identify(_raw(data), CAT), "mbedtls")}
+    assert versions == {"2.28.8", "3.6.6"}
+
+
+def test_evidence_capped() -> None:
+    data = b"".join(b"\x00Mbed TLS 3.6.6\x00" + b"\x01" * 300 for _ in range(40))
+    comp = _by_id(identify(_raw(data), CAT, Limits(max_evidence_per_component=5)), "mbedtls")[0]
+    assert len(comp.evidence) == 5
+
+
+def test_soname_and_file_name_versions() -> None:
+    img = Image(path="/usr/lib/libz.so.1.3.1", format=ImageFormat.ELF, data=b"\x00" * 64, soname="libz.so.1")
+    z = _by_id(identify(img, CAT), "zlib")
+    assert [c.version for c in z] == ["1.3.1"]
+    assert {e.method for e in z[0].evidence} == {EvidenceMethod.SONAME, EvidenceMethod.FILE_NAME}
+
+
+def test_package_index_dpkg() -> None:
+    status = (b"Package: zlib1g\nStatus: install ok installed\nSource: zlib\n"
+              b"Version: 1:1.3.dfsg+really1.3.1-1\n\nPackage: other\nVersion: 1\n")
+    lst = b"/.\n/usr/lib/x86_64-linux-gnu/libz.so.1.3.1\n"
+    idx = PackageIndex.from_files({"var/lib/dpkg/status": status,
+                                   "var/lib/dpkg/info/zlib1g:amd64.list": lst}, CAT)
+    (c,) = idx.components_for("/usr/lib/x86_64-linux-gnu/libz.so.1.3.1")
+    assert (c.id, c.version) == ("zlib", "1.3.1")
+    assert c.evidence[0].method is EvidenceMethod.PACKAGE_METADATA
+    assert idx.components_for("/usr/bin/unknown") == ()
+    assert PackageIndex.wants("rootfs/var/lib/dpkg/status")
+    assert upstream_version("2:8.14.1-2+deb13u2") == "8.14.1"
+
+
+@pytest.mark.corpus
+def test_corpus_real_files(corpus: Path) -> None:
+    cases = [("root/arm64/zlib1g/usr/lib/aarch64-linux-gnu/libz.so.1.3.1", "zlib", "1.3.1"),
+             ("root/riscv64/libcurl4t64/usr/lib/riscv64-linux-gnu/libcurl.so.4.8.0", "curl", "8.14.1"),
+             ("fw/tcu_m4_debug.elf", "mbedtls", "3.6.6"),
+             ("fw/gw_m7_verstr.hex", "wolfssl", "5.7.2")]
+    for rel, cid, version in cases:
+        path = corpus / rel
+        if not path.exists():
+            pytest.skip(f"{rel} missing")
+        image = load(path.read_bytes(), rel)
+        comps = identify(image, CAT)
+        assert any(c.id == cid and c.version == version and c.relation is Relation.CONTAINS
+                   for c in comps), (rel, [(c.id, c.version) for c in comps])
