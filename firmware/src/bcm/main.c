@@ -22,7 +22,9 @@
 #define BCM_APP_VERSION "2.4.1"
 
 ECU_IDENT_SECTION const char ecu_did_table[] =
-    ECU_DID_TABLE("84512345AC", BCM_APP_VERSION, "ACME", "ACM24B0117", "BCM-HW-03.1", "ACME-BCM-2.4.1-r17");
+    ECU_DID_TABLE("84512345AC", BCM_APP_VERSION, "ACME", "ACM24B0117", "BCM-HW-03.1", "ACME-BCM-2.4.1-r17")
+    /* F197 system name as the supplier filled it in: markup from an HMI string (a report must show it as text) */
+    "F197=BCM <img src=x onerror=alert(1)>;";
 
 __attribute__((used)) const char bcm_app_version[] = "BCM_APP_VERSION " BCM_APP_VERSION;
 __attribute__((used)) const char bcm_build_banner[] =
