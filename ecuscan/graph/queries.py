@@ -185,17 +185,20 @@ def impact(graph: SupplyGraph, component: str, version_range: str | None = None,
     # Best reason per node: certain before uncertain, then the smallest id. Walking each layer in
     # that order and keeping the first reason seen gives it without comparing candidates.
     fw_best: dict[str, tuple[bool, str]] = {}  # firmware -> (uncertain, component)
-    for c in sorted(comp_certain, key=lambda c: (not comp_certain[c], c)):
+    for unc, c in sorted((not cert, c) for c, cert in comp_certain.items()):
         for f in graph.component_firmware.get(c, ()):
-            fw_best.setdefault(f, (not comp_certain[c], c))
+            if f not in fw_best:
+                fw_best[f] = (unc, c)
     ecu_best: dict[str, tuple[bool, str]] = {}  # ECU -> (uncertain, firmware)
-    for f in sorted(fw_best, key=lambda f: (fw_best[f][0], f)):
+    for unc, f in sorted((u, f) for f, (u, _) in fw_best.items()):
         for e in graph.firmware_ecus.get(f, ()):
-            ecu_best.setdefault(e, (fw_best[f][0], f))
+            if e not in ecu_best:
+                ecu_best[e] = (unc, f)
     veh_best: dict[str, tuple[bool, str]] = {}  # vehicle -> (uncertain, ECU)
-    for e in sorted(ecu_best, key=lambda e: (ecu_best[e][0], e)):
+    for unc, e in sorted((u, e) for e, (u, _) in ecu_best.items()):
         for v in graph.ecu_vehicles.get(e, ()):
-            veh_best.setdefault(v, (ecu_best[e][0], e))
+            if v not in veh_best:
+                veh_best[v] = (unc, e)
 
     chains: dict[tuple[str, str], tuple[tuple[str, ...], bool]] = {}
 
@@ -209,14 +212,15 @@ def impact(graph: SupplyGraph, component: str, version_range: str | None = None,
         return chains[sup, c]
 
     fw_hits = []
+    provs_of: dict[str, tuple[str, ...]] = {c: _sorted(graph.component_providers.get(c, ())) for c in comp_certain}
     for f, (unc, c) in sorted(fw_best.items()):
-        provs = _sorted(graph.component_providers.get(c, ()))
+        provs = provs_of[c]
         fw_hits.append(ImpactHit(f, (c, f), (), provs, bool(provs), not unc))  # no ECU: no chain
     ecu_hits: dict[str, ImpactHit] = {}
     for e, (unc, f) in sorted(ecu_best.items()):
         c = fw_best[f][1]
         chain, ok = chain_for(e, c)
-        ecu_hits[e] = ImpactHit(e, (c, f, e), chain, _sorted(graph.component_providers.get(c, ())), ok, not unc)
+        ecu_hits[e] = ImpactHit(e, (c, f, e), chain, provs_of[c], ok, not unc)
     veh_hits = []
     for v, (unc, e) in sorted(veh_best.items()):
         h = ecu_hits[e]
