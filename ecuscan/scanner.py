@@ -63,6 +63,7 @@ class ScanOptions:
     use_cache: bool = True
     jobs: int = 1
     limits: Limits = DEFAULT_LIMITS
+    dask: str | None = None  # ``local[:N]`` or ``tcp://HOST:PORT``: analyse on a dask cluster (see ecuscan.distributed)
 
 
 class ScanObserver(Protocol):
@@ -338,6 +339,13 @@ class Scanner:
                 yield from self._record(cached, True)
             else:
                 pending.append((path, root, sha))
+        if self.options.dask and pending:
+            from .distributed import run_distributed
+
+            roots = {path: root for path, root, _ in pending}
+            for path, res in run_distributed([(p, s) for p, _, s in pending], self.options, self.options.dask):
+                yield from self._record(self._with_tree_packages(res, roots[path], trees), False)
+            return
         if self.options.jobs <= 1 or len(pending) <= 1:
             for path, root, sha in pending:
                 res = analyze_path(path, self.options, sha)

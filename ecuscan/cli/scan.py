@@ -76,6 +76,9 @@ def render_result(r: ScanResult) -> None:
 @click.option("--no-cache", is_flag=True, help="Analyse again even if the store has a result for these bytes.")
 @click.option("--jobs", "-j", type=click.IntRange(1, 64), default=1, show_default=True,
               help="Worker processes.")
+@click.option("--dask", "dask_spec", default=None, metavar="local[:N]|tcp://HOST:PORT",
+              help="Analyse on a dask.distributed cluster: a local one with N worker processes, or an existing "
+                   "scheduler (workers must see the scanned paths at the same place).")
 @click.option("--base-address", default=None, help="Load address of raw flash dumps (e.g. 0x08000000).")
 @click.option("--members/--no-members", default=False,
               help="Also list each member of containers (archives, root filesystems).")
@@ -83,12 +86,18 @@ def render_result(r: ScanResult) -> None:
               help="Exit 1 when an image has a diagnostic of this severity or worse (e.g. VBF CRC mismatch).")
 @handle_errors
 def command(paths: tuple[str, ...], store_url: str | None, as_json: bool, no_cache: bool, jobs: int,
-            base_address: str | None, members: bool, fail_on_diagnostic: str | None) -> None:
+            dask_spec: str | None, base_address: str | None, members: bool, fail_on_diagnostic: str | None) -> None:
     """Identify components and build provenance in firmware images (files or directories).
 
     Exit code: 0 ok, 1 when --fail-on-diagnostic trips, 2 when an input could not be scanned.
     """
-    options = ScanOptions(base_address=parse_int(base_address), use_cache=not no_cache, jobs=jobs)
+    if dask_spec is not None and jobs > 1:
+        raise click.UsageError("--dask and --jobs are alternatives: the dask cluster has its own workers")
+    if dask_spec is not None:
+        from ..distributed import parse_spec
+
+        parse_spec(dask_spec)  # a malformed spec is a usage error before anything is scanned
+    options = ScanOptions(base_address=parse_int(base_address), use_cache=not no_cache, jobs=jobs, dask=dask_spec)
     outcomes: list[ScanOutcome] = []
     with Store.open(store_url) as store:
         with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),

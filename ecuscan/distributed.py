@@ -1,0 +1,213 @@
+"""Per-image scanning spread over a dask.distributed cluster (``ecuscan scan --dask ...``).
+
+dask.distributed does the scheduling, worker supervision and restarts; this module only
+decides *what* is sent and how results come back:
+
+- The parent checks the cache first (as for ``--jobs``), then submits one task per image
+  that still needs analysis: :func:`ecuscan.scanner.analyze_path` on the image's *path*.
+  Workers read the image from a path they share with the parent (the same file system at
+  the same place: trivially true for ``local``, an NFS/CIFS mount for a remote cluster).
+  Bytes are never shipped: the parent would have to read every image a second time and
+  push it through the scheduler, and a firmware portfolio is mostly large images. A worker
+  hashes the file before analysing it, so a path that holds other bytes on the worker (a
+  mount that is not really shared) becomes a :class:`ScanFailure`, never a wrong result.
+- At most a window of tasks is in flight (a few per worker thread); results stream back
+  with ``as_completed`` and are yielded as they arrive, so the caller (the one writer)
+  stores each image as soon as it is done.
+- A worker process that dies (OOM kill, segfault in a native parser) loses only the task
+  it was running: the scheduler resubmits it elsewhere, up to its ``allowed-failures``
+  (``distributed.scheduler.allowed-failures``; ``local`` clusters use ``worker_deaths``).
+  (Clusters ecuscan starts hand each worker one task at a time, see :data:`SCHEDULER_CONFIG`.)
+  An image that kills every worker it lands on ends as ``KilledWorker`` and becomes a
+  :class:`ScanFailure`; the batch goes on. ``retries`` additionally re-runs a task whose
+  function raised (``analyze_path`` itself never raises for a bad input).
+
+Spec strings: ``local`` (a LocalCluster with one single-threaded worker process per CPU),
+``local:N`` (N worker processes) or ``tcp://HOST:PORT`` (an existing scheduler).
+
+>>> parse_spec("local:3")
+DaskSpec(address=None, workers=3)
+>>> parse_spec("tcp://10.0.0.5:8786")
+DaskSpec(address='tcp://10.0.0.5:8786', workers=None)
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import os
+import uuid
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
+
+from .errors import EcuscanError
+from .model import ScanFailure, ScanResult, Sha256
+
+#: What a scan task returns: all results of one top-level image, or why it could not be scanned.
+TaskResult = list[ScanResult] | ScanFailure
+#: A scan task: ``(path, options, sha256) -> TaskResult``; must be a picklable top-level function.
+Task = Callable[[str, Any, Sha256 | None], TaskResult]
+
+
+class DaskError(EcuscanError):
+    """The dask cluster could not be reached or started, or the spec is malformed."""
+
+
+@dataclass(frozen=True)
+class DaskSpec:
+    """Where to run: an existing scheduler (``address``) or a local cluster of ``workers`` processes."""
+
+    address: str | None = None
+    workers: int | None = None
+
+
+def parse_spec(spec: str) -> DaskSpec:
+    """Parse ``local``, ``local:N`` or ``tcp://HOST:PORT`` (also ``tls://``, ``inproc://``)."""
+    text = spec.strip()
+    if text == "local":
+        return DaskSpec(workers=max(1, os.cpu_count() or 1))
+    if text.startswith("local:"):
+        count = text[len("local:"):]
+        if not count.isdigit() or not 1 <= int(count) <= 1024:
+            raise DaskError(f"worker count must be a number from 1 to 1024, not {count!r}", source=spec)
+        return DaskSpec(workers=int(count))
+    if "://" in text and text.split("://", 1)[1]:
+        return DaskSpec(address=text)
+    raise DaskError("expected local, local:N or tcp://SCHEDULER:PORT", source=spec)
+
+
+@contextmanager
+def open_client(spec: str, *, worker_deaths: int = 3) -> Iterator[Any]:
+    """A connected ``distributed.Client`` for ``spec``; a local cluster is shut down on exit.
+
+    ``worker_deaths``: how often a task may be running on a worker that dies before it is
+    given up (applies to local clusters; a remote scheduler has its own setting).
+    """
+    try:
+        from distributed import Client
+    except ImportError as exc:  # pragma: no cover - dask is an optional dependency
+        raise DaskError("dask.distributed is not installed (pip install 'ecuscan[dask]')", source=spec) from exc
+    target = parse_spec(spec)
+    try:
+        if target.address is not None:
+            with Client(target.address, timeout="30s") as client:  # type: ignore[no-untyped-call]
+                yield client
+            return
+        with local_cluster(target.workers or 1, worker_deaths=worker_deaths) as cluster, Client(cluster) as client:  # type: ignore[no-untyped-call]
+            yield client
+    except (OSError, TimeoutError) as exc:
+        raise DaskError(f"cannot reach the dask scheduler: {exc}", source=spec) from exc
+
+
+#: Scheduler settings for clusters ecuscan starts. ``worker-saturation`` 1.0 hands a worker
+#: only as many tasks as it has threads, so a worker that dies takes only the image it was
+#: running with it (with the default 1.1 a queued bystander would be counted as suspicious
+#: too, and could be given up together with an image that really kills workers). Set the
+#: same on a shared scheduler (``DASK_DISTRIBUTED__SCHEDULER__WORKER_SATURATION=1.0``).
+SCHEDULER_CONFIG = {"distributed.scheduler.worker-saturation": 1.0}
+
+
+def local_cluster(workers: int, *, worker_deaths: int = 3) -> Any:
+    """A ``distributed.LocalCluster`` of ``workers`` single-threaded worker processes (not started
+    in a context: use it as one), configured as :data:`SCHEDULER_CONFIG` says."""
+    import dask
+    from distributed import LocalCluster
+
+    with dask.config.set({**SCHEDULER_CONFIG, "distributed.scheduler.allowed-failures": worker_deaths}):
+        return LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,  # type: ignore[no-untyped-call]
+                            dashboard_address=None, scheduler_port=0)
+
+
+def _digest(path: str) -> str:
+    with open(path, "rb") as f:
+        return hashlib.file_digest(f, "sha256").hexdigest()
+
+
+def scan_task(path: str, options: Any, sha256: Sha256 | None) -> TaskResult:
+    """The function a worker runs for one image: check the bytes are the ones the parent hashed,
+    then :func:`ecuscan.scanner.analyze_path`."""
+    from .scanner import analyze_path
+
+    if sha256 is not None:
+        try:
+            seen = _digest(path)
+        except OSError as exc:
+            return ScanFailure(path, f"cannot read on the dask worker: {exc.strerror or exc}", sha256)
+        if seen != sha256:
+            return ScanFailure(path, "the file holds other bytes on the dask worker than where it was "
+                                     "submitted (is the path really shared?)", sha256)
+    return analyze_path(path, options, sha256)
+
+
+def _renamed(outcome: TaskResult, sent: str, given: str) -> TaskResult:
+    """Results name the path the user gave, not the absolute path the worker read."""
+    if sent == given:
+        return outcome
+    if isinstance(outcome, ScanFailure):
+        return dataclasses.replace(outcome, path=given)
+
+    def swap(p: str | None) -> str | None:
+        return given + p[len(sent):] if p is not None and p.startswith(sent) else p
+
+    return [dataclasses.replace(r, path=swap(r.path) or r.path, parent=swap(r.parent)) for r in outcome]
+
+
+def scan_distributed(pending: Sequence[tuple[str, Sha256 | None]], options: Any, client: Any, *,
+                     task: Task = scan_task, retries: int = 1,
+                     window: int | None = None) -> Iterator[tuple[str, TaskResult]]:
+    """Run ``task`` for each ``(path, sha256)`` on the cluster; yield ``(path, outcome)`` as each finishes.
+
+    Order is completion order. Relative paths are sent as absolute paths (a worker's working
+    directory is not the caller's) and the results renamed back. At most ``window`` tasks are
+    in flight (default: four per worker thread, at least 8). Never raises for a lost task: a
+    task whose workers kept dying, or that failed ``retries + 1`` times, becomes a
+    :class:`ScanFailure`.
+    """
+    from distributed import as_completed
+    from distributed.client import FutureCancelledError
+    from distributed.scheduler import KilledWorker
+
+    if window is None:
+        threads = sum(client.nthreads().values()) or 1
+        window = max(8, 4 * threads)
+    todo = list(reversed(pending))
+    running: dict[Any, tuple[str, str]] = {}
+    done_iter = as_completed()  # type: ignore[no-untyped-call]
+
+    def submit_next() -> None:
+        path, sha = todo.pop()
+        sent = os.path.abspath(path)
+        fut = client.submit(task, sent, options, sha, retries=retries, pure=False,
+                            key=f"ecuscan-scan-{uuid.uuid4().hex}")
+        running[fut] = (sent, path)
+        done_iter.add(fut)  # type: ignore[no-untyped-call]
+
+    while todo and len(running) < window:
+        submit_next()
+    for fut in done_iter:
+        sent, path = running.pop(fut)
+        outcome: TaskResult
+        try:
+            outcome = fut.result()
+        except KilledWorker:
+            outcome = ScanFailure(path, "every dask worker that ran this image died (crash or out of memory)")
+        except (FutureCancelledError, TimeoutError, OSError) as exc:
+            outcome = ScanFailure(path, f"dask task lost: {exc.__class__.__name__}: {exc}")
+        except Exception as exc:  # the task raised on every retry: report it, the batch goes on
+            outcome = ScanFailure(path, f"dask task failed: {exc.__class__.__name__}: {exc}")
+        fut.release()
+        if todo:
+            submit_next()
+        yield path, _renamed(outcome, sent, path)
+
+
+def run_distributed(pending: Sequence[tuple[str, Sha256 | None]], options: Any, spec: str
+                    ) -> Iterator[tuple[str, TaskResult]]:
+    """:func:`scan_distributed` on a client opened from ``spec`` for the duration of the batch."""
+    if not pending:
+        return
+    with open_client(spec) as client:
+        yield from scan_distributed(pending, options, client)
+
