@@ -48,6 +48,8 @@ MAX_STANDALONE_STRINGS = 20_000
 
 _DIGIT_DOT = re.compile(rb"[0-9]\.[0-9]")
 _PRINTABLE = re.compile(rb"[\x20-\x7e]+")
+_PRINTABLE_TAIL = re.compile(rb"[\x20-\x7e]*\Z")
+_PUNCT = bytes(range(0x20, 0x30)) + bytes(range(0x3a, 0x41)) + bytes(range(0x5b, 0x61)) + bytes(range(0x7b, 0x7f))
 
 
 def literal_anchor(pattern: bytes) -> bytes:
@@ -224,15 +226,25 @@ def scan(image: Image, catalog: Catalog, limits: Limits) -> SignatureScan:
             p = m.start()
             if p < last_string_end:
                 continue
-            left = data.rfind(b"\x00", max(0, p - MAX_STANDALONE), p)
             right = data.find(b"\x00", p, min(n, p + MAX_STANDALONE))
-            if left < 0 or right < 0:
+            if right < 0:
                 continue
             last_string_end = right
-            s = bytes(data[left + 1:right])
+            # the string starts after the last NUL or other non-printable byte: a literal placed
+            # right after binary data (zlib's "1.3.1" after its CRC table) has no NUL before it
+            w0 = max(0, p - MAX_STANDALONE)
+            t = _PRINTABLE_TAIL.search(data, w0, p)
+            start = t.start() if t is not None else p
+            if (start == w0 and w0 > 0) or start == 0:
+                continue
+            s = bytes(data[start:right])
+            if data[start - 1] != 0:
+                # the boundary is a guess: leading punctuation may be the binary data's last byte
+                s = s.lstrip(_PUNCT)
+                start = right - len(s)
             if (s and len(out.standalone) < MAX_STANDALONE_STRINGS and s not in out.standalone
                     and _PRINTABLE.fullmatch(s)):
-                out.standalone[s] = left + 1
+                out.standalone[s] = start
 
     mrx = sig.marker_anchor_rx
     if mrx is not None:
