@@ -218,34 +218,14 @@ def _vulns_stage(run: AuditRun, store: Store, catalog: Catalog, options: AuditOp
     run.impact = aggregate_impact(run.findings, topo)
 
 
-def _simulator_spec(target: Any, bench: Any, image_values: Mapping[int, str]) -> Any:
-    """A virtual ECU for ``target``: it answers what the deployed image carries (``image_values``,
-    else the expectation), overridden by the manifest's ``bench.simulate`` values and faults."""
-    from .bench.dids import parse_did
-    from .bench.simulator import EcuSpec, Faults
-
-    sim: Mapping[str, Any] = getattr(bench, "simulate", None) or {}
-    values = dict(target.expect)
-    values.update(image_values)
-    values.update({parse_did(k): str(v) for k, v in dict(sim.get("values") or {}).items()})
-    faults = dict(sim.get("faults") or {})
-    if "drift" in faults:
-        faults["drift"] = {parse_did(k): str(v) for k, v in faults["drift"].items()}
-    try:
-        fault_rec = Faults(**faults)
-    except TypeError as exc:
-        raise EcuscanError(f"ECU {target.ecu_id}: bad simulate.faults: {exc}") from exc
-    return EcuSpec(target, values=values, faults=fault_rec, response_delay=float(sim.get("response_delay", 0.005)))
-
-
 def _bench_stage(run: AuditRun, options: AuditOptions) -> None:
     import can
 
     from .bench.buslog import log_writer, open_bus
     from .bench.records import BenchOptions
     from .bench.simulator import Simulator
-    from .bench.targets import targets_from_manifest
-    from .bench.verify import expected_from_scan, verify, with_expectations
+    from .bench.targets import image_expectations, manifest_simulator_spec, targets_from_manifest
+    from .bench.verify import verify, with_expectations
 
     manifest = run.manifest
     targets = targets_from_manifest(manifest)
@@ -253,10 +233,7 @@ def _bench_stage(run: AuditRun, options: AuditOptions) -> None:
         run.bench_mode = "no ECU has a bench section"
         return
     # Expected identification: the manifest's bench.expect, plus what the analysed image says.
-    image_ids: dict[str, dict[int, str]] = {}
-    for fw in run.firmware:
-        if fw.result is not None and fw.role in ("application", "app", ""):
-            image_ids.setdefault(fw.ecu_id, {}).update(expected_from_scan(fw.result))
+    image_ids = image_expectations(manifest, run.results())
     targets = [with_expectations(t, image_ids.get(t.ecu_id, {})) for t in targets]
     bus_cfg = options.bus or BusConfig()
     simulate = bus_cfg.simulate or (not bus_cfg.given and manifest.bench.simulate)
@@ -273,7 +250,7 @@ def _bench_stage(run: AuditRun, options: AuditOptions) -> None:
                 ecu = manifest.ecu(t.ecu_id)
                 # The simulated ECU answers with what its analysed image carries (the deployed
                 # release), unless the manifest's bench.simulate section injects drift or faults.
-                specs.append(_simulator_spec(t, ecu.bench if ecu else None, image_ids.get(t.ecu_id, {})))
+                specs.append(manifest_simulator_spec(t, ecu.bench if ecu else None, image_ids.get(t.ecu_id, {})))
             with can.Bus(interface="virtual", channel=channel) as bus, \
                     can.Bus(interface="virtual", channel=channel) as sim_bus, Simulator(specs, sim_bus):
                 run.bench = verify(targets, bus, options=bench_options, listeners=[writer])

@@ -8,7 +8,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent / "sbom"))
 
-from sbom_samples import CATALOG, bcm_result, comp, sha
+from sbom.sbom_samples import CATALOG, bcm_result, comp, sha
 
 from ecuscan.diff import DriftKind, build_roots, diff_results
 from ecuscan.model import Certificate, Severity

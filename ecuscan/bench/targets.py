@@ -165,7 +165,35 @@ def load_bench_file(path: str | Path, limits: Limits = DEFAULT_LIMITS) -> tuple[
     return targets, specs
 
 
-def load_targets(path: str | Path) -> tuple[list[BenchTarget], list[EcuSpec]]:
+def manifest_simulator_spec(target: BenchTarget, bench: Any, image_values: Mapping[int, str]) -> EcuSpec:
+    """A virtual ECU for a manifest ECU: it answers what its analysed image carries (``image_values``,
+    else the expectation), overridden by the manifest's ``bench.simulate`` values and faults."""
+    sim: Mapping[str, Any] = getattr(bench, "simulate", None) or {}
+    values = dict(target.expect)
+    values.update(image_values)
+    try:
+        values.update({parse_did(k): str(v) for k, v in dict(sim.get("values") or {}).items()})
+        faults = _faults(target.ecu_id, dict(sim.get("faults") or {}))
+        delay = float(sim.get("response_delay", 0.005))
+    except (TypeError, ValueError, AttributeError) as exc:
+        raise BenchError(f"ECU {target.ecu_id}: bad bench.simulate section: {exc}") from exc
+    return EcuSpec(target, values=values, faults=faults, response_delay=delay)
+
+
+def image_expectations(manifest: Any, scans: Mapping[str, Any]) -> dict[str, dict[int, str]]:
+    """Per ECU, the identification its application image carries (``scans``: firmware path -> ScanResult)."""
+    from .verify import expected_from_scan
+
+    out: dict[str, dict[int, str]] = {}
+    for ecu in manifest.ecus:
+        for ref in ecu.firmware:
+            result = scans.get(ref.path)
+            if result is not None and ref.role in ("application", "app", ""):
+                out.setdefault(ecu.id, {}).update(expected_from_scan(result))
+    return out
+
+
+def load_targets(path: str | Path, scans: Mapping[str, Any] | None = None) -> tuple[list[BenchTarget], list[EcuSpec]]:
     """A supply-chain manifest (``schema:``/``suppliers:`` present) or a bench file, whichever ``path`` is."""
     p = Path(path)
     try:
@@ -175,6 +203,11 @@ def load_targets(path: str | Path) -> tuple[list[BenchTarget], list[EcuSpec]]:
     if isinstance(head, Mapping) and ("suppliers" in head or "schema" in head):
         from ..graph.manifest import load_manifest
 
-        targets = targets_from_manifest(load_manifest(p, check_files=False))
-        return targets, [EcuSpec(t) for t in targets]
+        manifest = load_manifest(p, check_files=False)
+        images = image_expectations(manifest, scans or {})
+        targets = targets_from_manifest(manifest)
+        specs = [manifest_simulator_spec(t, getattr(manifest.ecu(t.ecu_id), "bench", None),
+                                         images.get(t.ecu_id, {})) for t in targets]
+        targets = [dataclasses.replace(t, expect={**images.get(t.ecu_id, {}), **t.expect}) for t in targets]
+        return targets, specs
     return load_bench_file(p)

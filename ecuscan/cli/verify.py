@@ -20,7 +20,7 @@ from ..bench.verify import expected_from_scan, verify, with_expectations
 from ..errors import BenchError
 from ..model import ScanResult
 from .busopts import bus_from_options, bus_options
-from .common import EXIT_FINDINGS, EXIT_OK, err, handle_errors, json_option, out, print_json, safe
+from .common import EXIT_FINDINGS, EXIT_OK, err, handle_errors, json_option, out, print_json, safe, store_option
 
 _STYLE = {Verdict.MATCH: "green", Verdict.MISMATCH: "bold red", Verdict.INVALID: "bold red",
           Verdict.MISSING: "yellow", Verdict.UNREACHABLE: "magenta", Verdict.OBSERVED: "cyan"}
@@ -89,8 +89,10 @@ def _row(c: Check) -> list[str]:
 @click.option("--no-obd", is_flag=True, help="Do not read OBD-II mode 09 items.")
 @click.option("--read-memory", is_flag=True,
               help="Opt-in: hash the manifest's memory regions with ReadMemoryByAddress (still read-only).")
+@store_option
 @handle_errors
-def command(manifest: str, as_json: bool, log_path: str | None, replay_path: str | None, simulate: bool,
+def command(manifest: str, store_url: str | None, as_json: bool, log_path: str | None, replay_path: str | None,
+            simulate: bool,
             expect_from: tuple[str, ...], only: tuple[str, ...], p2: float, p2_star: float, trust_ecu_timing: bool,
             max_in_flight: int, stmin: int, blocksize: int, no_obd: bool, read_memory: bool, **bus: Any) -> None:
     """Read identification (DIDs F180-F19F, OEM DIDs, OBD mode 09) from every ECU of MANIFEST and
@@ -98,7 +100,7 @@ def command(manifest: str, as_json: bool, log_path: str | None, replay_path: str
 
     Exit code 1 when any ECU answers a different value (MISMATCH) or a malformed answer (INVALID).
     """
-    targets, specs = load_targets(manifest)
+    targets, specs = load_targets(manifest, _manifest_scans(manifest, store_url))
     extra = _scan_expectations(expect_from)
     targets = [with_expectations(t, extra.get(t.ecu_id, {})) for t in targets if not only or t.ecu_id in only]
     if not targets:
@@ -114,6 +116,34 @@ def command(manifest: str, as_json: bool, log_path: str | None, replay_path: str
     else:
         render(report)
     raise SystemExit(EXIT_FINDINGS if report.failed else EXIT_OK)
+
+
+def _manifest_scans(path: str, store_url: str | None) -> dict[str, Any]:
+    """Scan results (cached in the store) of a manifest's firmware, so the analysed images' own
+    identification becomes the expectation; empty for a plain bench file."""
+    import yaml
+
+    from ..graph.manifest import load_manifest
+    from ..scanner import Scanner
+    from ..store import Store
+
+    try:
+        head = yaml.safe_load(open(path, encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, yaml.YAMLError):
+        return {}
+    if not isinstance(head, dict) or "suppliers" not in head:
+        return {}
+    manifest = load_manifest(path, check_files=False)
+    out: dict[str, Any] = {}
+    with Store.open(store_url) as store:
+        scanner = Scanner(store)
+        for ecu in manifest.ecus:
+            for ref in ecu.firmware:
+                if ref.role in ("application", "app", "") and ref.path not in out:
+                    res = scanner.scan_file(ref.path)
+                    if isinstance(res, list) and res:
+                        out[ref.path] = res[0]
+    return out
 
 
 def _live(targets: list[BenchTarget], specs: list[Any], options: BenchOptions, simulate: bool,

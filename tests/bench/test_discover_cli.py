@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 from click.testing import CliRunner
-from conftest import FAST
+from .conftest import FAST
 
 from ecuscan.bench.discover import discover
 from ecuscan.bench.records import Addressing, BenchTarget

@@ -6,7 +6,7 @@ import re
 from pathlib import Path
 
 import pytest
-from conftest import FAST
+from .conftest import FAST
 
 from ecuscan.bench.buslog import read_log
 from ecuscan.bench.records import BenchTarget, Verdict

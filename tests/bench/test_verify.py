@@ -7,7 +7,7 @@ import hashlib
 
 import can
 import pytest
-from conftest import FAST
+from .conftest import FAST
 
 from ecuscan.bench.client import EcuSession, ReadOnlyViolation, attached
 from ecuscan.bench.records import Addressing, BenchTarget, MemoryRegion, Verdict

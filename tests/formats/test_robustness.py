@@ -160,7 +160,7 @@ def test_load_random_bytes(data: bytes) -> None:
 
 @pytest.mark.slow
 def test_odx_mutations() -> None:
-    from test_odx import ODX_F  # same directory (pytest rootdir-relative import)
+    from .test_odx import ODX_F
 
     @settings(max_examples=40, deadline=5000, derandomize=True, suppress_health_check=[HealthCheck.too_slow])
     @given(mutations(ODX_F.encode()))

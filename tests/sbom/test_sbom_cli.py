@@ -16,7 +16,7 @@ import pytest
 from click.testing import CliRunner
 from cyclonedx.schema import SchemaVersion
 from cyclonedx.validation.json import JsonStrictValidator
-from sbom_samples import bcm_result, comp
+from .sbom_samples import bcm_result, comp
 
 from ecuscan.cli import main
 from ecuscan.model import ScanResult, Sha256

@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 
 import pytest
-from test_sbom_write import validate
+from .test_sbom_write import validate
 
 from ecuscan.catalog import load_catalog
 from ecuscan.diff import diff_results

@@ -7,7 +7,7 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
-from sbom_samples import bcm_result
+from .sbom_samples import bcm_result
 
 from ecuscan.errors import LimitExceeded, SbomError
 from ecuscan.limits import DEFAULT_LIMITS

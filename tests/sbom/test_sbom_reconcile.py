@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from sbom_samples import CATALOG, bcm_result, comp
+from .sbom_samples import CATALOG, bcm_result, comp
 
 from ecuscan.model import Evidence, EvidenceMethod
 from ecuscan.sbom import DeclaredComponent, DeclaredSbom, SbomFormat

@@ -12,7 +12,7 @@ import pytest
 from cyclonedx.schema import SchemaVersion
 from cyclonedx.validation.json import JsonStrictValidator
 from cyclonedx.validation.xml import XmlValidator
-from sbom_samples import bcm_result, gateway_hex_result
+from .sbom_samples import bcm_result, gateway_hex_result
 from spdx_tools.spdx.parser.jsonlikedict.json_like_dict_parser import JsonLikeDictParser
 from spdx_tools.spdx.parser.tagvalue.parser import Parser as TvParser
 from spdx_tools.spdx.validation.document_validator import validate_full_spdx_document

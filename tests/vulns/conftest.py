@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from vulns_helpers import all_vulns, test_catalog
+from .vulns_helpers import all_vulns, test_catalog
 
 from ecuscan.catalog import Catalog
 from ecuscan.vulns.records import Vulnerability

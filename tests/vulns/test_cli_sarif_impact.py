@@ -8,7 +8,7 @@ from pathlib import Path
 import jsonschema
 import pytest
 from click.testing import CliRunner
-from vulns_helpers import DATA, component
+from .vulns_helpers import DATA, component
 
 from ecuscan.catalog import Catalog, load_catalog
 from ecuscan.cli import main

@@ -8,7 +8,7 @@ import zipfile
 from pathlib import Path
 
 import pytest
-from vulns_helpers import DATA, record
+from .vulns_helpers import DATA, record
 
 from ecuscan.errors import FeedError, LimitExceeded
 from ecuscan.limits import Limits

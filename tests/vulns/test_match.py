@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from vulns_helpers import component, record
+from .vulns_helpers import component, record
 
 from ecuscan.catalog import Catalog
 from ecuscan.vulns.match import match_components, merge_vulnerabilities

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from cyclonedx.schema import SchemaVersion
 from cyclonedx.validation.json import JsonStrictValidator
-from vulns_helpers import component
+from .vulns_helpers import component
 
 from ecuscan.catalog import Catalog
 from ecuscan.errors import FeedError
