@@ -58,21 +58,31 @@ def _ref_from_text(text: str) -> ProductRef | None:
     return None
 
 
+def _seq(value: Any) -> list[Any]:
+    """``value`` if it is a JSON array, else empty (a hostile document may put anything anywhere)."""
+    return value if isinstance(value, list) else []
+
+
+def _map(value: Any) -> Mapping[str, Any]:
+    """``value`` if it is a JSON object, else empty."""
+    return value if isinstance(value, Mapping) else {}
+
+
 def _cdx_component_ref(comp: Mapping[str, Any]) -> ProductRef | None:
-    for prop in comp.get("properties") or ():
+    for prop in _seq(comp.get("properties")):
         if isinstance(prop, Mapping) and prop.get("name") == "ecuscan:ecu" and isinstance(prop.get("value"), str):
             return ProductRef(ecu=prop["value"])
     purl = comp.get("purl")
     if isinstance(purl, str) and purl.startswith("pkg:"):
         return ProductRef(purl=purl)
-    for h in comp.get("hashes") or ():
+    for h in _seq(comp.get("hashes")):
         if isinstance(h, Mapping) and h.get("alg") == "SHA-256" and isinstance(h.get("content"), str):
             return ProductRef(firmware_sha256=h["content"].lower())
     return None
 
 
 def _walk_components(comps: Any, out: dict[str, ProductRef], budget: list[int]) -> None:
-    stack = [c for c in comps or () if isinstance(c, Mapping)]
+    stack = [c for c in _seq(comps) if isinstance(c, Mapping)]
     while stack:
         budget[0] -= 1
         if budget[0] < 0:
@@ -81,7 +91,7 @@ def _walk_components(comps: Any, out: dict[str, ProductRef], budget: list[int]) 
         ref = _cdx_component_ref(c)
         if ref and isinstance(c.get("bom-ref"), str):
             out[c["bom-ref"]] = ref
-        stack.extend(x for x in c.get("components") or () if isinstance(x, Mapping))
+        stack.extend(x for x in _seq(c.get("components")) if isinstance(x, Mapping))
 
 
 def parse_cyclonedx_vex(doc: Mapping[str, Any], source: str, limits: Limits = DEFAULT_LIMITS) -> list[VexStatement]:
@@ -89,7 +99,7 @@ def parse_cyclonedx_vex(doc: Mapping[str, Any], source: str, limits: Limits = DE
     refs: dict[str, ProductRef] = {}
     budget = [limits.max_document_items]
     _walk_components(doc.get("components"), refs, budget)
-    meta_comp = (doc.get("metadata") or {}).get("component")
+    meta_comp = _map(doc.get("metadata")).get("component")
     if isinstance(meta_comp, Mapping):
         _walk_components([meta_comp], refs, budget)
     out: list[VexStatement] = []
@@ -105,7 +115,7 @@ def parse_cyclonedx_vex(doc: Mapping[str, Any], source: str, limits: Limits = DE
         if state is None:
             continue
         products = []
-        for a in v.get("affects") or ():
+        for a in _seq(v.get("affects")):
             ref = a.get("ref") if isinstance(a, Mapping) else None
             if isinstance(ref, str):
                 p = refs.get(ref) or _ref_from_text(ref)
@@ -140,11 +150,11 @@ def parse_openvex(doc: Mapping[str, Any], source: str, limits: Limits = DEFAULT_
         except ValueError as exc:
             raise FeedError(f"statements[{i}]: unknown status {s.get('status')!r}", source=source) from exc
         products: list[ProductRef] = []
-        for p in s.get("products") or ():
+        for p in _seq(s.get("products")):
             ids = [p] if isinstance(p, str) else [p.get("@id")] if isinstance(p, Mapping) else []
             if isinstance(p, Mapping):
-                ids.extend(f"sha256:{h}" for k, h in (p.get("hashes") or {}).items() if k == "sha-256")
-                ids.extend(x for x in (p.get("identifiers") or {}).values())
+                ids.extend(f"sha256:{h}" for k, h in _map(p.get("hashes")).items() if k == "sha-256")
+                ids.extend(x for x in _map(p.get("identifiers")).values())
             refs = [r for r in (_ref_from_text(x) for x in ids if isinstance(x, str)) if r]
             if not refs:
                 raise FeedError(f"statements[{i}]: product {str(p)[:80]!r} is no purl, hash or ecu", source=source)
