@@ -74,28 +74,27 @@ def literal_anchor(pattern: bytes) -> bytes:
     return bytes(best)
 
 
-def _byte_class(b: int) -> int:
-    """Rough rarity class of a byte in binaries (lower is rarer): punctuation, upper, digit, rest."""
-    c = chr(b)
-    if c in "<>#*%|~^{}[]\"'!&@:;=?/\\+,()$`":
-        return 0
-    if c.isupper():
-        return 1
-    if c.isdigit():
-        return 2
-    return 3
+#: Printable ASCII from rarest to commonest in compiled code and data (byte frequencies measured
+#: over Debian ELF executables and libraries); the marker prefilter starts each anchor at its
+#: rarest byte, because ``re`` spends its time on positions whose byte is in the first-byte set.
+_RARITY_ORDER = (b"~]^QY};W|[='M\\VZ6jU79)q?w,5<$+v>14X/L8k&z3{:2K!NH.*xCbI%m-SOPJf(RTyugG`\"#AE0lp_hd@rDnoBsciaFte ")
+_RANK = [len(_RARITY_ORDER) // 2] * 256  # other non-printable bytes: middling
+for _i, _b in enumerate(_RARITY_ORDER):
+    _RANK[_b] = _i
+_RANK[0] = _RANK[0xFF] = len(_RARITY_ORDER) + 1  # padding and erased flash: the commonest
 
 
 def rare_anchor(anchor: bytes, width: int = 5) -> bytes:
-    """The tail of ``anchor`` that starts at its rarest-looking byte (for a fast first-byte scan).
+    """The tail of ``anchor`` that starts at its rarest byte (keeping ``width`` bytes at least).
 
     >>> rare_anchor(b"pcb->refused_data == NULL")
-    b'>refused_data == NULL'
+    b'== NULL'
+    >>> rare_anchor(b"Avahi")
+    b'Avahi'
     """
     if len(anchor) <= width:
         return anchor
-    best = min(range(len(anchor) - 2), key=lambda i: (_byte_class(anchor[i]), i))
-    start = min(best, len(anchor) - width)
+    start = min(range(len(anchor) - width + 1), key=lambda i: (_RANK[anchor[i]], i))
     return anchor[start:]
 
 
