@@ -122,8 +122,19 @@ def identify(image: Image, catalog: Catalog | None = None, limits: Limits = DEFA
         hits.append(h)
     hits += other
     present = {h.component for h in hits if h.relation is Relation.CONTAINS}
-    for cid in sorted(present):
-        if not any(h.component == cid and h.version and h.relation is Relation.CONTAINS for h in hits):
-            hits += hint_hits(image, catalog, cid, found, limits)
+
+    def unversioned() -> list[ComponentId]:
+        return [cid for cid in sorted(present)
+                if not any(h.component == cid and h.version and h.relation is Relation.CONTAINS
+                           for h in hits)]
+
+    for cid in unversioned():
+        hits += hint_hits(image, catalog, cid, found, limits)
+    # second pass: a bare string that is already another component's version evidence (zlib's
+    # "1.3.1") is no candidate for a component whose hint was ambiguous (lwIP's "2.2.1" beside it)
+    for cid in unversioned():
+        claimed = frozenset(h.evidence.offset for h in hits
+                            if h.version and h.component != cid and h.evidence.offset is not None)
+        hits += hint_hits(image, catalog, cid, found, limits, claimed)
     hits += runtime_version_hits(image, catalog, present, limits)
     return merge_hits(hits, catalog, limits)

@@ -260,17 +260,21 @@ def scan(image: Image, catalog: Catalog, limits: Limits) -> SignatureScan:
 
 
 def hint_hits(image: Image, catalog: Catalog, component: ComponentId, found: SignatureScan,
-              limits: Limits) -> list[Hit]:
+              limits: Limits, claimed: frozenset[int] = frozenset()) -> list[Hit]:
     """Versions from bare version strings (``version_hints``) for a component proven present.
 
     Returns hits only when exactly one distinct version matches: a lone ``"1.34.9"`` in a
     library whose symbols prove c-ares is c-ares's version; two candidates are a guess.
+    Strings at offsets in ``claimed`` (already the evidence of another component's version)
+    are not candidates.
     """
     rules = compile_signatures(catalog).hints.get(component, [])
     if not rules:
         return []
     cands: dict[str, tuple[_Rule, bytes, int]] = {}
     for s, off in found.standalone.items():
+        if off in claimed:
+            continue
         for rule in rules:
             m = rule.regex.fullmatch(s)
             if m is not None and m.group("v") is not None:

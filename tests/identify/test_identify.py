@@ -147,3 +147,31 @@ def test_corpus_real_files(corpus: Path) -> None:
         comps = identify(image, CAT)
         assert any(c.id == cid and c.version == version and c.relation is Relation.CONTAINS
                    for c in comps), (rel, [(c.id, c.version) for c in comps])
+
+
+def test_bare_hint_claimed_by_another_component_is_no_candidate() -> None:
+    # lwIP and zlib proven by markers; two bare versions: zlib's hint only admits "1.x.y",
+    # lwIP's admits both, but "1.3.1" is zlib's evidence, so "2.2.1" is lwIP's
+    data = (b"\x00" * 64 + b"pbuf_free: p->ref > 0\x00" + b"\x00" * 300 + b"invalid distance too far back\x00"
+            + b"\x00" * 300 + b"1.3.1\x00\x00\x00" + b"\x00" * 300 + b"2.2.1\x00\x00\x00" + b"\x00" * 64)
+    found = {(c.id, c.version) for c in identify(_raw(data), load_catalog())}
+    assert ("zlib", "1.3.1") in found
+    assert ("lwip", "2.2.1") in found
+    assert ("lwip", "1.3.1") not in found
+    # without the zlib marker, lwIP has two candidates and stays version-less
+    alone = data.replace(b"invalid distance too far back", b"x" * 29)
+    found = {(c.id, c.version) for c in identify(_raw(alone), load_catalog())}
+    assert ("lwip", None) in found and not any(c == "zlib" for c, _ in found)
+
+
+def test_bare_version_after_binary_data_is_a_hint_candidate() -> None:
+    # zlib's CRC-32 table (a marker) is directly followed by its version literal, no NUL between
+    table = bytearray()
+    for n in range(256):
+        c = n
+        for _ in range(8):
+            c = 0xEDB88320 ^ (c >> 1) if c & 1 else c >> 1
+        table += c.to_bytes(4, "little")
+    data = b"\x00" * 32 + bytes(table) + b"1.3.1\x00\x00\x00"
+    found = {(c.id, c.version) for c in identify(_raw(data), load_catalog())}
+    assert ("zlib", "1.3.1") in found
