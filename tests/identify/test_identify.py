@@ -49,6 +49,8 @@ def test_catalog_loads_compiles_and_is_large_enough() -> None:
     (b"\x00U-Boot 2025.01-3+deb13u1 (Jun 24 2026 - 09:00:00 +0000)\x00", "u-boot", "2025.01"),
     (b"\x00FreeRTOS Kernel V10.6.2\x00", "freertos", "10.6.2"),
     (b"\x00Linux version 6.1.0-28-arm64 (debian-kernel@lists.debian.org) (gcc)\x00", "linux", "6.1.0"),
+    (b"\x00wpa_supplicant v2.10\nCopyright (c) 2003-2022\x00", "wpa_supplicant", "2.10"),
+    (b"\x00lwIP 2.2.1\x00", "lwip", "2.2.1"),
 ])
 def test_version_banner_found_with_offset(blob: bytes, cid: str, version: str) -> None:
     data = b"\x13\x37" * 500 + blob + b"\xff" * 300
