@@ -79,7 +79,7 @@ def parse_spec(spec: str) -> DaskSpec:
 
 
 @contextmanager
-def open_client(spec: str, *, worker_deaths: int = 3) -> Iterator[Any]:
+def open_client(spec: str, *, worker_deaths: int = 3, connect_timeout: str = "30s") -> Iterator[Any]:
     """A connected ``distributed.Client`` for ``spec``; a local cluster is shut down on exit.
 
     ``worker_deaths``: how often a task may be running on a worker that dies before it is
@@ -90,15 +90,20 @@ def open_client(spec: str, *, worker_deaths: int = 3) -> Iterator[Any]:
     except ImportError as exc:  # pragma: no cover - dask is an optional dependency
         raise DaskError("dask.distributed is not installed (pip install 'ecuscan[dask]')", source=spec) from exc
     target = parse_spec(spec)
-    try:
-        if target.address is not None:
-            with Client(target.address, timeout="30s") as client:  # type: ignore[no-untyped-call]
-                yield client
-            return
-        with local_cluster(target.workers or 1, worker_deaths=worker_deaths) as cluster, Client(cluster) as client:  # type: ignore[no-untyped-call]
+    if target.address is not None:
+        try:
+            client = Client(target.address, timeout=connect_timeout)  # type: ignore[no-untyped-call]
+        except (OSError, TimeoutError) as exc:
+            raise DaskError(f"cannot reach the dask scheduler: {exc}", source=spec) from exc
+        with client:
             yield client
+        return
+    try:
+        cluster = local_cluster(target.workers or 1, worker_deaths=worker_deaths)
     except (OSError, TimeoutError) as exc:
-        raise DaskError(f"cannot reach the dask scheduler: {exc}", source=spec) from exc
+        raise DaskError(f"cannot start a local dask cluster: {exc}", source=spec) from exc
+    with cluster, Client(cluster) as client:  # type: ignore[no-untyped-call]
+        yield client
 
 
 #: Scheduler settings for clusters ecuscan starts. ``worker-saturation`` 1.0 hands a worker

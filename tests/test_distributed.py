@@ -18,7 +18,15 @@ from click.testing import CliRunner
 from distributed import Client, LocalCluster
 
 from ecuscan.cli.scan import command as scan_command
-from ecuscan.distributed import DaskError, DaskSpec, local_cluster, parse_spec, scan_distributed, scan_task
+from ecuscan.distributed import (
+    DaskError,
+    DaskSpec,
+    local_cluster,
+    open_client,
+    parse_spec,
+    scan_distributed,
+    scan_task,
+)
 from ecuscan.model import ScanFailure, ScanResult
 from ecuscan.scanner import Scanner, ScanOptions, sha256_file
 from ecuscan.store import Store
@@ -144,6 +152,12 @@ def test_image_that_kills_every_worker_becomes_a_failure(cluster: LocalCluster, 
     assert isinstance(got[str(poison)], ScanFailure)
     assert "died" in got[str(poison)].reason
     assert all(isinstance(got[str(p)], list) and isinstance(got[str(p)][0], ScanResult) for p in batch if p != poison)
+
+
+def test_unreachable_scheduler_is_a_clear_error() -> None:
+    with pytest.raises(DaskError, match="cannot reach the dask scheduler"):
+        with open_client("tcp://127.0.0.1:9", connect_timeout="1s"):
+            pass
 
 
 def test_worker_refuses_a_path_with_other_bytes(images: list[Path]) -> None:
