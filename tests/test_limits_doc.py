@@ -1,5 +1,6 @@
 """docs/limits.md documents every Limits setting with its default (the table is generated
-from ecuscan/limits.py; ECUSCAN_UPDATE_DOCS=1 rewrites it)."""
+from ecuscan/limits.py; ECUSCAN_UPDATE_DOCS=1 rewrites it; a changed default or a new or
+removed setting fails the test)."""
 
 from __future__ import annotations
 
@@ -59,6 +60,11 @@ def test_doc_lists_every_limit_with_its_default() -> None:
     assert [n for n, _, _ in _fields_from_source()] == names
     assert all(c for _, _, c in _fields_from_source()), "every limit needs a #: comment saying what it bounds"
     block = text.split(BEGIN, 1)[1].split(END, 1)[0].strip()
-    assert block == table, "docs/limits.md is out of date: run with ECUSCAN_UPDATE_DOCS=1"
-    for name in names:
-        assert f"| `{name}` |" in block
+    documented = {row.split("|")[1].strip().strip("`"): row.split("|")[2].strip()
+                  for row in block.splitlines()[2:]}
+    expected = {row.split("|")[1].strip().strip("`"): row.split("|")[2].strip() for row in table.splitlines()[2:]}
+    # every setting is listed, none that does not exist, each with today's default
+    # (wording of the comments may lag; ECUSCAN_UPDATE_DOCS=1 regenerates the whole table)
+    stale = {n: (documented.get(n), d) for n, d in expected.items() if documented.get(n) != d}
+    assert not stale, f"docs/limits.md is out of date (run with ECUSCAN_UPDATE_DOCS=1): {stale}"
+    assert set(documented) == set(names)
