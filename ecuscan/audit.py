@@ -203,7 +203,7 @@ def _vulns_stage(run: AuditRun, store: Store, catalog: Catalog, options: AuditOp
     vulns = load_vulnerabilities(store)
     run.n_vulnerabilities = len(vulns)
     index = build_index(vulns, catalog)
-    findings = []
+    findings: list[Any] = []
     for path, result in run.results().items():
         findings.extend(iter_matches(result.contained(), index, catalog, firmware_sha256=result.sha256,
                                      firmware_path=path))

@@ -53,7 +53,8 @@ class Limits:
     max_document_depth: int = 64
     #: Most elements (components, records ...) read from one document.
     max_document_items: int = 1_000_000
-    #: Largest ISO-TP payload accepted from the bus (ISO 15765-2 allows 4 GiB; UDS identification never needs this much).
+    #: Largest ISO-TP payload accepted from the bus (ISO 15765-2 allows 4 GiB; identification
+    #: never needs this much).
     max_isotp_payload: int = 64 * KiB
     #: Most frames read from one bus log for replay.
     max_log_frames: int = 5_000_000

@@ -16,7 +16,7 @@ import enum
 import mmap
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, NewType, Union
+from typing import Any, NewType
 
 Sha256 = NewType("Sha256", str)
 """Lower-case hex SHA-256 of some bytes."""
@@ -25,10 +25,10 @@ ComponentId = NewType("ComponentId", str)
 """The catalog id of a component (``zlib``, ``mbedtls``, ``freertos``)."""
 
 #: The bytes of an image: the file itself (``mmap``/``bytes``) or a decoded payload.
-Buffer = Union[bytes, bytearray, memoryview, mmap.mmap]
+Buffer = bytes | bytearray | memoryview | mmap.mmap
 
 
-class ImageFormat(str, enum.Enum):
+class ImageFormat(enum.StrEnum):
     """Container or image format, detected from the bytes."""
 
     ELF = "elf"
@@ -41,14 +41,14 @@ class ImageFormat(str, enum.Enum):
     DIRECTORY = "directory"
 
 
-class Endianness(str, enum.Enum):
+class Endianness(enum.StrEnum):
     """Byte order of the target."""
 
     LITTLE = "little"
     BIG = "big"
 
 
-class SegmentKind(str, enum.Enum):
+class SegmentKind(enum.StrEnum):
     """What a segment holds, as far as the container says."""
 
     CODE = "code"
@@ -58,7 +58,7 @@ class SegmentKind(str, enum.Enum):
     OTHER = "other"
 
 
-class Severity(str, enum.Enum):
+class Severity(enum.StrEnum):
     """Severity of a diagnostic raised while reading an image."""
 
     INFO = "info"
@@ -66,7 +66,7 @@ class Severity(str, enum.Enum):
     ERROR = "error"
 
 
-class EvidenceMethod(str, enum.Enum):
+class EvidenceMethod(enum.StrEnum):
     """How a component was recognised."""
 
     VERSION_STRING = "version-string"  # a signature pattern captured the version from the bytes
@@ -83,7 +83,7 @@ class EvidenceMethod(str, enum.Enum):
     DECLARED = "declared"  # stated by a supplier SBOM or the manifest, not observed
 
 
-class Relation(str, enum.Enum):
+class Relation(enum.StrEnum):
     """How an image relates to a component."""
 
     CONTAINS = "contains"  # the component's code is inside the image
@@ -429,4 +429,4 @@ class ScanFailure:
         return {"path": self.path, "error": self.reason, "sha256": self.sha256}
 
 
-ScanOutcome = Union[ScanResult, ScanFailure]
+ScanOutcome = ScanResult | ScanFailure

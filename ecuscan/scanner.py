@@ -393,7 +393,7 @@ def _tree_package_db(root: str, limits: Limits) -> dict[str, bytes]:
     """The package-database files under a directory tree (dpkg/opkg status and lists ...)."""
     out: dict[str, bytes] = {}
     total = 0
-    for dirpath, dirnames, filenames in os.walk(root, followlinks=False):
+    for dirpath, _dirnames, filenames in os.walk(root, followlinks=False):
         rel_dir = os.path.relpath(dirpath, root)
         for name in filenames:
             rel = name if rel_dir == "." else f"{rel_dir}/{name}"

@@ -8,10 +8,9 @@ from typing import Any
 
 import pytest
 from click.testing import CliRunner
+from conftest import FIRMWARE, GRAPHS
 
 from ecuscan.cli import main
-
-from conftest import FIRMWARE, GRAPHS
 
 pytestmark = pytest.mark.skipif(not (FIRMWARE / "bcm_app.elf").is_file(), reason="demo firmware not built")
 

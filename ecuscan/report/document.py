@@ -135,7 +135,8 @@ def _vulns(run: AuditRun) -> list[dict[str, Any]]:
 
 
 def _supplier_chain(run: AuditRun, supplier_id: str) -> list[str]:
-    chain, seen = [], set()
+    chain: list[str] = []
+    seen: set[str] = set()
     frontier = [supplier_id]
     while frontier and len(chain) < 50:
         s = frontier.pop(0)
@@ -168,7 +169,7 @@ def audit_document(run: AuditRun, fail_on: Sequence[str]) -> dict[str, Any]:
     supplier_findings: dict[str, int] = {}
     if run.impact is not None:
         supplier_findings = {s: len(v) for s, v in run.impact.by_supplier.items()}
-    suppliers = []
+    suppliers: list[dict[str, Any]] = []
     for s in run.manifest.suppliers:
         from ..graph.queries import exposure
 
@@ -205,13 +206,14 @@ def audit_document(run: AuditRun, fail_on: Sequence[str]) -> dict[str, Any]:
                 exposed_ecus.update(e for e in x["ecus"] if e in v.ecus)
         # suppliers of this vehicle's ECUs, ranked by the exposed findings they delivered into it
         in_vehicle = {k for k, ecus_of_key in key_ecus.items() if set(ecus_of_key) & set(v.ecus)}
-        ranked = []
-        for s in suppliers:
-            if not set(s["ecus"]) & set(v.ecus):
+        ranked: list[dict[str, Any]] = []
+        for sup in suppliers:
+            shared = set(sup["ecus"]) & set(v.ecus)
+            if not shared:
                 continue
-            n = len(in_vehicle & set(run.impact.by_supplier.get(s["id"], ()))) if run.impact is not None else 0
-            ranked.append({"id": s["id"], "name": s["name"], "findings": n, "ecus": len(set(s["ecus"]) & set(v.ecus))})
-        top = sorted(ranked, key=lambda s: (-s["findings"], -s["ecus"], s["id"]))[:3]
+            count = len(in_vehicle & set(run.impact.by_supplier.get(sup["id"], ()))) if run.impact is not None else 0
+            ranked.append({"id": sup["id"], "name": sup["name"], "findings": count, "ecus": len(shared)})
+        top = sorted(ranked, key=lambda r: (-r["findings"], -r["ecus"], r["id"]))[:3]
         vehicles.append({"id": v.id, "name": v.name, "ecus": list(v.ecus), "rxswin": list(v.rxswin),
                          "summary": {"ecus": len(v.ecus), "verified": statuses["verified"],
                                      "drifted": statuses["drifted"], "unreachable": statuses["unreachable"],
@@ -225,13 +227,13 @@ def audit_document(run: AuditRun, fail_on: Sequence[str]) -> dict[str, Any]:
     graph: dict[str, Any] = {"svg": None, "nodes": 0, "edges": 0, "warnings": []}
     if run.graph is not None:
         g = run.graph
-        highlight = set()
+        highlight: set[str] = set()
         for x in exposed:
-            for n in g.nodes_of(NodeKind.COMPONENT):
-                attrs = g.attrs(n)
-                if n == node_id(NodeKind.COMPONENT, x["purl"]) or (
+            for node in g.nodes_of(NodeKind.COMPONENT):
+                attrs = g.attrs(node)
+                if node == node_id(NodeKind.COMPONENT, x["purl"]) or (
                         attrs.get("key") == x["component"] and attrs.get("version") in ("", x["version"])):
-                    highlight.add(n)
+                    highlight.add(node)
         graph = {"svg": to_svg(g, highlight=highlight, title=run.manifest.name), "nodes": g.graph.number_of_nodes(),
                  "edges": g.graph.number_of_edges(), "warnings": list(g.warnings)}
 

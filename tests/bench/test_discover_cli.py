@@ -5,13 +5,14 @@ from __future__ import annotations
 import json
 
 from click.testing import CliRunner
-from .conftest import FAST
 
 from ecuscan.bench.discover import discover
 from ecuscan.bench.records import Addressing, BenchTarget
 from ecuscan.bench.simulator import EcuSpec, Faults, Simulator
 from ecuscan.bench.targets import load_bench_file, load_targets
 from ecuscan.cli import main
+
+from .conftest import FAST
 
 
 def test_discover_functional_and_physical(buses):

@@ -6,7 +6,6 @@ import re
 from pathlib import Path
 
 import pytest
-from .conftest import FAST
 
 from ecuscan.bench.buslog import read_log
 from ecuscan.bench.records import BenchTarget, Verdict
@@ -14,6 +13,8 @@ from ecuscan.bench.replay import replay, transactions
 from ecuscan.bench.simulator import EcuSpec, Faults, Simulator
 from ecuscan.bench.verify import verify
 from ecuscan.errors import BenchError
+
+from .conftest import FAST
 
 TRACE = Path(__file__).parent.parent / "data" / "can" / "scapy_candump_uds_scanner.log"
 

@@ -7,13 +7,14 @@ import hashlib
 
 import can
 import pytest
-from .conftest import FAST
 
 from ecuscan.bench.client import EcuSession, ReadOnlyViolation, attached
 from ecuscan.bench.records import Addressing, BenchTarget, MemoryRegion, Verdict
 from ecuscan.bench.simulator import EcuSpec, Faults, Simulator
 from ecuscan.bench.verify import expected_from_scan, verify, with_expectations
 from ecuscan.model import ImageFormat, Provenance, ScanResult
+
+from .conftest import FAST
 
 VIN = "WVWZZZ1JZXW000001"
 EXPECT = {0xF189: "2.4.1", 0xF190: VIN, 0xF18C: "SN-0042-XYZ", 0xF18B: "20260131"}

@@ -16,12 +16,13 @@ import pytest
 from click.testing import CliRunner
 from cyclonedx.schema import SchemaVersion
 from cyclonedx.validation.json import JsonStrictValidator
-from .sbom_samples import bcm_result, comp
 
 from ecuscan.cli import main
 from ecuscan.model import ScanResult, Sha256
 from ecuscan.scanner import scanner_version
 from ecuscan.store import Store
+
+from .sbom_samples import bcm_result, comp
 
 DATA = Path(__file__).parent / "data"
 

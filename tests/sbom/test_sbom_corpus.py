@@ -6,7 +6,6 @@ import json
 from pathlib import Path
 
 import pytest
-from .test_sbom_write import validate
 
 from ecuscan.catalog import load_catalog
 from ecuscan.diff import diff_results
@@ -15,6 +14,8 @@ from ecuscan.sbom import SbomFormat, write_sbom
 from ecuscan.sbom.importer import load_sbom
 from ecuscan.sbom.reconcile import reconcile
 from ecuscan.scanner import Scanner
+
+from .test_sbom_write import validate
 
 pytestmark = pytest.mark.corpus
 IMAGES = ["fw/tcu_m4_debug.elf", "fw/gw_m7_verstr.hex", "fw/ecu_m33_nover.elf"]

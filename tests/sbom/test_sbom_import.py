@@ -7,12 +7,13 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
-from .sbom_samples import bcm_result
 
 from ecuscan.errors import LimitExceeded, SbomError
 from ecuscan.limits import DEFAULT_LIMITS
 from ecuscan.sbom import SbomFormat, write_sbom
 from ecuscan.sbom.importer import SbomLimitExceeded, load_sbom
+
+from .sbom_samples import bcm_result
 
 DATA = Path(__file__).parent / "data"
 

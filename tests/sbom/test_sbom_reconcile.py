@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from .sbom_samples import CATALOG, bcm_result, comp
-
 from ecuscan.model import Evidence, EvidenceMethod
 from ecuscan.sbom import DeclaredComponent, DeclaredSbom, SbomFormat
 from ecuscan.sbom.importer import load_sbom
 from ecuscan.sbom.reconcile import normalize_version, reconcile
+
+from .sbom_samples import CATALOG, bcm_result, comp
 
 DATA = Path(__file__).parent / "data"
 

@@ -12,13 +12,14 @@ import pytest
 from cyclonedx.schema import SchemaVersion
 from cyclonedx.validation.json import JsonStrictValidator
 from cyclonedx.validation.xml import XmlValidator
-from .sbom_samples import bcm_result, gateway_hex_result
 from spdx_tools.spdx.parser.jsonlikedict.json_like_dict_parser import JsonLikeDictParser
 from spdx_tools.spdx.parser.tagvalue.parser import Parser as TvParser
 from spdx_tools.spdx.validation.document_validator import validate_full_spdx_document
 
 from ecuscan.errors import SbomError
 from ecuscan.sbom import SbomFormat, SupplierInfo, write_sbom
+
+from .sbom_samples import bcm_result, gateway_hex_result
 
 SNAPSHOTS = Path(__file__).parent / "snapshots"
 WHEN = datetime(2024, 6, 1, 12, 0, tzinfo=UTC)

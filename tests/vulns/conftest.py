@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import pytest
-from .vulns_helpers import all_vulns, test_catalog
 
 from ecuscan.catalog import Catalog
 from ecuscan.vulns.records import Vulnerability
+
+from .vulns_helpers import all_vulns, test_catalog
 
 
 @pytest.fixture(scope="session")

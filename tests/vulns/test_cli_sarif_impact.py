@@ -8,7 +8,6 @@ from pathlib import Path
 import jsonschema
 import pytest
 from click.testing import CliRunner
-from .vulns_helpers import DATA, component
 
 from ecuscan.catalog import Catalog, load_catalog
 from ecuscan.cli import main
@@ -17,6 +16,8 @@ from ecuscan.vulns.match import match_components
 from ecuscan.vulns.records import Vulnerability
 from ecuscan.vulns.sarif import to_sarif
 from ecuscan.vulns.vex import apply_vex, parse_openvex
+
+from .vulns_helpers import DATA, component
 
 # The SARIF 2.1.0 requirements our output must meet, written from the OASIS specification
 # (sections 3.13 sarifLog, 3.14 run, 3.18 tool, 3.19 toolComponent, 3.27 result, 3.11 message,

@@ -8,7 +8,6 @@ import zipfile
 from pathlib import Path
 
 import pytest
-from .vulns_helpers import DATA, record
 
 from ecuscan.errors import FeedError, LimitExceeded
 from ecuscan.limits import Limits
@@ -16,6 +15,8 @@ from ecuscan.store import Store
 from ecuscan.vulns.feeds import import_feeds, parse_json
 from ecuscan.vulns.match import load_vulnerabilities
 from ecuscan.vulns.parsers import parse_record
+
+from .vulns_helpers import DATA, record
 
 N_CVE5 = len(list((DATA / "cve5").glob("*.json")))
 N_NVD = len(list((DATA / "nvd").glob("*.json")))

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import pytest
-from .vulns_helpers import component, record
 
 from ecuscan.catalog import Catalog
 from ecuscan.vulns.match import match_components, merge_vulnerabilities
 from ecuscan.vulns.parsers import parse_record
 from ecuscan.vulns.records import Finding, FindingStatus, Vulnerability
+
+from .vulns_helpers import component, record
 
 A, N, U = FindingStatus.AFFECTED, FindingStatus.NOT_AFFECTED, FindingStatus.UNKNOWN_RANGE
 

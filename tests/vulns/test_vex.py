@@ -8,7 +8,6 @@ from pathlib import Path
 import pytest
 from cyclonedx.schema import SchemaVersion
 from cyclonedx.validation.json import JsonStrictValidator
-from .vulns_helpers import component
 
 from ecuscan.catalog import Catalog
 from ecuscan.errors import FeedError
@@ -16,6 +15,8 @@ from ecuscan.vulns.impact import Topology
 from ecuscan.vulns.match import match_components
 from ecuscan.vulns.records import Finding, FindingStatus, VexStatus, Vulnerability
 from ecuscan.vulns.vex import apply_vex, load_vex, parse_openvex, to_cyclonedx, to_openvex
+
+from .vulns_helpers import component
 
 FW = "a" * 64
 
