@@ -177,3 +177,12 @@ def test_bare_version_after_binary_data_is_a_hint_candidate() -> None:
     data = b"\x00" * 32 + bytes(table) + b"1.3.1\x00\x00\x00"
     found = {(c.id, c.version) for c in identify(_raw(data), load_catalog())}
     assert ("zlib", "1.3.1") in found
+
+
+def test_debian_dwz_altlink_proves_source_package_and_admits_hint() -> None:
+    # a Debian bluez tool: only its dwz alt-link names the source package; the bare "5.82" is its version
+    data = (b"\x00" * 64 + b"/usr/lib/debug/.dwz/aarch64-linux-gnu/bluez.debug\x00" + b"\x00" * 200
+            + b"\x005.82\x00\x00\x00" + b"\x00" * 64)
+    assert ("bluez", "5.82") in {(c.id, c.version) for c in identify(_raw(data), CAT)}
+    other = data.replace(b"/bluez.debug", b"/other.debug")
+    assert not any(c.id == "bluez" for c in identify(_raw(other), CAT))
