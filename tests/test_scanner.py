@@ -1,0 +1,158 @@
+"""The scan orchestrator: trees and root filesystems, package metadata, bad inputs, cache, jobs."""
+
+from __future__ import annotations
+
+import io
+import tarfile
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from ecuscan.cli import main
+from ecuscan.model import EvidenceMethod, ScanFailure, ScanOutcome, ScanResult
+from ecuscan.scanner import Scanner, ScanOptions
+from ecuscan.store import Store
+
+ZLIB_BANNER = b"\x00\x00 inflate 1.2.13 Copyright 1995-2022 Mark Adler \x00"
+DPKG_STATUS = b"""Package: busybox
+Status: install ok installed
+Architecture: armhf
+Version: 1:1.36.1-9
+Description: Tiny utilities for small and embedded systems
+
+Package: zlib1g
+Status: install ok installed
+Source: zlib
+Version: 1:1.2.13.dfsg-1
+Description: compression library - runtime
+"""
+
+
+def make_tree(root: Path) -> Path:
+    (root / "bin").mkdir(parents=True)
+    (root / "usr/lib").mkdir(parents=True)
+    (root / "var/lib/dpkg/info").mkdir(parents=True)
+    # busybox without any version string: only the package database can say which version it is
+    (root / "bin/busybox").write_bytes(b"\x7fBB-like-bytes-without-version" + bytes(range(256)) * 8)
+    (root / "usr/lib/libz.so.1").write_bytes(b"\x00" * 512 + ZLIB_BANNER + b"\x00" * 512)
+    (root / "var/lib/dpkg/status").write_bytes(DPKG_STATUS)
+    (root / "var/lib/dpkg/info/busybox.list").write_bytes(b"/.\n/bin\n/bin/busybox\n")
+    (root / "var/lib/dpkg/info/zlib1g:armhf.list").write_bytes(b"/usr/lib/libz.so.1\n")
+    return root
+
+
+class Counting:
+    def __init__(self) -> None:
+        self.cached = 0
+        self.analysed = 0
+        self.total = -1
+
+    def planned(self, total: int) -> None:
+        self.total = total
+
+    def finished(self, outcome: ScanOutcome, cached: bool) -> None:
+        if cached:
+            self.cached += 1
+        else:
+            self.analysed += 1
+
+
+def by_name(outcomes: list[ScanOutcome], suffix: str) -> ScanResult:
+    hits = [o for o in outcomes if isinstance(o, ScanResult) and o.path.endswith(suffix)]
+    assert len(hits) == 1, [o.path for o in outcomes]
+    return hits[0]
+
+
+def comp(result: ScanResult, cid: str) -> tuple[str | None, set[EvidenceMethod]]:
+    c = next(c for c in result.components if c.id == cid)
+    return c.version, {e.method for e in c.evidence}
+
+
+def test_directory_tree_files_inherit_their_package(tmp_path: Path) -> None:
+    root = make_tree(tmp_path / "rootfs")
+    outcomes = list(Scanner(None).scan_paths([root]))
+    busybox = by_name(outcomes, "bin/busybox")
+    assert comp(busybox, "busybox") == ("1.36.1", {EvidenceMethod.PACKAGE_METADATA})
+    libz = by_name(outcomes, "usr/lib/libz.so.1")
+    version, methods = comp(libz, "zlib")
+    assert version == "1.2.13"
+    assert {EvidenceMethod.VERSION_STRING, EvidenceMethod.PACKAGE_METADATA} <= methods
+
+
+def test_rootfs_tarball_gives_the_same_components(tmp_path: Path) -> None:
+    root = make_tree(tmp_path / "rootfs")
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w:gz") as tar:
+        tar.add(root, arcname=".")
+    tgz = tmp_path / "rootfs.tar.gz"
+    tgz.write_bytes(buf.getvalue())
+    outcomes = list(Scanner(None).scan_paths([tgz]))
+    top = outcomes[0]
+    assert isinstance(top, ScanResult) and top.parent is None and top.path == str(tgz)
+    assert {(c.id, c.version) for c in top.contained()} >= {("busybox", "1.36.1"), ("zlib", "1.2.13")}
+    member = by_name(outcomes, "bin/busybox")
+    assert member.parent == str(tgz)
+    assert comp(member, "busybox") == ("1.36.1", {EvidenceMethod.PACKAGE_METADATA})
+
+
+def test_bad_file_is_reported_and_the_batch_goes_on(tmp_path: Path) -> None:
+    bad = tmp_path / "a_truncated.elf"
+    bad.write_bytes(b"\x7fELF\x01\x01\x01" + b"\xff" * 9 + b"\x02\x00\x28\x00")  # header cut short
+    good = tmp_path / "b_good.bin"
+    good.write_bytes(ZLIB_BANNER)
+    store = Store.open(f"sqlite:///{tmp_path / 'inv.sqlite'}")
+    outcomes = list(Scanner(store).scan_paths([bad, good]))
+    failures = [o for o in outcomes if isinstance(o, ScanFailure)]
+    assert len(failures) == 1 and failures[0].path == str(bad)
+    assert failures[0].reason  # says what is wrong
+    assert comp(by_name(outcomes, "b_good.bin"), "zlib")[0] == "1.2.13"
+    assert store.count() == 1 and store.check().ok
+    store.close()
+
+
+def test_unchanged_images_come_from_the_store(tmp_path: Path) -> None:
+    root = make_tree(tmp_path / "rootfs")
+    url = f"sqlite:///{tmp_path / 'inv.sqlite'}"
+    with Store.open(url) as store:
+        first = Counting()
+        list(Scanner(store, observer=first).scan_paths([root]))
+        assert first.analysed == first.total == 5 and first.cached == 0
+        second = Counting()
+        again = list(Scanner(store, observer=second).scan_paths([root]))
+        assert second.cached == 5 and second.analysed == 0
+        assert comp(by_name(again, "bin/busybox"), "busybox")[0] == "1.36.1"
+        third = Counting()
+        list(Scanner(store, options=ScanOptions(use_cache=False), observer=third).scan_paths([root]))
+        assert third.analysed == 5
+
+
+def test_worker_processes_give_the_same_results(tmp_path: Path) -> None:
+    root = make_tree(tmp_path / "rootfs")
+    one = sorted((o.path, o.to_dict()["components"].__repr__()) for o in Scanner(None).scan_paths([root]))
+    two = sorted((o.path, o.to_dict()["components"].__repr__())
+                 for o in Scanner(None, options=ScanOptions(jobs=2)).scan_paths([root]))
+    assert one == two
+
+
+def test_cli_exit_code_and_json_errors(tmp_path: Path) -> None:
+    bad = tmp_path / "broken.hex"
+    bad.write_text(":10000000FFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFF01\n")  # checksum should be 00
+    good = tmp_path / "ok.bin"
+    good.write_bytes(ZLIB_BANNER)
+    res = CliRunner().invoke(main, ["scan", "--json", "--store", str(tmp_path / "s.sqlite"), str(bad), str(good)])
+    assert res.exit_code == 2
+    import json
+
+    doc = json.loads(res.stdout)
+    assert [e["path"] for e in doc["errors"]] == [str(bad)]
+    assert "line 1" in doc["errors"][0]["error"]
+    assert [r["path"] for r in doc["results"]] == [str(good)]
+
+
+@pytest.mark.parametrize("flag", ["--base-address", "--jobs"])
+def test_cli_rejects_bad_numbers(tmp_path: Path, flag: str) -> None:
+    f = tmp_path / "x.bin"
+    f.write_bytes(b"x")
+    res = CliRunner().invoke(main, ["scan", flag, "zz", "--store", str(tmp_path / "s.sqlite"), str(f)])
+    assert res.exit_code == 2
