@@ -16,6 +16,7 @@ segmentation, flow control, STmin/block size, padding and FD; udsoncan's ``Clien
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import logging
 import queue
 import threading
@@ -43,6 +44,11 @@ from . import obd
 from .addressing import isotp_address, isotp_params
 from .dids import DidDecodeError, RawDidCodec, decode
 from .records import BenchOptions, BenchTarget, Exchange, ItemKind, MemoryRegion, Observation, Verdict
+from .security import SecurityKeyError, udsoncan_algo
+
+#: SecurityAccess NRCs after which the bench stops (no second key is ever tried: never brute-force).
+SECURITY_STOP_NRCS = {0x35: "invalid key", 0x36: "exceeded number of attempts",
+                      0x37: "required time delay not expired"}
 
 
 class ReadOnlyViolation(BenchError):
@@ -57,8 +63,10 @@ READ_ONLY_SERVICES: dict[int, frozenset[int] | None] = {
     0x10: frozenset({0x01, 0x03, 0x81, 0x83}),  # default / extended session only (never programming)
     0x09: None,  # OBD-II request vehicle information
 }
-#: Added only with ``BenchOptions.read_memory`` (explicit opt-in).
-MEMORY_SERVICES: dict[int, frozenset[int] | None] = {0x23: None}
+#: Added only with ``BenchOptions.read_memory`` (explicit opt-in): ReadMemoryByAddress, and
+#: SecurityAccess requestSeed (odd) / sendKey (even) sub-functions 0x01-0x42 only (never the
+#: ISO-reserved or supplier-specific 0x43-0x7E, never with suppressPosRspMsgIndicationBit).
+MEMORY_SERVICES: dict[int, frozenset[int] | None] = {0x23: None, 0x27: frozenset(range(0x01, 0x43))}
 
 
 def check_allowed(payload: bytes, *, read_memory: bool = False) -> None:
@@ -69,6 +77,7 @@ def check_allowed(payload: bytes, *, read_memory: bool = False) -> None:
     Traceback (most recent call last):
     ...
     ecuscan.bench.client.ReadOnlyViolation: refused to send service 0x11 (not on the read-only allow-list): 1101
+    >>> check_allowed(bytes.fromhex("2701"), read_memory=True)
     """
     if not payload:
         raise ReadOnlyViolation("refused to send an empty request")
@@ -230,6 +239,13 @@ class EcuSession:
             "exception_on_negative_response": True, "exception_on_invalid_response": True,
             "exception_on_unexpected_response": True,
         })
+        self.security = target.effective_security if options.read_memory else None
+        self._security_error: str | None = None
+        if self.security is not None:
+            try:
+                config["security_algo"] = udsoncan_algo(self.security)
+            except SecurityKeyError as exc:
+                self._security_error = str(exc)
         self.client = Client(self.conn, config=config)  # type: ignore[arg-type]
         # Route udsoncan's own log records under ecuscan.bench (NullHandler: nothing on stderr by default).
         self.client.logger = logging.getLogger("ecuscan.bench.uds")
@@ -349,6 +365,39 @@ class EcuSession:
         except BenchError as exc:
             return self._observation(ItemKind.OBD, info_type, status=Verdict.INVALID, detail=str(exc))
         return self._observation(ItemKind.OBD, info_type, value=text)
+
+    def unlock(self) -> Observation | None:
+        """SecurityAccess with the target's configured key (opt-in read-memory mode only), once.
+
+        The seed/key exchange is udsoncan's ``unlock_security_access`` (key from its ``security_algo``
+        setting). Returns None when unlocked (or nothing to unlock), else a MISSING observation with
+        the NRC decoded; a refused key is never retried.
+        """
+        sec = self.security
+        if sec is None:
+            return None
+        level = sec.seed_level
+        if not self.options.read_memory:
+            raise ReadOnlyViolation("SecurityAccess needs the explicit read_memory opt-in (--read-memory)")
+        if self._security_error is not None:
+            return self._observation(ItemKind.SECURITY, level, status=Verdict.MISSING,
+                                     detail=f"SecurityAccess not attempted: {self._security_error}")
+        try:
+            if sec.session is not None:
+                self.client.change_session(sec.session)
+            self.client.unlock_security_access(level)
+        except SecurityKeyError as exc:
+            return self._observation(ItemKind.SECURITY, level, status=Verdict.MISSING,
+                                     detail=f"SecurityAccess level {level:#04x}: {exc}; key not sent")
+        except Exception as exc:
+            obs = self._failure(ItemKind.SECURITY, level, exc)
+            if obs.nrc is not None:
+                why = SECURITY_STOP_NRCS.get(obs.nrc)
+                stop = f" ({why}: not retried)" if why else ""
+                obs = dataclasses.replace(obs, detail=f"SecurityAccess level {level:#04x} refused: "
+                                                      f"{obs.detail}{stop}")
+            return obs
+        return None
 
     def read_memory(self, region: MemoryRegion) -> Observation:
         """ReadMemoryByAddress over the region in chunks; value is the SHA-256 of the bytes (opt-in)."""

@@ -76,6 +76,7 @@ class ItemKind(enum.Enum):
     DID = "did"  # UDS ReadDataByIdentifier (0x22)
     OBD = "obd"  # OBD-II service 0x09 info type
     MEMORY = "memory"  # UDS ReadMemoryByAddress (0x23) hashed with SHA-256
+    SECURITY = "security"  # UDS SecurityAccess (0x27) before memory reads; never a check of its own
 
 
 @dataclass(frozen=True)
@@ -102,6 +103,55 @@ class MemoryRegion:
 
 
 @dataclass(frozen=True)
+class SecurityConfig:
+    """SecurityAccess (0x27) the bench performs before memory reads (opt-in read-memory mode only).
+
+    The key is either fixed (``key``) or computed by ``algorithm``, a ``module:function`` (or
+    ``path/to/file.py:function``) reference called as ``function(level, seed) -> bytes``. Naming an
+    algorithm executes user-supplied code, exactly like udsoncan's own ``security_algo`` setting.
+    ``session`` optionally switches to a diagnostic session (0x01 or 0x03 only) first.
+    """
+
+    level: int = 1
+    key: bytes | None = None
+    algorithm: str | None = None
+    session: int | None = None
+
+    def __post_init__(self) -> None:
+        if not 0x01 <= self.level <= 0x42:
+            raise BenchError(f"security level {self.level:#x} is outside 0x01-0x42 (requestSeed/sendKey)")
+        if self.key is not None and self.algorithm is not None:
+            raise BenchError("security: give either a fixed key or a key algorithm, not both")
+        if self.session is not None and self.session not in (0x01, 0x03):
+            raise BenchError(f"security session {self.session:#x} is not default (0x01) or extended (0x03)")
+
+    @property
+    def seed_level(self) -> int:
+        """The odd requestSeed sub-function of this level (sendKey is one more)."""
+        return self.level if self.level % 2 else self.level - 1
+
+
+@dataclass(frozen=True)
+class CvnConfig:
+    """How an ECU computes its OBD calibration verification number over flash regions.
+
+    ``algorithm`` is ``crc32`` (zlib's CRC-32, reported big-endian) or a ``module:function``
+    reference called as ``function(data: bytes) -> bytes | int`` (4 bytes; user-supplied code).
+    ``regions`` are ``(address, size)`` pairs concatenated in order.
+    """
+
+    algorithm: str = "crc32"
+    regions: tuple[tuple[int, int], ...] = ()
+
+    def __post_init__(self) -> None:
+        if not self.regions:
+            raise BenchError("cvn: at least one region [address, size] is needed")
+        for address, size in self.regions:
+            if address < 0 or size <= 0:
+                raise BenchError(f"cvn: region {address:#x}+{size} is empty or negative")
+
+
+@dataclass(frozen=True)
 class BenchTarget:
     """One ECU on the bench: how to reach it and what it must answer.
 
@@ -120,7 +170,9 @@ class BenchTarget:
     memory: tuple[MemoryRegion, ...] = ()
     fd: bool = False
     padding: int | None = 0xCC
-    security_key: bytes | None = None  # reserved: SecurityAccess is not implemented
+    security_key: bytes | None = None  # deprecated shorthand for security=SecurityConfig(1, key)
+    #: SecurityAccess before memory reads (only in the opt-in read-memory mode).
+    security: SecurityConfig | None = None
 
     def __post_init__(self) -> None:
         limit = 0x1FFFFFFF if self.addressing.extended else 0x7FF
@@ -132,6 +184,13 @@ class BenchTarget:
             raise BenchError(f"ECU {self.ecu_id}: tx_id and rx_id are both {self.tx_id:#x}")
         if self.padding is not None and not 0 <= self.padding <= 0xFF:
             raise BenchError(f"ECU {self.ecu_id}: padding byte {self.padding} is not 0..255")
+
+    @property
+    def effective_security(self) -> SecurityConfig | None:
+        """``security``, or level 1 with the fixed ``security_key`` when only that is given."""
+        if self.security is not None:
+            return self.security
+        return SecurityConfig(1, key=self.security_key) if self.security_key is not None else None
 
     def codec_for(self, did: int) -> Codec:
         """The codec of ``did``: an explicit OEM entry first, then the standard table, else RAW."""
@@ -233,6 +292,8 @@ def item_label(kind: ItemKind, item: int, size: int | None = None) -> str:
         return f"{item:04X}"
     if kind is ItemKind.OBD:
         return f"OBD 09/{item:02X}"
+    if kind is ItemKind.SECURITY:
+        return f"SEC 27/{item:02X}"
     return f"MEM {item:#010x}" + (f"+{size}" if size is not None else "")
 
 

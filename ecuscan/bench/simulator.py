@@ -29,7 +29,7 @@ from ..errors import BenchError
 from . import obd
 from .busmodel import BusModel
 from .dids import encode
-from .records import BenchTarget
+from .records import BenchTarget, CvnConfig, SecurityConfig
 
 FD_LENGTHS = (8, 12, 16, 20, 24, 32, 48, 64)
 
@@ -52,6 +52,24 @@ class Faults:
     fc_wait: int = 0  # flow-control WAIT frames before clear-to-send (multi-frame requests)
     fc_overflow: bool = False  # flow control OVERFLOW to multi-frame requests
     stray: bool = False  # stray frames on the response id (and elsewhere) before each answer
+    #: Memory reads need SecurityAccess at this level (0x23 answers 0x33 securityAccessDenied until
+    #: unlocked); the key is ``security_key`` (hex) or ``security_algorithm`` (``module:function``).
+    security_level: int | None = None
+    security_key: str | None = None
+    security_algorithm: str | None = None
+    security_attempts: int = 3  # wrong keys before 0x36 exceededNumberOfAttempts
+
+    def __post_init__(self) -> None:
+        if self.security_level is not None:
+            if not 0x01 <= self.security_level <= 0x42:
+                raise BenchError(f"simulated security level {self.security_level:#x} is outside 0x01-0x42")
+            if (self.security_key is None) == (self.security_algorithm is None):
+                raise BenchError("simulated security needs exactly one of security_key or security_algorithm")
+            if self.security_key is not None:
+                try:
+                    bytes.fromhex(self.security_key)
+                except ValueError:
+                    raise BenchError(f"simulated security_key {self.security_key!r} is not hex") from None
 
 
 @dataclass(frozen=True)
@@ -67,6 +85,8 @@ class EcuSpec:
     obd: Mapping[int, str] | None = None
     memory: Mapping[int, bytes] = field(default_factory=dict)
     faults: Faults = Faults()
+    #: Answer OBD 09/06 (CVN) computed from ``memory`` like the real ECU (overrides ``obd``'s CVN).
+    cvn: CvnConfig | None = None
     response_delay: float = 0.0  # seconds from request (end of frame) to answer
     padding: int = 0xAA
 
@@ -97,6 +117,14 @@ class _Ecu:
         self.tx: _Tx | None = None
         self.fd = spec.target.fd
         self.requests: Counter[int] = Counter()
+        self.unlocked = spec.faults.security_level is None
+        self.seed: bytes | None = None
+        self.failed_keys = 0
+        self._key: Callable[[int, bytes], bytes] | None = None
+        if spec.cvn is not None:
+            from .flash import Flash, compute_cvn
+
+            self.obd[obd.CVN] = compute_cvn(spec.cvn, Flash.from_blocks(spec.memory.items()))
 
     # -- frames ---------------------------------------------------------------------------
     def frame(self, data: bytes) -> can.Message:
@@ -198,6 +226,8 @@ class _Ecu:
             return None if len(req) > 1 and req[1] & 0x80 else b"\x7e\x00"
         if sid == 0x10 and len(req) == 2 and req[1] & 0x7F in (1, 3):
             return bytes([0x50, req[1] & 0x7F, 0x00, 0x32, 0x01, 0xF4])
+        if sid == 0x27 and f.security_level is not None:
+            return self.security_access(req)
         if sid not in (0x22, 0x09, 0x23):
             return bytes([0x7F, sid, 0x11])  # serviceNotSupported (also every write service)
         if f.nrc is not None:
@@ -206,7 +236,40 @@ class _Ecu:
             return self.read_dids(req)
         if sid == 0x09:
             return self.read_obd(req)
+        if not self.unlocked:
+            return b"\x7f\x23\x33"  # securityAccessDenied
         return self.read_memory(req)
+
+    def security_access(self, req: bytes) -> bytes:
+        """requestSeed / sendKey at the configured level; 0x35 wrong key, 0x36 after too many."""
+        f = self.spec.faults
+        level = f.security_level or 1
+        level -= 0 if level % 2 else 1
+        if len(req) < 2:
+            return b"\x7f\x27\x13"
+        sub = req[1]
+        if sub == level:
+            if self.failed_keys >= f.security_attempts:
+                return b"\x7f\x27\x36"
+            self.seed = bytes(4) if self.unlocked else self.sim.rng.randbytes(4).replace(b"\x00", b"\x5a")
+            return bytes([0x67, level]) + self.seed
+        if sub == level + 1:
+            if self.seed is None:
+                return b"\x7f\x27\x24"  # requestSequenceError
+            seed, self.seed = self.seed, None
+            if self.failed_keys >= f.security_attempts:
+                return b"\x7f\x27\x36"
+            if self._key is None:
+                from .security import key_function
+
+                key = bytes.fromhex(f.security_key) if f.security_key is not None else None
+                self._key = key_function(SecurityConfig(level, key=key, algorithm=f.security_algorithm))
+            if req[2:] != self._key(level, seed):
+                self.failed_keys += 1
+                return b"\x7f\x27\x36" if self.failed_keys >= f.security_attempts else b"\x7f\x27\x35"
+            self.unlocked = True
+            return bytes([0x67, level + 1])
+        return b"\x7f\x27\x12"
 
     def read_dids(self, req: bytes) -> bytes:
         if len(req) < 3 or len(req) % 2 == 0:
@@ -266,6 +329,7 @@ class Simulator:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._rng = random.Random(seed)
+        self.rng = random.Random(seed + 1)  # seeds of SecurityAccess (separate from background traffic)
         used = {e.t.tx_id for e in self.ecus} | {e.t.rx_id for e in self.ecus} | {0x7DF}
         self._background_ids = [i for i in range(0x100, 0x700) if i not in used]
         self.frames_sent = 0

@@ -15,13 +15,18 @@ shape directly, with bench-only extras the manifest schema does not carry:
           expect: {F189: "2.4.1", F18C: "SN123"}
           dids: [{did: "0x0100", codec: hex, name: calibration}]
           obd: {VIN: "WVWZZZ1JZXW000001", CVN: "11223344"}   # expectations for OBD mode 09
-          memory: [{address: 0x08000000, size: 4096, sha256: "..."}]
+          memory: [{address: 0x08000000, size: 4096, sha256: "..."}]   # or "all" / no sha256: from image
+          image: bcm_app.elf       # the analysed image (relative to this file): memory hashes, CVN, sim flash
+          cvn: {algorithm: crc32, regions: [[0x08000000, 0x10000]]}   # or "module:function"
+          security: {level: 1, key: "11223344"}   # or algorithm: "module:function" (runs user code)
           fd: false
           padding: 0xCC
           simulate:                # used by ``ecuscan simulate`` only
             values: {F189: "2.4.2"}
             faults: {silent: false, nrc: 0x22, pending: 3, delay: 0.1, truncate: true}
-            memory: [{address: 0x08000000, hex: "00112233"}]
+            memory: [{address: 0x08000000, hex: "00112233"}]   # default: the image's flash
+            flash_patch: [{address: 0x08000100, hex: "00"}]     # drift the simulated flash
+            faults: {security_level: 1, security_key: "11223344"}   # or security_algorithm
 """
 
 from __future__ import annotations
@@ -38,7 +43,8 @@ from ..limits import DEFAULT_LIMITS, Limits
 from . import obd
 from .addressing import normal_fixed_ids
 from .dids import parse_did
-from .records import Addressing, BenchTarget, Codec, DidSpec, MemoryRegion
+from .flash import Flash, Regions, compute_cvn, load_flash, memory_expectations, parse_regions
+from .records import Addressing, BenchTarget, Codec, CvnConfig, DidSpec, MemoryRegion, SecurityConfig
 from .simulator import EcuSpec, Faults
 
 _ADDRESSING = {"normal_11bit": Addressing.NORMAL_11BIT, "normal11": Addressing.NORMAL_11BIT,
@@ -76,15 +82,63 @@ def targets_from_manifest(manifest: Any) -> list[BenchTarget]:
         addressing = _ADDRESSING[str(getattr(b.addressing, "value", b.addressing))]
         tx, rx = _ids(ecu.id, addressing, b.tx_id, b.rx_id, b.target_address, b.source_address)
         dids = tuple(DidSpec(d.did, d.name or f"{d.did:04X}", Codec.parse(d.codec)) for d in b.dids)
-        out.append(BenchTarget(ecu.id, tx, rx, addressing, expect=b.expected(), dids=dids))
+        out.append(BenchTarget(ecu.id, tx, rx, addressing, expect=b.expected(), dids=dids,
+                               security=security_config(ecu.id, getattr(b, "security", None))))
     return out
 
 
-def _target(ecu_id: str, b: Mapping[str, Any]) -> BenchTarget:
+def security_config(ecu_id: str, value: Any) -> SecurityConfig | None:
+    """``{level, key: hex | algorithm: "module:function", session}`` -> :class:`SecurityConfig` (None: absent)."""
+    if value is None:
+        return None
+    if not isinstance(value, Mapping):
+        raise BenchError(f"ECU {ecu_id}: security must be a mapping")
+    unknown = sorted(set(value) - {"level", "key", "algorithm", "session"})
+    if unknown:
+        raise BenchError(f"ECU {ecu_id}: unknown security field(s) {', '.join(map(str, unknown))}")
+    try:
+        key = bytes.fromhex(str(value["key"])) if value.get("key") is not None else None
+    except ValueError:
+        raise BenchError(f"ECU {ecu_id}: security key {value['key']!r} is not hex") from None
+    if key is None and not value.get("algorithm"):
+        raise BenchError(f"ECU {ecu_id}: security needs a key (hex) or an algorithm (module:function)")
+    session = value.get("session")
+    return SecurityConfig(_int(value.get("level", 1), f"ECU {ecu_id} security level"), key=key,
+                          algorithm=str(value["algorithm"]) if value.get("algorithm") else None,
+                          session=None if session is None else _int(session, f"ECU {ecu_id} security session"))
+
+
+def cvn_config(ecu_id: str, value: Any) -> CvnConfig | None:
+    """``{algorithm: crc32 | "module:function", regions: [[address, size], ...]}`` -> :class:`CvnConfig`."""
+    if value is None:
+        return None
+    if not isinstance(value, Mapping):
+        raise BenchError(f"ECU {ecu_id}: cvn must be a mapping")
+    unknown = sorted(set(value) - {"algorithm", "regions"})
+    if unknown:
+        raise BenchError(f"ECU {ecu_id}: unknown cvn field(s) {', '.join(map(str, unknown))}")
+    return CvnConfig(str(value.get("algorithm", "crc32")),
+                     parse_regions(value.get("regions"), f"ECU {ecu_id} cvn regions"))
+
+
+def patch_flash(ecu_id: str, flash: Flash, patches: Any) -> Flash:
+    """Apply ``simulate.flash_patch`` (one ``{address, hex}`` or a list) to the simulated flash."""
+    if patches is None:
+        return flash
+    for p in [patches] if isinstance(patches, Mapping) else list(patches):
+        try:
+            data = bytes.fromhex(str(p["hex"]))
+        except (KeyError, TypeError, ValueError):
+            raise BenchError(f"ECU {ecu_id}: flash_patch entry {p!r} needs address and hex bytes") from None
+        flash = flash.patched(_int(p.get("address"), f"ECU {ecu_id} flash_patch address"), data)
+    return flash
+
+
+def _target(ecu_id: str, b: Mapping[str, Any], base: Path | None = None) -> BenchTarget:
     if not isinstance(b, Mapping):
         raise BenchError(f"ECU {ecu_id}: bench must be a mapping")
     known = {"tx_id", "rx_id", "addressing", "target_address", "source_address", "expect", "dids", "obd",
-             "memory", "fd", "padding", "simulate"}
+             "memory", "fd", "padding", "simulate", "image", "cvn", "security"}
     unknown = sorted(set(b) - known)
     if unknown:
         raise BenchError(f"ECU {ecu_id}: unknown bench field(s) {', '.join(map(str, unknown))}")
@@ -103,12 +157,46 @@ def _target(ecu_id: str, b: Mapping[str, Any]) -> BenchTarget:
         if key not in _OBD_NAMES:
             raise BenchError(f"ECU {ecu_id}: OBD item {k!r} is not VIN, CALID, CVN or ECUNAME")
         expect_obd[_OBD_NAMES[key]] = str(v)
-    memory = tuple(MemoryRegion(_int(m["address"], f"ECU {ecu_id} memory address"),
-                                _int(m["size"], f"ECU {ecu_id} memory size"), str(m["sha256"]).lower(),
-                                str(m.get("name", ""))) for m in b.get("memory") or ())
+    flash, segments = _image(ecu_id, b, base)
+    memory = _memory(ecu_id, b.get("memory"), flash, segments)
+    cvn = cvn_config(ecu_id, b.get("cvn"))
+    if cvn is not None and obd.CVN not in expect_obd:
+        if flash is None:
+            raise BenchError(f"ECU {ecu_id}: cvn needs the analysed image (bench.image) to compute the expectation")
+        expect_obd[obd.CVN] = compute_cvn(cvn, flash)
     padding = b.get("padding", 0xCC)
     return BenchTarget(ecu_id, tx, rx, addressing, expect=expect, dids=dids, expect_obd=expect_obd, memory=memory,
-                       fd=bool(b.get("fd", False)), padding=None if padding is None else _int(padding, "padding"))
+                       fd=bool(b.get("fd", False)), padding=None if padding is None else _int(padding, "padding"),
+                       security=security_config(ecu_id, b.get("security")))
+
+
+def _image(ecu_id: str, b: Mapping[str, Any], base: Path | None) -> tuple[Flash | None, tuple[Any, ...]]:
+    if not b.get("image"):
+        return None, ()
+    path = Path(str(b["image"]))
+    if base is not None and not path.is_absolute():
+        path = base / path
+    return load_flash(path)
+
+
+def _memory(ecu_id: str, value: Any, flash: Flash | None, segments: tuple[Any, ...]) -> tuple[MemoryRegion, ...]:
+    if value is None:
+        return ()
+    if value == "all":
+        if flash is None:
+            raise BenchError(f"ECU {ecu_id}: memory: all needs the analysed image (bench.image)")
+        return memory_expectations(segments, "all", flash)
+    out = []
+    for m in value:
+        address = _int(m["address"], f"ECU {ecu_id} memory address")
+        size = _int(m["size"], f"ECU {ecu_id} memory size")
+        if m.get("sha256"):
+            out.append(MemoryRegion(address, size, str(m["sha256"]).lower(), str(m.get("name", ""))))
+        elif flash is None:
+            raise BenchError(f"ECU {ecu_id}: memory region {address:#x} has no sha256 and no bench.image to hash")
+        else:
+            out.extend(memory_expectations(segments, [(address, size)], flash))
+    return tuple(out)
 
 
 def _faults(ecu_id: str, f: Mapping[str, Any]) -> Faults:
@@ -117,6 +205,9 @@ def _faults(ecu_id: str, f: Mapping[str, Any]) -> Faults:
     if unknown:
         raise BenchError(f"ECU {ecu_id}: unknown fault(s) {', '.join(map(str, unknown))}")
     kw: dict[str, Any] = dict(f)
+    for name in ("security_level", "security_attempts"):
+        if kw.get(name) is not None:
+            kw[name] = _int(kw[name], f"ECU {ecu_id} fault {name}")
     if "nrc_dids" in kw:
         kw["nrc_dids"] = {parse_did(k): _int(v, "nrc") for k, v in kw["nrc_dids"].items()}
     if "drift" in kw:
@@ -126,15 +217,19 @@ def _faults(ecu_id: str, f: Mapping[str, Any]) -> Faults:
     return Faults(**kw)
 
 
-def _spec(target: BenchTarget, b: Mapping[str, Any]) -> EcuSpec:
+def _spec(target: BenchTarget, b: Mapping[str, Any], base: Path | None = None) -> EcuSpec:
     sim = dict(b.get("simulate") or {})
     values = dict(target.expect)
     values.update({parse_did(k): str(v) for k, v in dict(sim.get("values") or {}).items()})
-    memory = {}
-    for m in sim.get("memory") or ():
-        memory[_int(m["address"], "memory address")] = bytes.fromhex(str(m["hex"]))
-    return EcuSpec(target, values=values, memory=memory, faults=_faults(target.ecu_id, sim.get("faults") or {}),
-                   response_delay=float(sim.get("response_delay", 0.0)))
+    if sim.get("memory"):
+        flash = Flash.from_blocks((_int(m["address"], "memory address"), bytes.fromhex(str(m["hex"])))
+                                  for m in sim["memory"])
+    else:
+        flash = _image(target.ecu_id, b, base)[0] or Flash()
+    flash = patch_flash(target.ecu_id, flash, sim.get("flash_patch"))
+    return EcuSpec(target, values=values, memory=flash.as_mapping(),
+                   faults=_faults(target.ecu_id, sim.get("faults") or {}),
+                   response_delay=float(sim.get("response_delay", 0.0)), cvn=cvn_config(target.ecu_id, b.get("cvn")))
 
 
 def load_bench_file(path: str | Path, limits: Limits = DEFAULT_LIMITS) -> tuple[list[BenchTarget], list[EcuSpec]]:
@@ -155,9 +250,9 @@ def load_bench_file(path: str | Path, limits: Limits = DEFAULT_LIMITS) -> tuple[
                 raise BenchError(f"ecus[{i}] needs an 'id'")
             if "bench" not in e:
                 continue
-            t = _target(str(e["id"]), e["bench"])
+            t = _target(str(e["id"]), e["bench"], p.parent)
             targets.append(t)
-            specs.append(_spec(t, e["bench"]))
+            specs.append(_spec(t, e["bench"], p.parent))
     except BenchError as exc:
         raise BenchError(exc.message, source=str(p)) from exc
     except (KeyError, TypeError, ValueError, AttributeError) as exc:
@@ -165,9 +260,11 @@ def load_bench_file(path: str | Path, limits: Limits = DEFAULT_LIMITS) -> tuple[
     return targets, specs
 
 
-def manifest_simulator_spec(target: BenchTarget, bench: Any, image_values: Mapping[int, str]) -> EcuSpec:
+def manifest_simulator_spec(target: BenchTarget, bench: Any, image_values: Mapping[int, str],
+                            flash: Flash | None = None) -> EcuSpec:
     """A virtual ECU for a manifest ECU: it answers what its analysed image carries (``image_values``,
-    else the expectation), overridden by the manifest's ``bench.simulate`` values and faults."""
+    else the expectation; memory reads and the CVN from the image's ``flash``), overridden by the
+    manifest's ``bench.simulate`` values, faults and ``flash_patch``."""
     sim: Mapping[str, Any] = getattr(bench, "simulate", None) or {}
     values = dict(target.expect)
     values.update(image_values)
@@ -177,7 +274,56 @@ def manifest_simulator_spec(target: BenchTarget, bench: Any, image_values: Mappi
         delay = float(sim.get("response_delay", 0.005))
     except (TypeError, ValueError, AttributeError) as exc:
         raise BenchError(f"ECU {target.ecu_id}: bad bench.simulate section: {exc}") from exc
-    return EcuSpec(target, values=values, faults=faults, response_delay=delay)
+    memory = patch_flash(target.ecu_id, flash, sim.get("flash_patch")).as_mapping() if flash is not None else {}
+    cvn = cvn_config(target.ecu_id, getattr(bench, "cvn", None)) if flash is not None else None
+    return EcuSpec(target, values=values, faults=faults, response_delay=delay, memory=memory, cvn=cvn)
+
+
+def application_image(manifest: Any, ecu_id: str, scans: Mapping[str, Any]) -> tuple[Any, Any] | None:
+    """``(FirmwareRef, ScanResult)`` of the ECU's scanned application image, if any."""
+    ecu = manifest.ecu(ecu_id)
+    for ref in getattr(ecu, "firmware", ()) or ():
+        result = scans.get(ref.path)
+        if result is not None and ref.role in ("application", "app", ""):
+            return ref, result
+    return None
+
+
+def image_flash(manifest: Any, scans: Mapping[str, Any]) -> dict[str, tuple[Any, Flash]]:
+    """Per ECU with a scanned application image: ``(segments, Flash)``; an image that cannot be
+    loaded again (moved, changed since the scan) is left out."""
+    out: dict[str, tuple[Any, Flash]] = {}
+    for ecu in manifest.ecus:
+        found = application_image(manifest, ecu.id, scans)
+        if found is None:
+            continue
+        ref, result = found
+        try:
+            # the reloaded segments equal the scanned ones (hash-checked in load_flash) and carry the
+            # manifest's base_address for raw images, which a plain scan does not know
+            flash, segments = load_flash(ref.path, result, base_address=ref.base_address)
+            out[ecu.id] = (segments, flash)
+        except BenchError:
+            continue
+    return out
+
+
+def _image_target(t: BenchTarget, bench: Any, image: tuple[Any, Flash] | None, memory: Regions | None) -> \
+        BenchTarget:
+    """Memory-region hashes and a recomputed CVN from the analysed image, where configured."""
+    if image is None:
+        if memory is not None or getattr(bench, "cvn", None):
+            raise BenchError(f"ECU {t.ecu_id}: memory regions and CVN need its analysed application image "
+                             "(scanned firmware with role application)")
+        return t
+    result, flash = image
+    changes: dict[str, Any] = {}
+    if memory is not None:
+        changes["memory"] = memory_expectations(result, memory, flash)
+    cvn = cvn_config(t.ecu_id, getattr(bench, "cvn", None))
+    if cvn is not None and obd.CVN not in t.expect_obd:
+        changes["expect_obd"] = {**t.expect_obd, obd.CVN: compute_cvn(cvn, flash)}
+    return dataclasses.replace(t, **changes) if changes else t
 
 
 def image_expectations(manifest: Any, scans: Mapping[str, Any]) -> dict[str, dict[int, str]]:
@@ -193,8 +339,14 @@ def image_expectations(manifest: Any, scans: Mapping[str, Any]) -> dict[str, dic
     return out
 
 
-def load_targets(path: str | Path, scans: Mapping[str, Any] | None = None) -> tuple[list[BenchTarget], list[EcuSpec]]:
-    """A supply-chain manifest (``schema:``/``suppliers:`` present) or a bench file, whichever ``path`` is."""
+def load_targets(path: str | Path, scans: Mapping[str, Any] | None = None, *,
+                 memory: Regions | None = None) -> tuple[list[BenchTarget], list[EcuSpec]]:
+    """A supply-chain manifest (``schema:``/``suppliers:`` present) or a bench file, whichever ``path`` is.
+
+    For a manifest, ``memory`` (``"all"`` or ``[(address, size)]``) sets every ECU's memory regions
+    from its analysed image (:func:`~ecuscan.bench.flash.memory_expectations`); ``bench.cvn`` gives
+    the expected CVN recomputed from the image; simulated ECUs serve the image's flash.
+    """
     p = Path(path)
     try:
         head = yaml.safe_load(p.read_text("utf-8")) if p.stat().st_size < DEFAULT_LIMITS.max_document_bytes else None
@@ -205,9 +357,17 @@ def load_targets(path: str | Path, scans: Mapping[str, Any] | None = None) -> tu
 
         manifest = load_manifest(p, check_files=False)
         images = image_expectations(manifest, scans or {})
+        flashes = image_flash(manifest, scans or {})
         targets = targets_from_manifest(manifest)
-        specs = [manifest_simulator_spec(t, getattr(manifest.ecu(t.ecu_id), "bench", None),
-                                         images.get(t.ecu_id, {})) for t in targets]
+        benches = {t.ecu_id: getattr(manifest.ecu(t.ecu_id), "bench", None) for t in targets}
+        # an ECU without an analysed application image has nothing to hash; one whose image is
+        # there but cannot be loaded again (moved, changed since the scan) is an error
+        targets = [_image_target(t, benches[t.ecu_id], flashes.get(t.ecu_id), memory)
+                   if flashes.get(t.ecu_id) or getattr(benches[t.ecu_id], "cvn", None)
+                   or (memory is not None and application_image(manifest, t.ecu_id, scans or {}))
+                   else t for t in targets]
+        specs = [manifest_simulator_spec(t, benches[t.ecu_id], images.get(t.ecu_id, {}),
+                                         (flashes.get(t.ecu_id) or (None, None))[1]) for t in targets]
         targets = [dataclasses.replace(t, expect={**images.get(t.ecu_id, {}), **t.expect}) for t in targets]
         return targets, specs
     return load_bench_file(p)

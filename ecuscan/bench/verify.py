@@ -128,6 +128,8 @@ def check_target(target: BenchTarget, bus: can.BusABC, dispatcher: Dispatcher, o
     checks: list[Check] = []
     silent = 0
     regions = {r.address: r for r in target.memory}
+    locked: Observation | None = None  # why memory is not read (SecurityAccess refused), once decided
+    unlocked = False
     with EcuSession(target, bus, dispatcher, options) as session:
         for kind, item, expected in plan(target, options):
             if silent >= SILENT_AFTER:
@@ -139,7 +141,16 @@ def check_target(target: BenchTarget, bus: can.BusABC, dispatcher: Dispatcher, o
             elif kind is ItemKind.OBD:
                 obs = session.read_obd(item)
             else:
-                obs = session.read_memory(regions[item])
+                if not unlocked and locked is None:
+                    locked = session.unlock()  # once per session, before the first memory read
+                    unlocked = locked is None
+                if locked is not None:
+                    # never retried: a refused key (0x35/0x36/0x37) stops every memory read of this ECU
+                    status = locked.status if locked.status is not Verdict.OBSERVED else Verdict.MISSING
+                    obs = dataclasses.replace(locked, kind=ItemKind.MEMORY, item=item, status=status,
+                                              detail=f"memory not read: {locked.detail}")
+                else:
+                    obs = session.read_memory(regions[item])
             silent = silent + 1 if obs.status is Verdict.UNREACHABLE else 0
             codec = target.codec_for(item) if kind is ItemKind.DID else Codec.ASCII
             check = compare(obs, expected, Codec.RAW if kind is ItemKind.MEMORY else codec)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import uuid
 from pathlib import Path
@@ -12,10 +13,11 @@ import click
 from rich.table import Table
 
 from ..bench.buslog import log_writer
+from ..bench.flash import Regions
 from ..bench.records import BenchOptions, BenchReport, BenchTarget, Check, Verdict
 from ..bench.replay import replay
 from ..bench.simulator import Simulator
-from ..bench.targets import load_targets
+from ..bench.targets import load_targets, security_config
 from ..bench.verify import expected_from_scan, verify, with_expectations
 from ..errors import BenchError
 from ..model import ScanResult
@@ -89,20 +91,38 @@ def _row(c: Check) -> list[str]:
 @click.option("--no-obd", is_flag=True, help="Do not read OBD-II mode 09 items.")
 @click.option("--read-memory", is_flag=True,
               help="Opt-in: hash the manifest's memory regions with ReadMemoryByAddress (still read-only).")
+@click.option("--memory-region", "memory_regions", multiple=True, metavar="ADDR:SIZE",
+              help="With --read-memory on a manifest: only this region (default: every segment of the image).")
+@click.option("--security-level", type=str, default=None, help="SecurityAccess level before memory reads (e.g. 1).")
+@click.option("--security-key", type=str, default=None, metavar="HEX", help="Fixed SecurityAccess key.")
+@click.option("--security-algorithm", type=str, default=None, metavar="MODULE:FUNCTION",
+              help="Key algorithm function(level, seed) -> bytes. EXECUTES the named user code (like udsoncan's "
+                   "security_algo).")
 @store_option
 @handle_errors
 def command(manifest: str, store_url: str | None, as_json: bool, log_path: str | None, replay_path: str | None,
             simulate: bool,
             expect_from: tuple[str, ...], only: tuple[str, ...], p2: float, p2_star: float, trust_ecu_timing: bool,
-            max_in_flight: int, stmin: int, blocksize: int, no_obd: bool, read_memory: bool, **bus: Any) -> None:
+            max_in_flight: int, stmin: int, blocksize: int, no_obd: bool, read_memory: bool,
+            memory_regions: tuple[str, ...], security_level: str | None, security_key: str | None,
+            security_algorithm: str | None, **bus: Any) -> None:
     """Read identification (DIDs F180-F19F, OEM DIDs, OBD mode 09) from every ECU of MANIFEST and
     compare with the expected release: MATCH, MISMATCH, MISSING, UNREACHABLE or INVALID.
 
     Exit code 1 when any ECU answers a different value (MISMATCH) or a malformed answer (INVALID).
     """
-    targets, specs = load_targets(manifest, _manifest_scans(manifest, store_url))
+    regions: Regions = _regions(memory_regions) if memory_regions else "all"
+    targets, specs = load_targets(manifest, _manifest_scans(manifest, store_url),
+                                  memory=regions if read_memory else None)
     extra = _scan_expectations(expect_from)
     targets = [with_expectations(t, extra.get(t.ecu_id, {})) for t in targets if not only or t.ecu_id in only]
+    security = security_config("command line", {"level": security_level or 1, "key": security_key,
+                                                "algorithm": security_algorithm}) \
+        if security_key or security_algorithm else None
+    if security is not None:
+        targets = [dataclasses.replace(t, security=security) for t in targets]
+    elif security_level is not None:
+        raise click.BadParameter("needs --security-key or --security-algorithm", param_hint="--security-level")
     if not targets:
         raise BenchError("no ECU with a bench section to verify", source=manifest)
     options = BenchOptions(p2=p2, p2_star=p2_star, trust_ecu_timing=trust_ecu_timing, max_in_flight=max_in_flight,
@@ -116,6 +136,20 @@ def command(manifest: str, store_url: str | None, as_json: bool, log_path: str |
     else:
         render(report)
     raise SystemExit(EXIT_FINDINGS if report.failed else EXIT_OK)
+
+
+def _regions(items: tuple[str, ...]) -> list[tuple[int, int]]:
+    out = []
+    for item in items:
+        addr, sep, size = item.partition(":")
+        try:
+            out.append((int(addr, 0), int(size, 0)))
+        except ValueError:
+            raise click.BadParameter(f"{item!r} is not ADDR:SIZE (e.g. 0x08000000:0x100)",
+                                     param_hint="--memory-region") from None
+        if not sep or out[-1][1] <= 0:
+            raise click.BadParameter(f"{item!r} is not ADDR:SIZE with a positive size", param_hint="--memory-region")
+    return out
 
 
 def _manifest_scans(path: str, store_url: str | None) -> dict[str, Any]:

@@ -106,6 +106,10 @@ class BenchSpec:
     #: For the built-in simulator only: ``{"values": {DID: text}, "faults": {...}, "response_delay": s}``
     #: (what the simulated ECU answers instead of the analysed release; see ecuscan.bench.simulator.Faults).
     simulate: Mapping[str, Any] | None = None
+    #: SecurityAccess for ``verify --read-memory`` (see ecuscan.bench.targets.security_config).
+    security: Mapping[str, Any] | None = None
+    #: The ECU's CVN algorithm and regions (see ecuscan.bench.targets.cvn_config).
+    cvn: Mapping[str, Any] | None = None
 
     def expected(self) -> dict[int, str]:
         """``expect`` as a dict."""
@@ -390,7 +394,7 @@ def parse_manifest(data: Any, source: str = "<manifest>", base_dir: str | os.Pat
                 expect=tuple((_did(k), str(v)) for k, v in b.get("expect", {}).items()),
                 dids=tuple(DidSpec(did=_did(d["did"]), codec=d["codec"], name=d.get("name", ""),
                                    length=d.get("length")) for d in b.get("dids", ())),
-                simulate=b.get("simulate"))
+                simulate=b.get("simulate"), security=b.get("security"), cvn=b.get("cvn"))
             limit = 0x7FF if bench.addressing is Addressing.NORMAL_11BIT else 0x1FFFFFFF
             for key in ("tx_id", "rx_id"):
                 value = getattr(bench, key)
