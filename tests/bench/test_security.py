@@ -161,3 +161,18 @@ def test_security_config_and_loader_errors(tmp_path):
         key_function(SecurityConfig(1, algorithm=f"{hook}:k"))(1, b"\x01")
     with pytest.raises(BenchError):
         Faults(security_level=1)  # no key for the simulated ECU
+
+
+def test_session_guard_refuses_0x27_outside_read_memory_mode(buses):
+    from ecuscan.bench.client import EcuSession, attached
+
+    tester, ecu_bus = buses
+    s = spec(SecurityConfig(1, key=b"\x01"), security_level=1, security_key="01")
+    with Simulator([s], ecu_bus) as sim, attached(tester) as dispatcher:
+        with EcuSession(s.target, tester, dispatcher, FAST) as session:
+            with pytest.raises(ReadOnlyViolation):
+                session.client.request_seed(1)
+            with pytest.raises(ReadOnlyViolation):
+                session.client.send_key(2, b"\x01")
+            assert session.unlock() is None  # no security in read-only mode: nothing to do, nothing sent
+        assert sum(sim.requests("ecm").values()) == 0
