@@ -218,6 +218,19 @@ def _lookup(mapping: Mapping[str, Any] | None, ref: FirmwareRef) -> Any:
     return mapping.get(os.path.abspath(ref.path))
 
 
+def _edge_attrs(shared: dict[tuple[str, int, int], dict[str, Any]], rel: str, bits: int,
+                count: int) -> dict[str, Any]:
+    """The attribute dict of a ``contains``/``uses`` edge, one object per distinct value.
+
+    ``add_edges_from`` copies each edge's dict into a fresh one, so a million edges can be
+    handed a few hundred shared dicts instead of a million throw-away ones.
+    """
+    d = shared.get((rel, bits, count))
+    if d is None:
+        d = shared[rel, bits, count] = {"kind": rel, "sources": _BY_BITS[bits], "evidence": count}
+    return d
+
+
 def build_graph(manifest: Manifest, scans: Mapping[str, ScanResult] | None = None,
                 declared: Mapping[str, DeclaredLike] | None = None,
                 catalog: Catalog | None = None) -> SupplyGraph:
@@ -256,6 +269,7 @@ def build_graph(manifest: Manifest, scans: Mapping[str, ScanResult] | None = Non
     comp_nodes: dict[str, dict[str, Any]] = {}
     purl_node: dict[str, str] = {}
     seen_fw: set[str] = set()
+    shared: dict[tuple[str, int, int], dict[str, Any]] = {}
     for e in manifest.ecus:
         eid = node_id(NodeKind.ECU, e.id)
         attrs = {"kind": "ecu", "label": e.name, "name": e.name}
@@ -285,24 +299,21 @@ def build_graph(manifest: Manifest, scans: Mapping[str, ScanResult] | None = Non
             if sha:
                 fattrs["sha256"] = sha
             nodes.append((fid, fattrs))
-            # (component node, relation) -> [sources, evidence count]
-            found: dict[tuple[str, str], list[Any]] = {}
+            # (component node, relation) -> evidence count, as the scan and as the SBOM said
+            by_scan: dict[tuple[str, str], int] = {}
+            by_decl: dict[tuple[str, str], int] = {}
             if scan is not None:
                 for c in scan.components:
-                    cid = purl_node.get(c.purl)
+                    c_purl = c.purl
+                    cid = purl_node.get(c_purl)
                     if cid is None:
-                        cid = purl_node[c.purl] = node_id(NodeKind.COMPONENT, c.purl)
+                        cid = purl_node[c_purl] = node_id(NodeKind.COMPONENT, c_purl)
                         if cid not in comp_nodes:
                             comp_nodes[cid] = {"kind": "component", "key": c.id, "name": c.name,
-                                               "version": c.version or "", "purl": c.purl,
+                                               "version": c.version or "", "purl": c_purl,
                                                "label": f"{c.name} {c.version or '?'}"}
-                    rel = "contains" if c.relation is Relation.CONTAINS else "uses"
-                    slot = found.get((cid, rel))
-                    if slot is None:
-                        found[cid, rel] = [_SCAN_BIT, max(1, len(c.evidence))]
-                    else:
-                        slot[0] |= _SCAN_BIT
-                        slot[1] += max(1, len(c.evidence))
+                    ck = (cid, "contains" if c.relation is Relation.CONTAINS else "uses")
+                    by_scan[ck] = by_scan.get(ck, 0) + (len(c.evidence) or 1)
             if decl is not None:
                 for d in decl.components:
                     name = str(getattr(d, "name", "") or "")
@@ -315,13 +326,19 @@ def build_graph(manifest: Manifest, scans: Mapping[str, ScanResult] | None = Non
                         comp_nodes[cid] = {"kind": "component", "key": key, "name": name or key,
                                            "version": version or "", "purl": cpurl,
                                            "label": f"{name or key} {version or '?'}"}
-                    slot = found.setdefault((cid, "contains"), [0, 0])
-                    slot[0] |= _DECLARED_BIT
-                    slot[1] += 1
+                    ck = (cid, "contains")
+                    by_decl[ck] = by_decl.get(ck, 0) + 1
             comp_fw = sg.component_firmware
-            for (cid, rel), (bits, count) in found.items():
-                edges.append((fid, cid, rel, {"kind": rel, "sources": _BY_BITS[bits], "evidence": count}))
-                comp_fw[cid].add(fid)
+            for ck, count in by_scan.items():
+                bits = _SCAN_BIT
+                if by_decl and ck in by_decl:
+                    bits |= _DECLARED_BIT
+                    count += by_decl.pop(ck)
+                edges.append((fid, ck[0], ck[1], _edge_attrs(shared, ck[1], bits, count)))
+                comp_fw[ck[0]].add(fid)
+            for ck, count in by_decl.items():
+                edges.append((fid, ck[0], ck[1], _edge_attrs(shared, ck[1], _DECLARED_BIT, count)))
+                comp_fw[ck[0]].add(fid)
 
     for v in manifest.vehicles:
         vid = node_id(NodeKind.VEHICLE, v.id)

@@ -24,6 +24,7 @@ from __future__ import annotations
 from collections import deque
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from itertools import repeat
 from typing import Any
 
 from packageurl import PackageURL
@@ -119,15 +120,111 @@ class ImpactHit:
                 "tier_chain": [{"supplier": s, "tier": graph.attrs(s).get("tier")} for s in self.tier_chain]}
 
 
-@dataclass(frozen=True)
 class Impact:
-    """What a component (version range) reaches: firmware, ECUs and vehicles."""
+    """What a component (version range) reaches: firmware, ECUs and vehicles.
 
-    query: str
-    components: tuple[str, ...]
-    firmware: tuple[ImpactHit, ...]
-    ecus: tuple[ImpactHit, ...]
-    vehicles: tuple[ImpactHit, ...]
+    :func:`impact` computes the affected sets and their certainty at once (set operations
+    over the reverse indices); the per-node :class:`ImpactHit` records with their paths and
+    tier chains are built on first access of :attr:`firmware`, :attr:`ecus` or
+    :attr:`vehicles` (then kept), because for a component present in nearly every firmware
+    building thousands of path tuples would cost more than finding the nodes.
+    :attr:`affected` gives node → certain without building any hit.
+    """
+
+    def __init__(self, graph: SupplyGraph, query: str, certain: Iterable[str], uncertain: Iterable[str],
+                 layers: Mapping[str, tuple[set[str], set[str]]]) -> None:
+        self.query = query
+        self._graph = graph
+        # matched components, certain ones first, each group by id: the order that picks a reason
+        self._comp_order = [(False, c) for c in sorted(certain)] + [(True, c) for c in sorted(uncertain)]
+        self.components: tuple[str, ...] = _sorted(c for _, c in self._comp_order)
+        self._layers = layers  # "firmware" / "ecus" / "vehicles" -> (certain nodes, uncertain nodes)
+        self._hits: dict[str, tuple[ImpactHit, ...]] = {}
+        self._ecu_hits: dict[str, ImpactHit] = {}
+        self._chains: dict[tuple[str, str], tuple[tuple[str, ...], bool]] = {}
+        self._provs: dict[str, tuple[str, ...]] = {}
+
+    def __repr__(self) -> str:
+        sizes = ", ".join(f"{k}={sum(map(len, v))}" for k, v in self._layers.items())
+        return f"Impact({self.query!r}, components={len(self.components)}, {sizes})"
+
+    @property
+    def affected(self) -> dict[str, dict[str, bool]]:
+        """``{"firmware"|"ecus"|"vehicles": {node: certain}}``, without building paths."""
+        out = {}
+        for layer, (cert, unc) in self._layers.items():
+            d = dict.fromkeys(unc, False)
+            d.update(dict.fromkeys(cert, True))
+            out[layer] = d
+        return out
+
+    def count(self, layer: str) -> int:
+        """How many nodes of a layer (``firmware``, ``ecus``, ``vehicles``) are affected."""
+        cert, unc = self._layers[layer]
+        return len(cert) + len(unc)
+
+    @property
+    def firmware(self) -> tuple[ImpactHit, ...]:
+        """Affected firmware, by id; path component → firmware (a certain component first)."""
+        if "firmware" not in self._hits:
+            cert, unc = self._layers["firmware"]
+            cf = self._graph.component_firmware
+            hits = []
+            for f in sorted(cert | unc):
+                c = next(c for _, c in self._comp_order if f in cf.get(c, ()))
+                provs = self._providers(c)
+                hits.append(ImpactHit(f, (c, f), (), provs, bool(provs), f in cert))  # no ECU: no chain
+            self._hits["firmware"] = tuple(hits)
+        return self._hits["firmware"]
+
+    @property
+    def ecus(self) -> tuple[ImpactHit, ...]:
+        """Affected ECUs, by id; path through the smallest certain (else uncertain) firmware."""
+        if "ecus" not in self._hits:
+            cert, unc = self._layers["ecus"]
+            self._hits["ecus"] = tuple(self._ecu_hit(e) for e in sorted(cert | unc))
+        return self._hits["ecus"]
+
+    @property
+    def vehicles(self) -> tuple[ImpactHit, ...]:
+        """Affected vehicles, by id; path through the smallest certain (else uncertain) ECU."""
+        if "vehicles" not in self._hits:
+            cert, unc = self._layers["vehicles"]
+            e_cert, e_unc = self._layers["ecus"]
+            succ = self._graph.graph.succ
+            hits = []
+            for v in sorted(cert | unc):
+                _, e = min((e not in e_cert, e) for e in succ[v] if e in e_cert or e in e_unc)
+                h = self._ecu_hit(e)
+                hits.append(ImpactHit(v, (*h.path, v), h.tier_chain, h.providers, h.connected, v in cert))
+            self._hits["vehicles"] = tuple(hits)
+        return self._hits["vehicles"]
+
+    def _providers(self, c: str) -> tuple[str, ...]:
+        if c not in self._provs:
+            self._provs[c] = _sorted(self._graph.component_providers.get(c, ()))
+        return self._provs[c]
+
+    def _ecu_hit(self, e: str) -> ImpactHit:
+        hit = self._ecu_hits.get(e)
+        if hit is None:
+            f_cert, f_unc = self._layers["firmware"]
+            _, f = min((f not in f_cert, f) for f in self._graph.graph.succ[e] if f in f_cert or f in f_unc)
+            cf = self._graph.component_firmware
+            c = next(c for _, c in self._comp_order if f in cf.get(c, ()))
+            chain, ok = self._chain(e, c)
+            hit = self._ecu_hits[e] = ImpactHit(e, (c, f, e), chain, self._providers(c), ok,
+                                                e in self._layers["ecus"][0])
+        return hit
+
+    def _chain(self, e: str, c: str) -> tuple[tuple[str, ...], bool]:
+        sup = self._graph.ecu_supplier.get(e)
+        if sup is None:
+            return (), False
+        if (sup, c) not in self._chains:
+            found = supplier_chain(self._graph, sup, self._graph.component_providers.get(c, ()))
+            self._chains[sup, c] = (found, True) if found else ((sup,), False)
+        return self._chains[sup, c]
 
     def to_dict(self, graph: SupplyGraph) -> dict[str, Any]:
         """JSON-ready form."""
@@ -159,6 +256,14 @@ def supplier_chain(graph: SupplyGraph, start: str, targets: Iterable[str]) -> tu
     return None
 
 
+_EMPTY: frozenset[str] = frozenset()
+
+
+def _reach(index: Mapping[str, set[str]], nodes: Iterable[str]) -> set[str]:
+    """The union of ``index[n]`` over ``nodes`` (done by set.union in C, not a Python loop)."""
+    return set().union(*map(index.get, nodes, repeat(_EMPTY)))
+
+
 def impact(graph: SupplyGraph, component: str, version_range: str | None = None, *,
            include_unknown: bool = True) -> Impact:
     """Firmware, ECUs and vehicles reached by a component, each with its path and tier chain.
@@ -166,7 +271,8 @@ def impact(graph: SupplyGraph, component: str, version_range: str | None = None,
     ``component`` is a name, catalog id or purl (a purl's version is matched exactly unless
     ``version_range`` is given: ``"<1.2.12"``, ``">=1.0,<2"`` or a ``vers:`` string).
     Components of unknown version are included as uncertain hits unless ``include_unknown``
-    is False.
+    is False. A node's path goes through the certain reason before an uncertain one, then
+    through the smallest node id.
 
     >>> from ecuscan.graph.synth import tiny_graph
     >>> g = tiny_graph()
@@ -175,59 +281,27 @@ def impact(graph: SupplyGraph, component: str, version_range: str | None = None,
     (['vehicle:ev'], ('supplier:acme', 'supplier:zlib'))
     >>> r.vehicles[0].path
     ('component:pkg:generic/zlib@1.2.11', 'firmware:bcm.elf', 'ecu:bcm', 'vehicle:ev')
+    >>> r.affected["ecus"], r.count("firmware")
+    ({'ecu:bcm': True}, 1)
     """
     m = matcher(graph, component, version_range)
-    comp_certain: dict[str, bool] = {}
+    cert: list[str] = []
+    unc: list[str] = []
     for c in graph.components_by_key.get(m.key, ()):
         ok = m.test(graph.attrs(c).get("version", ""))
-        if ok or (ok is None and include_unknown):
-            comp_certain[c] = bool(ok)
-    # Best reason per node: certain before uncertain, then the smallest id. Walking each layer in
-    # that order and keeping the first reason seen gives it without comparing candidates.
-    fw_best: dict[str, tuple[bool, str]] = {}  # firmware -> (uncertain, component)
-    for unc, c in sorted((not cert, c) for c, cert in comp_certain.items()):
-        for f in graph.component_firmware.get(c, ()):
-            if f not in fw_best:
-                fw_best[f] = (unc, c)
-    ecu_best: dict[str, tuple[bool, str]] = {}  # ECU -> (uncertain, firmware)
-    for unc, f in sorted((u, f) for f, (u, _) in fw_best.items()):
-        for e in graph.firmware_ecus.get(f, ()):
-            if e not in ecu_best:
-                ecu_best[e] = (unc, f)
-    veh_best: dict[str, tuple[bool, str]] = {}  # vehicle -> (uncertain, ECU)
-    for unc, e in sorted((u, e) for e, (u, _) in ecu_best.items()):
-        for v in graph.ecu_vehicles.get(e, ()):
-            if v not in veh_best:
-                veh_best[v] = (unc, e)
-
-    chains: dict[tuple[str, str], tuple[tuple[str, ...], bool]] = {}
-
-    def chain_for(e: str, c: str) -> tuple[tuple[str, ...], bool]:
-        sup = graph.ecu_supplier.get(e)
-        if sup is None:
-            return (), False
-        if (sup, c) not in chains:
-            found = supplier_chain(graph, sup, graph.component_providers.get(c, ()))
-            chains[sup, c] = (found, True) if found else ((sup,), False)
-        return chains[sup, c]
-
-    fw_hits = []
-    provs_of: dict[str, tuple[str, ...]] = {c: _sorted(graph.component_providers.get(c, ())) for c in comp_certain}
-    for f, (unc, c) in sorted(fw_best.items()):
-        provs = provs_of[c]
-        fw_hits.append(ImpactHit(f, (c, f), (), provs, bool(provs), not unc))  # no ECU: no chain
-    ecu_hits: dict[str, ImpactHit] = {}
-    for e, (unc, f) in sorted(ecu_best.items()):
-        c = fw_best[f][1]
-        chain, ok = chain_for(e, c)
-        ecu_hits[e] = ImpactHit(e, (c, f, e), chain, provs_of[c], ok, not unc)
-    veh_hits = []
-    for v, (unc, e) in sorted(veh_best.items()):
-        h = ecu_hits[e]
-        veh_hits.append(ImpactHit(v, (*h.path, v), h.tier_chain, h.providers, h.connected, not unc))
-    return Impact(query=component + (f" {version_range}" if version_range else ""),
-                  components=_sorted(comp_certain), firmware=tuple(fw_hits),
-                  ecus=tuple(ecu_hits[e] for e in sorted(ecu_hits)), vehicles=tuple(veh_hits))
+        if ok:
+            cert.append(c)
+        elif ok is None and include_unknown:
+            unc.append(c)
+    # each layer: certain = reached from a certain node of the layer below; uncertain = the rest
+    f_c = _reach(graph.component_firmware, cert)
+    f_u = _reach(graph.component_firmware, unc) - f_c
+    e_c = _reach(graph.firmware_ecus, f_c)
+    e_u = _reach(graph.firmware_ecus, f_u) - e_c
+    v_c = _reach(graph.ecu_vehicles, e_c)
+    v_u = _reach(graph.ecu_vehicles, e_u) - v_c
+    return Impact(graph, component + (f" {version_range}" if version_range else ""), cert, unc,
+                  {"firmware": (f_c, f_u), "ecus": (e_c, e_u), "vehicles": (v_c, v_u)})
 
 
 @dataclass(frozen=True)
@@ -283,19 +357,10 @@ def exposure(graph: SupplyGraph, supplier: str) -> Exposure:
         while path[-1] != sid:
             path.append(chain_to[path[-1]])
         chains[b] = tuple(path)
-    comps: set[str] = set()
-    ecus: set[str] = set()
-    for s in chain_to:
-        comps.update(graph.supplier_components.get(s, ()))
-        ecus.update(graph.supplier_ecus.get(s, ()))
-    fws: set[str] = set()
-    for c in comps:
-        fws.update(graph.component_firmware.get(c, ()))
-    for f in fws:
-        ecus.update(graph.firmware_ecus.get(f, ()))
-    vehicles: set[str] = set()
-    for e in ecus:
-        vehicles.update(graph.ecu_vehicles.get(e, ()))
+    comps = _reach(graph.supplier_components, chain_to)
+    fws = _reach(graph.component_firmware, comps)
+    ecus = _reach(graph.supplier_ecus, chain_to) | _reach(graph.firmware_ecus, fws)
+    vehicles = _reach(graph.ecu_vehicles, ecus)
     return Exposure(sid, chains, _sorted(comps), _sorted(fws), _sorted(ecus), _sorted(vehicles))
 
 

@@ -8,7 +8,7 @@ import random
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from ecuscan.graph.build import NodeKind, build_graph
+from ecuscan.graph.build import NodeKind, SupplyGraph, build_graph
 from ecuscan.graph.queries import exposure, impact, loss
 from ecuscan.graph.reference import brute_exposure, brute_impact, brute_loss
 from ecuscan.graph.synth import portfolio
@@ -49,9 +49,22 @@ def test_impact_equals_brute_force(g, data):
     rng = data.draw(st.sampled_from([None, "<1.1", ">=1.1,<1.3", "vers:generic/>=1.2.0"]))
     r = impact(g, name, rng)
     b = brute_impact(g, name, rng)
+    # the brute force reads only the networkx graph: the same answer without any index
+    assert brute_impact(SupplyGraph(g.graph, catalog=g.catalog), name, rng) == b
+    assert r.affected == b  # the compact answer, before any hit is built
+    assert (r.count("firmware"), r.count("ecus"), r.count("vehicles")) == tuple(
+        len(b[k]) for k in ("firmware", "ecus", "vehicles"))
     assert {h.node: h.certain for h in r.firmware} == b["firmware"]
     assert {h.node: h.certain for h in r.ecus} == b["ecus"]
     assert {h.node: h.certain for h in r.vehicles} == b["vehicles"]
+    # each path goes through the best reason: a certain node before an uncertain one, then the smallest id
+    for h in r.ecus:
+        runs = [f for f in g.graph.successors(h.node) if f in b["firmware"]]
+        assert h.path[1] == min(runs, key=lambda f: (not b["firmware"][f], f))
+    for h in r.vehicles:
+        installed = [e for e in g.graph.successors(h.node) if e in b["ecus"]]
+        assert h.path[2] == min(installed, key=lambda e: (not b["ecus"][e], e))
+        assert h.path[:3] == next(x.path for x in r.ecus if x.node == h.path[2])
     for h in (*r.firmware, *r.ecus, *r.vehicles):  # every reported path exists in the graph
         assert h.path[-1] == h.node
         for a, z in zip(h.path, h.path[1:]):
@@ -66,6 +79,8 @@ def test_exposure_and_loss_equal_brute_force(g, data):
     s = data.draw(st.sampled_from(g.nodes_of(NodeKind.SUPPLIER)))
     x = exposure(g, s)
     b = brute_exposure(g, s)
+    bare = SupplyGraph(g.graph, catalog=g.catalog)  # no index at all
+    assert brute_exposure(bare, s) == b and brute_loss(bare, s) == brute_loss(g, s)
     assert set(x.suppliers) == b["supplier"]
     assert (set(x.components), set(x.firmware), set(x.ecus), set(x.vehicles)) == (
         b["component"], b["firmware"], b["ecu"], b["vehicle"])
