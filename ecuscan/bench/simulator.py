@@ -58,6 +58,7 @@ class Faults:
     security_key: str | None = None
     security_algorithm: str | None = None
     security_attempts: int = 3  # wrong keys before 0x36 exceededNumberOfAttempts
+    security_nrc: int | None = None  # answers requestSeed with this NRC (e.g. 0x37 requiredTimeDelayNotExpired)
 
     def __post_init__(self) -> None:
         if self.security_level is not None:
@@ -249,6 +250,8 @@ class _Ecu:
             return b"\x7f\x27\x13"
         sub = req[1]
         if sub == level:
+            if f.security_nrc is not None:
+                return bytes([0x7F, 0x27, f.security_nrc])
             if self.failed_keys >= f.security_attempts:
                 return b"\x7f\x27\x36"
             self.seed = bytes(4) if self.unlocked else self.sim.rng.randbytes(4).replace(b"\x00", b"\x5a")

@@ -205,7 +205,7 @@ def _faults(ecu_id: str, f: Mapping[str, Any]) -> Faults:
     if unknown:
         raise BenchError(f"ECU {ecu_id}: unknown fault(s) {', '.join(map(str, unknown))}")
     kw: dict[str, Any] = dict(f)
-    for name in ("security_level", "security_attempts"):
+    for name in ("security_level", "security_attempts", "security_nrc"):
         if kw.get(name) is not None:
             kw[name] = _int(kw[name], f"ECU {ecu_id} fault {name}")
     if "nrc_dids" in kw:

@@ -106,14 +106,24 @@ def test_wrong_key_stops_every_region_once(buses):
     assert sim.requests("ecm")[0x27] == 2 and 0x23 not in sim.requests("ecm")
 
 
-def test_exceeded_attempts_is_decoded(buses):
+@pytest.mark.parametrize(("faults", "nrc", "name", "why"), [
     # the ECU already counted failed attempts (attempts=0): it answers the seed request with 0x36
-    report, sim = run(buses, spec(SecurityConfig(1, key=b"\x01"), security_level=1, security_key="01",
-                                  security_attempts=0))
+    ({"security_attempts": 0}, 0x36, "ExceedNumberOfAttempts", "exceeded number of attempts"),
+    ({"security_nrc": 0x37}, 0x37, "RequiredTimeDelayNotExpired", "required time delay not expired"),
+])
+def test_exceeded_attempts_and_delay_are_decoded_and_stop(buses, faults, nrc, name, why):
+    report, sim = run(buses, spec(SecurityConfig(1, key=b"\x01"), security_level=1, security_key="01", **faults))
     (check,) = report.checks
-    assert check.verdict is Verdict.MISSING and check.observation.nrc == 0x36
-    assert "ExceedNumberOfAttempts" in check.observation.detail
+    assert check.verdict is Verdict.MISSING and check.observation.nrc == nrc
+    assert name in check.observation.detail and why in check.observation.detail
     assert sim.requests("ecm")[0x27] == 1 and 0x23 not in sim.requests("ecm")
+
+
+def test_extended_session_before_unlock(buses):
+    report, sim = run(buses, spec(SecurityConfig(1, key=b"\x0a\x0b", session=0x03),
+                                  security_level=1, security_key="0a0b"))
+    assert [c.verdict for c in report.checks] == [Verdict.MATCH]
+    assert set(sim.requests("ecm")) == {0x10, 0x27, 0x23}
 
 
 def test_no_key_configured_but_ecu_locked_is_0x33(buses):
