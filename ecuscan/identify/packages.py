@@ -34,6 +34,7 @@ from ._hits import Hit, decode, make_evidence
 
 _NOTE = re.compile(rb'\{"type":"(?:deb|rpm|apk|ipk|opkg|alpm)"[^\x00{}]{0,900}\}')
 _SUFFIX = re.compile(r"(?:[+~.](?:dfsg|ds|repack)\d*)+$")
+_DECORATION = re.compile(r"(?:-stable|\+(?:19|20)\d{6})$")
 
 
 def upstream_version(version: str) -> str:
@@ -43,6 +44,12 @@ def upstream_version(version: str) -> str:
     ('1.3.1', '2.41')
     >>> upstream_version("1:1.37.0-6+b9"), upstream_version("1.5.7+dfsg-1")
     ('1.37.0', '1.5.7')
+
+    Upstream release decorations that version ranges never carry are dropped too: a
+    ``-stable`` tag (libevent) and a ``+YYYYMMDD`` snapshot date (ncurses patch level):
+
+    >>> upstream_version("2.1.12-stable-1.5"), upstream_version("6.5+20250216-2")
+    ('2.1.12', '6.5')
     """
     v = version.strip()
     if ":" in v and v.split(":", 1)[0].isdigit():
@@ -51,7 +58,8 @@ def upstream_version(version: str) -> str:
         v = v.rsplit("-", 1)[0]
     if "really" in v:
         v = v.rsplit("really", 1)[1]
-    return _SUFFIX.sub("", v)
+    v = _SUFFIX.sub("", v)
+    return _DECORATION.sub("", v) or v
 
 
 def _stanzas(text: str) -> list[dict[str, str]]:

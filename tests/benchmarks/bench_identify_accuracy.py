@@ -20,6 +20,12 @@ A ground-truth pair that is not found with its exact version is a miss; misses w
 component was found without a version (presence only) are counted separately.
 Tuning was done on armhf + arm64; riscv64 is reported separately as the held-out architecture.
 
+With ``--debs`` the Debian part is scored a second way: the downloaded ``.deb`` packages are
+scanned as containers by the real scanner (``ecuscan.scanner.analyze_bytes``), so every member
+also gets the package-metadata evidence of its ``.deb`` control file (the method a user gets when
+scanning packages or a root filesystem with a package database). Both figures are printed and
+kept apart: binary-only identification (one file at a time, no context) and with package metadata.
+
 Bare-metal part (``baremetal.json``): every component whose version string survives in the
 file (``version_string_in_file``) or decoded payload (``version_string_in_payload``) must be
 found with its exact version; the others are reported as presence found / not found.
@@ -54,8 +60,33 @@ def _found(path: Path, rel: str) -> dict[str, set[str | None]]:
     return out
 
 
-def debian(corpus: Path, verbose: bool) -> None:
+def _found_from_debs(corpus: Path, doc: dict) -> dict[str, dict[str, set[str | None]]]:  # type: ignore[type-arg]
+    """Scan every .deb of the corpus as a container; map members back to the ground-truth files."""
+    from ecuscan.scanner import ScanOptions, analyze_bytes
+
+    want: dict[tuple[str, str, str], str] = {}
+    for f in doc["files"]:
+        inner = f["file"].split(f"/{f['package']}/", 1)[1]
+        want[(f["arch"], f["deb"], inner)] = f["file"]
+    out: dict[str, dict[str, set[str | None]]] = {}
+    for arch_dir in sorted((corpus / "debs").iterdir()):
+        for deb in sorted(arch_dir.glob("*.deb")):
+            results = analyze_bytes(deb.read_bytes(), deb.name, catalog=load_catalog(), options=ScanOptions())
+            for r in results[1:]:
+                inner = r.path.split("!/", 1)[1] if "!/" in r.path else r.path
+                key = (arch_dir.name, deb.name, inner)
+                if key in want:
+                    found: dict[str, set[str | None]] = collections.defaultdict(set)
+                    for c in r.components:
+                        if c.relation is Relation.CONTAINS:
+                            found[c.id].add(c.version)
+                    out[want[key]] = found
+    return out
+
+
+def debian(corpus: Path, verbose: bool, debs: bool = False) -> None:
     doc = json.loads((corpus / "dev-corpus.json").read_text())
+    from_debs = _found_from_debs(corpus, doc) if debs else None
     stats: dict[str, collections.Counter[str]] = collections.defaultdict(collections.Counter)
     per_comp: dict[str, collections.Counter[str]] = collections.defaultdict(collections.Counter)
     details: dict[str, list[str]] = collections.defaultdict(list)
@@ -66,7 +97,12 @@ def debian(corpus: Path, verbose: bool) -> None:
         for extra in f.get("also_contains") or []:
             truth[extra["component"]] = extra["version"]
         try:
-            found = _found(corpus / f["file"], f["file"])
+            if from_debs is not None:
+                if f["file"] not in from_debs:
+                    raise EcuscanError("not found among the scanned .deb members", source=f["file"])
+                found = from_debs[f["file"]]
+            else:
+                found = _found(corpus / f["file"], f["file"])
         except EcuscanError as exc:
             stats[group]["load-error"] += 1
             details["load-error"].append(f"{f['file']}: {exc}")
@@ -99,7 +135,8 @@ def debian(corpus: Path, verbose: bool) -> None:
                     per_comp[comp]["extra"] += 1
                     details[f"extra {comp}"].append(f"{f['file']} found {v}")
     dt = time.perf_counter() - t0
-    print(f"Debian part: {len(doc['files'])} files in {dt:.1f} s")
+    mode = "scanned as .deb containers (binary + package metadata)" if debs else "binary only, one file at a time"
+    print(f"Debian part, {mode}: {len(doc['files'])} files in {dt:.1f} s")
     tot: collections.Counter[str] = collections.Counter()
     for group, st in sorted(stats.items()):
         tot.update(st)
@@ -155,11 +192,15 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--corpus", type=Path, default=DEFAULT_CORPUS)
     ap.add_argument("-v", "--verbose", action="store_true")
+    ap.add_argument("--debs", action="store_true", help="also score the .deb packages scanned as containers")
     args = ap.parse_args()
     if not (args.corpus / "dev-corpus.json").exists():
         print(f"no corpus at {args.corpus}", file=sys.stderr)
         return 2
     debian(args.corpus, args.verbose)
+    if args.debs:
+        print()
+        debian(args.corpus, args.verbose, debs=True)
     baremetal(args.corpus)
     return 0
 
