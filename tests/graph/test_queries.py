@@ -80,6 +80,17 @@ def test_impact_unknown_version_is_uncertain(small):
         impact(small, "zlib", ">>>nonsense<<<")
 
 
+def test_impact_answer_before_hits_and_hits_built_once(small):
+    r = impact(small, "lwip", "<2.2")  # lwIP version unknown: the range cannot be checked
+    assert r.affected == {"firmware": {fw(small, "esc.bin"): False}, "ecus": {"ecu:esc": False},
+                          "vehicles": {"vehicle:ev27": False}}
+    assert "firmware=1" in repr(r) and r.count("vehicles") == 1
+    assert r.ecus is r.ecus and r.vehicles[0].path[:3] == r.ecus[0].path  # built once, shared
+    r = impact(small, "zlib")
+    assert r.affected["ecus"] == {"ecu:bcm": True, "ecu:gw": True}
+    assert r.to_dict(small)["ecus"][0]["tier_chain"][0] == {"supplier": "supplier:acme", "tier": "1"}
+
+
 def test_exposure(small):
     x = exposure(small, "siliconco")
     assert set(x.suppliers) == {"supplier:rtosco", "supplier:acme", "supplier:brake"}
