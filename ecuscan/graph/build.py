@@ -28,7 +28,8 @@ from __future__ import annotations
 import enum
 import os
 from collections import defaultdict
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
+from itertools import repeat
 from typing import Any, Protocol
 
 import networkx as nx
@@ -155,6 +156,9 @@ class SupplyGraph:
         self.buyers: dict[str, set[str]] = defaultdict(set)
         #: ECU -> its supplier
         self.ecu_supplier: dict[str, str] = {}
+        #: component -> ECUs running firmware that holds it (component_firmware then firmware_ecus,
+        #: precomputed so that impact on a component found in most firmware stays a few set unions)
+        self.component_ecus: dict[str, set[str]] = defaultdict(set)
 
     def nodes_of(self, kind: NodeKind) -> list[str]:
         """All nodes of one kind, sorted."""
@@ -250,8 +254,11 @@ def build_graph(manifest: Manifest, scans: Mapping[str, ScanResult] | None = Non
     """
     sg = SupplyGraph(name=manifest.name, catalog=catalog)
     sg.warnings.extend(manifest.warnings)
+    # Every node but the components first (they are known only once the scans are read), then
+    # the edges from a generator: add_edges_from copies each edge's data anyway, so a million
+    # edges never sit in an intermediate list (half the build's garbage-collector work).
     nodes: list[tuple[str, dict[str, Any]]] = []
-    edges: list[tuple[str, str, str, dict[str, Any]]] = []
+    head: list[tuple[str, str, str, dict[str, Any]]] = []  # sources_from edges, which come first
 
     for s in manifest.suppliers:
         sid = node_id(NodeKind.SUPPLIER, s.id)
@@ -262,14 +269,13 @@ def build_graph(manifest: Manifest, scans: Mapping[str, ScanResult] | None = Non
         nodes.append((sid, attrs))
         for parent in s.sources_from:
             pid = node_id(NodeKind.SUPPLIER, parent)
-            edges.append((sid, pid, "sources_from", {"kind": "sources_from"}))
+            head.append((sid, pid, "sources_from", {"kind": "sources_from"}))
             sg.sources[sid].add(pid)
             sg.buyers[pid].add(sid)
 
-    comp_nodes: dict[str, dict[str, Any]] = {}
-    purl_node: dict[str, str] = {}
+    # per ECU: (ECU node, supplier node, [(firmware node, runs-edge attrs, scan, SBOM, first time seen)])
+    plan: list[tuple[str, str, list[tuple[str, dict[str, Any], ScanResult | None, DeclaredLike | None, bool]]]] = []
     seen_fw: set[str] = set()
-    shared: dict[tuple[str, int, int], dict[str, Any]] = {}
     for e in manifest.ecus:
         eid = node_id(NodeKind.ECU, e.id)
         attrs = {"kind": "ecu", "label": e.name, "name": e.name}
@@ -278,17 +284,18 @@ def build_graph(manifest: Manifest, scans: Mapping[str, ScanResult] | None = Non
                 attrs[k] = getattr(e, k)
         nodes.append((eid, attrs))
         sup = node_id(NodeKind.SUPPLIER, e.supplier)
-        edges.append((sup, eid, "supplies", {"kind": "supplies"}))
         sg.supplier_ecus[sup].add(eid)
         sg.ecu_supplier[eid] = sup
+        fw_plan = []
         for ref in e.firmware:
             scan: ScanResult | None = _lookup(scans, ref)
             decl: DeclaredLike | None = _lookup(declared, ref)
             sha = scan.sha256 if scan is not None else ref.sha256
             fid = node_id(NodeKind.FIRMWARE, sha or ref.declared_path or ref.path)
-            edges.append((eid, fid, "runs", {"kind": "runs", "role": ref.role, "version": ref.version or ""}))
             sg.firmware_ecus[fid].add(eid)
-            if fid in seen_fw:
+            first = fid not in seen_fw
+            fw_plan.append((fid, {"kind": "runs", "role": ref.role, "version": ref.version or ""}, scan, decl, first))
+            if not first:
                 continue
             seen_fw.add(fid)
             fattrs: dict[str, Any] = {"kind": "firmware", "label": os.path.basename(ref.declared_path or ref.path),
@@ -299,6 +306,47 @@ def build_graph(manifest: Manifest, scans: Mapping[str, ScanResult] | None = Non
             if sha:
                 fattrs["sha256"] = sha
             nodes.append((fid, fattrs))
+        plan.append((eid, sup, fw_plan))
+
+    for v in manifest.vehicles:
+        vid = node_id(NodeKind.VEHICLE, v.id)
+        attrs = {"kind": "vehicle", "label": v.name, "name": v.name}
+        if v.rxswin:
+            attrs["rxswin"] = ",".join(v.rxswin)
+        nodes.append((vid, attrs))
+        for e_id in v.ecus:
+            sg.ecu_vehicles[node_id(NodeKind.ECU, e_id)].add(vid)
+
+    comp_nodes: dict[str, dict[str, Any]] = {}
+    sg.graph.add_nodes_from(nodes)
+    del nodes
+    sg.graph.add_edges_from(_edges(sg, manifest, catalog, head, plan, comp_nodes))
+    node_attrs = sg.graph.nodes
+    for cid, cattrs in comp_nodes.items():
+        cattrs["unknown_provenance"] = cid not in sg.component_providers
+        node_attrs[cid].update(cattrs)  # the node was made by its first edge, after every other node
+    fe = sg.firmware_ecus
+    for cid, fws in sg.component_firmware.items():
+        sg.component_ecus[cid] = set().union(*map(fe.get, fws, repeat(frozenset())))
+    return sg
+
+
+def _edges(sg: SupplyGraph, manifest: Manifest, catalog: Catalog | None,
+           head: list[tuple[str, str, str, dict[str, Any]]],
+           plan: list[tuple[str, str, list[tuple[str, dict[str, Any], ScanResult | None, DeclaredLike | None, bool]]]],
+           comp_nodes: dict[str, dict[str, Any]]) -> Iterator[tuple[str, str, str, dict[str, Any]]]:
+    """Every edge of the graph in build order, filling ``comp_nodes`` and the component indices."""
+    yield from head
+    purl_node: dict[str, str] = {}
+    shared: dict[tuple[str, int, int], dict[str, Any]] = {}
+    comp_fw = sg.component_firmware
+    supplies = {"kind": "supplies"}
+    for eid, sup, fw_plan in plan:
+        yield sup, eid, "supplies", supplies
+        for fid, runs, scan, decl, first in fw_plan:
+            yield eid, fid, "runs", runs
+            if not first:
+                continue
             # (component node, relation) -> evidence count, as the scan and as the SBOM said
             by_scan: dict[tuple[str, str], int] = {}
             by_decl: dict[tuple[str, str], int] = {}
@@ -328,39 +376,26 @@ def build_graph(manifest: Manifest, scans: Mapping[str, ScanResult] | None = Non
                                            "label": f"{name or key} {version or '?'}"}
                     ck = (cid, "contains")
                     by_decl[ck] = by_decl.get(ck, 0) + 1
-            comp_fw = sg.component_firmware
             for ck, count in by_scan.items():
                 bits = _SCAN_BIT
                 if by_decl and ck in by_decl:
                     bits |= _DECLARED_BIT
                     count += by_decl.pop(ck)
-                edges.append((fid, ck[0], ck[1], _edge_attrs(shared, ck[1], bits, count)))
                 comp_fw[ck[0]].add(fid)
+                yield fid, ck[0], ck[1], _edge_attrs(shared, ck[1], bits, count)
             for ck, count in by_decl.items():
-                edges.append((fid, ck[0], ck[1], _edge_attrs(shared, ck[1], _DECLARED_BIT, count)))
                 comp_fw[ck[0]].add(fid)
-
+                yield fid, ck[0], ck[1], _edge_attrs(shared, ck[1], _DECLARED_BIT, count)
+    installs = {"kind": "installs"}
     for v in manifest.vehicles:
         vid = node_id(NodeKind.VEHICLE, v.id)
-        attrs = {"kind": "vehicle", "label": v.name, "name": v.name}
-        if v.rxswin:
-            attrs["rxswin"] = ",".join(v.rxswin)
-        nodes.append((vid, attrs))
         for e_id in v.ecus:
-            eid = node_id(NodeKind.ECU, e_id)
-            edges.append((vid, eid, "installs", {"kind": "installs"}))
-            sg.ecu_vehicles[eid].add(vid)
-
+            yield vid, node_id(NodeKind.ECU, e_id), "installs", installs
     for cid, cattrs in comp_nodes.items():
         sg.components_by_key[cattrs["key"]].add(cid)
-    _add_provides(sg, manifest, catalog, comp_nodes, edges)
-    for cid, cattrs in comp_nodes.items():
-        cattrs["unknown_provenance"] = cid not in sg.component_providers
-        nodes.append((cid, cattrs))
-
-    sg.graph.add_nodes_from(nodes)
-    sg.graph.add_edges_from(edges)
-    return sg
+    provides: list[tuple[str, str, str, dict[str, Any]]] = []
+    _add_provides(sg, manifest, catalog, comp_nodes, provides)
+    yield from provides
 
 
 def _add_provides(sg: SupplyGraph, manifest: Manifest, catalog: Catalog | None,

@@ -296,8 +296,10 @@ def impact(graph: SupplyGraph, component: str, version_range: str | None = None,
     # each layer: certain = reached from a certain node of the layer below; uncertain = the rest
     f_c = _reach(graph.component_firmware, cert)
     f_u = _reach(graph.component_firmware, unc) - f_c
-    e_c = _reach(graph.firmware_ecus, f_c)
-    e_u = _reach(graph.firmware_ecus, f_u) - e_c
+    # an ECU is certain when it runs firmware holding a certain component (component_ecus is
+    # component_firmware followed by firmware_ecus, so this is the same as going through f_c)
+    e_c = _reach(graph.component_ecus, cert)
+    e_u = _reach(graph.component_ecus, unc) - e_c
     v_c = _reach(graph.ecu_vehicles, e_c)
     v_u = _reach(graph.ecu_vehicles, e_u) - v_c
     return Impact(graph, component + (f" {version_range}" if version_range else ""), cert, unc,

@@ -49,6 +49,9 @@ def test_impact_equals_brute_force(g, data):
     rng = data.draw(st.sampled_from([None, "<1.1", ">=1.1,<1.3", "vers:generic/>=1.2.0"]))
     r = impact(g, name, rng)
     b = brute_impact(g, name, rng)
+    assert g.component_ecus.keys() == g.component_firmware.keys()
+    for c, fws in g.component_firmware.items():  # the derived index is the two it is made of
+        assert g.component_ecus[c] == {e for f in fws for e in g.firmware_ecus[f]}
     # the brute force reads only the networkx graph: the same answer without any index
     assert brute_impact(SupplyGraph(g.graph, catalog=g.catalog), name, rng) == b
     assert r.affected == b  # the compact answer, before any hit is built
