@@ -143,6 +143,7 @@ class Impact:
         self._ecu_hits: dict[str, ImpactHit] = {}
         self._chains: dict[tuple[str, str], tuple[tuple[str, ...], bool]] = {}
         self._provs: dict[str, tuple[str, ...]] = {}
+        self._reason: dict[str, str] | None = None
 
     def __repr__(self) -> str:
         sizes = ", ".join(f"{k}={sum(map(len, v))}" for k, v in self._layers.items())
@@ -167,11 +168,9 @@ class Impact:
     def firmware(self) -> tuple[ImpactHit, ...]:
         """Affected firmware, by id; path component → firmware (a certain component first)."""
         if "firmware" not in self._hits:
-            cert, unc = self._layers["firmware"]
-            cf = self._graph.component_firmware
+            cert = self._layers["firmware"][0]
             hits = []
-            for f in sorted(cert | unc):
-                c = next(c for _, c in self._comp_order if f in cf.get(c, ()))
+            for f, c in sorted(self._fw_reason().items()):
                 provs = self._providers(c)
                 hits.append(ImpactHit(f, (c, f), (), provs, bool(provs), f in cert))  # no ECU: no chain
             self._hits["firmware"] = tuple(hits)
@@ -200,6 +199,15 @@ class Impact:
             self._hits["vehicles"] = tuple(hits)
         return self._hits["vehicles"]
 
+    def _fw_reason(self) -> dict[str, str]:
+        """Firmware -> the component its path goes through (certain first, then smallest id)."""
+        if self._reason is None:
+            cf = self._graph.component_firmware
+            self._reason = {}  # written worst component first, so the best one is written last
+            for _, c in reversed(self._comp_order):
+                self._reason.update(dict.fromkeys(cf.get(c, ()), c))
+        return self._reason
+
     def _providers(self, c: str) -> tuple[str, ...]:
         if c not in self._provs:
             self._provs[c] = _sorted(self._graph.component_providers.get(c, ()))
@@ -210,8 +218,7 @@ class Impact:
         if hit is None:
             f_cert, f_unc = self._layers["firmware"]
             _, f = min((f not in f_cert, f) for f in self._graph.graph.succ[e] if f in f_cert or f in f_unc)
-            cf = self._graph.component_firmware
-            c = next(c for _, c in self._comp_order if f in cf.get(c, ()))
+            c = self._fw_reason()[f]
             chain, ok = self._chain(e, c)
             hit = self._ecu_hits[e] = ImpactHit(e, (c, f, e), chain, self._providers(c), ok,
                                                 e in self._layers["ecus"][0])

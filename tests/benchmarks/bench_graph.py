@@ -1,4 +1,5 @@
-"""Scale benchmark of the supply-chain graph (run on demand: python tests/benchmarks/bench_graph.py [scale] [reps]).
+"""Scale benchmark of the supply-chain graph (run on demand: python tests/benchmarks/bench_graph.py [scale] [reps]
+[--build-only]).
 
 Builds a synthetic OEM portfolio of about 1M edges (scale 1) and prints:
 
@@ -75,7 +76,8 @@ def timed_child(what: str, path: str, gc_mode: str) -> None:
 
 def run_child(what: str, path: str, gc_mode: str) -> tuple[float, float]:
     """(wall, CPU) seconds of one timed build in a fresh process."""
-    out = subprocess.run([sys.executable, __file__, "--child", what, path, gc_mode],
+    flags = ["-S"] if sys.flags.no_site else []  # -S + PYTHONPATH: how an older checkout is timed
+    out = subprocess.run([sys.executable, *flags, __file__, "--child", what, path, gc_mode],
                          check=True, capture_output=True, text=True)
     wall, cpu = out.stdout.strip().splitlines()[-1].split()
     return float(wall), float(cpu)
@@ -95,6 +97,7 @@ def median_time(fn: Callable[[], Any], reps: int) -> tuple[float, Any]:
 def main() -> None:
     scale = float(sys.argv[1]) if len(sys.argv) > 1 else 1.0
     reps = int(sys.argv[2]) if len(sys.argv) > 2 else 3
+    build_only = "--build-only" in sys.argv[3:]  # e.g. to time an older ecuscan on PYTHONPATH
     t = time.perf_counter()
     p = portfolio(vehicles=60, ecu_variants=int(2000 * scale), ecus_per_vehicle=80, releases=4,
                   component_names=800, versions=6, components_per_firmware=120)
@@ -125,6 +128,8 @@ def main() -> None:
                       f"{[round(x[1 - i], 2) for x in build_t]}, raw insertion {r:.2f} s "
                       f"{[round(x[1 - i], 2) for x in raw_t]}; ratio {b / r:.2f} (target <= 2)")
     del p
+    if build_only:
+        return
     # A long-lived process holding a million-edge graph should freeze it out of the cyclic GC:
     # otherwise every full collection walks all of its dicts (100+ ms), whichever query runs.
     gc.collect()
