@@ -13,7 +13,6 @@ set, and the container's result lists the union of what its members contain.
 from __future__ import annotations
 
 import dataclasses
-import fnmatch
 import hashlib
 import mmap
 import os
@@ -22,7 +21,7 @@ from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wai
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from . import __version__
 from .catalog import Catalog, load_catalog
@@ -43,6 +42,9 @@ from .model import (
     Sha256,
 )
 from .store import Store
+
+if TYPE_CHECKING:
+    from .formats.archive import UnpackBudget
 
 
 @lru_cache(maxsize=1)
@@ -164,10 +166,15 @@ def _apply_packages(results: list[ScanResult], db_files: Mapping[str, bytes], ca
 
 def analyze_bytes(data: Buffer, path: str, *, catalog: Catalog, options: ScanOptions,
                   sha256: Sha256 | None = None, parent: str | None = None,
-                  depth: int = 0) -> list[ScanResult]:
-    """Analyse bytes that may be a container: returns the top result first, then every member."""
+                  depth: int = 0, budget: UnpackBudget | None = None) -> list[ScanResult]:
+    """Analyse bytes that may be a container: returns the top result first, then every member.
+
+    ``budget`` is shared by every nested container of one top-level file, so the member and
+    unpacked-byte limits bound the whole tree, not each container alone. Entries the unpacker
+    refuses (links, devices, unsafe names, oversized members) become diagnostics of the container.
+    """
     from .formats import detect
-    from .formats.archive import is_container, iter_members
+    from .formats.archive import Skipped, UnpackBudget, is_container, iter_members
     limits = options.limits
     if sha256 is None:
         sha256 = Sha256(hashlib.sha256(data).hexdigest())
@@ -175,19 +182,21 @@ def analyze_bytes(data: Buffer, path: str, *, catalog: Catalog, options: ScanOpt
         return [analyze_image(data, path, catalog=catalog, options=options, sha256=sha256, parent=parent)]
     if depth >= limits.max_container_depth:
         raise LimitExceeded(f"containers nested deeper than {limits.max_container_depth}", source=path)
+    budget = budget if budget is not None else UnpackBudget()
+    skipped: list[Skipped] = []
     members: list[ScanResult] = []
     direct: list[ScanResult] = []
     diagnostics: list[Diagnostic] = []
     db_files: dict[str, bytes] = {}
     prefix = path + "!"
-    for member in iter_members(data, path, limits=limits, depth=depth):
+    for member in iter_members(data, path, limits=limits, depth=depth, skipped=skipped, budget=budget):
         inner = member.path[len(prefix):] if member.path.startswith(prefix) else member.path
         if _wants_package_db(inner):
             db_files[inner] = bytes(member.data)
         try:
             if is_container(member.data):
                 sub = analyze_bytes(member.data, member.path, catalog=catalog, options=options,
-                                    parent=path, depth=depth + 1)
+                                    parent=path, depth=depth + 1, budget=budget)
             else:
                 sub = [analyze_image(member.data, member.path, catalog=catalog, options=options, parent=path)]
         except EcuscanError as exc:
@@ -195,6 +204,12 @@ def analyze_bytes(data: Buffer, path: str, *, catalog: Catalog, options: ScanOpt
             continue
         direct.append(sub[0])
         members.extend(sub)
+    for sk in skipped[:limits.max_items_per_kind]:
+        diagnostics.append(Diagnostic(code="member-skipped", message=f"{sk.path}: {sk.reason}",
+                                      severity=Severity.INFO))
+    if len(skipped) > limits.max_items_per_kind:
+        diagnostics.append(Diagnostic(code="member-skipped", severity=Severity.INFO,
+                                      message=f"{len(skipped) - limits.max_items_per_kind} more entries skipped"))
     direct = _apply_packages(direct, db_files, catalog,
                              lambda p: p[len(prefix):] if p.startswith(prefix) else p)
     by_path = {r.path: r for r in direct}
@@ -385,7 +400,7 @@ def _wants_package_db(path: str) -> bool:
     from .identify.packages import PackageIndex
 
     p = path.lstrip("./")
-    return any(fnmatch.fnmatch(p, pat) or fnmatch.fnmatch("/" + p, pat) for pat in PackageIndex.DB_PATTERNS)
+    return PackageIndex.wants(p) or PackageIndex.wants("/" + p)
 
 
 @lru_cache(maxsize=8)

@@ -156,3 +156,48 @@ def test_cli_rejects_bad_numbers(tmp_path: Path, flag: str) -> None:
     f.write_bytes(b"x")
     res = CliRunner().invoke(main, ["scan", flag, "zz", "--store", str(tmp_path / "s.sqlite"), str(f)])
     assert res.exit_code == 2
+
+
+def _tar(entries: list[tuple[str, bytes]], links: list[tuple[str, str]] = ()) -> bytes:  # type: ignore[assignment]
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w") as tar:
+        for name, data in entries:
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
+        for name, target in links:
+            info = tarfile.TarInfo(name)
+            info.type = tarfile.SYMTYPE
+            info.linkname = target
+            tar.addfile(info)
+    return buf.getvalue()
+
+
+def test_refused_members_become_diagnostics(tmp_path: Path) -> None:
+    t = tmp_path / "fw.tar"
+    t.write_bytes(_tar([("app.bin", ZLIB_BANNER)], links=[("etc/shadow", "../../../etc/shadow")]))
+    outcomes = list(Scanner(None).scan_paths([t]))
+    top = outcomes[0]
+    assert isinstance(top, ScanResult)
+    skipped = [d for d in top.diagnostics if d.code == "member-skipped"]
+    assert len(skipped) == 1 and "etc/shadow" in skipped[0].message
+    assert comp(by_name(outcomes, "app.bin"), "zlib")[0] == "1.2.13"
+
+
+def test_member_limit_bounds_the_whole_tree(tmp_path: Path) -> None:
+    """Nested containers share one budget: 3 archives of 3 files each exceed a tree limit of 8."""
+    import dataclasses
+
+    from ecuscan.limits import DEFAULT_LIMITS
+
+    inner = _tar([(f"f{i}.bin", bytes([i]) * 64) for i in range(3)])
+    outer = _tar([(f"part{j}.tar", inner) for j in range(3)])
+    f = tmp_path / "nested.tar"
+    f.write_bytes(outer)
+    tight = ScanOptions(limits=dataclasses.replace(DEFAULT_LIMITS, max_members=8))
+    outcome = Scanner(None, options=tight).scan_file(f)
+    assert isinstance(outcome, ScanFailure)
+    assert "max_members" in outcome.reason or "members" in outcome.reason
+    roomy = ScanOptions(limits=dataclasses.replace(DEFAULT_LIMITS, max_members=20))
+    results = Scanner(None, options=roomy).scan_file(f)
+    assert isinstance(results, list) and len(results) == 1 + 3 + 9

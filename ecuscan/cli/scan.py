@@ -10,9 +10,20 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from ..model import ScanFailure, ScanOutcome, ScanResult, Severity
-from ..scanner import ScanOptions, Scanner
+from ..scanner import Scanner, ScanOptions
 from ..store import Store
-from .common import EXIT_FINDINGS, EXIT_OK, EXIT_USAGE, err, handle_errors, json_option, out, print_json, safe, store_option
+from .common import (
+    EXIT_FINDINGS,
+    EXIT_OK,
+    EXIT_USAGE,
+    err,
+    handle_errors,
+    json_option,
+    out,
+    print_json,
+    safe,
+    store_option,
+)
 
 
 class _ProgressObserver:
@@ -41,11 +52,12 @@ def parse_int(value: str | None) -> int | None:
 def render_result(r: ScanResult) -> None:
     """One table of components for one image, plus its provenance line."""
     prov = r.provenance
-    tools = ", ".join(f"{t.name} {t.version or ''}".strip() for t in prov.toolchains) or "unknown toolchain"
+    tools = ", ".join(dict.fromkeys(f"{t.name} {t.version or ''}".strip() for t in prov.toolchains)) \
+        or "unknown toolchain"
     out.print(f"[bold]{safe(r.path, 300)}[/]  {r.format.value} {safe(r.arch or '')} "
               f"{r.size} bytes  sha256 {r.sha256[:16]}…")
     out.print(f"  build-id {safe(prov.build_id or '-')}  {safe(tools)}  "
-              f"{'stripped' if prov.stripped else 'symbols'}{', DWARF' if prov.has_dwarf else ''}"
+              f"{ {True: 'stripped', False: 'symbols', None: ''}[prov.stripped] }{', DWARF' if prov.has_dwarf else ''}"
               + (f"  build paths: {len(prov.build_paths)}" if prov.build_paths else "")
               + (f"  certificates/keys: {len(prov.certificates)}" if prov.certificates else ""))
     if r.components:
