@@ -33,7 +33,8 @@ from .scanner import Scanner, ScanOptions
 from .store import Store
 
 #: Policy names accepted by ``--fail-on``.
-FAIL_ON_CHOICES = ("mismatch", "unreachable", "undeclared", "critical", "high", "medium", "low", "scan-error")
+FAIL_ON_CHOICES = ("mismatch", "unreachable", "undeclared", "drift", "critical", "high", "medium", "low",
+                   "scan-error")
 
 
 class AuditObserver(Protocol):
@@ -89,6 +90,8 @@ class FirmwareAudit:
     sbom_files: tuple[str, ...] = ()
     declared_sbom: str | None = None
     reconciliation: Reconciliation | None = None
+    previous: str | None = None
+    release_diff: Any = None  # ecuscan.diff.ReleaseDiff against ``previous``
 
 
 @dataclass
@@ -147,7 +150,7 @@ def _scan_stage(run: AuditRun, store: Store, options: AuditOptions, catalog: Cat
                                                   declared_sbom=ref.sbom))
                 continue
             run.firmware.append(FirmwareAudit(ecu.id, ref.path, ref.role, ref.version, outcome[0],
-                                              declared_sbom=ref.sbom))
+                                              declared_sbom=ref.sbom, previous=ref.previous))
 
 
 def _sbom_stage(run: AuditRun, options: AuditOptions) -> None:
@@ -171,6 +174,22 @@ def _sbom_stage(run: AuditRun, options: AuditOptions) -> None:
             (outdir / name).write_text(text, "utf-8")
             written.append(f"sbom/{name}")
         run.firmware[i] = dataclasses.replace(fw, sbom_files=tuple(written))
+
+
+def _drift_stage(run: AuditRun, store: Store, options: AuditOptions, catalog: Catalog) -> None:
+    """Release diff of each firmware against its ``previous`` release (the SolarWinds-class check)."""
+    from .diff import diff_results
+
+    scanner = Scanner(store, catalog=catalog, options=ScanOptions(limits=options.limits))
+    for i, fw in enumerate(run.firmware):
+        if fw.previous is None or fw.result is None:
+            continue
+        outcome = scanner.scan_file(fw.previous)
+        if isinstance(outcome, ScanFailure) or not outcome:
+            reason = outcome.reason if isinstance(outcome, ScanFailure) else "nothing scanned"
+            run.error(fw.previous, f"previous release not scanned: {reason}")
+            continue
+        run.firmware[i] = dataclasses.replace(fw, release_diff=diff_results(outcome[0], fw.result, catalog))
 
 
 def _reconcile_stage(run: AuditRun, options: AuditOptions, catalog: Catalog) -> dict[str, DeclaredSbom]:
@@ -291,6 +310,8 @@ def run_audit(manifest_path: str | os.PathLike[str], options: AuditOptions,
         _sbom_stage(run, options)
         stage("reconcile")
         declared = _reconcile_stage(run, options, catalog)
+        stage("drift")
+        _drift_stage(run, store, options, catalog)
         stage("graph")
         run.graph = build_graph(manifest, run.results(), declared, catalog)
         stage("vulns")
@@ -335,6 +356,13 @@ def policy_failures(run: AuditRun, fail_on: Sequence[str]) -> list[str]:
                        and f.severity.rank() >= bar.rank()})
         if hits:
             reasons.append(f"vulnerabilities at or above {bar.value}: " + ", ".join(hits))
+    if "drift" in fail_on:
+        for fw in run.firmware:
+            bad = [d for d in (fw.release_diff.indicators if fw.release_diff else ())
+                   if d.severity.value in ("warning", "error")]
+            if bad:
+                reasons.append(f"drift: {fw.ecu_id} {Path(fw.path).name} since {Path(fw.previous or '').name}: "
+                               + "; ".join(d.message for d in bad[:3]))
     if "scan-error" in fail_on and any(fw.error for fw in run.firmware):
         reasons.append("some firmware could not be scanned")
     return reasons

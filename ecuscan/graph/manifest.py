@@ -77,6 +77,7 @@ class FirmwareRef:
     sha256: str | None = None
     declared_path: str = ""
     base_address: int | None = None  # load address of a raw flash dump
+    previous: str | None = None  # the previous release of this firmware (resolved path): audit diffs against it
 
 
 @dataclass(frozen=True)
@@ -381,7 +382,8 @@ def parse_manifest(data: Any, source: str = "<manifest>", base_dir: str | os.Pat
                 version=f.get("version"),
                 sbom=resolve((*p, "sbom"), f["sbom"], must_exist=True) if "sbom" in f else None,
                 sha256=f["sha256"].lower() if "sha256" in f else None, declared_path=f["path"],
-                base_address=_as_int(f["base_address"]) if "base_address" in f else None))
+                base_address=_as_int(f["base_address"]) if "base_address" in f else None,
+                previous=resolve((*p, "previous"), f["previous"], must_exist=True) if "previous" in f else None))
         bench = None
         if "bench" in e:
             b = e["bench"]

@@ -134,6 +134,28 @@ def _vulns(run: AuditRun) -> list[dict[str, Any]]:
     return out
 
 
+def _drift(run: AuditRun) -> list[dict[str, Any]]:
+    rows = []
+    for fw in run.firmware:
+        d = fw.release_diff
+        if d is None:
+            continue
+        where = f"{fw.ecu_id}: {Path(fw.previous or '').name} → {Path(fw.path).name}"
+        for c in d.added:
+            rows.append({"firmware": where, "severity": "info",
+                         "message": f"component added: {c.name} {c.version or '?'}"})
+        for c in d.removed:
+            rows.append({"firmware": where, "severity": "info",
+                         "message": f"component removed: {c.name} {c.version or '?'}"})
+        for ch in d.changed:
+            rows.append({"firmware": where, "severity": "info",
+                         "message": f"{ch.name}: {ch.old_version or '?'} → {ch.new_version or '?'}"})
+        for ind in d.indicators:
+            rows.append({"firmware": where, "severity": ind.severity.value, "message": ind.message,
+                         "kind": ind.kind.value})
+    return rows
+
+
 def _supplier_chain(run: AuditRun, supplier_id: str) -> list[str]:
     chain: list[str] = []
     seen: set[str] = set()
@@ -245,7 +267,7 @@ def audit_document(run: AuditRun, fail_on: Sequence[str]) -> dict[str, Any]:
         "vehicles": vehicles, "ecus": ecus, "suppliers": suppliers, "vulnerabilities": vulns,
         "vulnerability_records": run.n_vulnerabilities,
         "impact": run.impact.to_dict() if run.impact is not None else None,
-        "bench": bench, "graph": graph, "drift": [],
+        "bench": bench, "graph": graph, "drift": _drift(run),
         "errors": [{"source": s, "message": m} for s, m in run.errors],
         "outputs": dict(run.outputs),
     }
