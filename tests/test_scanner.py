@@ -201,3 +201,20 @@ def test_member_limit_bounds_the_whole_tree(tmp_path: Path) -> None:
     roomy = ScanOptions(limits=dataclasses.replace(DEFAULT_LIMITS, max_members=20))
     results = Scanner(None, options=roomy).scan_file(f)
     assert isinstance(results, list) and len(results) == 1 + 3 + 9
+
+
+@pytest.mark.skipif(__import__("shutil").which("mksquashfs") is None, reason="squashfs-tools not installed")
+def test_squashfs_root_filesystem(tmp_path: Path) -> None:
+    """A squashfs image made by Debian's mksquashfs, scanned like any root filesystem."""
+    import subprocess
+
+    root = make_tree(tmp_path / "rootfs")
+    (root / "bin/sh").symlink_to("busybox")  # a link inside the tree: not followed, not an error
+    img = tmp_path / "rootfs.squashfs"
+    subprocess.run(["mksquashfs", str(root), str(img), "-noappend", "-quiet", "-comp", "xz"], check=True,
+                   capture_output=True)
+    outcomes = list(Scanner(None).scan_paths([img]))
+    top = outcomes[0]
+    assert isinstance(top, ScanResult) and top.path == str(img)
+    assert {(c.id, c.version) for c in top.contained()} >= {("busybox", "1.36.1"), ("zlib", "1.2.13")}
+    assert comp(by_name(outcomes, "bin/busybox"), "busybox") == ("1.36.1", {EvidenceMethod.PACKAGE_METADATA})
