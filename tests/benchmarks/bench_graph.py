@@ -15,27 +15,29 @@ Builds a synthetic OEM portfolio of about 1M edges (scale 1) and prints:
 * peak RSS.
 
 Figures: 14,375 nodes, 980,004 edges, ``python bench_graph.py 1 5`` on 2 shared cores (other
-jobs running, hence CPU time). "before" is commit 5f5e103: its build timed with this script's
-harness (``PYTHONPATH=<old checkout>:<site-packages> python -S bench_graph.py 1 3 --build-only``),
-its queries with that commit's own script (one wall-clock run each; the issue note had impact
-median 29x / worst 3x, build 0.87x or 2.50x depending on the run's GC).
+jobs running, hence CPU time; wall time agreed within 1% for the builds). "before" is commit
+5f5e103 timed with this same script
+(``PYTHONPATH=<old checkout>:<site-packages> python -S bench_graph.py 1 5`` from outside the
+repository). The issue note's figures for that commit, from its own single same-process run,
+were: impact median 29x / worst 3x, build 0.87x or 2.50x depending on when the GC ran.
 
 =====================================  ==========================  ==========================
 measure                                before (5f5e103)             after
 =====================================  ==========================  ==========================
-build / raw insertion, GC enabled      1.95 (5.72 s / 2.93 s)       1.58 (4.65 s / 2.95 s)
-build / raw insertion, GC disabled     1.73 (3.71 s / 2.15 s)       1.46 (3.09 s / 2.11 s)
-impact speed-up vs brute force         median 34x, worst 3x         median 743x, worst 143x
-  worst query (lib0000, 8k fw)         61 ms vs 194 ms brute        1.2 ms vs 172 ms brute
-impact with every hit's path built     (same as above)              median 37x, worst 5x
-exposure speed-up vs brute force       median 120x, worst 30x       median 224x, worst 122x
-peak RSS                               1260 MiB                     795 MiB
+build / raw insertion, GC enabled      1.95 (5.59 s / 2.87 s)       1.58 (4.65 s / 2.95 s)
+build / raw insertion, GC disabled     1.71 (3.52 s / 2.05 s)       1.46 (3.09 s / 2.11 s)
+impact speed-up vs brute force         median 44x, worst 5x         median 743x, worst 143x
+  worst query (lib0000, 8k fw)         33.4 ms vs 177 ms brute      1.2 ms vs 172 ms brute
+impact with every hit's path built     median 45x, worst 5x         median 37x, worst 5x
+exposure speed-up vs brute force       median 188x, worst 88x       median 224x, worst 122x
+peak RSS                               940 MiB                      795 MiB
 =====================================  ==========================  ==========================
 
-"impact" answers (firmware/ECUs/vehicles with their certainty) are identical to the brute force
-in every run (asserted). Building all 10,000 path records of the largest answer costs ~3 us
-each (frozen dataclasses), so "with hits" stays ~5x for lib0000; :class:`Impact` builds them
-only when ``.firmware``/``.ecus``/``.vehicles``/``to_dict()`` is read.
+The impact answers (firmware/ECUs/vehicles, each with its certainty) matched the brute force
+in every run (asserted). Building all 10,000 path records of the largest answer costs about
+3 us each (frozen dataclasses), so "with every hit's path built" stays about 5x for lib0000:
+that is why :class:`~ecuscan.graph.queries.Impact` builds them only when ``.firmware``,
+``.ecus``, ``.vehicles`` or ``to_dict()`` is read.
 """
 
 from __future__ import annotations
