@@ -128,7 +128,8 @@ class Impact:
     tier chains are built on first access of :attr:`firmware`, :attr:`ecus` or
     :attr:`vehicles` (then kept), because for a component present in nearly every firmware
     building thousands of path tuples would cost more than finding the nodes.
-    :attr:`affected` gives node → certain without building any hit.
+    :attr:`affected` gives node → certain without building any hit. Hits are read from the
+    graph when first asked for, so do not change the graph between the query and reading them.
     """
 
     def __init__(self, graph: SupplyGraph, query: str, certain: Iterable[str], uncertain: Iterable[str],
