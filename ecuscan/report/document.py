@@ -15,6 +15,7 @@ from typing import Any
 
 from .. import __version__
 from ..audit import AuditRun, FirmwareAudit, policy_failures
+from ..errors import EcuscanError
 from ..graph.build import NodeKind, node_id
 from ..graph.export import to_svg
 from ..model import ScanResult
@@ -202,8 +203,8 @@ def audit_document(run: AuditRun, fail_on: Sequence[str]) -> dict[str, Any]:
                 ex = exposure(run.graph, s.id)
                 ecu_ids = sorted(n.split(":", 1)[1] for n in ex.ecus)
                 n_comp = len(ex.components)
-            except Exception:  # noqa: S110 - a supplier missing from the graph has no exposure
-                pass
+            except EcuscanError:  # a supplier missing from the graph has no exposure
+                ecu_ids, n_comp = [], 0
         suppliers.append({"id": s.id, "name": s.name or s.id, "tier": s.tier, "ecus": ecu_ids,
                           "components": n_comp, "findings": supplier_findings.get(s.id, 0)})
 
