@@ -30,6 +30,19 @@ def _component(c: Any) -> dict[str, Any]:
     return d
 
 
+def _best_evidence(found: Sequence[Any]) -> Any:
+    """The evidence a reader understands best: a version string, else the most confident readable one."""
+    evidence = [e for c in found for e in c.evidence]
+    if not evidence:
+        return None
+
+    def readable(e: Any) -> bool:
+        text = e.text or e.detail
+        return bool(text) and sum(ch.isprintable() and ch != "\\" for ch in text) >= 0.9 * len(text)
+
+    return max(evidence, key=lambda e: (e.method.value == "version-string", readable(e), e.confidence))
+
+
 def _firmware(fw: FirmwareAudit) -> dict[str, Any]:
     base: dict[str, Any] = {"ecu": fw.ecu_id, "path": fw.path, "role": fw.role, "version": fw.version,
                             "error": fw.error, "sbom_files": list(fw.sbom_files), "reconciliation": None}
@@ -55,7 +68,7 @@ def _firmware(fw: FirmwareAudit) -> dict[str, Any]:
         for status, items in (("undeclared", rec.undeclared), ("version_mismatch", rec.version_mismatch),
                               ("unconfirmed", rec.unconfirmed), ("matched", rec.matched)):
             for item in items:
-                ev = item.found[0].evidence[0] if item.found and item.found[0].evidence else None
+                ev = _best_evidence(item.found)
                 where = f"{ev.method.value} @0x{ev.offset:x} {ev.text}" if ev and ev.offset is not None else (
                     f"{ev.method.value} {ev.text or ev.detail}" if ev else "")
                 rows.append({"status": status, "component": item.name,
@@ -158,19 +171,26 @@ def _drift(run: AuditRun) -> list[dict[str, Any]]:
 
 
 def _supplier_chain(run: AuditRun, supplier_id: str) -> list[str]:
-    chain: list[str] = []
+    """The ECU supplier and everyone upstream of it, one entry per sourcing level (BFS depth):
+    ``["ACME (tier 1)", "NetStack (tier 2), SecureComm (tier 2)", ...]``; cycles are cut."""
+    levels: list[str] = []
     seen: set[str] = set()
     frontier = [supplier_id]
-    while frontier and len(chain) < 50:
-        s = frontier.pop(0)
-        if s in seen:
-            continue
-        seen.add(s)
-        sup = run.manifest.supplier(s)
-        chain.append(f"{sup.name or s} (tier {sup.tier})" if sup else s)
-        if sup:
-            frontier.extend(sup.sources_from)
-    return chain
+    while frontier and len(levels) < 20:
+        names = []
+        nxt: list[str] = []
+        for sid in frontier:
+            if sid in seen:
+                continue
+            seen.add(sid)
+            sup = run.manifest.supplier(sid)
+            names.append(f"{sup.name or sid} (tier {sup.tier})" if sup else sid)
+            if sup:
+                nxt.extend(x for x in sup.sources_from if x not in seen)
+        if names:
+            levels.append(", ".join(names))
+        frontier = sorted(set(nxt))
+    return levels
 
 
 def audit_document(run: AuditRun, fail_on: Sequence[str]) -> dict[str, Any]:
