@@ -25,6 +25,7 @@ from typing import Any, Protocol
 from .catalog import Catalog, load_catalog
 from .errors import EcuscanError
 from .graph.build import SupplyGraph, build_graph
+from .graph.inputs import scan_firmware
 from .graph.manifest import Ecu, Manifest, load_manifest
 from .limits import DEFAULT_LIMITS, Limits
 from .model import ScanFailure, ScanResult
@@ -131,20 +132,12 @@ def _supplier_info(manifest: Manifest, ecu: Ecu) -> SupplierInfo | None:
 
 
 def _scan_stage(run: AuditRun, store: Store, options: AuditOptions, catalog: Catalog) -> None:
-    scanners: dict[int | None, Scanner] = {}
-    cache: dict[str, list[ScanResult] | ScanFailure] = {}
+    scans = scan_firmware(run.manifest, store=store, catalog=catalog, limits=options.limits)
     for ecu in run.manifest.ecus:
         for ref in ecu.firmware:
-            if ref.base_address not in scanners:
-                scanners[ref.base_address] = Scanner(store, catalog=catalog, options=ScanOptions(
-                    limits=options.limits, base_address=ref.base_address))
-            scanner = scanners[ref.base_address]
-            if ref.path not in cache:
-                cache[ref.path] = (scanner.scan_file(ref.path) if os.path.isfile(ref.path)
-                                   else ScanFailure(ref.path, "firmware file not found"))
-            outcome = cache[ref.path]
-            if isinstance(outcome, ScanFailure) or not outcome:
-                reason = outcome.reason if isinstance(outcome, ScanFailure) else "nothing scanned"
+            outcome = scans.results.get(ref.path)
+            if outcome is None:
+                reason = scans.failures.get(ref.path, "not scanned")
                 run.error(ref.declared_path or ref.path, reason)
                 run.firmware.append(FirmwareAudit(ecu.id, ref.path, ref.role, ref.version, None, reason,
                                                   declared_sbom=ref.sbom))

@@ -32,7 +32,7 @@ shape directly, with bench-only extras the manifest schema does not carry:
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -46,6 +46,9 @@ from .dids import parse_did
 from .flash import Flash, Regions, compute_cvn, load_flash, memory_expectations, parse_regions
 from .records import Addressing, BenchTarget, Codec, CvnConfig, DidSpec, MemoryRegion, SecurityConfig
 from .simulator import EcuSpec, Faults
+
+#: Firmware roles (manifest ``role:``) whose image is what the ECU runs and answers for.
+APPLICATION_ROLES = frozenset({"application", "app", ""})
 
 _ADDRESSING = {"normal_11bit": Addressing.NORMAL_11BIT, "normal11": Addressing.NORMAL_11BIT,
                "normal_fixed_29bit": Addressing.NORMAL_FIXED_29BIT, "normalfixed29": Addressing.NORMAL_FIXED_29BIT}
@@ -284,7 +287,7 @@ def application_image(manifest: Any, ecu_id: str, scans: Mapping[str, Any]) -> t
     ecu = manifest.ecu(ecu_id)
     for ref in getattr(ecu, "firmware", ()) or ():
         result = scans.get(ref.path)
-        if result is not None and ref.role in ("application", "app", ""):
+        if result is not None and ref.role in APPLICATION_ROLES:
             return ref, result
     return None
 
@@ -334,14 +337,18 @@ def image_expectations(manifest: Any, scans: Mapping[str, Any]) -> dict[str, dic
     for ecu in manifest.ecus:
         for ref in ecu.firmware:
             result = scans.get(ref.path)
-            if result is not None and ref.role in ("application", "app", ""):
+            if result is not None and ref.role in APPLICATION_ROLES:
                 out.setdefault(ecu.id, {}).update(expected_from_scan(result))
     return out
 
 
-def load_targets(path: str | Path, scans: Mapping[str, Any] | None = None, *,
+def load_targets(path: str | Path,
+                 scans: Mapping[str, Any] | Callable[[Any], Mapping[str, Any]] | None = None, *,
                  memory: Regions | None = None) -> tuple[list[BenchTarget], list[EcuSpec]]:
     """A supply-chain manifest (``schema:``/``suppliers:`` present) or a bench file, whichever ``path`` is.
+
+    ``scans`` maps firmware paths to scan results, or is called with the loaded manifest to get
+    them (so a bench file never triggers a scan).
 
     For a manifest, ``memory`` (``"all"`` or ``[(address, size)]``) sets every ECU's memory regions
     from its analysed image (:func:`~ecuscan.bench.flash.memory_expectations`); ``bench.cvn`` gives
@@ -356,6 +363,8 @@ def load_targets(path: str | Path, scans: Mapping[str, Any] | None = None, *,
         from ..graph.manifest import load_manifest
 
         manifest = load_manifest(p, check_files=False)
+        if callable(scans):
+            scans = scans(manifest)
         images = image_expectations(manifest, scans or {})
         flashes = image_flash(manifest, scans or {})
         targets = targets_from_manifest(manifest)

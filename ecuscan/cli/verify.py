@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import uuid
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -17,9 +18,10 @@ from ..bench.flash import Regions
 from ..bench.records import BenchOptions, BenchReport, BenchTarget, Check, Verdict
 from ..bench.replay import replay
 from ..bench.simulator import Simulator
-from ..bench.targets import load_targets, security_config
+from ..bench.targets import APPLICATION_ROLES, load_targets, security_config
 from ..bench.verify import expected_from_scan, verify, with_expectations
 from ..errors import BenchError
+from ..graph.manifest import Manifest
 from ..model import ScanResult
 from .busopts import bus_from_options, bus_options
 from .common import EXIT_FINDINGS, EXIT_OK, err, handle_errors, json_option, out, print_json, safe, store_option
@@ -112,7 +114,7 @@ def command(manifest: str, store_url: str | None, as_json: bool, log_path: str |
     Exit code 1 when any ECU answers a different value (MISMATCH) or a malformed answer (INVALID).
     """
     regions: Regions = _regions(memory_regions) if memory_regions else "all"
-    targets, specs = load_targets(manifest, _manifest_scans(manifest, store_url),
+    targets, specs = load_targets(manifest, _manifest_scans(store_url),
                                   memory=regions if read_memory else None)
     extra = _scan_expectations(expect_from)
     targets = [with_expectations(t, extra.get(t.ecu_id, {})) for t in targets if not only or t.ecu_id in only]
@@ -152,32 +154,17 @@ def _regions(items: tuple[str, ...]) -> list[tuple[int, int]]:
     return out
 
 
-def _manifest_scans(path: str, store_url: str | None) -> dict[str, Any]:
-    """Scan results (cached in the store) of a manifest's firmware, so the analysed images' own
-    identification becomes the expectation; empty for a plain bench file."""
-    import yaml
-
-    from ..graph.manifest import load_manifest
-    from ..scanner import Scanner
+def _manifest_scans(store_url: str | None) -> Callable[[Manifest], dict[str, ScanResult]]:
+    """For a manifest: its application images' scan results (cached in the store), so the analysed
+    images' own identification becomes the expectation."""
+    from ..graph.inputs import scan_firmware
     from ..store import Store
 
-    try:
-        head = yaml.safe_load(open(path, encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, yaml.YAMLError):
-        return {}
-    if not isinstance(head, dict) or "suppliers" not in head:
-        return {}
-    manifest = load_manifest(path, check_files=False)
-    out: dict[str, Any] = {}
-    with Store.open(store_url) as store:
-        scanner = Scanner(store)
-        for ecu in manifest.ecus:
-            for ref in ecu.firmware:
-                if ref.role in ("application", "app", "") and ref.path not in out:
-                    res = scanner.scan_file(ref.path)
-                    if isinstance(res, list) and res:
-                        out[ref.path] = res[0]
-    return out
+    def scan(manifest: Manifest) -> dict[str, ScanResult]:
+        with Store.open(store_url) as store:
+            return scan_firmware(manifest, store=store, roles=APPLICATION_ROLES).top()
+
+    return scan
 
 
 def _live(targets: list[BenchTarget], specs: list[Any], options: BenchOptions, simulate: bool,

@@ -49,22 +49,14 @@ def import_cmd(paths: tuple[Path, ...], store_url: str | None, as_json: bool) ->
 
 
 def _scan_manifest(manifest_path: Path, store: Store) -> tuple[list[ScanResult], Topology, list[str]]:
+    from ..graph.inputs import scan_firmware
     from ..graph.manifest import load_manifest
-    from ..scanner import Scanner
 
     manifest = load_manifest(manifest_path)
-    scanner = Scanner(store)
-    results: list[ScanResult] = []
-    problems: list[str] = []
-    for ecu in manifest.ecus:
-        for ref in ecu.firmware:
-            outcome = scanner.scan_file(ref.path)
-            if isinstance(outcome, list):
-                results.extend(outcome)
-            else:
-                problems.append(f"{ref.path}: {outcome.reason}")
+    scans = scan_firmware(manifest, store=store)
+    results = [r for outcome in scans.results.values() for r in outcome]
     vex_files = [str((manifest_path.parent / v) if not Path(v).is_absolute() else v) for v in manifest.vex]
-    return results, topology_from_manifest(manifest), [*problems, *(f"vex:{v}" for v in vex_files)]
+    return results, topology_from_manifest(manifest), [*scans.problems(), *(f"vex:{v}" for v in vex_files)]
 
 
 def _fails(findings: list[Finding], threshold: str) -> bool:

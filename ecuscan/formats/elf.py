@@ -319,7 +319,10 @@ def _raw_table(table: Section, data: Buffer, size: int) -> memoryview | None:
     return memoryview(data)[off:off + length]
 
 
-def _bulk_symbols(elf: ELFFile, table: SymbolTableSection, data: Buffer) -> Iterator[tuple[int, int, int, int, int, int]] | None:
+_Row = tuple[int, int, int, int, int, int]
+
+
+def _bulk_symbols(elf: ELFFile, table: SymbolTableSection, data: Buffer) -> Iterator[_Row] | None:
     """``(index, name offset, value, size, info, shndx)`` for every entry, read in bulk.
 
     Written by hand because pyelftools parses each symbol through its generic record parser
@@ -334,17 +337,13 @@ def _bulk_symbols(elf: ELFFile, table: SymbolTableSection, data: Buffer) -> Iter
     raw = _raw_table(table, data, len(data))
     if raw is None or len(raw) % entsize:
         return None
-    fmt = ("<" if little else ">") + ("IIIBBH" if bits == 32 else "IBBHQQ")
-
-    def rows() -> Iterator[tuple[int, int, int, int, int, int]]:
-        for idx, rec in enumerate(struct.iter_unpack(fmt, raw)):
-            if bits == 32:
-                name, value, sz, info, _other, shndx = rec
-            else:
-                name, info, _other, shndx, value, sz = rec
-            yield idx, name, value, sz, info, shndx
-
-    return rows()
+    order = "<" if little else ">"
+    if bits == 32:  # Elf32_Sym: name, value, size, info, other, shndx
+        return ((i, name, value, size, info, shndx) for i, (name, value, size, info, _other, shndx)
+                in enumerate(struct.iter_unpack(order + "IIIBBH", raw)))
+    # Elf64_Sym: name, info, other, shndx, value, size
+    return ((i, name, value, size, info, shndx) for i, (name, info, _other, shndx, value, size)
+            in enumerate(struct.iter_unpack(order + "IBBHQQ", raw)))
 
 
 def _symbols(elf: ELFFile, sections: list[Section], limits: Limits, diag: _Diag,

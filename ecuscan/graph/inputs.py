@@ -6,9 +6,9 @@ the batch: it is reported in the returned problem list (naming the file) and lef
 
 from __future__ import annotations
 
-import dataclasses
 import os
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -27,45 +27,77 @@ def _firmware(manifest: Manifest) -> Iterator[FirmwareRef]:
                 yield ref
 
 
+@dataclass(frozen=True)
+class FirmwareScans:
+    """Scan outcomes of a manifest's firmware, keyed by resolved path.
+
+    ``results[path]`` is the top-level result first, then a container's members;
+    ``failures[path]`` says why a firmware has no result.
+    """
+
+    results: Mapping[str, tuple[ScanResult, ...]]
+    failures: Mapping[str, str]
+
+    def top(self) -> dict[str, ScanResult]:
+        """The top-level result of each scanned firmware."""
+        return {path: outcome[0] for path, outcome in self.results.items()}
+
+    def problems(self) -> list[str]:
+        """One sentence per firmware without a result, naming the file."""
+        return [f"{path}: {reason}" for path, reason in self.failures.items()]
+
+
+def scan_firmware(manifest: Manifest, *, store: Any = None, catalog: Any = None, scan: bool = True,
+                  roles: Collection[str] | None = None, limits: Limits = DEFAULT_LIMITS) -> FirmwareScans:
+    """Scan every firmware of the manifest once (``roles`` restricts which), through the store.
+
+    Each firmware is scanned with its own ``base_address`` (raw dumps); results already in the
+    ``store`` (an :class:`ecuscan.store.Store`) for the same bytes and scanner version are reused,
+    new ones are written to it. With ``scan`` off, only the store is asked.
+    """
+    from ..scanner import Scanner, ScanOptions, scanner_version, sha256_file
+
+    results: dict[str, tuple[ScanResult, ...]] = {}
+    failures: dict[str, str] = {}
+    scanners: dict[int | None, Scanner] = {}
+    for ref in _firmware(manifest):
+        if roles is not None and ref.role not in roles:
+            continue
+        if not os.path.isfile(ref.path):
+            failures[ref.path] = "firmware file not found; its components are unknown"
+            continue
+        if not scan:
+            cached = None
+            if store is not None:
+                try:
+                    cached = store.get(sha256_file(Path(ref.path)), scanner_version())
+                except (OSError, EcuscanError) as exc:
+                    failures[ref.path] = f"store lookup failed: {exc}"
+                    continue
+            if cached is None:
+                failures[ref.path] = "not in the store and scanning is off; its components are unknown"
+            else:
+                results[ref.path] = (cached,)
+            continue
+        if ref.base_address not in scanners:
+            scanners[ref.base_address] = Scanner(store, catalog=catalog, options=ScanOptions(
+                limits=limits, base_address=ref.base_address))
+        outcome = scanners[ref.base_address].scan_file(ref.path)
+        if isinstance(outcome, ScanFailure):
+            failures[ref.path] = f"could not be scanned: {outcome.reason}"
+        elif not outcome:
+            failures[ref.path] = "could not be scanned: nothing in it"
+        else:
+            results[ref.path] = tuple(outcome)
+    return FirmwareScans(results, failures)
+
+
 def gather_scans(manifest: Manifest, *, store: Any = None, scan: bool = True,
                  limits: Limits = DEFAULT_LIMITS) -> tuple[dict[str, ScanResult], list[str]]:
-    """Scan results for every firmware of the manifest, keyed by resolved path.
-
-    ``store`` (an :class:`ecuscan.store.Store`) is asked first, by content hash; with ``scan``
-    a firmware not in the store is scanned now (container members' components are merged
-    into the top-level result).
-    """
-    from ..scanner import ScanOptions, analyze_path, sha256_file
-
-    out: dict[str, ScanResult] = {}
-    problems: list[str] = []
-    for ref in _firmware(manifest):
-        if not os.path.isfile(ref.path):
-            problems.append(f"{ref.path}: firmware file not found; its components are unknown")
-            continue
-        result = None
-        if store is not None:
-            try:
-                result = store.get(sha256_file(Path(ref.path)))
-            except (OSError, EcuscanError) as exc:
-                problems.append(f"{ref.path}: store lookup failed: {exc}")
-        if result is None and scan:
-            outcome = analyze_path(ref.path, ScanOptions(limits=limits, use_cache=False))
-            if isinstance(outcome, ScanFailure):
-                problems.append(f"{ref.path}: could not be scanned: {outcome.reason}")
-                continue
-            top, *members = outcome
-            if members:
-                comps = list(top.components)
-                for m in members:
-                    comps.extend(m.components)
-                top = dataclasses.replace(top, components=tuple(comps))
-            result = top
-        if result is not None:
-            out[ref.path] = result
-        elif not scan:
-            problems.append(f"{ref.path}: not in the store and scanning is off; its components are unknown")
-    return out, problems
+    """Top-level scan results for every firmware of the manifest, keyed by resolved path, and the
+    problems (see :func:`scan_firmware`); a container's result already lists what its members contain."""
+    scans = scan_firmware(manifest, store=store, scan=scan, limits=limits)
+    return scans.top(), scans.problems()
 
 
 def gather_declared(manifest: Manifest, *, limits: Limits = DEFAULT_LIMITS) -> tuple[dict[str, Any], list[str]]:
