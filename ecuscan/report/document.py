@@ -117,10 +117,16 @@ def _bench(run: AuditRun) -> tuple[dict[str, dict[str, Any]], dict[str, Any]]:
                      "log": run.bench_log, "checks": [c.to_dict() for c in run.bench.checks]}
 
 
-def _vulns(run: AuditRun) -> list[dict[str, Any]]:
-    topo_ecus: dict[str, set[str]] = defaultdict(set)
+def _ecus_by_firmware(run: AuditRun) -> dict[str, set[str]]:
+    """Firmware path -> the ECUs that run it."""
+    out: dict[str, set[str]] = defaultdict(set)
     for fw in run.firmware:
-        topo_ecus[fw.path].add(fw.ecu_id)
+        out[fw.path].add(fw.ecu_id)
+    return out
+
+
+def _vulns(run: AuditRun) -> list[dict[str, Any]]:
+    topo_ecus = _ecus_by_firmware(run)
     vehicles_of: dict[str, set[str]] = defaultdict(set)
     for v in run.manifest.vehicles:
         for e in v.ecus:
@@ -231,9 +237,10 @@ def audit_document(run: AuditRun, fail_on: Sequence[str]) -> dict[str, Any]:
     from ..vulns.impact import finding_key
 
     key_ecus: dict[str, list[str]] = {}
+    fw_ecus = _ecus_by_firmware(run)
     for f in run.findings:
         if f.exposed:
-            key_ecus[finding_key(f)] = sorted({fw.ecu_id for fw in run.firmware if fw.path == f.firmware_path})
+            key_ecus[finding_key(f)] = sorted(fw_ecus.get(f.firmware_path or "", set()))
     vehicles = []
     for v in run.manifest.vehicles:
         v_fw = [f for f in firmware if f["ecu"] in v.ecus]
