@@ -170,19 +170,9 @@ class Store:
             return None
         return ScanResult.from_dict(json.loads(row[0]))
 
-    def put(self, result: ScanResult, *, path: str | None = None) -> None:
+    def put(self, result: ScanResult) -> None:
         """Store one result (and the path it was seen at) in one transaction; replaces older ones."""
-        doc = json.dumps(result.to_dict(), sort_keys=True)
-        now = time.time()
-        try:
-            with self.engine.begin() as conn:
-                self._upsert(conn, images_t, {"sha256": result.sha256}, {
-                    "scanner_version": result.scanner_version, "size": result.size,
-                    "format": result.format.value, "scanned_at": now, "result": doc})
-                self._upsert(conn, paths_t, {"path": path or result.path},
-                             {"sha256": result.sha256, "seen_at": now})
-        except sa.exc.SQLAlchemyError as exc:
-            raise StoreError(f"cannot store {result.path}: {exc}", source=self.url) from exc
+        self.put_many([result])
 
     def put_many(self, results: Iterable[ScanResult]) -> None:
         """Store several results (a container and its members) in one transaction."""
