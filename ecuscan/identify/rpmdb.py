@@ -31,7 +31,7 @@ from __future__ import annotations
 
 import sqlite3
 import struct
-from collections.abc import Iterator
+from collections.abc import Generator
 from dataclasses import dataclass
 from enum import Enum
 
@@ -240,7 +240,7 @@ _SQL_STEPS_BASE = 20_000_000
 _SQL_CHECK_EVERY = 1000
 
 
-def _sqlite_blobs(path: str, data: bytes, limits: Limits) -> Iterator[object]:
+def _sqlite_blobs(path: str, data: bytes, limits: Limits) -> Generator[object, None, None]:
     """Yield the ``blob`` column of ``Packages`` from an in-memory copy of the database."""
     image = bytearray(data)
     if image[18:20] == b"\x02\x02":  # WAL mode: an in-memory copy must use a rollback journal
@@ -252,6 +252,7 @@ def _sqlite_blobs(path: str, data: bytes, limits: Limits) -> Iterator[object]:
         return 1 if budget[0] < 0 else 0
 
     conn = sqlite3.connect(":memory:")
+    conn.text_factory = lambda raw: raw.decode("utf-8", "replace")  # hostile schema text is not UTF-8
     try:
         conn.setlimit(sqlite3.SQLITE_LIMIT_LENGTH, min(limits.max_document_bytes, 1_000_000_000))
         conn.set_progress_handler(progress, _SQL_CHECK_EVERY)
@@ -273,24 +274,26 @@ def _sqlite_blobs(path: str, data: bytes, limits: Limits) -> Iterator[object]:
         raise FormatError(f"SQLite database is unreadable: {exc}", source=path) from exc
     except sqlite3.Error as exc:
         raise FormatError(f"SQLite database is unreadable: {exc}", source=path) from exc
+    except UnicodeDecodeError as exc:  # SQLite's error message quotes schema text that is not UTF-8
+        raise FormatError("SQLite database is unreadable: corrupt schema text", source=path) from exc
     finally:
         conn.close()
 
 
-_P_HASH_UNSORTED, _P_OVERFLOW, _P_HASH = 2, 7, 13
+_P_HASH_UNSORTED, _P_OVERFLOW, _P_HASHMETA, _P_HASH = 2, 7, 8, 13
 _H_KEYDATA, _H_OFFPAGE = 1, 3
 _PAGE_HEADER = 26
 
 
-def _bdb_blobs(path: str, data: bytes, limits: Limits) -> Iterator[object]:
+def _bdb_blobs(path: str, data: bytes, limits: Limits) -> Generator[object, None, None]:
     """Yield the values of a Berkeley DB hash database, walking its pages (see module doc)."""
     if len(data) < 512:
         raise FormatError("Berkeley DB file is shorter than one page", source=path)
     order = "<" if struct.unpack_from("<I", data, 12)[0] == _BDB_HASH_MAGIC else ">"
     pagesize, = struct.unpack_from(order + "I", data, 20)
-    if pagesize not in {512 << i for i in range(8)} or data[24] != 0:
-        raise FormatError(f"Berkeley DB page size {pagesize} / encryption {data[24]} not supported",
-                          source=path)
+    if pagesize not in {512 << i for i in range(8)} or data[24] != 0 or data[25] != _P_HASHMETA:
+        raise FormatError(f"Berkeley DB page size {pagesize}, encryption {data[24]} or meta page type "
+                          f"{data[25]} not supported", source=path)
     npages = len(data) // pagesize
     if npages > limits.max_document_items:
         raise LimitExceeded(f"Berkeley DB has {npages} pages", source=path)
@@ -322,8 +325,10 @@ def _bdb_blobs(path: str, data: bytes, limits: Limits) -> Iterator[object]:
 def _bdb_overflow(path: str, data: bytes, order: str, pagesize: int, pgno: int, total: int,
                   limits: Limits) -> bytes | None:
     """Join an overflow-page chain of ``total`` bytes; None if the chain is broken."""
-    if total > min(limits.max_document_bytes, len(data)):
+    if total > limits.max_document_bytes:
         raise LimitExceeded(f"Berkeley DB record of {total} bytes", source=path)
+    if total > len(data):
+        return None
     out = bytearray()
     seen: set[int] = set()
     while pgno and len(out) < total:
@@ -357,7 +362,7 @@ def read_rpmdb(path: str, data: bytes, limits: Limits = DEFAULT_LIMITS) -> RpmDa
     if len(data) > limits.max_document_bytes:
         raise LimitExceeded(f"rpm database of {len(data)} bytes is larger than "
                             f"{limits.max_document_bytes}", source=path)
-    blobs: Iterator[object]
+    blobs: Generator[object, None, None]
     if data.startswith(_SQLITE_MAGIC):
         fmt, blobs = RpmDbFormat.SQLITE, _sqlite_blobs(path, data, limits)
     elif len(data) >= 16 and _BDB_HASH_MAGIC in (struct.unpack_from("<I", data, 12)[0],
@@ -367,23 +372,28 @@ def read_rpmdb(path: str, data: bytes, limits: Limits = DEFAULT_LIMITS) -> RpmDa
         raise UnsupportedFormat("not an rpm database (no SQLite or Berkeley DB hash magic)", source=path)
     packages: list[RpmPackage] = []
     skipped = files = 0
-    for n, blob in enumerate(blobs):
-        if n >= limits.max_document_items:
-            raise LimitExceeded(f"rpm database has more than {limits.max_document_items} headers", source=path)
-        if not isinstance(blob, bytes | bytearray | memoryview):
-            skipped += 1
-            continue
-        if len(blob) > limits.max_document_bytes:
-            raise LimitExceeded(f"rpm header of {len(blob)} bytes", source=path)
-        try:
-            pkg = parse_header(bytes(blob), source=f"{path} header {n + 1}", limits=limits)
-        except LimitExceeded:
-            raise
-        except FormatError:
-            skipped += 1
-            continue
-        files += len(pkg.files)
-        if files > limits.max_document_items:
-            raise LimitExceeded(f"rpm database lists more than {limits.max_document_items} files", source=path)
-        packages.append(pkg)
+    try:
+        for n, blob in enumerate(blobs):
+            if n >= limits.max_document_items:
+                raise LimitExceeded(f"rpm database has more than {limits.max_document_items} headers",
+                                    source=path)
+            if not isinstance(blob, bytes | bytearray | memoryview):
+                skipped += 1
+                continue
+            if len(blob) > limits.max_document_bytes:
+                raise LimitExceeded(f"rpm header of {len(blob)} bytes", source=path)
+            try:
+                pkg = parse_header(bytes(blob), source=f"{path} header {n + 1}", limits=limits)
+            except LimitExceeded:
+                raise
+            except FormatError:
+                skipped += 1
+                continue
+            files += len(pkg.files)
+            if files > limits.max_document_items:
+                raise LimitExceeded(f"rpm database lists more than {limits.max_document_items} files",
+                                    source=path)
+            packages.append(pkg)
+    finally:
+        blobs.close()  # closes the in-memory SQLite connection at once, also on errors
     return RpmDatabase(path=path, format=fmt, packages=tuple(packages), skipped=skipped)

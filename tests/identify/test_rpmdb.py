@@ -291,7 +291,7 @@ def test_bdb_corruptions_are_errors_or_skips() -> None:
     data = _fixture("Packages-bdb4096.gz")
     bad_pagesize = bytearray(data)
     struct.pack_into("<I", bad_pagesize, 20, 1000)
-    with pytest.raises(FormatError, match="page size 1000"):
+    with pytest.raises(FormatError, match="page size 1000,"):
         read_rpmdb("Packages", bytes(bad_pagesize))
     # overflow pages that hold 10 bytes each and chain to themselves: skipped, not looped over
     looped = bytearray(data)
@@ -337,3 +337,17 @@ def test_mutated_bdb_reads_or_raises_ecuscan_error(edits: list[tuple[int, int]])
     except EcuscanError:
         return
     assert len(db.packages) + db.skipped <= 3
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.lists(st.tuples(st.integers(100, 60_000), st.integers(0, 255)), min_size=1, max_size=16))
+def test_mutated_sqlite_reads_or_raises_ecuscan_error(edits: list[tuple[int, int]]) -> None:
+    data = bytearray(_fixture("rpmdb.sqlite.gz"))
+    for pos, value in edits:
+        data[pos % len(data)] = value
+    try:
+        db = read_rpmdb(SQLITE_PATH, bytes(data))
+    except EcuscanError as exc:
+        assert SQLITE_PATH in str(exc)
+        return
+    assert len(db.packages) + db.skipped <= 2
