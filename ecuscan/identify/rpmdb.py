@@ -256,7 +256,7 @@ def _sqlite_blobs(path: str, data: bytes, limits: Limits) -> Generator[object, N
     try:
         conn.setlimit(sqlite3.SQLITE_LIMIT_LENGTH, min(limits.max_document_bytes, 1_000_000_000))
         conn.set_progress_handler(progress, _SQL_CHECK_EVERY)
-        conn.deserialize(bytes(image))
+        conn.deserialize(image)  # SQLite takes its own copy
         conn.execute("PRAGMA trusted_schema = OFF")
         conn.execute("PRAGMA query_only = ON")
         kinds = conn.execute("SELECT type FROM sqlite_master WHERE name = 'Packages' COLLATE NOCASE").fetchall()

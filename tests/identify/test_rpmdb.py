@@ -351,3 +351,12 @@ def test_mutated_sqlite_reads_or_raises_ecuscan_error(edits: list[tuple[int, int
         assert SQLITE_PATH in str(exc)
         return
     assert len(db.packages) + db.skipped <= 2
+
+
+def test_schema_text_that_is_not_utf8_is_a_format_error(tmp_path: Path) -> None:
+    # SQLite quotes the broken schema in its error message; Python cannot decode that message.
+    data = bytearray(_make_sqlite(tmp_path, "CREATE TABLE Packages(hnum INTEGER PRIMARY KEY, blob BLOB);"))
+    at = data.index(b"CREATE TABLE")
+    data[at + 7: at + 9] = b"\xda\xda"
+    with pytest.raises(FormatError, match="corrupt schema text"):
+        read_rpmdb(SQLITE_PATH, bytes(data))
