@@ -1,26 +1,64 @@
-"""AUTOSAR Classic basic-software modules, from the module API names the standard publishes.
+"""AUTOSAR Classic basic-software modules: presence, and each module's version where the image keeps it.
 
-What is covered (honestly small): the AUTOSAR SWS documents fix each BSW module's short name
-and its API names (``Can_Init``, ``CanIf_Transmit``, ``Dcm_MainFunction``,
-``<Module>_GetVersionInfo``), and many stacks keep ``<Module>_SW_MAJOR_VERSION``-style
-version constants as symbols. When an unstripped image defines such symbols for at least
-:data:`MIN_MODULES` modules, the stack is reported as ``autosar-classic-bsw`` (CONTAINS), with
-the module list as evidence. What is not covered: the module *versions* live in
-``Std_VersionInfoType`` values returned by code (vendor ID, module ID, SW major/minor/patch),
-which needs disassembly, and stripped images give no names at all; the vendor ID table
-(AUTOSAR's published vendor IDs) is not shipped.
+Presence: the AUTOSAR SWS documents fix each BSW module's short name and API names
+(``Can_Init``, ``CanIf_Transmit``, ``<Module>_GetVersionInfo``). When an unstripped image
+defines such symbols for at least :data:`MIN_MODULES` modules, the stack is reported as
+``autosar-classic-bsw`` (CONTAINS), with the module list as evidence.
+
+Module versions: each module found with a version becomes its own component
+``autosar-<module>`` (``autosar-canif`` at ``4.3.1``; the catalog lists one per module of
+``ecuscan/data/autosar_modules.yaml``). The evidence text names the vendor ID, the module ID and
+the AUTOSAR release when known (``CanIf 4.3.1, vendor ID 30 (0x001E), module ID 60, AUTOSAR
+4.4.0``); the stack component gets one summary line per source. Three sources:
+
+* ``Std_VersionInfoType`` records (SWS Standard Types: ``uint16 vendorID, uint16 moduleID,
+  uint8 sw_major/minor/patch``, 8 bytes with padding) kept as data. Unstripped: a defined
+  object symbol named ``*VersionInfo*`` of 8 bytes (or a table of 8-byte records) is read
+  through the loaded segments in the image's byte order; a record counts only when its module
+  ID is the AUTOSAR ID of a module (of the symbol's own ``<Module>_`` prefix, when it has one).
+  Stripped: the segments are searched for version-info *tables* (arrays): at least
+  :data:`TABLE_MIN_MODULES` consecutive plausible records of distinct known module IDs and one
+  vendor ID, see :func:`_table_records`.
+  Records kept one by one, away from each other, are not found this way.
+* DWARF macro information (``gcc -g3``): ``<MOD>_SW_MAJOR/MINOR/PATCH_VERSION``,
+  ``<MOD>_AR_RELEASE_MAJOR/MINOR/REVISION_VERSION`` (or the R3 ``<MOD>_AR_*_VERSION``) and
+  ``<MOD>_VENDOR_ID`` from ``.debug_macro`` (DWARF 5 and the GNU version-4 extension) or
+  ``.debug_macinfo`` (DWARF 2-4). A macro only proves that a header was compiled in: the
+  module is CONTAINS when its code is evidenced too (a defined ``<Module>_`` symbol, a compile
+  unit ``<Module>*.c`` or a version record), else USES.
+
+Not covered: versions that only live in code immediates (``GetVersionInfo`` storing constants
+into the caller's record, the usual case in optimised builds) need disassembly, which is not
+done; relocatable objects (``.o``/``.a`` members: unrelocated string offsets and addresses);
+``DW_MACRO_define_strx`` when ``.debug_str_offsets`` holds more than one contribution (its base
+comes from each compile unit; clang output); initialised non-const records whose load address
+differs from their run address; mapping vendor IDs to company names (AUTOSAR's vendor ID list
+is not shipped).
 """
 
 from __future__ import annotations
 
+import posixpath
 import re
+import struct
+import time
+from collections import Counter, defaultdict
+from collections.abc import Iterator
+from dataclasses import dataclass
+from functools import lru_cache
+from importlib import resources
+from typing import IO, Any, cast
+
+import yaml
+from elftools.elf.elffile import ELFFile
 
 from ..catalog import Catalog
+from ..formats._util import BufferStream
 from ..limits import Limits
-from ..model import ComponentId, EvidenceMethod, Image, Relation
+from ..model import ComponentId, Endianness, EvidenceMethod, Image, ImageFormat, Relation
 from ._hits import Hit, make_evidence
 
-#: Short names of AUTOSAR Classic BSW modules (from the AUTOSAR layered software architecture).
+#: Short names of AUTOSAR Classic BSW modules whose API names prove presence.
 MODULES = (
     "Can", "CanIf", "CanTp", "CanSM", "CanNm", "CanTrcv", "Lin", "LinIf", "LinSM", "Fr", "FrIf",
     "Eth", "EthIf", "EthSM", "SoAd", "TcpIp", "DoIP", "Sd", "PduR", "Com", "ComM", "Nm", "Dcm",
@@ -31,24 +69,506 @@ MODULES = (
 _API = re.compile(r"^(" + "|".join(sorted(MODULES, key=len, reverse=True)) +
                   r")_(?:Init|DeInit|MainFunction\w*|GetVersionInfo|Transmit|RxIndication|"
                   r"TxConfirmation|(?:SW|AR)_(?:MAJOR|MINOR|PATCH)_VERSION\w*)$")
-#: Modules that must be evidenced before the stack is reported.
+#: Modules that must be evidenced (API symbols) before the stack is reported from names alone.
 MIN_MODULES = 3
+#: Distinct known module IDs a version-info table in a stripped image must hold.
+TABLE_MIN_MODULES = 3
+#: Module IDs below this (Os 1, Rte 2) are too common in other data to count towards a table.
+TABLE_MIN_ID = 10
+#: Largest version-info table read through one symbol (records of 8 bytes).
+MAX_TABLE_RECORDS = 256
+#: Most candidate records kept from one image in the stripped-image search.
+MAX_CANDIDATES = 200_000
+#: Largest DWARF macro / string section read for macros.
+MAX_MACRO_SECTION = 256 * 1024 * 1024
+_STACK = ComponentId("autosar-classic-bsw")
+
+
+@dataclass(frozen=True)
+class BswModule:
+    """One AUTOSAR BSW module: short name, AUTOSAR module ID and title."""
+
+    name: str
+    id: int
+    title: str
+
+    @property
+    def component(self) -> ComponentId:
+        """The catalog id of this module (``autosar-canif``)."""
+        return ComponentId(f"autosar-{self.name.lower()}")
+
+
+@lru_cache(maxsize=1)
+def module_table() -> tuple[BswModule, ...]:
+    """The modules of ``ecuscan/data/autosar_modules.yaml``."""
+    text = resources.files("ecuscan.data").joinpath("autosar_modules.yaml").read_text("utf-8")
+    return tuple(BswModule(str(m["name"]), int(m["id"]), str(m["title"]))
+                 for m in yaml.safe_load(text)["modules"])
+
+
+@lru_cache(maxsize=1)
+def _by_id() -> dict[int, BswModule]:
+    return {m.id: m for m in module_table()}
+
+
+@lru_cache(maxsize=1)
+def _by_upper() -> dict[str, BswModule]:
+    return {m.name.upper(): m for m in module_table()}
+
+
+@dataclass(frozen=True)
+class ModuleVersion:
+    """A module version read from the image, with where and how it was found."""
+
+    module: BswModule
+    sw: tuple[int, int, int]
+    vendor_id: int | None
+    source: str  # "version-info symbol <name>", "version-info table", ".debug_macro" ...
+    offset: int | None = None
+    ar_release: tuple[int, int, int] | None = None
+    note: str = ""
+
+    @property
+    def version(self) -> str:
+        """``major.minor.patch`` of the module's software."""
+        return ".".join(map(str, self.sw))
+
+    def text(self) -> str:
+        """One line for the evidence: module, version, vendor ID, module ID, AUTOSAR release."""
+        out = f"{self.module.name} {self.version}"
+        if self.vendor_id is not None:
+            out += f", vendor ID {self.vendor_id} ({self.vendor_id:#06x})"
+        out += f", module ID {self.module.id}"
+        if self.ar_release is not None:
+            out += f", AUTOSAR {'.'.join(map(str, self.ar_release))}"
+        return out + (f" ({self.note})" if self.note else "")
+
+
+# ------------------------------------------------------------------ Std_VersionInfoType records
+
+_RECORD = {Endianness.LITTLE: struct.Struct("<HHBBBB"), Endianness.BIG: struct.Struct(">HHBBBB")}
+
+
+def _read_at(image: Image, address: int, size: int) -> tuple[int, bytes] | None:
+    """(offset in data, bytes) of ``size`` bytes at load ``address``, when one segment holds them."""
+    for seg in image.segments:
+        if seg.address is not None and seg.address <= address and address + size <= seg.address + seg.size:
+            off = seg.offset + (address - seg.address)
+            if off + size <= len(image.data):
+                return off, bytes(image.data[off:off + size])
+    return None
+
+
+def _symbol_records(image: Image, limits: Limits) -> list[ModuleVersion]:
+    """Records read through defined ``*VersionInfo*`` object symbols (8 bytes, or tables of them)."""
+    if image.endianness is None or image.elf_type == "rel":
+        return []
+    rec = _RECORD[image.endianness]
+    out: list[ModuleVersion] = []
+    for sym in image.symbols[: limits.max_symbols]:
+        if (not sym.defined or sym.kind != "object" or "VersionInfo" not in sym.name
+                or sym.address is None or sym.size % 8 or not 8 <= sym.size <= 8 * MAX_TABLE_RECORDS):
+            continue
+        own = _by_upper().get(sym.name.split("_", 1)[0].upper()) if "_" in sym.name else None
+        found = _read_at(image, sym.address, sym.size)
+        if found is None:
+            continue
+        off, raw = found
+        for i in range(0, sym.size, 8):
+            vid, mid, major, minor, patch, _pad = rec.unpack_from(raw, i)
+            module = _by_id().get(mid)
+            if module is None or (sym.size == 8 and own is not None and module is not own):
+                continue
+            out.append(ModuleVersion(module, (major, minor, patch), vid,
+                                     f"version-info symbol {sym.name}", off + i))
+    return out
+
+
+def _candidate_regex(endianness: Endianness) -> re.Pattern[bytes]:
+    ids = b"".join(re.escape(bytes([m.id])) for m in module_table() if m.id < 256)
+    mid = b"[" + ids + b"]\\x00" if endianness is Endianness.LITTLE else b"\\x00[" + ids + b"]"
+    return re.compile(b"(?=[\\s\\S]{2}" + mid + b"[\\x00-\\x1f][\\x00-\\x63]{2}\\x00)")
+
+
+_CANDIDATES = {e: _candidate_regex(e) for e in Endianness}
+_Rec = tuple[int, int, tuple[int, int, int]]  # (offset in segment, module ID, version)
+
+
+def _table_records(image: Image, limits: Limits) -> list[ModuleVersion]:
+    """Version-info tables found by their shape (stripped images).
+
+    A table is an array (stride 8) of plausible records (major <= 31, minor and patch <= 99,
+    zero padding byte) with one vendor ID, holding at least :data:`TABLE_MIN_MODULES` distinct
+    module IDs of :data:`TABLE_MIN_ID` or more, not all minor (or all major) versions zero; the
+    8 bytes on either side must not carry the same vendor ID (else it is a longer table of
+    something else that happens to hold module IDs). A module found with different versions
+    keeps only its most frequent one (all on a tie): a compiler's constant pool can hold a
+    partial copy of a record (``6.2.0`` beside ``6.2.1``).
+    """
+    orders = [image.endianness] if image.endianness is not None else list(Endianness)
+    out: list[ModuleVersion] = []
+    budget = MAX_CANDIDATES
+    for order in orders:
+        rec, rx = _RECORD[order], _CANDIDATES[order]
+        for seg in image.segments[: limits.max_segments]:
+            end = min(seg.offset + seg.size, len(image.data))
+            if end - seg.offset < 8 * TABLE_MIN_MODULES or budget <= 0:
+                continue
+            view = memoryview(cast(Any, image.data))[seg.offset:end]
+            try:
+                base = seg.address if seg.address is not None else seg.offset
+                runs: dict[int, list[_Rec]] = {}
+                for m in rx.finditer(view):
+                    rel = m.start()
+                    vid, mid, major, minor, patch, _ = rec.unpack_from(view, rel)
+                    if (base + rel) % 2 or vid in (0, 0xFFFF) or major == minor == patch == 0:
+                        continue
+                    budget -= 1
+                    if budget <= 0:
+                        break
+                    run = runs.setdefault(vid, [])
+                    if run and rel - run[-1][0] != 8:
+                        if rel - run[-1][0] < 8:
+                            continue  # overlaps the previous record of this vendor
+                        out += _close_run(view, rec, vid, run, seg.offset)
+                        run.clear()
+                    run.append((rel, mid, (major, minor, patch)))
+                for vid, run in runs.items():
+                    out += _close_run(view, rec, vid, run, seg.offset)
+            finally:
+                view.release()
+    counts = Counter((r.module, r.sw) for r in out)
+    best = {m: max(n for (mm, _), n in counts.items() if mm is m) for m, _ in counts}
+    return [r for r in out if counts[(r.module, r.sw)] == best[r.module]]
+
+
+def _close_run(view: memoryview, rec: struct.Struct, vid: int, run: list[_Rec],
+               seg_offset: int) -> list[ModuleVersion]:
+    """The records of ``run`` when it is a version-info table (see :func:`_table_records`)."""
+    if len({mid for _, mid, _ in run if mid >= TABLE_MIN_ID}) < TABLE_MIN_MODULES:
+        return []
+    if all(ver[0] == 0 for _, _, ver in run) or all(ver[1] == 0 for _, _, ver in run):
+        return []  # an array of small 16-bit numbers reads as x.0.y records; code reads as 0.x.y
+    for edge in (run[0][0] - 8, run[-1][0] + 8):
+        if 0 <= edge and edge + 8 <= len(view) and rec.unpack_from(view, edge)[0] == vid:
+            return []
+    return [ModuleVersion(_by_id()[mid], ver, vid, "version-info table", seg_offset + rel)
+            for rel, mid, ver in run]
+
+
+# ------------------------------------------------------------------ DWARF macro information
+
+class _Bad(Exception):
+    """Internal: the macro section is malformed or a bound was reached; reading stops there."""
+
+
+class _Reader:
+    """Bounded little/big-endian reader over one section (every read checks the end)."""
+
+    def __init__(self, buf: bytes, big: bool) -> None:
+        self.buf, self.pos, self.big = buf, 0, big
+
+    def u(self, n: int) -> int:
+        if self.pos + n > len(self.buf):
+            raise _Bad("truncated")
+        v = int.from_bytes(self.buf[self.pos:self.pos + n], "big" if self.big else "little")
+        self.pos += n
+        return v
+
+    def uleb(self) -> int:
+        v = shift = 0
+        for _ in range(10):  # 64-bit values need at most 10 bytes
+            b = self.u(1)
+            v |= (b & 0x7F) << shift
+            if not b & 0x80:
+                return v
+            shift += 7
+        raise _Bad("over-long LEB128")
+
+    def cstr(self) -> bytes:
+        end = self.buf.find(b"\0", self.pos)
+        if end < 0:
+            raise _Bad("unterminated string")
+        s = self.buf[self.pos:end]
+        self.pos = end + 1
+        return s
+
+    def skip_form(self, form: int, off_size: int) -> None:
+        sizes = {0x0B: 1, 0x05: 2, 0x06: 4, 0x07: 8, 0x0C: 1, 0x0E: off_size, 0x17: off_size,
+                 0x1F: off_size, 0x25: 1, 0x26: 2, 0x27: 3, 0x28: 4}
+        if form in sizes:
+            self.pos += sizes[form]
+        elif form in (0x0F, 0x0D, 0x1A):  # udata, sdata, strx
+            self.uleb()
+        elif form == 0x08:  # string
+            self.cstr()
+        elif form == 0x09:  # block
+            self.pos += self.uleb()
+        else:
+            raise _Bad(f"operand form {form:#x} not supported")
+
+
+def _string_at(strs: bytes, off: int) -> bytes:
+    if not 0 <= off < len(strs):
+        raise _Bad("string offset outside .debug_str")
+    end = strs.find(b"\0", off, off + 4096)
+    return strs[off:end if end >= 0 else off + 4096]
+
+
+def walk_debug_macro(sec: bytes, strs: bytes, str_offsets: bytes, big: bool, deadline: float,
+                     max_ops: int) -> Iterator[tuple[bytes, int]]:
+    """Every macro definition text (``NAME value``) of a ``.debug_macro`` section, with its position.
+
+    Hand-written because pyelftools (0.33) does not decode ``.debug_macro``. The section is walked
+    unit after unit from its start, so ``DW_MACRO_import`` needs no following (the imported unit
+    is read where it lies): no recursion and no loop, at most ``max_ops`` entries, stop at
+    ``deadline``; a malformed unit ends the walk (what was read before is kept).
+    """
+    rd = _Reader(sec, big)
+    # DW_MACRO_define_strx: resolvable only when one str_offsets contribution (header 8 bytes) exists
+    strx_base = 8 if len(str_offsets) >= 8 and _unit_length(str_offsets, big) + 4 == len(str_offsets) else None
+    ops = 0
+    try:
+        while rd.pos < len(sec):
+            if rd.u(2) not in (4, 5):
+                raise _Bad("unknown .debug_macro version")
+            flags = rd.u(1)
+            off_size = 8 if flags & 1 else 4
+            if flags & 2:
+                rd.u(off_size)
+            table: dict[int, bytes] = {}
+            if flags & 4:
+                for _ in range(rd.u(1)):
+                    op = rd.u(1)
+                    n = rd.uleb()
+                    if n > 255 or rd.pos + n > len(sec):
+                        raise _Bad("bad opcode operand table")
+                    table[op], rd.pos = sec[rd.pos:rd.pos + n], rd.pos + n
+            while True:
+                ops += 1
+                if ops > max_ops or (ops % 4096 == 0 and time.monotonic() > deadline):
+                    return
+                at = rd.pos
+                op = rd.u(1)
+                if op == 0:
+                    break
+                if op in (1, 2):  # define / undef, inline string
+                    rd.uleb()
+                    s = rd.cstr()
+                    if op == 1:
+                        yield s, at
+                elif op == 3:  # start_file
+                    rd.uleb()
+                    rd.uleb()
+                elif op == 4:  # end_file
+                    pass
+                elif op in (5, 6, 8, 9):  # define/undef via .debug_str or the supplementary file
+                    rd.uleb()
+                    off = rd.u(off_size)
+                    if op == 5:
+                        yield _string_at(strs, off), at
+                elif op in (7, 0x0A):  # import / import_sup: the target unit is walked in place
+                    rd.u(off_size)
+                elif op in (0x0B, 0x0C):  # define_strx / undef_strx
+                    rd.uleb()
+                    idx = rd.uleb()
+                    if op == 0x0B and strx_base is not None:
+                        pos = strx_base + idx * 4
+                        if pos + 4 <= len(str_offsets):
+                            yield _string_at(strs, int.from_bytes(
+                                str_offsets[pos:pos + 4], "big" if big else "little")), at
+                elif op in table:
+                    for form in table[op]:
+                        rd.skip_form(form, off_size)
+                else:
+                    raise _Bad(f"unknown macro opcode {op:#x}")
+    except _Bad:
+        return
+
+
+def _unit_length(buf: bytes, big: bool) -> int:
+    """The 32-bit unit length at the start of ``buf``."""
+    return int.from_bytes(buf[:4], "big" if big else "little")
+
+
+def walk_debug_macinfo(sec: bytes, deadline: float, max_ops: int) -> Iterator[tuple[bytes, int]]:
+    """Every macro definition of a DWARF 2-4 ``.debug_macinfo`` section, with its position (bounded)."""
+    rd = _Reader(sec, False)
+    try:
+        for ops in range(1, max_ops + 1):
+            if rd.pos >= len(sec) or (ops % 4096 == 0 and time.monotonic() > deadline):
+                return
+            at = rd.pos
+            op = rd.u(1)
+            if op in (1, 2):
+                rd.uleb()
+                s = rd.cstr()
+                if op == 1:
+                    yield s, at
+            elif op == 3:
+                rd.uleb()
+                rd.uleb()
+            elif op == 0xFF:  # vendor_ext
+                rd.uleb()
+                rd.cstr()
+            elif op not in (0, 4):  # 0 ends one unit's list, 4 is end_file
+                return
+    except _Bad:
+        return
+
+
+_MACRO = re.compile(rb"([A-Z][A-Z0-9]*(?:_[A-Z0-9]+)*?)_(SW_(?:MAJOR|MINOR|PATCH)_VERSION|"
+                    rb"AR_RELEASE_(?:MAJOR|MINOR|REVISION|PATCH)_VERSION|AR_(?:MAJOR|MINOR|PATCH)_VERSION|"
+                    rb"VENDOR_ID)[ \t]+(.{1,60})$")
+_CAST = re.compile(r"\(\s*(?:const\s+)?(?:u?int(?:8|16|32)(?:_t)?|unsigned(?:\s+(?:char|short|int|long))?)\s*\)")
+_NUMBER = re.compile(r"(0[xX][0-9A-Fa-f]+|\d+)[uUlL]*")
+
+
+def macro_value(text: str) -> int | None:
+    """The integer of a version macro body (``4U``, ``(0x04u)``, ``((uint8)4)``), else ``None``.
+
+    >>> [macro_value(v) for v in ("4U", "(0x1EU)", "((uint8)12u)", "FOO + 1")]
+    [4, 30, 12, None]
+    """
+    m = _NUMBER.fullmatch(_CAST.sub("", text).replace("(", "").replace(")", "").strip())
+    return int(m.group(1), 0) if m else None
+
+
+def _macro_sections(image: Image, limits: Limits) -> dict[str, tuple[bytes, int | None]]:
+    """Bytes (and file offset when stored uncompressed) of the DWARF sections the macro walk needs."""
+    out: dict[str, tuple[bytes, int | None]] = {}
+    stream = BufferStream(image.data)
+    try:
+        elf = ELFFile(cast(IO[bytes], stream))
+        for name in (".debug_macro", ".debug_macinfo", ".debug_str", ".debug_str_offsets"):
+            if name == ".debug_str" and not out:
+                return {}  # no macro information (built without -g3): the strings are not needed
+            sec = elf.get_section_by_name(name)
+            if sec is None or sec["sh_type"] == "SHT_NOBITS":
+                continue
+            if int(sec.data_size) > min(MAX_MACRO_SECTION, limits.max_decoded_bytes):
+                return {}
+            compressed = bool(int(sec["sh_flags"]) & 0x800)
+            out[name] = (bytes(sec.data()), None if compressed else int(sec["sh_offset"]))
+    except Exception:  # pyelftools raises many exception types on corrupt input; no macros then
+        return {}
+    finally:
+        stream.close()
+    return out
+
+
+def _macro_versions(image: Image, limits: Limits) -> list[ModuleVersion]:
+    """Module versions from ``-g3`` macro information (linked ELF images only)."""
+    if image.format is not ImageFormat.ELF or not image.has_dwarf or image.elf_type == "rel":
+        return []
+    secs = _macro_sections(image, limits)
+    if not any(b"_SW_MAJOR_VERSION" in secs.get(n, (b"", None))[0]
+               for n in (".debug_str", ".debug_macro", ".debug_macinfo")):
+        return []
+    deadline = time.monotonic() + limits.max_dwarf_seconds
+    max_ops = limits.max_symbols * 20
+    strs, offsets = secs.get(".debug_str", (b"", None))[0], secs.get(".debug_str_offsets", (b"", None))[0]
+    found: list[tuple[str, bytes, int | None]] = []
+    for name in (".debug_macro", ".debug_macinfo"):
+        if name not in secs:
+            continue
+        data, file_off = secs[name]
+        walk = (walk_debug_macro(data, strs, offsets, image.endianness is Endianness.BIG, deadline, max_ops)
+                if name == ".debug_macro" else walk_debug_macinfo(data, deadline, max_ops))
+        found += [(name, text, None if file_off is None else file_off + at) for text, at in walk
+                  if b"_VERSION" in text or b"_VENDOR_ID" in text]
+    fields: dict[BswModule, dict[str, Counter[int]]] = defaultdict(lambda: defaultdict(Counter))
+    where: dict[BswModule, tuple[str, int | None]] = {}
+    for sec_name, text, off in found:
+        m = _MACRO.match(text)
+        module = _by_upper().get(m.group(1).decode()) if m else None
+        if m is None or module is None:
+            continue
+        value = macro_value(m.group(3).decode("latin-1"))
+        if value is not None:
+            fields[module][m.group(2).decode()][value] += 1
+            where.setdefault(module, (sec_name, off))
+
+    def pick(f: dict[str, Counter[int]], *keys: str) -> tuple[int, ...] | None:
+        vals = [f[k].most_common(1)[0][0] for k in keys if f.get(k)]
+        return tuple(vals) if len(vals) == len(keys) else None
+
+    out: list[ModuleVersion] = []
+    for module, f in fields.items():
+        sw = pick(f, "SW_MAJOR_VERSION", "SW_MINOR_VERSION", "SW_PATCH_VERSION")
+        if sw is None:
+            continue
+        ar = (pick(f, "AR_RELEASE_MAJOR_VERSION", "AR_RELEASE_MINOR_VERSION", "AR_RELEASE_REVISION_VERSION")
+              or pick(f, "AR_RELEASE_MAJOR_VERSION", "AR_RELEASE_MINOR_VERSION", "AR_RELEASE_PATCH_VERSION")
+              or pick(f, "AR_MAJOR_VERSION", "AR_MINOR_VERSION", "AR_PATCH_VERSION"))
+        vendor = pick(f, "VENDOR_ID")
+        clash = sorted({v for k in ("SW_MAJOR_VERSION", "SW_MINOR_VERSION", "SW_PATCH_VERSION")
+                        for v in f[k] if len(f[k]) > 1})
+        note = f"other SW version values also defined: {clash}" if clash else ""
+        sec_name, off = where[module]
+        out.append(ModuleVersion(module, (sw[0], sw[1], sw[2]), vendor[0] if vendor else None,
+                                 sec_name, off, (ar[0], ar[1], ar[2]) if ar else None, note))
+    return out
+
+
+# ------------------------------------------------------------------ hits
+
+def _code_modules(image: Image, limits: Limits) -> set[str]:
+    """Upper-case prefixes of defined symbols and of compile-unit file names (code evidence)."""
+    out = {s.name.split("_", 1)[0].upper() for s in image.symbols[: limits.max_symbols]
+           if s.defined and s.kind == "func" and "_" in s.name}
+    for unit in image.dwarf_units[: limits.max_dwarf_units]:
+        base = posixpath.basename(unit.name).rsplit(".", 1)[0]
+        out.add(base.split("_", 1)[0].upper())
+    return out
+
+
+def module_versions(image: Image, limits: Limits) -> list[tuple[ModuleVersion, Relation, float]]:
+    """Every module version the image shows, with its relation and the evidence confidence."""
+    records = _symbol_records(image, limits)
+    named = {r.module for r in records}
+    records += [r for r in _table_records(image, limits) if r.module not in named]
+    out = [(r, Relation.CONTAINS, 0.9 if r.source.startswith("version-info symbol") else 0.75)
+           for r in records]
+    code = _code_modules(image, limits) | {r.module.name.upper() for r in records}
+    for mv in _macro_versions(image, limits):
+        contains = mv.module.name.upper() in code
+        out.append((mv, Relation.CONTAINS if contains else Relation.USES, 0.9 if contains else 0.7))
+    return out
 
 
 def identify_autosar(image: Image, catalog: Catalog, limits: Limits) -> list[Hit]:
-    """A CONTAINS hit for ``autosar-classic-bsw`` when enough BSW module APIs are defined."""
-    if catalog.get("autosar-classic-bsw") is None:
-        return []
-    modules: dict[str, str] = {}
-    for sym in image.symbols[: limits.max_symbols]:
-        if not sym.defined:
+    """Hits for ``autosar-classic-bsw`` (presence) and for each ``autosar-<module>`` with its version."""
+    hits: list[Hit] = []
+    if catalog.get(_STACK) is not None:
+        modules: dict[str, str] = {}
+        for sym in image.symbols[: limits.max_symbols]:
+            m = _API.match(sym.name) if sym.defined else None
+            if m is not None:
+                modules.setdefault(m.group(1), sym.name)
+        if len(modules) >= MIN_MODULES:
+            text = ", ".join(f"{k} ({v})" for k, v in sorted(modules.items()))
+            hits.append(Hit(_STACK, None, Relation.CONTAINS, make_evidence(
+                image, EvidenceMethod.SYMBOL, text, limits=limits,
+                detail=f"autosar: {len(modules)} BSW modules")))
+    summary: dict[str, dict[tuple[str, str], ModuleVersion]] = defaultdict(dict)
+    for mv, relation, confidence in module_versions(image, limits):
+        if catalog.get(mv.module.component) is None:
             continue
-        m = _API.match(sym.name)
-        if m is not None:
-            modules.setdefault(m.group(1), sym.name)
-    if len(modules) < MIN_MODULES:
-        return []
-    text = ", ".join(f"{k} ({v})" for k, v in sorted(modules.items()))
-    return [Hit(ComponentId("autosar-classic-bsw"), None, Relation.CONTAINS, make_evidence(
-        image, EvidenceMethod.SYMBOL, text, limits=limits,
-        detail=f"autosar: {len(modules)} BSW modules")) ]
+        hits.append(Hit(mv.module.component, mv.version, relation, make_evidence(
+            image, EvidenceMethod.CONSTANT, mv.text(), limits=limits, offset=mv.offset,
+            confidence=confidence, detail=f"autosar: {mv.source}")))
+        if relation is Relation.CONTAINS:
+            source = "Std_VersionInfoType records" if mv.source.startswith("version-info") else mv.source
+            summary[source].setdefault((mv.module.name, mv.version), mv)
+    if catalog.get(_STACK) is not None:
+        for source, found in sorted(summary.items()):
+            mvs = [found[k] for k in sorted(found)]
+            vendors = sorted({f"{m.vendor_id:#06x}" for m in mvs if m.vendor_id is not None})
+            text = (f"vendor ID {', '.join(vendors) or 'unknown'}: "
+                    + ", ".join(f"{m.module.name} {m.version}" for m in mvs))
+            first = min((m.offset for m in mvs if m.offset is not None), default=None)
+            hits.append(Hit(_STACK, None, Relation.CONTAINS, make_evidence(
+                image, EvidenceMethod.CONSTANT, text, limits=limits, offset=first,
+                confidence=0.9, detail=f"autosar: {len(mvs)} module versions from {source}")))
+    return hits
