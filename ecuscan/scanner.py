@@ -16,6 +16,7 @@ import dataclasses
 import hashlib
 import mmap
 import os
+import re
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from dataclasses import dataclass
@@ -47,14 +48,34 @@ if TYPE_CHECKING:
     from .formats.archive import UnpackBudget
 
 
+#: What an analysis depends on, besides the bytes: the catalog data and the analysing code.
+_ANALYSIS_SOURCES = ("data/components.yaml", "identify", "formats", "provenance", "scanner.py", "identity.py")
+
+
 @lru_cache(maxsize=1)
 def scanner_version() -> str:
-    """Version string that keys the cache: the package version plus a digest of the catalog data,
-    so a signature change invalidates cached results."""
+    """Version string that keys the cache: the package version plus a digest of the catalog data
+    and of the analysing code, so a changed signature or rule invalidates cached results."""
     from importlib import resources
+    from importlib.abc import Traversable
 
-    data = resources.files("ecuscan.data").joinpath("components.yaml").read_bytes()
-    return f"{__version__}+{hashlib.sha256(data).hexdigest()[:10]}"
+    digest = hashlib.sha256()
+    root = resources.files("ecuscan")
+
+    def add(node: Traversable, name: str) -> None:
+        if node.is_dir():
+            for child in sorted(node.iterdir(), key=lambda c: c.name):
+                if (child.is_dir() and child.name != "__pycache__") or child.name.endswith((".py", ".yaml", ".json")):
+                    add(child, f"{name}/{child.name}")
+        elif node.is_file():
+            digest.update(name.encode() + b"\0" + node.read_bytes())
+
+    for rel in _ANALYSIS_SOURCES:
+        node = root
+        for part in rel.split("/"):
+            node = node.joinpath(part)
+        add(node, rel)
+    return f"{__version__}+{digest.hexdigest()[:10]}"
 
 
 @dataclass(frozen=True)
@@ -107,6 +128,70 @@ def _merge_components(found: Iterable[Component], extra: Iterable[Component]) ->
     return tuple(sorted(out, key=lambda c: (c.relation.value, c.id, c.version or "")))
 
 
+_DOC_DIRS = ("/share/doc/", "/share/man/", "/share/info/", "/share/gtk-doc/", "/share/help/")
+_DOC_NAME = re.compile(r"(?i)^(?:changelog|changes|news|readme|authors|thanks|history)(?:[._-][\w.-]*)?$"
+                       r"|\.(?:md|rst|html?)$")
+
+
+def is_documentation(path: str, data: Buffer) -> bool:
+    r"""True for a text document (changelog, man page, README...) by its path and its bytes.
+
+    The path decides what is documentation (a ``share/doc`` or ``share/man`` directory, or a
+    changelog/NEWS/README/Markdown/HTML name); the bytes must be text (no NUL in the first
+    64 KiB), so a binary that happens to live there is still analysed.
+
+    >>> is_documentation("pkg.deb!/usr/share/doc/zlib1g/changelog.gz!/changelog", b"zlib (1:1.3)")
+    True
+    >>> is_documentation("usr/lib/libz.so.1", b"zlib 1.3"), is_documentation("docs/README", b"\x7fELF\x00")
+    (False, False)
+    """
+    p = "/" + path.replace("\\", "/").replace("!/", "/").lstrip("/")
+    name = p.rsplit("/", 1)[-1]
+    if not (any(d in p for d in _DOC_DIRS) or _DOC_NAME.search(name)):
+        return False
+    return b"\x00" not in bytes(data[:65536])
+
+
+def _merge_package(found: Sequence[Component], owned: Iterable[Component],
+                   built_in: Iterable[Component]) -> tuple[tuple[Component, ...], list[Diagnostic]]:
+    """Merge package-database components into what a file's own bytes showed.
+
+    ``owned``: the component of the package that owns the file. Where the bytes show that
+    component with one *other* version, the package version is reported (the package database
+    is the installed-software record that distribution advisories are keyed on) with the bytes'
+    evidence kept beside it, and a ``package-version-conflict`` diagnostic says both: a binary
+    that does not match its package is worth a look. ``built_in``: components the package
+    declares as statically built in (Built-Using); each is kept only where the bytes already
+    show that component, and then gives it its version.
+    """
+    out = list(found)
+    notes: list[Diagnostic] = []
+    for comp, confirm_only in [(c, False) for c in owned] + [(c, True) for c in built_in]:
+        same = [i for i, c in enumerate(out) if c.id == comp.id and c.relation is Relation.CONTAINS]
+        if confirm_only and not same:
+            continue
+        versions = {out[i].version for i in same} - {None}
+        if comp.version in versions or not versions:
+            out = list(_merge_components(out, (comp,)))
+            continue
+        shown = ", ".join(sorted(v for v in versions if v is not None))
+        if len(versions) > 1:  # several copies in the bytes: keep each, and the package's
+            out.append(comp)
+        else:
+            merged = comp
+            for i in same:
+                merged = dataclasses.replace(merged, confidence=max(merged.confidence, out[i].confidence),
+                                             evidence=merged.evidence + out[i].evidence)
+            out = [c for i, c in enumerate(out) if i not in same] + [merged]
+        notes.append(Diagnostic(
+            code="package-version-conflict", severity=Severity.WARNING,
+            message=f"{comp.id}: the file's bytes say {shown}, package metadata "
+                    f"({comp.evidence[0].text}) says {comp.version}; reported as {comp.version}"
+                    + (" beside the others" if len(versions) > 1 else "")))
+    out.sort(key=lambda c: (c.relation.value, c.id, c.version or ""))
+    return tuple(out), notes
+
+
 def analyze_image(data: Buffer, path: str, *, catalog: Catalog, options: ScanOptions,
                   sha256: Sha256 | None = None, parent: str | None = None) -> ScanResult:
     """Analyse one non-container image held in ``data``."""
@@ -117,10 +202,17 @@ def analyze_image(data: Buffer, path: str, *, catalog: Catalog, options: ScanOpt
     size = len(data)
     if sha256 is None:
         sha256 = Sha256(hashlib.sha256(data).hexdigest())
-    components = identify.identify(image, catalog, limits)
-    prov = provenance.extract(image, limits, file_sha256=sha256, file_size=size)
-    segments = provenance.segment_hashes(image)
     metadata = dict(image.metadata)
+    if image.format is ImageFormat.RAW and is_documentation(path, data):
+        # a changelog or man page names old releases of many projects ("PolarSSL 1.3.0",
+        # "QNX 6.5"): mentions, not contents; its package's metadata still applies to it
+        components: tuple[Component, ...] = ()
+        prov = Provenance(sha256=sha256, size=size)
+        metadata["content"] = "documentation (not identified)"
+    else:
+        components = identify.identify(image, catalog, limits)
+        prov = provenance.extract(image, limits, file_sha256=sha256, file_size=size)
+    segments = provenance.segment_hashes(image)
     metadata.update(identification_metadata(image))
     return ScanResult(
         path=path, sha256=sha256, size=size, format=image.format, provenance=prov,
@@ -159,8 +251,16 @@ def _apply_packages(results: list[ScanResult], db_files: Mapping[str, bytes], ca
     index = PackageIndex.from_files(db_files, catalog)
     out = []
     for r in results:
-        extra = index.components_for(strip_prefix(r.path))
-        out.append(dataclasses.replace(r, components=_merge_components(r.components, extra)) if extra else r)
+        path = strip_prefix(r.path)
+        owned, built_in = index.components_for(path), index.built_using_for(path)
+        notes = [Diagnostic(code="package-db-unreadable", message=f"{path}: {index.problems[path]}")
+                 ] if path in index.problems else []
+        components = r.components
+        if owned or built_in:
+            components, merged_notes = _merge_package(r.components, owned, built_in)
+            notes += merged_notes
+        out.append(dataclasses.replace(r, components=components, diagnostics=(*r.diagnostics, *notes))
+                   if notes or components is not r.components else r)
     return out
 
 

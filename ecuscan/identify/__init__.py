@@ -14,6 +14,7 @@ Merging rules, per catalog id:
   mosquitto's own program. (Consequence: the ``openssl`` CLI is reported as USES openssl.)
 * a version that is a strict prefix of another kept version of the same component
   (``10.0`` beside ``10.0p2``) is dropped;
+* a marker string that is the name of a symbol the image imports is a USES hit;
 * bare version hints count only when another method proved presence, and only when unique;
 * all versions with *strong* evidence (a version string, a versioned SONAME/file name,
   DWARF path or package database) are kept as separate components; otherwise the
@@ -113,8 +114,15 @@ def identify(image: Image, catalog: Catalog | None = None, limits: Limits = DEFA
     imported = {h.component for h in other if h.relation is Relation.USES}
     code = {h.component for h in other
             if h.relation is Relation.CONTAINS and h.evidence.method in _CODE_METHODS}
+    undefined = {s.name for s in image.symbols[: limits.max_symbols] if not s.defined}
     hits: list[Hit] = []
     for h in found.hits:
+        if h.evidence.method is EvidenceMethod.MARKER_STRING and h.evidence.text in undefined:
+            # the marker is the name of a symbol the image imports (its .dynstr entry): that is
+            # a use of the library, not its code (libnftables importing xtables_init_all)
+            h = Hit(h.component, h.version, Relation.USES, h.evidence)
+            hits.append(h)
+            continue
         entry = catalog.get(h.component)
         if (h.component in imported and h.component not in code and entry is not None
                 and entry.kind == "library"):

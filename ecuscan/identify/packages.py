@@ -12,8 +12,10 @@ Sources read (all plain text, parsed here because no maintained library reads th
   JSON, e.g. ``{"type":"deb","name":"util-linux","version":"2.41.5-0+deb13u1"}``) inside a
   binary: :func:`package_note_hits`.
 
-Not done: the rpm database (``rpmdb.sqlite`` / Berkeley DB ``Packages``); no maintained
-pure-Python reader is used here, so rpm-based trees get no package metadata.
+* rpm: ``rpmdb.sqlite`` and the Berkeley DB ``Packages`` file (:mod:`.rpmdb`), with file lists;
+  an unreadable database is kept in :attr:`PackageIndex.problems`, and the rest still applies.
+
+Not done: rpm's NDB ``Packages.db`` (openSUSE 15), apk (Alpine) and pacman databases.
 Package names map to catalog ids through the catalog's names and aliases (binary and source
 package names); the version loses its epoch and Debian/opkg revision.
 """
@@ -28,12 +30,15 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from ..catalog import Catalog, CatalogEntry
+from ..errors import EcuscanError
 from ..limits import DEFAULT_LIMITS, Limits
 from ..model import Component, EvidenceMethod, Image, Relation
 from ._hits import Hit, decode, make_evidence
+from .rpmdb import RPMDB_PATTERNS, read_rpmdb
 
 _NOTE = re.compile(rb'\{"type":"(?:deb|rpm|apk|ipk|opkg|alpm)"[^\x00{}]{0,900}\}')
 _SUFFIX = re.compile(r"(?:[+~.](?:dfsg|ds|repack)\d*)+$")
+_RECIPE = re.compile(r"(?:_[^_/\s]*)?\.bb$")
 _DECORATION = re.compile(r"(?:-stable|\+(?:19|20)\d{6})$")
 
 
@@ -82,14 +87,31 @@ def _stanzas(text: str) -> list[dict[str, str]]:
     return out
 
 
+_BUILT_USING = re.compile(r"([a-z0-9][a-z0-9+.-]*)\s*\(\s*=\s*([^)\s]+)\s*\)")
+
+
+def built_using(field: str, limit: int = 64) -> tuple[tuple[str, str], ...]:
+    """The ``(source package, version)`` pairs of a Debian ``Built-Using`` field.
+
+    >>> built_using("glibc (= 2.41-12+deb13u4), gcc-14 (= 14.2.0-19)")
+    (('glibc', '2.41-12+deb13u4'), ('gcc-14', '14.2.0-19'))
+    """
+    return tuple((m.group(1), m.group(2)) for m in _BUILT_USING.finditer(field[:4096]))[:limit]
+
+
 @dataclass(frozen=True)
 class Package:
-    """One installed package: name, source package, version, and the database it came from."""
+    """One installed package: name, source package, version, and the database it came from.
+
+    ``built_using`` lists the source packages whose code the package's files link statically
+    (Debian's ``Built-Using`` field), as ``(source, version)``.
+    """
 
     name: str
     version: str
     source: str | None
     db: str
+    built_using: tuple[tuple[str, str], ...] = ()
 
 
 def _entry_for(catalog: Catalog, pkg: Package) -> CatalogEntry | None:
@@ -109,6 +131,7 @@ class PackageIndex:
         "*var/lib/dpkg/status", "*var/lib/dpkg/info/*.list", "*usr/lib/opkg/status",
         "*var/lib/opkg/status", "*usr/lib/opkg/info/*.list", "*var/lib/opkg/info/*.list",
         "*installed-packages.txt", "*.manifest", "*!/DEBIAN/control", "*DEBIAN/control",
+        *RPMDB_PATTERNS,
     )
 
     def __init__(self, catalog: Catalog, limits: Limits = DEFAULT_LIMITS) -> None:
@@ -117,6 +140,7 @@ class PackageIndex:
         self.packages: dict[str, Package] = {}
         self.owner: dict[str, str] = {}  # normalised file path -> package name
         self.deb_prefix: dict[str, str] = {}  # "<deb>!/" -> package name
+        self.problems: dict[str, str] = {}  # database path -> what was wrong with it
 
     @classmethod
     def wants(cls, path: str) -> bool:
@@ -131,6 +155,9 @@ class PackageIndex:
         lists: list[tuple[str, bytes]] = []
         for path, raw in files.items():
             if len(raw) > limits.max_document_bytes:
+                continue
+            if any(fnmatch.fnmatch(path, pat) or fnmatch.fnmatch("/" + path, pat) for pat in RPMDB_PATTERNS):
+                idx._add_rpmdb(path, raw)
                 continue
             text = raw.decode("utf-8", "replace")
             if path.endswith("/status"):
@@ -159,9 +186,28 @@ class PackageIndex:
                     idx.owner[posixpath.normpath("/" + f.lstrip("/"))] = name
         return idx
 
+    def _add_rpmdb(self, path: str, raw: bytes) -> None:
+        try:
+            db = read_rpmdb(path, raw, self.limits)
+        except EcuscanError as exc:
+            self.problems[path] = str(exc)
+            return
+        if db.skipped:
+            self.problems[path] = f"{db.skipped} unreadable package header(s) skipped"
+        for pkg in db.packages[: self.limits.max_document_items]:
+            self._add({"package": pkg.name, "version": pkg.evr, "source": pkg.source_name or ""},
+                      f"{path} (rpm)")
+            for f in pkg.files:
+                if len(self.owner) >= self.limits.max_members:
+                    break
+                self.owner[posixpath.normpath("/" + f.lstrip("/"))] = pkg.name
+
     def _add(self, st: Mapping[str, str], db: str) -> None:
-        source = st.get("source", "").split(" ")[0] or None
-        self.packages[st["package"]] = Package(st["package"], st["version"], source, db)
+        # dpkg: "zlib (1:1.3.1-1)" when the versions differ; OpenEmbedded ipk: the recipe file
+        # name, "zlib_1.3.1.bb"
+        source = _RECIPE.sub("", st.get("source", "").split(" ")[0]) or None
+        self.packages[st["package"]] = Package(st["package"], st["version"], source, db,
+                                               built_using(st.get("built-using", "")))
 
     def package_of(self, path_in_tree: str) -> Package | None:
         """The package owning ``path_in_tree`` (``/usr/lib/libz.so.1`` or ``x.deb!/usr/...``)."""
@@ -179,13 +225,34 @@ class PackageIndex:
         entry = _entry_for(self.catalog, pkg)
         if entry is None:
             return ()
-        version = upstream_version(pkg.version)
-        ev = make_evidence(None, EvidenceMethod.PACKAGE_METADATA,
-                           f"{pkg.name} {pkg.version}" + (f" (source {pkg.source})" if pkg.source else ""),
-                           limits=self.limits, detail=pkg.db)
-        return (Component(id=entry.id, name=entry.name, version=version, purl=entry.purl(version),
-                          cpe=entry.cpe(version), vendor=entry.vendor, relation=Relation.CONTAINS,
-                          confidence=ev.confidence, evidence=(ev,)),)
+        return (self._component(entry, pkg.version,
+                                f"{pkg.name} {pkg.version}" + (f" (source {pkg.source})" if pkg.source else ""),
+                                pkg.db),)
+
+    def built_using_for(self, path_in_tree: str) -> tuple[Component, ...]:
+        """Components the owning package declares as statically built in (``Built-Using``).
+
+        The field is per package, not per file: a caller keeps one of these only for a file
+        whose own bytes show that component (the scanner does), so a package's scripts and
+        data files do not all inherit its static glibc.
+        """
+        pkg = self.package_of(path_in_tree)
+        if pkg is None:
+            return ()
+        out = []
+        for source, version in pkg.built_using:
+            entry = self.catalog.resolve(source)
+            if entry is not None:
+                out.append(self._component(entry, version, f"{pkg.name} Built-Using: {source} (= {version})",
+                                           pkg.db))
+        return tuple(out)
+
+    def _component(self, entry: CatalogEntry, raw_version: str, text: str, db: str) -> Component:
+        version = upstream_version(raw_version)
+        ev = make_evidence(None, EvidenceMethod.PACKAGE_METADATA, text, limits=self.limits, detail=db)
+        return Component(id=entry.id, name=entry.name, version=version, purl=entry.purl(version),
+                         cpe=entry.cpe(version), vendor=entry.vendor, relation=Relation.CONTAINS,
+                         confidence=ev.confidence, evidence=(ev,))
 
 
 def package_note_hits(image: Image, catalog: Catalog, limits: Limits) -> list[Hit]:

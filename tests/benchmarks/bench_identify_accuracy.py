@@ -60,8 +60,13 @@ def _found(path: Path, rel: str) -> dict[str, set[str | None]]:
     return out
 
 
-def _found_from_debs(corpus: Path, doc: dict) -> dict[str, dict[str, set[str | None]]]:  # type: ignore[type-arg]
-    """Scan every .deb of the corpus as a container; map members back to the ground-truth files."""
+def _found_from_debs(corpus: Path, doc: dict,  # type: ignore[type-arg]
+                     conflicts: list[str]) -> dict[str, dict[str, set[str | None]]]:
+    """Scan every .deb of the corpus as a container; map members back to the ground-truth files.
+
+    The scanner's ``package-version-conflict`` diagnostics (bytes and package disagree) are
+    appended to ``conflicts``.
+    """
     from ecuscan.scanner import ScanOptions, analyze_bytes
 
     want: dict[tuple[str, str, str], str] = {}
@@ -75,6 +80,8 @@ def _found_from_debs(corpus: Path, doc: dict) -> dict[str, dict[str, set[str | N
             for r in results[1:]:
                 inner = r.path.split("!/", 1)[1] if "!/" in r.path else r.path
                 key = (arch_dir.name, deb.name, inner)
+                conflicts.extend(f"{want.get(key, r.path)}: {d.message}" for d in r.diagnostics
+                                 if d.code == "package-version-conflict")
                 if key in want:
                     found: dict[str, set[str | None]] = collections.defaultdict(set)
                     for c in r.components:
@@ -86,11 +93,13 @@ def _found_from_debs(corpus: Path, doc: dict) -> dict[str, dict[str, set[str | N
 
 def debian(corpus: Path, verbose: bool, debs: bool = False) -> None:
     doc = json.loads((corpus / "dev-corpus.json").read_text())
-    from_debs = _found_from_debs(corpus, doc) if debs else None
+    t0 = time.perf_counter()
+    conflicts: list[str] = []
+    from_debs = _found_from_debs(corpus, doc, conflicts) if debs else None
     stats: dict[str, collections.Counter[str]] = collections.defaultdict(collections.Counter)
     per_comp: dict[str, collections.Counter[str]] = collections.defaultdict(collections.Counter)
     details: dict[str, list[str]] = collections.defaultdict(list)
-    t0 = time.perf_counter()
+    literal: collections.Counter[str] = collections.Counter()  # binary-only recall bound
     for f in doc["files"]:
         group = "riscv64 (held out)" if f["arch"] == "riscv64" else "armhf+arm64 (tuning)"
         truth = {f["component"]: f["version"]}
@@ -107,6 +116,9 @@ def debian(corpus: Path, verbose: bool, debs: bool = False) -> None:
             stats[group]["load-error"] += 1
             details["load-error"].append(f"{f['file']}: {exc}")
             found = {}
+        key = "present" if f.get("version_literal_present") else "absent"
+        literal[f"{key}-truth"] += 1
+        literal[f"{key}-tp"] += f["version"] in found.get(f["component"], set())
         for comp, version in truth.items():
             st = stats[group]
             st["truth"] += 1
@@ -142,6 +154,17 @@ def debian(corpus: Path, verbose: bool, debs: bool = False) -> None:
         tot.update(st)
         _print_group(group, st)
     _print_group("all", tot)
+    print("  by whether the file's bytes hold its package's version at all (`version_literal_present`,"
+          " main component only):")
+    for key in ("present", "absent"):
+        n, tp = literal[f"{key}-truth"], literal[f"{key}-tp"]
+        print(f"    version in the bytes {key:7}: {tp:4} / {n:4} found"
+              + (f"  recall {tp / n:.3f}" if n else ""))
+    if debs:
+        print(f"  package-version-conflict diagnostics (bytes and package disagree; package version"
+              f" reported): {len(conflicts)}")
+        for line in conflicts[: 30 if verbose else 4]:
+            print("   ", line)
     print("\nper component (tp / miss [presence-only] / contradiction / extra):")
     for comp, c in sorted(per_comp.items()):
         if c["miss"] or c["contradiction"] or c["extra"] or verbose:
@@ -166,9 +189,23 @@ def _print_group(group: str, st: collections.Counter[str]) -> None:
           f"extras {st['extra']:3}  recall {recall:.3f}  precision {prec:.3f}  strict-precision {strict:.3f}")
 
 
+#: Toolchain libraries whose presence the build's link map can confirm: archive member prefixes.
+_LINKED_FROM = {"libgcc": ("libgcc.a(",), "newlib": ("libc_nano.a(", "libc.a(", "libg_nano.a(", "libg.a(")}
+
+
+def _link_map_denies(corpus: Path, file: str, component: str) -> bool:
+    """True when the image's link map exists and pulled no member of ``component``'s archive."""
+    stem = Path(file).stem
+    link_map = corpus / "build" / "img" / stem / f"{stem}.map"
+    if component not in _LINKED_FROM or not link_map.is_file():
+        return False
+    text = link_map.read_text(errors="replace")
+    return not any(prefix in text for prefix in _LINKED_FROM[component])
+
+
 def baremetal(corpus: Path) -> None:
     doc = json.loads((corpus / "baremetal.json").read_text())
-    need = ok = 0
+    need = ok = disputed = 0
     print(f"\nBare-metal part: {len(doc['files'])} files")
     for f in doc["files"]:
         found = _found(corpus / f["file"], f["file"])
@@ -177,15 +214,20 @@ def baremetal(corpus: Path) -> None:
             survives = c.get("version_string_in_file") or c.get("version_string_in_payload")
             got = found.get(c["component"], set())
             hit = c["version"] in got
+            denied = _link_map_denies(corpus, f["file"], c["component"])
             if survives:
                 need += 1
                 ok += hit
-            mark = "ok" if hit else ("presence" if got else "-")
+                disputed += denied and not hit
+            mark = "ok" if hit else ("presence" if got else ("-(not linked)" if denied else "-"))
             row.append(f"{c['component']}={mark}{'*' if survives else ''}")
         extras = sorted(f"{k}@{'/'.join(map(str, v))}" for k, v in found.items()
                         if k not in {c['component'] for c in f['components']})
         print(f"  {f['file']:26} {' '.join(row)}  extras: {', '.join(extras) or '-'}")
     print(f"  required (* = version string survives): {ok}/{need} found with exact version")
+    if disputed:
+        print(f"  of the {need - ok} missed, {disputed} are disputed by the build's link map: the image links no"
+              f" member of that library's archive (marked 'not linked'); {ok}/{need - disputed} of the rest")
 
 
 def main() -> int:

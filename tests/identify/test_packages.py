@@ -1,0 +1,192 @@
+"""Package metadata in trees and packages: opkg, Yocto, rpm, Built-Using, bytes-vs-package conflicts.
+
+Every case runs the real scanner over a real directory tree or .deb built in the test, so the
+package reader, the ownership lookup and the merge with what the bytes say are all exercised.
+"""
+
+from __future__ import annotations
+
+import gzip
+import io
+import shutil
+import subprocess
+import tarfile
+from pathlib import Path
+
+import pytest
+
+from ecuscan.catalog import load_catalog
+from ecuscan.identify.packages import PackageIndex, built_using
+from ecuscan.model import EvidenceMethod, Relation, ScanResult
+from ecuscan.scanner import Scanner, is_documentation
+
+CAT = load_catalog()
+RPM_FIXTURE = Path(__file__).resolve().parent.parent / "data" / "rpm" / "rpmdb.sqlite.gz"
+#: Bytes with zlib's own version banner, and nothing else a signature knows.
+ZLIB_1_2_13 = b"\x00" * 256 + b"\x00\x00 inflate 1.2.13 Copyright 1995-2022 Mark Adler \x00" + b"\x00" * 256
+UNVERSIONED = b"\x7fnothing-known-here" + bytes(range(256)) * 4
+
+
+def scan_tree(root: Path) -> dict[str, ScanResult]:
+    out = {}
+    for o in Scanner(None).scan_paths([root]):
+        assert isinstance(o, ScanResult), o
+        out[o.path.replace("\\", "/").split(str(root).replace("\\", "/"), 1)[-1].lstrip("/")] = o
+    return out
+
+
+def versions(result: ScanResult, cid: str) -> dict[str | None, set[EvidenceMethod]]:
+    return {c.version: {e.method for e in c.evidence} for c in result.components
+            if c.id == cid and c.relation is Relation.CONTAINS}
+
+
+def test_opkg_status_and_file_lists_own_files(tmp_path: Path) -> None:
+    root = tmp_path / "rootfs"
+    (root / "usr/lib/opkg/info").mkdir(parents=True)
+    (root / "usr/lib").mkdir(exist_ok=True)
+    (root / "usr/lib/libz.so.1").write_bytes(UNVERSIONED)
+    (root / "usr/lib/opkg/status").write_bytes(
+        b"Package: libz1\nVersion: 1.3.1-r0\nStatus: install user installed\nArchitecture: cortexa7t2hf-neon\n"
+        b"Source: zlib_1.3.1.bb\n\nPackage: removed-thing\nVersion: 9.9\nStatus: deinstall ok not-installed\n")
+    (root / "usr/lib/opkg/info/libz1.list").write_bytes(b"/usr/lib/libz.so.1\n")
+    results = scan_tree(root)
+    assert versions(results["usr/lib/libz.so.1"], "zlib") == {
+        "1.3.1": {EvidenceMethod.PACKAGE_METADATA, EvidenceMethod.FILE_NAME}}
+
+
+def test_yocto_manifest_names_packages_without_owning_files() -> None:
+    manifest = b"libz1 cortexa7t2hf_neon 1.3.1-r0\nbusybox cortexa7t2hf_neon 1.36.1-r0\nbad line\n"
+    idx = PackageIndex.from_files({"images/core-image-minimal.manifest": manifest}, CAT)
+    assert {(p.name, p.version) for p in idx.packages.values()} == {("libz1", "1.3.1-r0"),
+                                                                    ("busybox", "1.36.1-r0")}
+    assert idx.components_for("/usr/lib/libz.so.1") == ()  # a manifest has no file lists
+
+
+def test_rpm_database_in_a_tree_gives_files_their_package(tmp_path: Path) -> None:
+    root = tmp_path / "rootfs"
+    (root / "var/lib/rpm").mkdir(parents=True)
+    (root / "usr/lib").mkdir(parents=True)
+    (root / "var/lib/rpm/rpmdb.sqlite").write_bytes(gzip.decompress(RPM_FIXTURE.read_bytes()))
+    (root / "usr/lib/libz.so.1.3.1").write_bytes(UNVERSIONED)
+    (root / "usr/lib/unowned.bin").write_bytes(UNVERSIONED)
+    results = scan_tree(root)
+    z = versions(results["usr/lib/libz.so.1.3.1"], "zlib")
+    assert z["1.3.1"] >= {EvidenceMethod.PACKAGE_METADATA}
+    assert "zlib" not in {c.id for c in results["usr/lib/unowned.bin"].components}
+
+
+def test_corrupt_rpm_database_is_reported_and_the_tree_still_scans(tmp_path: Path) -> None:
+    root = tmp_path / "rootfs"
+    (root / "var/lib/rpm").mkdir(parents=True)
+    (root / "usr/lib").mkdir(parents=True)
+    good = gzip.decompress(RPM_FIXTURE.read_bytes())
+    (root / "var/lib/rpm/rpmdb.sqlite").write_bytes(good[: len(good) // 3])
+    (root / "usr/lib/libz.so.1").write_bytes(ZLIB_1_2_13)
+    results = scan_tree(root)
+    db = results["var/lib/rpm/rpmdb.sqlite"]
+    assert [d.code for d in db.diagnostics] == ["package-db-unreadable"]
+    assert "var/lib/rpm/rpmdb.sqlite" in db.diagnostics[0].message
+    assert versions(results["usr/lib/libz.so.1"], "zlib") == {
+        "1.2.13": {EvidenceMethod.VERSION_STRING, EvidenceMethod.FILE_NAME}}
+
+
+def make_deb(path: Path, control: str, files: dict[str, bytes]) -> Path:
+    """A real .deb (ar archive of debian-binary, control.tar.gz, data.tar.gz) built in the test."""
+    def tar_gz(members: dict[str, bytes]) -> bytes:
+        buf = io.BytesIO()
+        with tarfile.open(fileobj=buf, mode="w:gz") as tar:
+            for name, data in members.items():
+                info = tarfile.TarInfo("./" + name)
+                info.size = len(data)
+                tar.addfile(info, io.BytesIO(data))
+        return buf.getvalue()
+
+    parts = [(b"debian-binary", b"2.0\n"), (b"control.tar.gz", tar_gz({"control": control.encode()})),
+             (b"data.tar.gz", tar_gz(files))]
+    out = bytearray(b"!<arch>\n")
+    for name, data in parts:
+        out += name.ljust(16) + b"0".ljust(12) + b"0".ljust(6) + b"0".ljust(6) + b"100644".ljust(8)
+        out += str(len(data)).encode().ljust(10) + b"`\n" + data + (b"\n" if len(data) % 2 else b"")
+    path.write_bytes(bytes(out))
+    return path
+
+
+def scan_deb(deb: Path) -> dict[str, ScanResult]:
+    out = {}
+    for o in Scanner(None).scan_paths([deb]):
+        assert isinstance(o, ScanResult), o
+        out[o.path.split("!/", 1)[1] if "!/" in o.path else ""] = o
+    return out
+
+
+def test_bytes_that_disagree_with_their_package_are_reported_as_a_conflict(tmp_path: Path) -> None:
+    control = "Package: zlib1g\nSource: zlib\nVersion: 1:1.3.1-1\nArchitecture: armhf\n"
+    deb = make_deb(tmp_path / "zlib1g.deb", control, {"usr/lib/libz.so.1": ZLIB_1_2_13,
+                                                       "usr/lib/agrees.so": UNVERSIONED})
+    results = scan_deb(deb)
+    lib = results["usr/lib/libz.so.1"]
+    # the package database's version is reported, the bytes' evidence stays beside it
+    assert versions(lib, "zlib") == {"1.3.1": {EvidenceMethod.PACKAGE_METADATA, EvidenceMethod.VERSION_STRING,
+                                               EvidenceMethod.FILE_NAME}}
+    (conflict,) = [d for d in lib.diagnostics if d.code == "package-version-conflict"]
+    assert "1.2.13" in conflict.message and "1.3.1" in conflict.message
+    assert not [d for d in results["usr/lib/agrees.so"].diagnostics if d.code == "package-version-conflict"]
+
+
+def test_built_using_versions_only_what_the_bytes_show(tmp_path: Path) -> None:
+    assert built_using("glibc (= 2.41-12+deb13u4), zlib (= 1:1.3.1-1)") == (
+        ("glibc", "2.41-12+deb13u4"), ("zlib", "1:1.3.1-1"))
+    control = ("Package: static-tool\nSource: busybox\nVersion: 1:1.37.0-6\n"
+               "Built-Using: zlib (= 1:1.3.1-1)\nArchitecture: arm64\n")
+    zlib_unversioned = b"\x00" * 64 + b"invalid distance too far back\x00incorrect header check\x00" + b"\x00" * 64
+    deb = make_deb(tmp_path / "tool.deb", control, {"bin/static-with-zlib": zlib_unversioned,
+                                                     "bin/no-zlib-here": UNVERSIONED})
+    results = scan_deb(deb)
+    assert versions(results["bin/static-with-zlib"], "zlib") == {
+        "1.3.1": {EvidenceMethod.MARKER_STRING, EvidenceMethod.PACKAGE_METADATA}}
+    assert versions(results["bin/no-zlib-here"], "zlib") == {}
+    assert versions(results["bin/no-zlib-here"], "busybox")  # the owning package still applies
+
+
+def test_documentation_mentions_are_not_components(tmp_path: Path) -> None:
+    changelog = gzip.compress(b"mbedtls (3.6.6-1)\n  * PolarSSL 1.3.0 compatibility dropped\n  QNX 6.5 port\n")
+    control = "Package: libmbedcrypto16\nSource: mbedtls\nVersion: 3.6.6-1\nArchitecture: arm64\n"
+    deb = make_deb(tmp_path / "m.deb", control, {"usr/share/doc/libmbedcrypto16/changelog.gz": changelog})
+    results = scan_deb(deb)
+    inner = results["usr/share/doc/libmbedcrypto16/changelog.gz!/changelog"]
+    assert inner.metadata.get("content") == "documentation (not identified)"
+    assert {(c.id, c.version) for c in inner.components} == set()
+    # the same text outside a documentation path is still analysed
+    assert is_documentation("usr/share/doc/x/NEWS", b"text") and not is_documentation("etc/banner", b"text")
+
+
+def test_imported_symbol_name_is_a_use_not_a_marker_of_contained_code() -> None:
+    from ecuscan.identify import identify
+    from ecuscan.model import Image, ImageFormat, Symbol
+    # libnftables imports xtables_init_all from libxtables: the name is in its string table
+    data = b"\x00xtables_init_all\x00" + b"\x00" * 64
+    img = Image(path="libnftables.so.1", format=ImageFormat.ELF, data=data,
+                symbols=(Symbol(name="xtables_init_all", address=None, defined=False),))
+    assert {(c.id, c.relation) for c in identify(img, CAT) if c.id == "iptables"} == {("iptables", Relation.USES)}
+    own = Image(path="libxtables.so.12", format=ImageFormat.ELF, data=data,
+                symbols=(Symbol(name="xtables_init_all", address=0x1000, defined=True),))
+    assert ("iptables", Relation.CONTAINS) in {(c.id, c.relation) for c in identify(own, CAT)}
+
+
+DEMO = Path(__file__).resolve().parents[2] / "firmware"
+
+
+def test_libgcc_code_signature_finds_the_runtime_in_a_stripped_image(tmp_path: Path) -> None:
+    """tcu_app.elf links libgcc's __aeabi_uldivmod; stripped of every symbol, its code still shows."""
+    objcopy = shutil.which("arm-none-eabi-objcopy") or shutil.which("objcopy")
+    src = DEMO / "tcu_app.elf"
+    if objcopy is None:
+        pytest.skip("no objcopy to strip the image")
+    stripped = tmp_path / "tcu_stripped.elf"
+    subprocess.run([objcopy, "--strip-all", str(src), str(stripped)], check=True)
+    (result,) = [o for o in Scanner(None).scan_paths([stripped]) if isinstance(o, ScanResult)]
+    got = versions(result, "libgcc")
+    assert len(got) == 1
+    version, methods = next(iter(got.items()))
+    assert EvidenceMethod.MARKER_STRING in methods
+    assert version is not None and version[0].isdigit()  # from the GCC banner in .comment
