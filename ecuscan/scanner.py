@@ -253,6 +253,8 @@ def _apply_packages(results: list[ScanResult], db_files: Mapping[str, bytes], ca
     for r in results:
         path = strip_prefix(r.path)
         owned, built_in = index.components_for(path), index.built_using_for(path)
+        if not owned:
+            built_in += index.changelog_versions_for(r.components)
         notes = [Diagnostic(code="package-db-unreadable", message=f"{path}: {index.problems[path]}")
                  ] if path in index.problems else []
         components = r.components

@@ -169,8 +169,8 @@ def iter_members(data: Buffer, path: str, *, limits: Limits = DEFAULT_LIMITS, de
     """Yield the regular files of a container (zip, tar[.gz/.bz2/.xz/.zst], cpio, ar/.deb, squashfs).
 
     ``skipped`` (optional) collects :class:`Skipped` entries; ``budget`` (optional) is shared
-    across nested calls to bound a whole tree. A ``.deb`` yields its data.tar files plus its
-    control file as ``<deb>!/DEBIAN/control``. Raises :class:`FormatError` on a corrupt
+    across nested calls to bound a whole tree. A ``.deb`` (or an ``.ipk``, in its ar form or
+    OpenWrt's tar form) yields its data.tar files plus its control file as ``<deb>!/DEBIAN/control``. Raises :class:`FormatError` on a corrupt
     container, :class:`LimitExceeded` past the limits, :class:`UnsupportedFormat` for non-containers.
     """
     if depth > limits.max_container_depth:
@@ -251,10 +251,25 @@ def _single_name(path: str, head: bytes, dec: Any) -> str:
 
 
 def _tar(tf: tarfile.TarFile, w: _Walker, prefix: str) -> Iterator[Member]:
+    package: bool | None = None  # an OpenWrt .ipk: a tar of debian-binary, control.tar.gz, data.tar.gz
     for count, info in enumerate(tf):
         if count > w.limits.max_members * 2:
             raise LimitExceeded(f"more than {w.limits.max_members} tar entries", source=w.path)
         if info.isdir():
+            continue
+        bare = info.name[2:] if info.name.startswith("./") else info.name
+        if package is None and not prefix:
+            package = info.isreg() and bare == "debian-binary"
+            if package:
+                continue
+        if package and info.isreg() and bare.startswith(("control.tar", "data.tar")):
+            if info.size > w.limits.max_member_bytes:
+                w.skip(bare, f"{info.size} bytes, more than max_member_bytes={w.limits.max_member_bytes}")
+                continue
+            fobj = tf.extractfile(info)
+            if fobj is not None:
+                blob = fobj.read()
+                yield from (_deb_control(blob, w) if bare.startswith("control") else _deb_data(blob, w))
             continue
         link = info.linkname if (info.issym() or info.islnk()) else None
         if info.isreg():

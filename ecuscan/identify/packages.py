@@ -12,6 +12,9 @@ Sources read (all plain text, parsed here because no maintained library reads th
   JSON, e.g. ``{"type":"deb","name":"util-linux","version":"2.41.5-0+deb13u1"}``) inside a
   binary: :func:`package_note_hits`.
 
+* Debian package changelogs (``usr/share/doc/<package>/changelog.Debian[.gz]``, newest entry):
+  they name a package's version but own no files, so they only give a version to a component
+  a file's bytes already show without one (a tree whose dpkg database was removed);
 * rpm: ``rpmdb.sqlite`` and the Berkeley DB ``Packages`` file (:mod:`.rpmdb`), with file lists;
   an unreadable database is kept in :attr:`PackageIndex.problems`, and the rest still applies.
 
@@ -23,10 +26,13 @@ package names); the version loses its epoch and Debian/opkg revision.
 from __future__ import annotations
 
 import fnmatch
+import gzip
+import io
 import json
 import posixpath
 import re
-from collections.abc import Mapping
+import zlib
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 from ..catalog import Catalog, CatalogEntry
@@ -38,6 +44,8 @@ from .rpmdb import RPMDB_PATTERNS, read_rpmdb
 
 _NOTE = re.compile(rb'\{"type":"(?:deb|rpm|apk|ipk|opkg|alpm)"[^\x00{}]{0,900}\}')
 _SUFFIX = re.compile(r"(?:[+~.](?:dfsg|ds|repack)\d*)+$")
+_CHANGELOG_HEAD = 4096
+_CHANGELOG_ENTRY = re.compile(r"([a-z0-9][a-z0-9+.-]+) \(([^()\s]+)\) [^;\n]*;")
 _RECIPE = re.compile(r"(?:_[^_/\s]*)?\.bb$")
 _DECORATION = re.compile(r"(?:-stable|\+(?:19|20)\d{6})$")
 
@@ -131,6 +139,7 @@ class PackageIndex:
         "*var/lib/dpkg/status", "*var/lib/dpkg/info/*.list", "*usr/lib/opkg/status",
         "*var/lib/opkg/status", "*usr/lib/opkg/info/*.list", "*var/lib/opkg/info/*.list",
         "*installed-packages.txt", "*.manifest", "*!/DEBIAN/control", "*DEBIAN/control",
+        "*usr/share/doc/*/changelog.Debian.gz", "*usr/share/doc/*/changelog.Debian",
         *RPMDB_PATTERNS,
     )
 
@@ -141,6 +150,7 @@ class PackageIndex:
         self.owner: dict[str, str] = {}  # normalised file path -> package name
         self.deb_prefix: dict[str, str] = {}  # "<deb>!/" -> package name
         self.problems: dict[str, str] = {}  # database path -> what was wrong with it
+        self.changelogs: dict[str, Package] = {}  # catalog id -> package its changelog names
 
     @classmethod
     def wants(cls, path: str) -> bool:
@@ -158,6 +168,9 @@ class PackageIndex:
                 continue
             if any(fnmatch.fnmatch(path, pat) or fnmatch.fnmatch("/" + path, pat) for pat in RPMDB_PATTERNS):
                 idx._add_rpmdb(path, raw)
+                continue
+            if "/changelog.Debian" in "/" + path:
+                idx._add_changelog(path, raw)
                 continue
             text = raw.decode("utf-8", "replace")
             if path.endswith("/status"):
@@ -186,6 +199,42 @@ class PackageIndex:
                     idx.owner[posixpath.normpath("/" + f.lstrip("/"))] = name
         return idx
 
+    def _add_changelog(self, path: str, raw: bytes) -> None:
+        """The newest entry of ``usr/share/doc/<package>/changelog.Debian[.gz]``: source and version."""
+        head = raw[:_CHANGELOG_HEAD]
+        if path.endswith(".gz"):
+            try:
+                with gzip.GzipFile(fileobj=io.BytesIO(raw)) as gz:
+                    head = gz.read(_CHANGELOG_HEAD)
+            except (OSError, EOFError, zlib.error) as exc:
+                self.problems[path] = f"unreadable changelog: {exc}"
+                return
+        m = _CHANGELOG_ENTRY.match(head.decode("utf-8", "replace"))
+        if m is None:
+            self.problems[path] = "no changelog entry ('source (version) distribution; ...') at the top"
+            return
+        binary = posixpath.basename(posixpath.dirname(path.replace("!/", "/")))
+        pkg = Package(binary or m.group(1), m.group(2), m.group(1), f"{path} (changelog)")
+        entry = _entry_for(self.catalog, pkg)
+        if entry is not None and len(self.changelogs) < self.limits.max_document_items:
+            self.changelogs.setdefault(entry.id, pkg)
+
+    def changelog_versions_for(self, found: Iterable[Component]) -> tuple[Component, ...]:
+        """Versions from package changelogs for components the bytes show *without* a version.
+
+        A changelog says which release of a package a tree has, but not which files are that
+        package's; it only completes what a file's own bytes already prove present.
+        """
+        out = []
+        for c in found:
+            pkg = self.changelogs.get(c.id)
+            entry = self.catalog.get(c.id)
+            if (c.version is None and c.relation is Relation.CONTAINS and pkg is not None
+                    and entry is not None):
+                out.append(self._component(entry, pkg.version, f"{pkg.source} ({pkg.version}), "
+                                           f"changelog of package {pkg.name}", pkg.db))
+        return tuple(out)
+
     def _add_rpmdb(self, path: str, raw: bytes) -> None:
         try:
             db = read_rpmdb(path, raw, self.limits)
@@ -204,8 +253,8 @@ class PackageIndex:
 
     def _add(self, st: Mapping[str, str], db: str) -> None:
         # dpkg: "zlib (1:1.3.1-1)" when the versions differ; OpenEmbedded ipk: the recipe file
-        # name, "zlib_1.3.1.bb"
-        source = _RECIPE.sub("", st.get("source", "").split(" ")[0]) or None
+        # name, "zlib_1.3.1.bb"; OpenWrt ipk: the package's directory, "package/libs/zlib"
+        source = _RECIPE.sub("", st.get("source", "").split(" ")[0].rsplit("/", 1)[-1]) or None
         self.packages[st["package"]] = Package(st["package"], st["version"], source, db,
                                                built_using(st.get("built-using", "")))
 

@@ -190,3 +190,57 @@ def test_libgcc_code_signature_finds_the_runtime_in_a_stripped_image(tmp_path: P
     version, methods = next(iter(got.items()))
     assert EvidenceMethod.MARKER_STRING in methods
     assert version is not None and version[0].isdigit()  # from the GCC banner in .comment
+
+
+def test_changelog_gives_a_version_only_to_what_the_bytes_show(tmp_path: Path) -> None:
+    """A tree whose dpkg database was removed still has the packages' changelogs."""
+    root = tmp_path / "rootfs"
+    doc = root / "usr/share/doc/zlib1g"
+    doc.mkdir(parents=True)
+    (root / "usr/lib").mkdir(parents=True)
+    (doc / "changelog.Debian.gz").write_bytes(gzip.compress(
+        b"zlib (1:1.3.dfsg+really1.3.1-1) unstable; urgency=medium\n\n  * New upstream.\n"))
+    zlib_unversioned = b"\x00" * 64 + b"invalid distance too far back\x00incorrect header check\x00" + b"\x00" * 64
+    (root / "usr/lib/libz-static-user.so").write_bytes(zlib_unversioned)
+    (root / "usr/lib/other.bin").write_bytes(UNVERSIONED)
+    (root / "usr/lib/zlib-1.2.13-copy.bin").write_bytes(ZLIB_1_2_13)
+    results = scan_tree(root)
+    assert versions(results["usr/lib/libz-static-user.so"], "zlib") == {
+        "1.3.1": {EvidenceMethod.MARKER_STRING, EvidenceMethod.PACKAGE_METADATA}}
+    assert versions(results["usr/lib/other.bin"], "zlib") == {}
+    # a copy whose bytes name their own version keeps it: a changelog owns no files
+    assert set(versions(results["usr/lib/zlib-1.2.13-copy.bin"], "zlib")) == {"1.2.13"}
+    assert not results["usr/lib/zlib-1.2.13-copy.bin"].diagnostics
+
+
+def test_changelog_that_is_not_one_is_reported_not_fatal() -> None:
+    idx = PackageIndex.from_files({"usr/share/doc/x/changelog.Debian.gz": b"not gzip at all",
+                                   "usr/share/doc/y/changelog.Debian": b"free text\n"}, CAT)
+    assert set(idx.problems) == {"usr/share/doc/x/changelog.Debian.gz", "usr/share/doc/y/changelog.Debian"}
+    assert idx.changelogs == {}
+
+
+def tar_gz(members: dict[str, bytes]) -> bytes:
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w:gz") as tar:
+        for name, data in members.items():
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
+    return buf.getvalue()
+
+
+def test_openwrt_ipk_tar_form_is_a_package_with_metadata(tmp_path: Path) -> None:
+    """OpenWrt's .ipk is a tar.gz (not an ar archive) of debian-binary, data.tar.gz, control.tar.gz."""
+    control = b"Package: zlib\nVersion: 1.2.13-r1\nSource: package/libs/zlib\nArchitecture: arm_cortex-a7\n"
+    ipk = tmp_path / "zlib_1.2.13-r1_arm_cortex-a7.ipk"
+    ipk.write_bytes(tar_gz({"./debian-binary": b"2.0\n",
+                            "./data.tar.gz": tar_gz({"./usr/lib/libz.so.1": UNVERSIONED}),
+                            "./control.tar.gz": tar_gz({"./control": control})}))
+    results = scan_deb(ipk)
+    assert versions(results["usr/lib/libz.so.1"], "zlib") == {
+        "1.2.13": {EvidenceMethod.PACKAGE_METADATA, EvidenceMethod.FILE_NAME}}
+    # an ordinary tarball that merely holds a file called debian-binary later on is not a package
+    plain = tmp_path / "plain.tar.gz"
+    plain.write_bytes(tar_gz({"README": b"x", "debian-binary": b"2.0\n", "data.tar.gz": tar_gz({"a": b"b"})}))
+    assert "data.tar.gz" in scan_deb(plain)
