@@ -199,7 +199,8 @@ def _table_records(image: Image, limits: Limits) -> list[ModuleVersion]:
 
     A table is an array (stride 8) of plausible records (major <= 31, minor and patch <= 99,
     zero padding byte) with one vendor ID, holding at least :data:`TABLE_MIN_MODULES` distinct
-    module IDs of :data:`TABLE_MIN_ID` or more, not all minor (or all major) versions zero; the
+    module IDs of :data:`TABLE_MIN_ID` or more, not all minor (or all major) versions zero, no
+    version field that is the module ID plus a constant in every record; the
     8 bytes on either side must not carry the same vendor ID (else it is a longer table of
     something else that happens to hold module IDs). A module found with different versions
     keeps only its most frequent one (all on a tie): a compiler's constant pool can hold a
@@ -249,6 +250,8 @@ def _close_run(view: memoryview, rec: struct.Struct, vid: int, run: list[_Rec],
         return []
     if all(ver[0] == 0 for _, _, ver in run) or all(ver[1] == 0 for _, _, ver in run):
         return []  # an array of small 16-bit numbers reads as x.0.y records; code reads as 0.x.y
+    if any(len({ver[i] - mid for _, mid, ver in run}) == 1 for i in range(3)):
+        return []  # a version field that follows the module ID: a generated sequence, not versions
     for edge in (run[0][0] - 8, run[-1][0] + 8):
         if 0 <= edge and edge + 8 <= len(view) and rec.unpack_from(view, edge)[0] == vid:
             return []
