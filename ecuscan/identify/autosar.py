@@ -43,7 +43,7 @@ import re
 import struct
 import time
 from collections import Counter, defaultdict
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from functools import lru_cache
 from importlib import resources
@@ -184,79 +184,108 @@ def _symbol_records(image: Image, limits: Limits) -> list[ModuleVersion]:
     return out
 
 
-def _candidate_regex(endianness: Endianness) -> re.Pattern[bytes]:
-    ids = b"".join(re.escape(bytes([m.id])) for m in module_table() if m.id < 256)
-    mid = b"[" + ids + b"]\\x00" if endianness is Endianness.LITTLE else b"\\x00[" + ids + b"]"
-    return re.compile(b"(?=[\\s\\S]{2}" + mid + b"[\\x00-\\x1f][\\x00-\\x63]{2}\\x00)")
+def _byte_class(ok: Callable[[int], bool]) -> bytes:
+    return bytes(1 if ok(b) else 0 for b in range(256))
 
 
-_CANDIDATES = {e: _candidate_regex(e) for e in Endianness}
-_Rec = tuple[int, int, tuple[int, int, int]]  # (offset in segment, module ID, version)
+_IS_ZERO, _IS_MAJOR, _IS_VERSION = _byte_class(lambda b: b == 0), _byte_class(lambda b: b <= 31), \
+    _byte_class(lambda b: b <= 99)
+_IS_ID = _byte_class(lambda b: b in {m.id for m in module_table()})
+#: Byte classes of the 8 bytes of a record, by byte order: (vendor ID), module ID, versions, pad.
+_SHAPE = {Endianness.LITTLE: {2: _IS_ID, 3: _IS_ZERO, 4: _IS_MAJOR, 5: _IS_VERSION, 6: _IS_VERSION, 7: _IS_ZERO},
+          Endianness.BIG: {2: _IS_ZERO, 3: _IS_ID, 4: _IS_MAJOR, 5: _IS_VERSION, 6: _IS_VERSION, 7: _IS_ZERO}}
+_ROWS3 = re.compile(b"\x01{%d,}" % TABLE_MIN_MODULES)
+_CHUNK = 8 * 1024 * 1024
+_Rec = tuple[int, int, int, tuple[int, int, int]]  # (offset in segment, vendor ID, module ID, version)
+
+
+def _shaped_runs(buf: bytes, phases: list[int], order: Endianness) -> Iterator[tuple[int, int]]:
+    """(offset, records) of every run of record-shaped 8-byte rows in ``buf``, per phase.
+
+    Hand-vectorised because a regex over every offset costs more than the rest of identification:
+    the 8 byte columns (``buf[r::8]``) are classified with ``bytes.translate`` and combined as
+    big integers, so only runs of :data:`TABLE_MIN_MODULES` rows reach Python code.
+    """
+    cols = [buf[r::8] for r in range(8)]
+    for phase in phases:
+        rows = (len(buf) - phase) // 8
+        mask = -1
+        for k, table in _SHAPE[order].items():
+            r = phase + k
+            mask &= int.from_bytes(cols[r % 8][r // 8:r // 8 + rows].translate(table), "big")
+        for m in _ROWS3.finditer(mask.to_bytes(rows, "big")):
+            yield phase + 8 * m.start(), m.end() - m.start()
 
 
 def _table_records(image: Image, limits: Limits) -> list[ModuleVersion]:
     """Version-info tables found by their shape (stripped images).
 
     A table is an array (stride 8) of plausible records (major <= 31, minor and patch <= 99,
-    zero padding byte) with one vendor ID, holding at least :data:`TABLE_MIN_MODULES` distinct
-    module IDs of :data:`TABLE_MIN_ID` or more, not all minor (or all major) versions zero, no
-    version field that is the module ID plus a constant in every record; the
-    8 bytes on either side must not carry the same vendor ID (else it is a longer table of
-    something else that happens to hold module IDs). A module found with different versions
-    keeps only its most frequent one (all on a tie): a compiler's constant pool can hold a
-    partial copy of a record (``6.2.0`` beside ``6.2.1``).
+    zero padding byte, vendor ID not 0 or 0xFFFF, version not 0.0.0) with one vendor ID,
+    holding at least :data:`TABLE_MIN_MODULES` distinct module IDs of :data:`TABLE_MIN_ID` or
+    more, major version 0 in at most half of them, not all minor versions 0, no version field
+    that is the module ID plus one constant in three records; the 8 bytes on either side must
+    not carry the same vendor ID (else it is a longer table of something else that happens to
+    hold module IDs). A module found with different versions keeps only its most frequent one
+    (all on a tie): a compiler's constant pool can hold a partial copy of a record (``6.2.0``
+    beside ``6.2.1``).
     """
     orders = [image.endianness] if image.endianness is not None else list(Endianness)
     out: list[ModuleVersion] = []
     budget = MAX_CANDIDATES
-    for order in orders:
-        rec, rx = _RECORD[order], _CANDIDATES[order]
-        for seg in image.segments[: limits.max_segments]:
-            end = min(seg.offset + seg.size, len(image.data))
-            if end - seg.offset < 8 * TABLE_MIN_MODULES or budget <= 0:
-                continue
-            view = memoryview(cast(Any, image.data))[seg.offset:end]
-            try:
-                base = seg.address if seg.address is not None else seg.offset
-                runs: dict[int, list[_Rec]] = {}
-                for m in rx.finditer(view):
-                    rel = m.start()
-                    vid, mid, major, minor, patch, _ = rec.unpack_from(view, rel)
-                    if (base + rel) % 2 or vid in (0, 0xFFFF) or major == minor == patch == 0:
-                        continue
-                    budget -= 1
-                    if budget <= 0:
-                        break
-                    run = runs.setdefault(vid, [])
-                    if run and rel - run[-1][0] != 8:
-                        if rel - run[-1][0] < 8:
-                            continue  # overlaps the previous record of this vendor
-                        out += _close_run(view, rec, vid, run, seg.offset)
-                        run.clear()
-                    run.append((rel, mid, (major, minor, patch)))
-                for vid, run in runs.items():
-                    out += _close_run(view, rec, vid, run, seg.offset)
-            finally:
-                view.release()
-    counts = Counter((r.module, r.sw) for r in out)
+    for seg in image.segments[: limits.max_segments]:
+        end = min(seg.offset + seg.size, len(image.data))
+        if end - seg.offset < 8 * TABLE_MIN_MODULES:
+            continue
+        base = seg.address if seg.address is not None else seg.offset
+        phases = [p for p in range(8) if (base + p) % 2 == 0]
+        view = memoryview(cast(Any, image.data))[seg.offset:end]
+        try:
+            seen: set[int] = set()
+            for order in orders:
+                rec = _RECORD[order]
+                for chunk in range(0, len(view), _CHUNK - 4096):  # tables across a boundary: in the overlap
+                    for start, count in _shaped_runs(bytes(view[chunk:chunk + _CHUNK]), phases, order):
+                        budget -= count
+                        if budget < 0:
+                            return _most_frequent(out)
+                        run: list[_Rec] = []
+                        for rel in range(chunk + start, chunk + start + 8 * count, 8):
+                            vid, mid, major, minor, patch, _ = rec.unpack_from(view, rel)
+                            if run and (vid != run[-1][1] or vid in (0, 0xFFFF) or major == minor == patch == 0):
+                                out += _close_run(view, rec, run, seg.offset, seen)
+                                run = []
+                            if vid not in (0, 0xFFFF) and (major, minor, patch) != (0, 0, 0):
+                                run.append((rel, vid, mid, (major, minor, patch)))
+                        out += _close_run(view, rec, run, seg.offset, seen)
+        finally:
+            view.release()
+    return _most_frequent(out)
+
+
+def _most_frequent(found: list[ModuleVersion]) -> list[ModuleVersion]:
+    counts = Counter((r.module, r.sw) for r in found)
     best = {m: max(n for (mm, _), n in counts.items() if mm is m) for m, _ in counts}
-    return [r for r in out if counts[(r.module, r.sw)] == best[r.module]]
+    return [r for r in found if counts[(r.module, r.sw)] == best[r.module]]
 
 
-def _close_run(view: memoryview, rec: struct.Struct, vid: int, run: list[_Rec],
-               seg_offset: int) -> list[ModuleVersion]:
-    """The records of ``run`` when it is a version-info table (see :func:`_table_records`)."""
-    if len({mid for _, mid, _ in run if mid >= TABLE_MIN_ID}) < TABLE_MIN_MODULES:
+def _close_run(view: memoryview, rec: struct.Struct, run: list[_Rec], seg_offset: int,
+               seen: set[int]) -> list[ModuleVersion]:
+    """The records of ``run`` (offset, vendor ID, module ID, version) when it is a version-info table."""
+    if len({mid for _, _, mid, _ in run if mid >= TABLE_MIN_ID}) < TABLE_MIN_MODULES or run[0][0] in seen:
         return []
-    if all(ver[0] == 0 for _, _, ver in run) or all(ver[1] == 0 for _, _, ver in run):
-        return []  # an array of small 16-bit numbers reads as x.0.y records; code reads as 0.x.y
-    if any(len({ver[i] - mid for _, mid, ver in run}) == 1 for i in range(3)):
+    vid = run[0][1]
+    modules = {mid: ver for _, _, mid, ver in run}  # one version per module ID
+    if 2 * sum(ver[0] == 0 for ver in modules.values()) > len(modules) or all(ver[1] == 0 for ver in modules.values()):
+        return []  # code and other data read as 0.x.y records; arrays of small 16-bit numbers as x.0.y
+    if any(Counter(ver[i] - mid for mid, ver in modules.items()).most_common(1)[0][1] >= 3 for i in range(3)):
         return []  # a version field that follows the module ID: a generated sequence, not versions
     for edge in (run[0][0] - 8, run[-1][0] + 8):
         if 0 <= edge and edge + 8 <= len(view) and rec.unpack_from(view, edge)[0] == vid:
             return []
+    seen.add(run[0][0])
     return [ModuleVersion(_by_id()[mid], ver, vid, "version-info table", seg_offset + rel)
-            for rel, mid, ver in run]
+            for rel, _, mid, ver in run]
 
 
 # ------------------------------------------------------------------ DWARF macro information
