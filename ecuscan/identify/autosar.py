@@ -6,34 +6,39 @@ defines such symbols for at least :data:`MIN_MODULES` modules, the stack is repo
 ``autosar-classic-bsw`` (CONTAINS), with the module list as evidence.
 
 Module versions: each module found with a version becomes its own component
-``autosar-<module>`` (``autosar-canif`` at ``4.3.1``; the catalog lists one per module of
-``ecuscan/data/autosar_modules.yaml``). The evidence text names the vendor ID, the module ID and
-the AUTOSAR release when known (``CanIf 4.3.1, vendor ID 30 (0x001E), module ID 60, AUTOSAR
-4.4.0``); the stack component gets one summary line per source. Three sources:
+``autosar-<module>`` (``autosar-canif`` at ``6.2.1``; the catalog lists one per module of
+``ecuscan/data/autosar_modules.yaml``), because one stack holds dozens of independently
+versioned modules. The evidence text carries what an auditor asks for: ``CanIf 6.2.1, vendor
+ID 451 (0x01c3), module ID 60, AUTOSAR 4.4.0``; the ``autosar-classic-bsw`` component gets one
+summary line per source (``vendor ID 0x01c3: CanIf 6.2.1, Com 5.11.0, ...``). Three sources:
 
 * ``Std_VersionInfoType`` records (SWS Standard Types: ``uint16 vendorID, uint16 moduleID,
-  uint8 sw_major/minor/patch``, 8 bytes with padding) kept as data. Unstripped: a defined
-  object symbol named ``*VersionInfo*`` of 8 bytes (or a table of 8-byte records) is read
-  through the loaded segments in the image's byte order; a record counts only when its module
-  ID is the AUTOSAR ID of a module (of the symbol's own ``<Module>_`` prefix, when it has one).
-  Stripped: the segments are searched for version-info *tables* (arrays): at least
-  :data:`TABLE_MIN_MODULES` consecutive plausible records of distinct known module IDs and one
-  vendor ID, see :func:`_table_records`.
-  Records kept one by one, away from each other, are not found this way.
+  uint8 sw_major/minor/patch_version``, 8 bytes with padding) kept as data, read through a
+  defined object symbol named ``*VersionInfo*`` (8 bytes, or a table of 8-byte records) in the
+  image's byte order. A record counts only when its module ID is an AUTOSAR module ID (and, for
+  a ``<Module>_...`` record of 8 bytes, that module's own). Confidence 0.9.
+* The same records in stripped images (and in raw/HEX payloads, both byte orders when unknown):
+  version-info *tables*, i.e. arrays of at least :data:`TABLE_MIN_MODULES` plausible records
+  of distinct module IDs and one vendor ID (rules in :func:`_table_records`). Confidence 0.75.
+  Records kept one by one apart from each other are not found this way. Measured false
+  positives: none on the development corpus (1800 Debian armhf/arm64/riscv64 ELF files and the
+  bare-metal ``fw/`` images, 246 MiB), nor on 12127 host files (x86-64 programs and libraries,
+  Python extensions, newlib ARM objects, the demo firmware; 1.8 GiB) -- after rules were added
+  for the patterns the first runs over both sets turned up; cost about 2 s per 250 MiB.
 * DWARF macro information (``gcc -g3``): ``<MOD>_SW_MAJOR/MINOR/PATCH_VERSION``,
   ``<MOD>_AR_RELEASE_MAJOR/MINOR/REVISION_VERSION`` (or the R3 ``<MOD>_AR_*_VERSION``) and
   ``<MOD>_VENDOR_ID`` from ``.debug_macro`` (DWARF 5 and the GNU version-4 extension) or
   ``.debug_macinfo`` (DWARF 2-4). A macro only proves that a header was compiled in: the
-  module is CONTAINS when its code is evidenced too (a defined ``<Module>_`` symbol, a compile
-  unit ``<Module>*.c`` or a version record), else USES.
+  module is CONTAINS (0.9) when its code is evidenced too (a defined ``<Module>_`` function, a
+  compile unit ``<Module>*.c`` or a version record), else USES (0.7).
 
 Not covered: versions that only live in code immediates (``GetVersionInfo`` storing constants
-into the caller's record, the usual case in optimised builds) need disassembly, which is not
-done; relocatable objects (``.o``/``.a`` members: unrelocated string offsets and addresses);
-``DW_MACRO_define_strx`` when ``.debug_str_offsets`` holds more than one contribution (its base
-comes from each compile unit; clang output); initialised non-const records whose load address
-differs from their run address; mapping vendor IDs to company names (AUTOSAR's vendor ID list
-is not shipped).
+into the caller's record, common in optimised builds) need disassembly, which is not done;
+symbols and macros of relocatable objects (``.o``/``.a`` members: unrelocated addresses and
+string offsets; their data is still searched for tables); ``DW_MACRO_define_strx`` when
+``.debug_str_offsets`` holds more than one contribution (its base comes from each compile unit;
+clang output); initialised non-const records whose load address differs from their run
+address; mapping vendor IDs to company names (AUTOSAR's vendor ID list is not shipped).
 """
 
 from __future__ import annotations
@@ -77,7 +82,7 @@ TABLE_MIN_MODULES = 3
 TABLE_MIN_ID = 10
 #: Largest version-info table read through one symbol (records of 8 bytes).
 MAX_TABLE_RECORDS = 256
-#: Most candidate records kept from one image in the stripped-image search.
+#: Most record-shaped rows examined per image in the stripped-image search (then it stops).
 MAX_CANDIDATES = 200_000
 #: Largest DWARF macro / string section read for macros.
 MAX_MACRO_SECTION = 256 * 1024 * 1024

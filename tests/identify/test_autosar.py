@@ -47,12 +47,13 @@ def builds(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     """The test stack built in every variant the tests use (ARM ones only when the compiler exists)."""
     out = tmp_path_factory.mktemp("autosar")
     src = [str(SRC / s) for s in SOURCES]
-    b = {name: out / name for name in ("x86-g3", "x86-O2", "x86-stripped", "x86-macinfo", "plain",
+    b = {name: out / name for name in ("x86-g3", "x86-O2", "x86-stripped", "x86-macinfo", "x86-gz", "plain",
                                         "plain-stripped", "header-only")}
     _run("gcc", "-O2", "-g3", "-I", str(SRC), *src, "-o", str(b["x86-g3"]))
     _run("gcc", "-O2", "-I", str(SRC), *src, "-o", str(b["x86-O2"]))
     _run("strip", "-o", str(b["x86-stripped"]), str(b["x86-g3"]))
     _run("gcc", "-O2", "-g3", "-gdwarf-4", "-gstrict-dwarf", "-I", str(SRC), *src, "-o", str(b["x86-macinfo"]))
+    _run("gcc", "-O2", "-g3", "-gz=zlib", "-I", str(SRC), *src, "-o", str(b["x86-gz"]))  # compressed DWARF
     _run("gcc", "-O2", "-g3", str(SRC / "plain.c"), "-o", str(b["plain"]))
     _run("strip", "-o", str(b["plain-stripped"]), str(b["plain"]))
     header_only = out / "header_only.c"
@@ -119,6 +120,7 @@ def test_records_arm_little_and_big_endian(builds: dict[str, Path]) -> None:
 
 
 @pytest.mark.parametrize("variant,section", [("x86-g3", ".debug_macro"), ("x86-macinfo", ".debug_macinfo"),
+                                             ("x86-gz", ".debug_macro"),
                                              pytest.param("arm-g3", ".debug_macro", marks=needs_arm)])
 def test_dwarf_macros(builds: dict[str, Path], variant: str, section: str) -> None:
     img = _image(builds[variant])
