@@ -567,8 +567,9 @@ def module_versions(image: Image, limits: Limits) -> list[tuple[ModuleVersion, R
     records += [r for r in _table_records(image, limits) if r.module not in named]
     out = [(r, Relation.CONTAINS, 0.9 if r.source.startswith("version-info symbol") else 0.75)
            for r in records]
-    code = _code_modules(image, limits) | {r.module.name.upper() for r in records}
-    for mv in _macro_versions(image, limits):
+    macros = _macro_versions(image, limits)
+    code = (_code_modules(image, limits) | {r.module.name.upper() for r in records}) if macros else set()
+    for mv in macros:
         contains = mv.module.name.upper() in code
         out.append((mv, Relation.CONTAINS if contains else Relation.USES, 0.9 if contains else 0.7))
     return out

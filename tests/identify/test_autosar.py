@@ -191,6 +191,15 @@ def test_debug_macro_reader_decodes_a_hand_made_unit() -> None:
     assert _walk(unit, strs) == [(b"CANIF_SW_MINOR_VERSION 2U", 6), (b"CANIF_SW_MAJOR_VERSION 6U", 34)]
 
 
+def test_debug_macro_reader_resolves_strx_with_one_str_offsets_contribution() -> None:
+    strs = b"\0DCM_SW_MAJOR_VERSION 9U\0DCM_SW_MINOR_VERSION 3U\0"
+    offsets = (12).to_bytes(4, "little") + b"\x05\x00\x00\x00" + (1).to_bytes(4, "little") + (25).to_bytes(4, "little")
+    unit = b"\x05\x00\x00" + b"\x0b\x01\x01" + b"\x0b\x02\x00" + b"\x00"  # define_strx index 1, then 0
+    assert _walk(unit, strs, offsets) == [(b"DCM_SW_MINOR_VERSION 3U", 3), (b"DCM_SW_MAJOR_VERSION 9U", 6)]
+    two = offsets + offsets  # two contributions: the base is per compile unit, not known here
+    assert _walk(unit, strs, two) == []
+
+
 @pytest.mark.parametrize("sec", [
     b"\x05\x00\x00\x01" + b"\xff" * 64,  # over-long LEB128 line number
     b"\x05\x00\x00\x01\x00CANIF_SW_MAJOR_VERSION 6U",  # unterminated string
