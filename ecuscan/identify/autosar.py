@@ -513,7 +513,7 @@ def _macro_versions(image: Image, limits: Limits) -> list[ModuleVersion]:
         walk = (walk_debug_macro(data, strs, offsets, image.endianness is Endianness.BIG, deadline, max_ops)
                 if name == ".debug_macro" else walk_debug_macinfo(data, deadline, max_ops))
         found += [(name, text, None if file_off is None else file_off + at) for text, at in walk
-                  if b"_VERSION" in text or b"_VENDOR_ID" in text]
+                  if len(text) <= 200 and (b"_VERSION" in text or b"_VENDOR_ID" in text)]
     fields: dict[BswModule, dict[str, Counter[int]]] = defaultdict(lambda: defaultdict(Counter))
     where: dict[BswModule, tuple[str, int | None]] = {}
     for sec_name, text, off in found:
