@@ -26,6 +26,8 @@ Entry fields (all but ``id`` and ``purl`` optional)::
     dwarf_paths: [...]                # regexes on DWARF compile-unit names / dirs
     version_hints: [...]              # regexes that must match a whole NUL-delimited string
                                       # (group ``v``); used only when presence is proven otherwise
+    programs: [openssl]               # file names of the project's own programs: a library's
+                                      # version string in one of them is not a mere mention
 """
 
 from __future__ import annotations
@@ -76,6 +78,7 @@ class CatalogEntry:
     sonames: tuple[str, ...] = ()
     dwarf_paths: tuple[str, ...] = ()
     version_hints: tuple[str, ...] = ()
+    programs: tuple[str, ...] = ()
 
     def purl(self, version: str | None = None) -> str:
         """The package URL of this component, with ``version`` when known.
@@ -259,6 +262,7 @@ def parse_entries(doc: Any, source: str) -> list[CatalogEntry]:
             sonames=_tuple_of_str(raw, "sonames", where),
             dwarf_paths=_tuple_of_str(raw, "dwarf_paths", where),
             version_hints=_tuple_of_str(raw, "version_hints", where),
+            programs=_tuple_of_str(raw, "programs", where),
         )
         for rx in (*entry.patterns, *entry.markers, *entry.sonames, *entry.dwarf_paths,
                    *entry.version_hints):

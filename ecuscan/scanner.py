@@ -46,6 +46,7 @@ from .store import Store
 
 if TYPE_CHECKING:
     from .formats.archive import UnpackBudget
+    from .identify.packages import PackageIndex
 
 
 #: What an analysis depends on, besides the bytes: the catalog data and the analysing code.
@@ -241,14 +242,11 @@ def _container_result(path: str, sha256: Sha256, size: int, members: Sequence[Sc
         scanner_version=scanner_version(), parent=parent)
 
 
-def _apply_packages(results: list[ScanResult], db_files: Mapping[str, bytes], catalog: Catalog,
+def _apply_packages(results: list[ScanResult], index: PackageIndex | None,
                     strip_prefix: Callable[[str], str]) -> list[ScanResult]:
     """Let files owned by a package inherit its component (package-metadata evidence)."""
-    if not db_files:
+    if index is None:
         return results
-    from .identify.packages import PackageIndex
-
-    index = PackageIndex.from_files(db_files, catalog)
     out = []
     for r in results:
         path = strip_prefix(r.path)
@@ -312,8 +310,8 @@ def analyze_bytes(data: Buffer, path: str, *, catalog: Catalog, options: ScanOpt
     if len(skipped) > limits.max_items_per_kind:
         diagnostics.append(Diagnostic(code="member-skipped", severity=Severity.INFO,
                                       message=f"{len(skipped) - limits.max_items_per_kind} more entries skipped"))
-    direct = _apply_packages(direct, db_files, catalog,
-                             lambda p: p[len(prefix):] if p.startswith(prefix) else p)
+    index = _package_index(db_files, catalog) if db_files else None
+    direct = _apply_packages(direct, index, lambda p: p[len(prefix):] if p.startswith(prefix) else p)
     by_path = {r.path: r for r in direct}
     members = [by_path.get(m.path, m) for m in members]
     top = _container_result(path, sha256, len(data), direct, diagnostics, parent)
@@ -490,11 +488,8 @@ class Scanner:
         """For files inside a scanned directory tree, add package-database evidence."""
         if isinstance(res, ScanFailure) or root is None:
             return res
-        db = _tree_package_db(root, self.options.limits)
-        if not db:
-            return res
-        return _apply_packages(res, db, self.catalog,
-                               lambda p: os.path.relpath(p, root) if not p.count("!") else p)
+        index = _tree_package_index(root, self.catalog, self.options.limits)
+        return _apply_packages(res, index, lambda p: os.path.relpath(p, root) if not p.count("!") else p)
 
 
 def _wants_package_db(path: str) -> bool:
@@ -505,7 +500,19 @@ def _wants_package_db(path: str) -> bool:
     return PackageIndex.wants(p) or PackageIndex.wants("/" + p)
 
 
+def _package_index(db_files: Mapping[str, bytes], catalog: Catalog) -> PackageIndex:
+    from .identify.packages import PackageIndex
+
+    return PackageIndex.from_files(db_files, catalog)
+
+
 @lru_cache(maxsize=8)
+def _tree_package_index(root: str, catalog: Catalog, limits: Limits) -> PackageIndex | None:
+    """The package index of a scanned directory tree, read once per tree (``None``: it has none)."""
+    db = _tree_package_db(root, limits)
+    return _package_index(db, catalog) if db else None
+
+
 def _tree_package_db(root: str, limits: Limits) -> dict[str, bytes]:
     """The package-database files under a directory tree (dpkg/opkg status and lists ...)."""
     out: dict[str, bytes] = {}

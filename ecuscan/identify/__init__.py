@@ -11,7 +11,8 @@ Merging rules, per catalog id:
   image imports that library (DT_NEEDED / undefined symbols / symbol versions) and nothing
   but strings says it holds its code (e.g. ``nginx -V`` quoting ``OPENSSL_VERSION_TEXT``).
   Services and tools are not demoted: ``mosquitto_ctrl`` importing ``libmosquitto`` is still
-  mosquitto's own program. (Consequence: the ``openssl`` CLI is reported as USES openssl.)
+  mosquitto's own program; nor are a library project's own programs named in the catalog's
+  ``programs`` (the ``openssl`` CLI holds OpenSSL's own code besides importing libssl).
 * a version that is a strict prefix of another kept version of the same component
   (``10.0`` beside ``10.0p2``) is dropped;
 * a marker string that is the name of a symbol the image imports is a USES hit;
@@ -25,6 +26,7 @@ Merging rules, per catalog id:
 
 from __future__ import annotations
 
+import posixpath
 from collections import defaultdict
 
 from ..catalog import Catalog, load_catalog
@@ -115,6 +117,7 @@ def identify(image: Image, catalog: Catalog | None = None, limits: Limits = DEFA
     code = {h.component for h in other
             if h.relation is Relation.CONTAINS and h.evidence.method in _CODE_METHODS}
     undefined = {s.name for s in image.symbols[: limits.max_symbols] if not s.defined}
+    program = posixpath.basename(image.path.replace("\\", "/").split("!/")[-1])
     hits: list[Hit] = []
     for h in found.hits:
         if h.evidence.method is EvidenceMethod.MARKER_STRING and h.evidence.text in undefined:
@@ -125,7 +128,7 @@ def identify(image: Image, catalog: Catalog | None = None, limits: Limits = DEFA
             continue
         entry = catalog.get(h.component)
         if (h.component in imported and h.component not in code and entry is not None
-                and entry.kind == "library"):
+                and entry.kind == "library" and program not in entry.programs):
             h = Hit(h.component, h.version, Relation.USES, h.evidence)
         hits.append(h)
     hits += other
@@ -136,8 +139,11 @@ def identify(image: Image, catalog: Catalog | None = None, limits: Limits = DEFA
                 if not any(h.component == cid and h.version and h.relation is Relation.CONTAINS
                            for h in hits)]
 
+    # a bare string that is another component's version string ("2.0.11" of mosquitto's
+    # "2.0.11\0mosquitto version %s") is no candidate for a component proven present without one
+    patterned = frozenset(h.evidence.offset for h in hits if h.version and h.evidence.offset is not None)
     for cid in unversioned():
-        hits += hint_hits(image, catalog, cid, found, limits)
+        hits += hint_hits(image, catalog, cid, found, limits, patterned)
     # second pass: a bare string that is already another component's version evidence (zlib's
     # "1.3.1") is no candidate for a component whose hint was ambiguous (lwIP's "2.2.1" beside it)
     for cid in unversioned():

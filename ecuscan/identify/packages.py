@@ -107,6 +107,26 @@ def built_using(field: str, limit: int = 64) -> tuple[tuple[str, str], ...]:
     return tuple((m.group(1), m.group(2)) for m in _BUILT_USING.finditer(field[:4096]))[:limit]
 
 
+_MERGED_DIRS = frozenset({"bin", "sbin", "lib", "lib32", "lib64", "libx32", "libo32"})
+
+
+def merged_usr_alias(path: str) -> str | None:
+    """The other name of ``path`` on a merged-/usr system (``/bin`` is a link to ``/usr/bin``).
+
+    Package file lists keep the names the package shipped (``/bin/mount``), while a tree
+    walk finds the file where it is (``/usr/bin/mount``), or the other way round.
+
+    >>> merged_usr_alias("/usr/bin/mount"), merged_usr_alias("/lib/ld.so"), merged_usr_alias("/etc/x")
+    ('/bin/mount', '/usr/lib/ld.so', None)
+    """
+    parts = path.split("/", 3)
+    if len(parts) > 3 and parts[1] == "usr" and parts[2] in _MERGED_DIRS:
+        return "/" + parts[2] + "/" + parts[3]
+    if len(parts) > 2 and parts[1] in _MERGED_DIRS:
+        return "/usr" + path
+    return None
+
+
 @dataclass(frozen=True)
 class Package:
     """One installed package: name, source package, version, and the database it came from.
@@ -263,7 +283,8 @@ class PackageIndex:
         for prefix, name in self.deb_prefix.items():
             if path_in_tree.startswith(prefix):
                 return self.packages.get(name)
-        owner = self.owner.get(posixpath.normpath("/" + path_in_tree.lstrip("/")))
+        path = posixpath.normpath("/" + path_in_tree.lstrip("/"))
+        owner = self.owner.get(path) or self.owner.get(merged_usr_alias(path) or "")
         return self.packages.get(owner) if owner else None
 
     def components_for(self, path_in_tree: str) -> tuple[Component, ...]:

@@ -244,3 +244,17 @@ def test_openwrt_ipk_tar_form_is_a_package_with_metadata(tmp_path: Path) -> None
     plain = tmp_path / "plain.tar.gz"
     plain.write_bytes(tar_gz({"README": b"x", "debian-binary": b"2.0\n", "data.tar.gz": tar_gz({"a": b"b"})}))
     assert "data.tar.gz" in scan_deb(plain)
+
+
+def test_merged_usr_tree_files_match_their_package_lists(tmp_path: Path) -> None:
+    """dpkg lists /bin/mount; on a merged-/usr system the walk finds usr/bin/mount (bin -> usr/bin)."""
+    root = tmp_path / "rootfs"
+    (root / "usr/bin").mkdir(parents=True)
+    (root / "var/lib/dpkg/info").mkdir(parents=True)
+    (root / "bin").symlink_to("usr/bin")
+    (root / "usr/bin/mount").write_bytes(UNVERSIONED)
+    (root / "var/lib/dpkg/status").write_bytes(
+        b"Package: mount\nStatus: install ok installed\nSource: util-linux (2.38.1-5)\nVersion: 2.38.1-5+deb12u3\n")
+    (root / "var/lib/dpkg/info/mount.list").write_bytes(b"/.\n/bin\n/bin/mount\n")
+    results = scan_tree(root)
+    assert versions(results["usr/bin/mount"], "util-linux") == {"2.38.1": {EvidenceMethod.PACKAGE_METADATA}}
