@@ -170,7 +170,8 @@ def iter_members(data: Buffer, path: str, *, limits: Limits = DEFAULT_LIMITS, de
 
     ``skipped`` (optional) collects :class:`Skipped` entries; ``budget`` (optional) is shared
     across nested calls to bound a whole tree. A ``.deb`` (or an ``.ipk``, in its ar form or
-    OpenWrt's tar form) yields its data.tar files plus its control file as ``<deb>!/DEBIAN/control``. Raises :class:`FormatError` on a corrupt
+    OpenWrt's tar form) yields its data.tar files plus its control file as
+    ``<deb>!/DEBIAN/control``. Raises :class:`FormatError` on a corrupt
     container, :class:`LimitExceeded` past the limits, :class:`UnsupportedFormat` for non-containers.
     """
     if depth > limits.max_container_depth:

@@ -51,7 +51,17 @@ def builds(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
                                         "plain-stripped", "header-only")}
     _run("gcc", "-O2", "-g3", "-I", str(SRC), *src, "-o", str(b["x86-g3"]))
     _run("gcc", "-O2", "-I", str(SRC), *src, "-o", str(b["x86-O2"]))
-    _run("strip", "-o", str(b["x86-stripped"]), str(b["x86-g3"]))
+    # a stripped image the way ECU software is linked: statically
+    _run("gcc", "-O2", "-static", "-I", str(SRC), *src, "-o", str(out / "x86-static"))
+    _run("strip", "-o", str(b["x86-stripped"]), str(out / "x86-static"))
+    # a virtual ECU built as a shared object (its BSW APIs stay in the dynamic symbol table)
+    b["x86-vecu"], b["x86-dyn-stripped"] = out / "vecu.so", out / "x86-dyn-stripped"
+    exports = out / "vecu.map"  # the APIs are exported, the version-info data is not
+    exports.write_text("{ global: *_Init; *_Transmit; *_MainFunction; local: *; };\n")
+    _run("gcc", "-O2", "-shared", "-fPIC", "-Wl,-soname,libvecu.so.1", f"-Wl,--version-script={exports}",
+         "-I", str(SRC), *src, "-o", str(out / "vecu-full.so"))
+    _run("strip", "-o", str(b["x86-vecu"]), str(out / "vecu-full.so"))
+    _run("strip", "-o", str(b["x86-dyn-stripped"]), str(b["x86-g3"]))
     _run("gcc", "-O2", "-g3", "-gdwarf-4", "-gstrict-dwarf", "-I", str(SRC), *src, "-o", str(b["x86-macinfo"]))
     _run("gcc", "-O2", "-g3", "-gz=zlib", "-I", str(SRC), *src, "-o", str(b["x86-gz"]))  # compressed DWARF
     _run("gcc", "-O2", "-g3", str(SRC / "plain.c"), "-o", str(b["plain"]))
@@ -107,7 +117,20 @@ def test_records_read_through_symbols_x86(builds: dict[str, Path]) -> None:
 def test_stripped_image_version_table_x86(builds: dict[str, Path]) -> None:
     img = _image(builds["x86-stripped"])
     assert img.stripped and not img.has_dwarf and not any("VersionInfo" in s.name for s in img.symbols)
+    assert not img.needed  # statically linked, as ECU software is
     _check_records(builds["x86-stripped"], "version-info table")
+
+
+def test_dynamically_linked_images_are_searched_only_when_they_name_bsw_apis(builds: dict[str, Path]) -> None:
+    vecu = _image(builds["x86-vecu"])
+    assert vecu.soname == "libvecu.so.1" and any(s.name == "CanIf_Init" for s in vecu.symbols)
+    assert not any("VersionInfo" in s.name for s in vecu.symbols)
+    _check_records(builds["x86-vecu"], "version-info table")
+    # a stripped dynamically linked program that exports nothing of the BSW: Linux userland,
+    # where the table search is skipped (it costs a third of identification on such files)
+    dyn = _image(builds["x86-dyn-stripped"])
+    assert dyn.needed and not any(s.name.startswith("CanIf_") for s in dyn.symbols)
+    assert not [mv for mv, _, _ in autosar.module_versions(dyn, DEFAULT_LIMITS) if mv.source == "version-info table"]
 
 
 @needs_arm
