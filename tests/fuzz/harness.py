@@ -453,7 +453,61 @@ def run_did(data: bytes, work: Path) -> object:
 def _elf_seeds() -> list[bytes]:
     return (_files("firmware/*.elf") + _files("fw/*.elf", base=CORPUS, limit=3)
             + _files("root/armhf/*/usr/lib/*/*.so*", "root/arm64/*/usr/bin/*", base=CORPUS, limit=6)
-            + _gcc_elf())
+            + _gcc_elf() + _autosar_elf())
+
+
+def _autosar_elf() -> list[bytes]:
+    """Our AUTOSAR-style test modules built with -g3 (DWARF macro sections) and stripped."""
+    src = ROOT / "tests/data/autosar"
+    if shutil.which("gcc") is None or not src.is_dir():
+        return []
+    with tempfile.TemporaryDirectory() as d:
+        out = []
+        for flags in (["-O2", "-g3"], ["-O2", "-g3", "-gdwarf-4", "-gstrict-dwarf"], ["-O2", "-s", "-static"]):
+            exe = Path(d) / "bsw"
+            res = subprocess.run(["gcc", *flags, "-I", str(src), *map(str, sorted(src.glob("[A-Z]*.c"))),
+                                  "-o", str(exe)], capture_output=True, timeout=120)
+            if res.returncode == 0:
+                out.append(exe.read_bytes())
+        return out
+
+
+def _rpmdb_seeds() -> list[bytes]:
+    import gzip
+
+    return [gzip.decompress(p.read_bytes()) for p in sorted((ROOT / "tests/data/rpm").glob("*.gz"))]
+
+
+def run_rpmdb(data: bytes, work: Path) -> object:
+    """The rpm database reader (SQLite and Berkeley DB ``Packages``), as a tree's database."""
+    from ecuscan.identify.rpmdb import read_rpmdb
+
+    name = "var/lib/rpm/rpmdb.sqlite" if data.startswith(b"SQLite format 3") else "var/lib/rpm/Packages"
+    return read_rpmdb(name, data)
+
+
+def _pkgdb_seeds() -> list[bytes]:
+    import gzip
+
+    status = (b"Package: zlib1g\nStatus: install ok installed\nSource: zlib (1:1.3.1-1)\n"
+              b"Version: 1:1.3.dfsg+really1.3.1-1\nBuilt-Using: glibc (= 2.41-12)\n\n"
+              b"Package: busybox\nStatus: install ok installed\nVersion: 1:1.36.1-9\n")
+    changelog = gzip.compress(b"zlib (1:1.3.dfsg+really1.3.1-1) unstable; urgency=medium\n\n  * x\n")
+    return [status, changelog, b"libz1 cortexa7 1.3.1-r0\nbusybox cortexa7 1.36.1-r0\n",
+            b"Package: libz1\nVersion: 1.3.1-r0\nSource: zlib_1.3.1.bb\nStatus: install user installed\n"]
+
+
+def run_pkgdb(data: bytes, work: Path) -> object:
+    """Package databases of a tree (dpkg/opkg status, Yocto manifest, changelog, file lists):
+    the index never raises; a bad database is recorded in ``problems``."""
+    from ecuscan.catalog import load_catalog
+    from ecuscan.identify.packages import PackageIndex
+
+    files = {"var/lib/dpkg/status": data, "usr/lib/opkg/status": data, "images/x.manifest": data,
+             "usr/share/doc/zlib1g/changelog.Debian.gz": data, "var/lib/dpkg/info/zlib1g.list": data,
+             "x.deb!/DEBIAN/control": data}
+    idx = PackageIndex.from_files(files, load_catalog())
+    return idx.components_for("/usr/lib/libz.so.1"), idx.changelogs
 
 
 def _hex_seeds() -> list[bytes]:
@@ -483,6 +537,8 @@ TARGETS: tuple[Target, ...] = (
     Target("can_log", 4, _can_log_seeds, run_can_log, "candump log replay (reader, ISO-TP, UDS)"),
     Target("uds_frames", 6, _uds_frames_seeds, run_uds_frames, "CAN frames into ISO-TP and UDS/OBD decoding"),
     Target("did", 4, _did_seeds, run_did, "DID codecs and OBD decoders"),
+    Target("rpmdb", 4, _rpmdb_seeds, run_rpmdb, "rpm databases (rpmdb.sqlite, Berkeley DB Packages)"),
+    Target("pkgdb", 4, _pkgdb_seeds, run_pkgdb, "dpkg/opkg status, Yocto manifests, changelogs, file lists"),
 )
 
 
