@@ -314,8 +314,24 @@ def analyze_bytes(data: Buffer, path: str, *, catalog: Catalog, options: ScanOpt
     direct = _apply_packages(direct, index, lambda p: p[len(prefix):] if p.startswith(prefix) else p)
     by_path = {r.path: r for r in direct}
     members = [by_path.get(m.path, m) for m in members]
+    diagnostics += _member_summary(members, prefix)
     top = _container_result(path, sha256, len(data), direct, diagnostics, parent)
     return [top, *members]
+
+
+def _member_summary(members: Sequence[ScanResult], prefix: str) -> list[Diagnostic]:
+    """One diagnostic per code of the members' warnings and errors, so the container shows them."""
+    by_code: dict[tuple[str, Severity], list[str]] = {}
+    for m in members:
+        for d in m.diagnostics:
+            if d.severity in (Severity.WARNING, Severity.ERROR) and m.parent == prefix[:-1]:
+                by_code.setdefault((d.code, d.severity), []).append(m.path[len(prefix) + 1:])
+    out = []
+    for (code, severity), paths in sorted(by_code.items()):
+        shown = ", ".join(paths[:3]) + (f" and {len(paths) - 3} more" if len(paths) > 3 else "")
+        out.append(Diagnostic(code=code, severity=severity,
+                              message=f"{len(paths)} member(s): {shown} (their results have the details)"))
+    return out
 
 
 def _open_mapped(path: Path) -> tuple[Buffer, object]:

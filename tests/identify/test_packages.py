@@ -258,3 +258,11 @@ def test_merged_usr_tree_files_match_their_package_lists(tmp_path: Path) -> None
     (root / "var/lib/dpkg/info/mount.list").write_bytes(b"/.\n/bin\n/bin/mount\n")
     results = scan_tree(root)
     assert versions(results["usr/bin/mount"], "util-linux") == {"2.38.1": {EvidenceMethod.PACKAGE_METADATA}}
+
+
+def test_container_shows_its_members_warnings(tmp_path: Path) -> None:
+    control = "Package: zlib1g\nSource: zlib\nVersion: 1:1.3.1-1\nArchitecture: armhf\n"
+    deb = make_deb(tmp_path / "zlib1g.deb", control, {"usr/lib/libz.so.1": ZLIB_1_2_13})
+    top = scan_deb(deb)[""]
+    (summary,) = [d for d in top.diagnostics if d.code == "package-version-conflict"]
+    assert summary.message.startswith("1 member(s): usr/lib/libz.so.1")
