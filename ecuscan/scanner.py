@@ -153,6 +153,25 @@ def is_documentation(path: str, data: Buffer) -> bool:
     return b"\x00" not in bytes(data[:65536])
 
 
+def _package_listing(path: str, data: Buffer, catalog: Catalog,
+                     limits: Limits) -> tuple[tuple[Component, ...], int] | None:
+    """The catalog components a package database file lists, and its package count.
+
+    ``None`` when ``path`` is no package listing (file lists and control files are not: they
+    describe one package's files, which the scanner applies to those files).
+    """
+    from .identify.packages import PackageIndex
+
+    inner = path.replace("\\", "/").split("!/")[-1]
+    if not (PackageIndex.wants(inner) or PackageIndex.wants("/" + inner.lstrip("/"))) \
+            or inner.endswith((".list", "/control")) or "/changelog" in inner:
+        return None
+    if len(data) > limits.max_document_bytes:
+        return None
+    index = PackageIndex.from_files({inner.lstrip("/"): bytes(data)}, catalog, limits)
+    return index.listed_components(), len(index.packages)
+
+
 def _merge_package(found: Sequence[Component], owned: Iterable[Component],
                    built_in: Iterable[Component]) -> tuple[tuple[Component, ...], list[Diagnostic]]:
     """Merge package-database components into what a file's own bytes showed.
@@ -204,10 +223,16 @@ def analyze_image(data: Buffer, path: str, *, catalog: Catalog, options: ScanOpt
     if sha256 is None:
         sha256 = Sha256(hashlib.sha256(data).hexdigest())
     metadata = dict(image.metadata)
-    if image.format is ImageFormat.RAW and is_documentation(path, data):
+    components: tuple[Component, ...] = ()
+    listing = _package_listing(path, data, catalog, limits) if image.format is ImageFormat.RAW else None
+    if listing is not None:
+        # a package database or image manifest: what it says is installed is its content
+        components, count = listing
+        prov = Provenance(sha256=sha256, size=size)
+        metadata["content"] = f"package database ({count} packages)"
+    elif image.format is ImageFormat.RAW and is_documentation(path, data):
         # a changelog or man page names old releases of many projects ("PolarSSL 1.3.0",
         # "QNX 6.5"): mentions, not contents; its package's metadata still applies to it
-        components: tuple[Component, ...] = ()
         prov = Provenance(sha256=sha256, size=size)
         metadata["content"] = "documentation (not identified)"
     else:

@@ -142,8 +142,28 @@ class Package:
     built_using: tuple[tuple[str, str], ...] = ()
 
 
+_SPLIT = re.compile(r"-(?:dev|dbg|staticdev|doc|bin|utils|tools|locale-[\w-]+|src|ptest)$")
+_SOVERSION = re.compile(r"^(lib[a-z0-9+._-]*?[a-z+_])-?\d+(?:\.\d+)*(?:t64)?$")
+
+
+def _names(name: str) -> list[str]:
+    """A binary package's name and the names it is split from (``libz1`` -> ``libz``).
+
+    >>> _names("libz1"), _names("zlib-dev"), _names("libmbedtls14"), _names("busybox")
+    (['libz1', 'libz'], ['zlib-dev', 'zlib'], ['libmbedtls14', 'libmbedtls'], ['busybox'])
+    """
+    out = [name]
+    base = _SPLIT.sub("", name)
+    m = _SOVERSION.match(base)
+    for cand in (base, m.group(1) if m else None):
+        if cand and cand not in out:
+            out.append(cand)
+    return out
+
+
 def _entry_for(catalog: Catalog, pkg: Package) -> CatalogEntry | None:
-    for name in (pkg.source, pkg.name):
+    """The catalog entry of a package: by its source name, else its own name and what that is split from."""
+    for name in (pkg.source, *(_names(pkg.name) if pkg.name else ())):
         if name:
             entry = catalog.resolve(name)
             if entry is not None:
@@ -286,6 +306,22 @@ class PackageIndex:
         path = posixpath.normpath("/" + path_in_tree.lstrip("/"))
         owner = self.owner.get(path) or self.owner.get(merged_usr_alias(path) or "")
         return self.packages.get(owner) if owner else None
+
+    def listed_components(self) -> tuple[Component, ...]:
+        """Every package of the index that is a catalog component, once per (component, version).
+
+        What a package database or image manifest says is installed, whether or not the files
+        are at hand: a Yocto ``*.manifest`` names its image's packages but owns no files.
+        """
+        out: dict[tuple[str, str], Component] = {}
+        for pkg in list(self.packages.values())[: self.limits.max_document_items]:
+            entry = _entry_for(self.catalog, pkg)
+            if entry is None:
+                continue
+            comp = self._component(entry, pkg.version, f"{pkg.name} {pkg.version}"
+                                   + (f" (source {pkg.source})" if pkg.source else ""), pkg.db)
+            out.setdefault((comp.id, comp.version or ""), comp)
+        return tuple(sorted(out.values(), key=lambda c: (c.id, c.version or "")))
 
     def components_for(self, path_in_tree: str) -> tuple[Component, ...]:
         """The component (with upstream version) of the package that owns the file, if any."""

@@ -266,3 +266,14 @@ def test_container_shows_its_members_warnings(tmp_path: Path) -> None:
     top = scan_deb(deb)[""]
     (summary,) = [d for d in top.diagnostics if d.code == "package-version-conflict"]
     assert summary.message.startswith("1 member(s): usr/lib/libz.so.1")
+
+
+def test_image_manifest_scanned_as_a_file_lists_its_components(tmp_path: Path) -> None:
+    """A Yocto build's image manifest is what a supplier delivers beside the image: its packages."""
+    manifest = tmp_path / "core-image-minimal-qemuarm.rootfs.manifest"
+    manifest.write_bytes(b"busybox cortexa15t2hf_neon 1.36.1-r0\nlibz1 cortexa15t2hf_neon 1.3.1-r0\n"
+                         b"zlib-dev cortexa15t2hf_neon 1.3.1-r0\nbase-files qemuarm 3.0.14-r0\n")
+    (result,) = [o for o in Scanner(None).scan_paths([manifest]) if isinstance(o, ScanResult)]
+    assert {(c.id, c.version) for c in result.components} == {("busybox", "1.36.1"), ("zlib", "1.3.1")}
+    assert all(e.method is EvidenceMethod.PACKAGE_METADATA for c in result.components for e in c.evidence)
+    assert result.metadata["content"] == "package database (4 packages)"
