@@ -470,7 +470,13 @@ class Scanner:
             top = dataclasses.replace(top, path=path)
         return sha, [top], None
 
-    def _record(self, results: list[ScanResult] | ScanFailure, cached: bool) -> list[ScanOutcome]:
+    def _record(self, results: list[ScanResult] | ScanFailure, cached: bool,
+                root: str | None = None) -> list[ScanOutcome]:
+        """Store what the bytes gave, then return it with the package metadata of its tree.
+
+        The store keeps the analysis of the bytes alone: which package owns a file depends on
+        the tree it was found in, so that evidence is added on every scan, cached or not.
+        """
         if isinstance(results, ScanFailure):
             if self.observer:
                 self.observer.finished(results, cached)
@@ -480,19 +486,19 @@ class Scanner:
                 self.store.touch_path(results[0].path, results[0].sha256)
             else:
                 self.store.put_many(results)
+        shown = self._with_tree_packages(results, root)
         if self.observer:
-            self.observer.finished(results[0], cached)
-        return list(results)
+            self.observer.finished(shown[0] if isinstance(shown, list) else shown, cached)
+        return list(shown) if isinstance(shown, list) else [shown]
 
     def _scan(self, items: Sequence[tuple[str, str | None]]) -> Iterator[ScanOutcome]:
-        trees: dict[str, list[ScanResult]] = {}
         pending: list[tuple[str, str | None, Sha256 | None]] = []
         for path, root in items:
             sha, cached, error = self._cached(path)
             if error is not None:
                 yield from self._record(ScanFailure(path, error), False)
             elif cached is not None:
-                yield from self._record(cached, True)
+                yield from self._record(cached, True, root)
             else:
                 pending.append((path, root, sha))
         if self.options.dask and pending:
@@ -500,13 +506,11 @@ class Scanner:
 
             roots = {path: root for path, root, _ in pending}
             for path, res in run_distributed([(p, s) for p, _, s in pending], self.options, self.options.dask):
-                yield from self._record(self._with_tree_packages(res, roots[path], trees), False)
+                yield from self._record(res, False, roots[path])
             return
         if self.options.jobs <= 1 or len(pending) <= 1:
             for path, root, sha in pending:
-                res = analyze_path(path, self.options, sha)
-                res = self._with_tree_packages(res, root, trees)
-                yield from self._record(res, False)
+                yield from self._record(analyze_path(path, self.options, sha), False, root)
             return
         with ProcessPoolExecutor(max_workers=self.options.jobs) as pool:
             todo = list(pending)
@@ -522,10 +526,10 @@ class Scanner:
                         res = fut.result()
                     except Exception as exc:  # a worker died (OOM kill, segfault in a native parser)
                         res = ScanFailure(path, f"worker failed: {exc.__class__.__name__}: {exc}")
-                    yield from self._record(self._with_tree_packages(res, root, trees), False)
+                    yield from self._record(res, False, root)
 
-    def _with_tree_packages(self, res: list[ScanResult] | ScanFailure, root: str | None,
-                            trees: dict[str, list[ScanResult]]) -> list[ScanResult] | ScanFailure:
+    def _with_tree_packages(self, res: list[ScanResult] | ScanFailure,
+                            root: str | None) -> list[ScanResult] | ScanFailure:
         """For files inside a scanned directory tree, add package-database evidence."""
         if isinstance(res, ScanFailure) or root is None:
             return res

@@ -9,6 +9,7 @@ import click
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from ..inventory import files_with_findings, inventory
 from ..model import ScanFailure, ScanOutcome, ScanResult, Severity
 from ..scanner import Scanner, ScanOptions
 from ..store import Store
@@ -81,6 +82,32 @@ def render_result(r: ScanResult) -> None:
     out.print()
 
 
+#: Up to this many images, the text output has one table per image; above, one inventory.
+PER_FILE_MAX = 20
+
+
+def render_inventory(results: list[ScanResult], shown: list[ScanResult]) -> None:
+    """One table of the batch's components (by version, with file counts), then files with findings."""
+    rows = inventory(results)
+    table = Table(show_edge=False, pad_edge=False, box=None, title=f"{len(results)} file(s) scanned",
+                  title_justify="left")
+    for col in ("component", "version", "files", "recognised by", "example"):
+        table.add_column(col)
+    for row in rows:
+        table.add_row(safe(row.name), safe(row.version or "?"), str(row.files),
+                      safe(", ".join(m.value for m in row.methods), 40), safe(row.example, 60))
+    out.print(table if rows else "no components identified")
+    flagged = files_with_findings(shown)
+    if flagged:
+        out.print(f"\n{len(flagged)} image(s) with warnings or errors:")
+        for r in flagged[:50]:
+            for d in [d for d in r.diagnostics if d.severity is not Severity.INFO][:3]:
+                out.print(f"  {safe(r.path, 120)}: [yellow]{safe(d.code)}[/] {safe(d.message, 200)}")
+        if len(flagged) > 50:
+            out.print(f"  ... {len(flagged) - 50} more (--json or --per-file for all)")
+    out.print()
+
+
 @click.command("scan")
 @click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True))
 @store_option
@@ -94,11 +121,15 @@ def render_result(r: ScanResult) -> None:
 @click.option("--base-address", default=None, help="Load address of raw flash dumps (e.g. 0x08000000).")
 @click.option("--members/--no-members", default=False,
               help="Also list each member of containers (archives, root filesystems).")
+@click.option("--per-file/--summary", "per_file", default=None,
+              help="One table per image, or one inventory of the batch (components by version with file "
+                   f"counts, then the files with warnings). Default: per image up to {PER_FILE_MAX} images.")
 @click.option("--fail-on-diagnostic", type=click.Choice(["warning", "error"]), default=None,
               help="Exit 1 when an image has a diagnostic of this severity or worse (e.g. VBF CRC mismatch).")
 @handle_errors
 def command(paths: tuple[str, ...], store_url: str | None, as_json: bool, no_cache: bool, jobs: int,
-            dask_spec: str | None, base_address: str | None, members: bool, fail_on_diagnostic: str | None) -> None:
+            dask_spec: str | None, base_address: str | None, members: bool, per_file: bool | None,
+            fail_on_diagnostic: str | None) -> None:
     """Identify components and build provenance in firmware images (files or directories).
 
     Exit code: 0 ok, 1 when --fail-on-diagnostic trips, 2 when an input could not be scanned.
@@ -125,8 +156,11 @@ def command(paths: tuple[str, ...], store_url: str | None, as_json: bool, no_cac
                                "errors": [f.to_dict() for f in failures]}
         print_json(doc)
     else:
-        for r in shown:
-            render_result(r)
+        if per_file or (per_file is None and len(shown) <= PER_FILE_MAX):
+            for r in shown:
+                render_result(r)
+        else:
+            render_inventory(results, shown)
         for f in failures:
             err.print(f"[bold red]error:[/] {safe(f.path, 300)}: {safe(f.reason, 500)}")
         n_comp = sum(len(r.contained()) for r in shown)

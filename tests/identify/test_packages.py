@@ -277,3 +277,28 @@ def test_image_manifest_scanned_as_a_file_lists_its_components(tmp_path: Path) -
     assert {(c.id, c.version) for c in result.components} == {("busybox", "1.36.1"), ("zlib", "1.3.1")}
     assert all(e.method is EvidenceMethod.PACKAGE_METADATA for c in result.components for e in c.evidence)
     assert result.metadata["content"] == "package database (4 packages)"
+
+
+def test_package_evidence_follows_the_tree_not_the_cache(tmp_path: Path) -> None:
+    """The store keeps what the bytes say; which package owns a file depends on the tree scanned."""
+    from ecuscan.store import Store
+
+    root = tmp_path / "rootfs"
+    (root / "usr/lib").mkdir(parents=True)
+    (root / "var/lib/dpkg/info").mkdir(parents=True)
+    (root / "usr/lib/libz.so.1").write_bytes(ZLIB_1_2_13)
+    (root / "var/lib/dpkg/status").write_bytes(
+        b"Package: zlib1g\nStatus: install ok installed\nSource: zlib\nVersion: 1:1.2.13.dfsg-1\n")
+    (root / "var/lib/dpkg/info/zlib1g.list").write_bytes(b"/usr/lib/libz.so.1\n")
+    with Store.open(f"sqlite:///{tmp_path / 'store.sqlite'}") as store:
+        def scan(path: Path) -> ScanResult:
+            hits = [o for o in Scanner(store).scan_paths([path])
+                    if isinstance(o, ScanResult) and o.path.endswith("libz.so.1")]
+            assert len(hits) == 1
+            return hits[0]
+        alone = scan(root / "usr/lib")  # no package database under this directory
+        assert EvidenceMethod.PACKAGE_METADATA not in versions(alone, "zlib")["1.2.13"]
+        in_tree = scan(root)  # cached bytes, the tree's package database applied
+        assert EvidenceMethod.PACKAGE_METADATA in versions(in_tree, "zlib")["1.2.13"]
+        again = scan(root / "usr/lib")
+        assert EvidenceMethod.PACKAGE_METADATA not in versions(again, "zlib")["1.2.13"]
