@@ -90,19 +90,20 @@ def test_corrupt_rpm_database_is_reported_and_the_tree_still_scans(tmp_path: Pat
         "1.2.13": {EvidenceMethod.VERSION_STRING, EvidenceMethod.FILE_NAME}}
 
 
+def tar_gz(members: dict[str, bytes]) -> bytes:
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w:gz") as tar:
+        for name, data in members.items():
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
+    return buf.getvalue()
+
+
 def make_deb(path: Path, control: str, files: dict[str, bytes]) -> Path:
     """A real .deb (ar archive of debian-binary, control.tar.gz, data.tar.gz) built in the test."""
-    def tar_gz(members: dict[str, bytes]) -> bytes:
-        buf = io.BytesIO()
-        with tarfile.open(fileobj=buf, mode="w:gz") as tar:
-            for name, data in members.items():
-                info = tarfile.TarInfo("./" + name)
-                info.size = len(data)
-                tar.addfile(info, io.BytesIO(data))
-        return buf.getvalue()
-
-    parts = [(b"debian-binary", b"2.0\n"), (b"control.tar.gz", tar_gz({"control": control.encode()})),
-             (b"data.tar.gz", tar_gz(files))]
+    parts = [(b"debian-binary", b"2.0\n"), (b"control.tar.gz", tar_gz({"./control": control.encode()})),
+             (b"data.tar.gz", tar_gz({"./" + name: data for name, data in files.items()}))]
     out = bytearray(b"!<arch>\n")
     for name, data in parts:
         out += name.ljust(16) + b"0".ljust(12) + b"0".ljust(6) + b"0".ljust(6) + b"100644".ljust(8)
@@ -218,16 +219,6 @@ def test_changelog_that_is_not_one_is_reported_not_fatal() -> None:
                                    "usr/share/doc/y/changelog.Debian": b"free text\n"}, CAT)
     assert set(idx.problems) == {"usr/share/doc/x/changelog.Debian.gz", "usr/share/doc/y/changelog.Debian"}
     assert idx.changelogs == {}
-
-
-def tar_gz(members: dict[str, bytes]) -> bytes:
-    buf = io.BytesIO()
-    with tarfile.open(fileobj=buf, mode="w:gz") as tar:
-        for name, data in members.items():
-            info = tarfile.TarInfo(name)
-            info.size = len(data)
-            tar.addfile(info, io.BytesIO(data))
-    return buf.getvalue()
 
 
 def test_openwrt_ipk_tar_form_is_a_package_with_metadata(tmp_path: Path) -> None:
