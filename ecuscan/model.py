@@ -79,6 +79,7 @@ class EvidenceMethod(enum.StrEnum):
     DWARF_PRODUCER = "dwarf-producer"
     PACKAGE_METADATA = "package-metadata"  # dpkg/opkg/rpm database, Yocto manifest, .deb control
     FILE_NAME = "file-name"  # the file's own name (libz.so.1.3.1)
+    LINKED_LIBRARY = "linked-library"  # the version of the same component in a library it loads
     CONSTANT = "constant"  # a version constant (AUTOSAR *_SW_MAJOR_VERSION style) or magic table
     DECLARED = "declared"  # stated by a supplier SBOM or the manifest, not observed
 
@@ -379,6 +380,7 @@ class ScanResult:
     diagnostics: tuple[Diagnostic, ...] = ()
     scanner_version: str = ""
     parent: str | None = None  # path of the container this came out of
+    needed: tuple[str, ...] = ()  # DT_NEEDED: the shared libraries the image loads
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready form (the per-file object of ``ecuscan scan --json``)."""
@@ -387,6 +389,7 @@ class ScanResult:
             "format": self.format.value, "arch": self.arch, "bits": self.bits,
             "endianness": self.endianness.value if self.endianness else None,
             "entry": self.entry, "elf_type": self.elf_type, "soname": self.soname,
+            "needed": list(self.needed),
             "parent": self.parent, "scanner_version": self.scanner_version,
             "metadata": dict(self.metadata),
             "segments": [s.to_dict() for s in self.segments],
@@ -403,6 +406,7 @@ class ScanResult:
             format=ImageFormat(d["format"]), arch=d.get("arch"), bits=d.get("bits"),
             endianness=Endianness(d["endianness"]) if d.get("endianness") else None,
             entry=d.get("entry"), elf_type=d.get("elf_type"), soname=d.get("soname"),
+            needed=tuple(str(n) for n in d.get("needed", ())),
             parent=d.get("parent"), scanner_version=d.get("scanner_version", ""),
             metadata=dict(d.get("metadata", {})),
             segments=tuple(Segment.from_dict(s) for s in d.get("segments", ())),

@@ -88,6 +88,19 @@ class ScanOptions:
     jobs: int = 1
     limits: Limits = DEFAULT_LIMITS
     dask: str | None = None  # ``local[:N]`` or ``tcp://HOST:PORT``: analyse on a dask cluster (see ecuscan.distributed)
+    #: Use package databases (dpkg, opkg, rpm, control files, changelogs); off judges the bytes alone
+    package_metadata: bool = True
+
+    def result_version(self) -> str:
+        """The version results are stored and looked up under: :func:`scanner_version` plus the
+        options that change what a file's analysis says (a raw dump's load address; no package
+        metadata), so a result made one way is never served for a scan made the other way."""
+        extra = []
+        if self.base_address is not None:
+            extra.append(f"base={self.base_address:#x}")
+        if not self.package_metadata:
+            extra.append("nopkg")
+        return scanner_version() + "".join(f";{e}" for e in extra)
 
 
 class ScanObserver(Protocol):
@@ -244,12 +257,13 @@ def analyze_image(data: Buffer, path: str, *, catalog: Catalog, options: ScanOpt
         path=path, sha256=sha256, size=size, format=image.format, provenance=prov,
         components=_merge_components(components, ()), segments=segments, arch=image.arch,
         bits=image.bits, endianness=image.endianness, entry=image.entry, elf_type=image.elf_type,
-        soname=image.soname, metadata=metadata, diagnostics=image.diagnostics,
-        scanner_version=scanner_version(), parent=parent)
+        soname=image.soname, needed=image.needed[:limits.max_items_per_kind], metadata=metadata,
+        diagnostics=image.diagnostics,
+        scanner_version=options.result_version(), parent=parent)
 
 
 def _container_result(path: str, sha256: Sha256, size: int, members: Sequence[ScanResult],
-                      diagnostics: Sequence[Diagnostic], parent: str | None) -> ScanResult:
+                      diagnostics: Sequence[Diagnostic], parent: str | None, version: str) -> ScanResult:
     union: dict[tuple[str, str | None, Relation], Component] = {}
     for m in members:
         for c in m.components:
@@ -264,7 +278,7 @@ def _container_result(path: str, sha256: Sha256, size: int, members: Sequence[Sc
         provenance=Provenance(sha256=sha256, size=size),
         components=tuple(sorted(union.values(), key=lambda c: (c.relation.value, c.id, c.version or ""))),
         metadata={"members": str(len(members))}, diagnostics=tuple(diagnostics),
-        scanner_version=scanner_version(), parent=parent)
+        scanner_version=version, parent=parent)
 
 
 def _apply_packages(results: list[ScanResult], index: PackageIndex | None,
@@ -335,12 +349,15 @@ def analyze_bytes(data: Buffer, path: str, *, catalog: Catalog, options: ScanOpt
     if len(skipped) > limits.max_items_per_kind:
         diagnostics.append(Diagnostic(code="member-skipped", severity=Severity.INFO,
                                       message=f"{len(skipped) - limits.max_items_per_kind} more entries skipped"))
-    index = _package_index(db_files, catalog) if db_files else None
+    index = _package_index(db_files, catalog) if db_files and options.package_metadata else None
     direct = _apply_packages(direct, index, lambda p: p[len(prefix):] if p.startswith(prefix) else p)
+    from .identify.links import versions_from_links
+
+    direct = versions_from_links(direct, catalog, limits)
     by_path = {r.path: r for r in direct}
     members = [by_path.get(m.path, m) for m in members]
     diagnostics += _member_summary(members, prefix)
-    top = _container_result(path, sha256, len(data), direct, diagnostics, parent)
+    top = _container_result(path, sha256, len(data), direct, diagnostics, parent, options.result_version())
     return [top, *members]
 
 
@@ -463,7 +480,7 @@ class Scanner:
             return None, None, f"cannot read: {exc.strerror or exc}"
         if self.store is None or not self.options.use_cache:
             return sha, None, None
-        top = self.store.get(sha, scanner_version())
+        top = self.store.get(sha, self.options.result_version())
         if top is None:
             return sha, None, None
         if top.path != path:
@@ -492,13 +509,31 @@ class Scanner:
         return list(shown) if isinstance(shown, list) else [shown]
 
     def _scan(self, items: Sequence[tuple[str, str | None]]) -> Iterator[ScanOutcome]:
+        """Outcomes of files given one by one as they come; those of a directory tree together at
+        the end, once every file of the tree is known (a file's version may come from a library it
+        loads: :func:`~ecuscan.identify.links.versions_from_links`). Each file is stored as soon as
+        it is analysed either way."""
+        from .identify.links import versions_from_links
+
+        trees: dict[str, list[ScanOutcome]] = {}
+        for root, outcomes in self._analyse(items):
+            if root is None:
+                yield from outcomes
+            else:
+                trees.setdefault(root, []).extend(outcomes)
+        for outcomes in trees.values():
+            done = [o for o in outcomes if isinstance(o, ScanResult)]
+            linked = iter(versions_from_links(done, self.catalog, self.options.limits))
+            yield from (next(linked) if isinstance(o, ScanResult) else o for o in outcomes)
+
+    def _analyse(self, items: Sequence[tuple[str, str | None]]) -> Iterator[tuple[str | None, list[ScanOutcome]]]:
         pending: list[tuple[str, str | None, Sha256 | None]] = []
         for path, root in items:
             sha, cached, error = self._cached(path)
             if error is not None:
-                yield from self._record(ScanFailure(path, error), False)
+                yield root, self._record(ScanFailure(path, error), False)
             elif cached is not None:
-                yield from self._record(cached, True, root)
+                yield root, self._record(cached, True, root)
             else:
                 pending.append((path, root, sha))
         if self.options.dask and pending:
@@ -506,11 +541,11 @@ class Scanner:
 
             roots = {path: root for path, root, _ in pending}
             for path, res in run_distributed([(p, s) for p, _, s in pending], self.options, self.options.dask):
-                yield from self._record(res, False, roots[path])
+                yield roots[path], self._record(res, False, roots[path])
             return
         if self.options.jobs <= 1 or len(pending) <= 1:
             for path, root, sha in pending:
-                yield from self._record(analyze_path(path, self.options, sha), False, root)
+                yield root, self._record(analyze_path(path, self.options, sha), False, root)
             return
         with ProcessPoolExecutor(max_workers=self.options.jobs) as pool:
             todo = list(pending)
@@ -526,12 +561,12 @@ class Scanner:
                         res = fut.result()
                     except Exception as exc:  # a worker died (OOM kill, segfault in a native parser)
                         res = ScanFailure(path, f"worker failed: {exc.__class__.__name__}: {exc}")
-                    yield from self._record(res, False, root)
+                    yield root, self._record(res, False, root)
 
     def _with_tree_packages(self, res: list[ScanResult] | ScanFailure,
                             root: str | None) -> list[ScanResult] | ScanFailure:
         """For files inside a scanned directory tree, add package-database evidence."""
-        if isinstance(res, ScanFailure) or root is None:
+        if isinstance(res, ScanFailure) or root is None or not self.options.package_metadata:
             return res
         index = _tree_package_index(root, self.catalog, self.options.limits)
         return _apply_packages(res, index, lambda p: os.path.relpath(p, root) if not p.count("!") else p)

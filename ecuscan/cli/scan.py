@@ -121,6 +121,9 @@ def render_inventory(results: list[ScanResult], shown: list[ScanResult]) -> None
 @click.option("--base-address", default=None, help="Load address of raw flash dumps (e.g. 0x08000000).")
 @click.option("--members/--no-members", default=False,
               help="Also list each member of containers (archives, root filesystems).")
+@click.option("--package-metadata/--no-package-metadata", default=True, show_default=True,
+              help="Use the package databases of scanned trees and packages; off judges each binary by its "
+                   "bytes alone (an audit that does not take the package database's word).")
 @click.option("--per-file/--summary", "per_file", default=None,
               help="One table per image, or one inventory of the batch (components by version with file "
                    f"counts, then the files with warnings). Default: per image up to {PER_FILE_MAX} images.")
@@ -128,7 +131,8 @@ def render_inventory(results: list[ScanResult], shown: list[ScanResult]) -> None
               help="Exit 1 when an image has a diagnostic of this severity or worse (e.g. VBF CRC mismatch).")
 @handle_errors
 def command(paths: tuple[str, ...], store_url: str | None, as_json: bool, no_cache: bool, jobs: int,
-            dask_spec: str | None, base_address: str | None, members: bool, per_file: bool | None,
+            dask_spec: str | None, base_address: str | None, members: bool, package_metadata: bool,
+            per_file: bool | None,
             fail_on_diagnostic: str | None) -> None:
     """Identify components and build provenance in firmware images (files or directories).
 
@@ -140,7 +144,8 @@ def command(paths: tuple[str, ...], store_url: str | None, as_json: bool, no_cac
         from ..distributed import parse_spec
 
         parse_spec(dask_spec)  # a malformed spec is a usage error before anything is scanned
-    options = ScanOptions(base_address=parse_int(base_address), use_cache=not no_cache, jobs=jobs, dask=dask_spec)
+    options = ScanOptions(base_address=parse_int(base_address), use_cache=not no_cache, jobs=jobs, dask=dask_spec,
+                          package_metadata=package_metadata)
     outcomes: list[ScanOutcome] = []
     with Store.open(store_url) as store:
         with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),

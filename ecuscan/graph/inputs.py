@@ -55,7 +55,7 @@ def scan_firmware(manifest: Manifest, *, store: Any = None, catalog: Any = None,
     ``store`` (an :class:`ecuscan.store.Store`) for the same bytes and scanner version are reused,
     new ones are written to it. With ``scan`` off, only the store is asked.
     """
-    from ..scanner import Scanner, ScanOptions, scanner_version, sha256_file
+    from ..scanner import Scanner, ScanOptions, sha256_file
 
     results: dict[str, tuple[ScanResult, ...]] = {}
     failures: dict[str, str] = {}
@@ -70,7 +70,8 @@ def scan_firmware(manifest: Manifest, *, store: Any = None, catalog: Any = None,
             cached = None
             if store is not None:
                 try:
-                    cached = store.get(sha256_file(Path(ref.path)), scanner_version())
+                    cached = store.get(sha256_file(Path(ref.path)),
+                                       ScanOptions(base_address=ref.base_address).result_version())
                 except (OSError, EcuscanError) as exc:
                     failures[ref.path] = f"store lookup failed: {exc}"
                     continue

@@ -22,6 +22,7 @@ METHOD_CONFIDENCE: dict[EvidenceMethod, float] = {
     EvidenceMethod.PACKAGE_METADATA: 0.95,
     EvidenceMethod.CONSTANT: 0.7,
     EvidenceMethod.DECLARED: 0.5,
+    EvidenceMethod.LINKED_LIBRARY: 0.6,
 }
 
 #: Confidence of a version taken from a bare version string (``version_hints``).

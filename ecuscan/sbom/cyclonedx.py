@@ -75,6 +75,7 @@ _TECHNIQUE: dict[EvidenceMethod, AnalysisTechnique] = {
     EvidenceMethod.CONSTANT: AnalysisTechnique.BINARY_ANALYSIS,
     EvidenceMethod.PACKAGE_METADATA: AnalysisTechnique.MANIFEST_ANALYSIS,
     EvidenceMethod.FILE_NAME: AnalysisTechnique.FILENAME,
+    EvidenceMethod.LINKED_LIBRARY: AnalysisTechnique.BINARY_ANALYSIS,
     EvidenceMethod.DECLARED: AnalysisTechnique.OTHER,
 }
 

@@ -20,7 +20,11 @@ A ground-truth pair that is not found with its exact version is a miss; misses w
 component was found without a version (presence only) are counted separately.
 Tuning was done on armhf + arm64; riscv64 is reported separately as the held-out architecture.
 
-With ``--debs`` the Debian part is scored a second way: the downloaded ``.deb`` packages are
+With ``--tree`` each ``root/<arch>`` is scanned as one directory tree with package metadata off,
+as a package-less image (Buildroot) would be: each file's bytes, plus the version of its
+component in a library it loads within the tree.
+
+With ``--debs`` the Debian part is scored another way: the downloaded ``.deb`` packages are
 scanned as containers by the real scanner (``ecuscan.scanner.analyze_bytes``), so every member
 also gets the package-metadata evidence of its ``.deb`` control file (the method a user gets when
 scanning packages or a root filesystem with a package database). Both figures are printed and
@@ -91,11 +95,30 @@ def _found_from_debs(corpus: Path, doc: dict,  # type: ignore[type-arg]
     return out
 
 
-def debian(corpus: Path, verbose: bool, debs: bool = False) -> None:
+def _found_from_tree(corpus: Path) -> dict[str, dict[str, set[str | None]]]:
+    """Scan each ``root/<arch>`` as one directory tree, package metadata off (bytes, and the
+    libraries each file loads within the tree: a Buildroot-like image without a package database)."""
+    from ecuscan.model import ScanResult
+    from ecuscan.scanner import Scanner, ScanOptions
+
+    out: dict[str, dict[str, set[str | None]]] = {}
+    options = ScanOptions(use_cache=False, package_metadata=False, jobs=os.cpu_count() or 1)
+    for arch_dir in sorted((corpus / "root").iterdir()):
+        for o in Scanner(None, options=options).scan_paths([arch_dir]):
+            if isinstance(o, ScanResult) and o.parent is None:
+                found: dict[str, set[str | None]] = collections.defaultdict(set)
+                for c in o.components:
+                    if c.relation is Relation.CONTAINS:
+                        found[c.id].add(c.version)
+                out[os.path.relpath(o.path, corpus)] = found
+    return out
+
+
+def debian(corpus: Path, verbose: bool, debs: bool = False, tree: bool = False) -> None:
     doc = json.loads((corpus / "dev-corpus.json").read_text())
     t0 = time.perf_counter()
     conflicts: list[str] = []
-    from_debs = _found_from_debs(corpus, doc, conflicts) if debs else None
+    from_debs = _found_from_debs(corpus, doc, conflicts) if debs else _found_from_tree(corpus) if tree else None
     stats: dict[str, collections.Counter[str]] = collections.defaultdict(collections.Counter)
     per_comp: dict[str, collections.Counter[str]] = collections.defaultdict(collections.Counter)
     details: dict[str, list[str]] = collections.defaultdict(list)
@@ -147,7 +170,9 @@ def debian(corpus: Path, verbose: bool, debs: bool = False) -> None:
                     per_comp[comp]["extra"] += 1
                     details[f"extra {comp}"].append(f"{f['file']} found {v}")
     dt = time.perf_counter() - t0
-    mode = "scanned as .deb containers (binary + package metadata)" if debs else "binary only, one file at a time"
+    mode = ("scanned as .deb containers (binary + package metadata)" if debs else
+            "each arch scanned as one tree, no package metadata (bytes + libraries loaded)" if tree else
+            "binary only, one file at a time")
     print(f"Debian part, {mode}: {len(doc['files'])} files in {dt:.1f} s")
     tot: collections.Counter[str] = collections.Counter()
     for group, st in sorted(stats.items()):
@@ -235,11 +260,16 @@ def main() -> int:
     ap.add_argument("--corpus", type=Path, default=DEFAULT_CORPUS)
     ap.add_argument("-v", "--verbose", action="store_true")
     ap.add_argument("--debs", action="store_true", help="also score the .deb packages scanned as containers")
+    ap.add_argument("--tree", action="store_true",
+                    help="also score each arch's tree scanned as a directory without package metadata")
     args = ap.parse_args()
     if not (args.corpus / "dev-corpus.json").exists():
         print(f"no corpus at {args.corpus}", file=sys.stderr)
         return 2
     debian(args.corpus, args.verbose)
+    if args.tree:
+        print()
+        debian(args.corpus, args.verbose, tree=True)
     if args.debs:
         print()
         debian(args.corpus, args.verbose, debs=True)

@@ -1,0 +1,92 @@
+"""Versions from the libraries a file loads, within one tree or container.
+
+A file can prove a component present without saying which version: ``libm.so.6`` is glibc by
+its name, but its bytes carry no release. In the same tree, the library it loads
+(``DT_NEEDED libc.so.6``) does (``GNU C Library ... release version 2.41``). glibc's helper
+libraries are bound to the exact ``libc.so.6`` of their build (they import its
+``GLIBC_PRIVATE`` interface), and generally a program that contains a component's code and
+loads that component's own shared library was built with it. So: a component present without
+a version in a file takes the version of that component in a library the file loads, when
+
+* the library is found in the same tree or container by its SONAME (or file name),
+* the library is that component's own (its SONAME matches the component's catalog ``sonames``),
+* all such libraries agree on exactly one version.
+
+The evidence (``linked-library``, confidence 0.6) names the library and where it lies. A file
+that names its own version is never changed. Package metadata, where a tree has it, is more
+direct and is applied first; this fills versions a package-less tree (Buildroot, a bare rootfs
+image) leaves open.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import posixpath
+import re
+from collections.abc import Sequence
+from functools import lru_cache
+
+from ..catalog import Catalog
+from ..limits import DEFAULT_LIMITS, Limits
+from ..model import Component, EvidenceMethod, Relation, ScanResult
+from ._hits import make_evidence
+
+__all__ = ["versions_from_links"]
+
+
+@lru_cache(maxsize=8)
+def _soname_rules(catalog: Catalog) -> dict[str, tuple[re.Pattern[str], ...]]:
+    return {e.id: tuple(re.compile(rx) for rx in e.sonames) for e in catalog if e.sonames}
+
+
+def _name(r: ScanResult) -> str:
+    return posixpath.basename(r.path.replace("\\", "/").split("!/")[-1])
+
+
+def versions_from_links(results: Sequence[ScanResult], catalog: Catalog,
+                        limits: Limits = DEFAULT_LIMITS) -> list[ScanResult]:
+    """``results`` (one tree or container) with versions filled from the libraries each loads."""
+    by_name: dict[str, list[ScanResult]] = {}
+    for r in results:
+        for name in {r.soname, _name(r)} - {None, ""}:
+            if len(by_name) < limits.max_members:
+                by_name.setdefault(str(name), []).append(r)
+    rules = _soname_rules(catalog)
+    out = []
+    for r in results:
+        if not r.needed or not any(c.version is None and c.relation is Relation.CONTAINS for c in r.components):
+            out.append(r)
+            continue
+        changed = False
+        comps = list(r.components)
+        for i, c in enumerate(comps):
+            if c.version is not None or c.relation is not Relation.CONTAINS or c.id not in rules:
+                continue
+            found: dict[str, tuple[str, ScanResult]] = {}
+            for needed in r.needed[: limits.max_items_per_kind]:
+                if not any(rx.search(needed) for rx in rules[c.id]):
+                    continue  # not this component's own library
+                for lib in by_name.get(needed, [])[:4]:
+                    if lib is r:
+                        continue
+                    versions = {x.version for x in lib.components
+                                if x.id == c.id and x.relation is Relation.CONTAINS and x.version}
+                    if len(versions) == 1:
+                        found.setdefault(versions.pop(), (needed, lib))
+            if len(found) != 1:
+                continue
+            version, (needed, lib) = next(iter(found.items()))
+            entry = catalog.get(c.id)
+            ev = make_evidence(None, EvidenceMethod.LINKED_LIBRARY, f"{needed} -> {lib.path}: {c.name} {version}",
+                               limits=limits, detail="the same component in a library this file loads")
+            comps[i] = dataclasses.replace(
+                c, version=version, purl=entry.purl(version) if entry else c.purl,
+                cpe=entry.cpe(version) if entry else c.cpe,
+                evidence=(*c.evidence[: limits.max_evidence_per_component - 1], ev))
+            changed = True
+        out.append(dataclasses.replace(r, components=_sorted(comps)) if changed else r)
+    return out
+
+
+def _sorted(comps: list[Component]) -> tuple[Component, ...]:
+    return tuple(sorted(comps, key=lambda c: (c.relation.value, c.id, c.version or "")))
