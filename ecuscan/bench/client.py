@@ -16,6 +16,7 @@ segmentation, flow control, STmin/block size, padding and FD; udsoncan's ``Clien
 from __future__ import annotations
 
 import contextlib
+import copy
 import dataclasses
 import logging
 import queue
@@ -119,6 +120,8 @@ class Dispatcher(can.Listener):
         self._taps: list[Handler] = []
         self._lock = threading.Lock()
         self._log: Handler | None = None
+        #: Why a bus log writer was dropped during the run (the run itself goes on).
+        self.log_errors: list[str] = []
 
     def log_to(self, listeners: list[can.Listener]) -> None:
         """Record every frame received AND sent through :meth:`send` to ``listeners`` (bus log writers).
@@ -129,11 +132,25 @@ class Dispatcher(can.Listener):
             self._log = None
             return
         lock = threading.Lock()
+        live = list(listeners)
+        last = [0.0]
 
         def log(msg: can.Message) -> None:
             with lock:
-                for listener in listeners:
-                    listener.on_message_received(msg)
+                # frames reach the log from the receiving thread and from senders: their clocks can
+                # interleave out of order by a little, which a BLF writer cannot store (negative
+                # offset); the log keeps a non-decreasing time
+                if msg.timestamp < last[0]:
+                    msg = copy.copy(msg)
+                    msg.timestamp = last[0]
+                last[0] = msg.timestamp
+                for listener in list(live):
+                    try:
+                        listener.on_message_received(msg)
+                    except Exception as exc:  # a broken log writer must not break the bench run
+                        live.remove(listener)
+                        self.log_errors.append(f"bus log writer {type(listener).__name__} stopped: "
+                                               f"{type(exc).__name__}: {exc}"[:300])
 
         self._log = log
 

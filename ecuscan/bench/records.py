@@ -325,6 +325,8 @@ class BenchReport:
 
     checks: tuple[Check, ...]
     duration_s: float = 0.0
+    #: Problems beside the checks (a bus log writer that failed mid-run).
+    notes: tuple[str, ...] = ()
 
     @property
     def failed(self) -> bool:
@@ -345,4 +347,5 @@ class BenchReport:
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready form (``ecuscan verify --json``)."""
         return {"schema": "ecuscan/bench-report/v1", "failed": self.failed, "counts": self.counts(),
-                "duration_s": round(self.duration_s, 4), "checks": [c.to_dict() for c in self.checks]}
+                "duration_s": round(self.duration_s, 4), "checks": [c.to_dict() for c in self.checks],
+                "notes": list(self.notes)}

@@ -184,4 +184,4 @@ def verify(targets: Sequence[BenchTarget], bus: can.BusABC, *, options: BenchOpt
                 results.extend(fut.result())
                 if observer:
                     observer.on_ecu_done(target.ecu_id)
-    return BenchReport(tuple(results), time.monotonic() - start)
+    return BenchReport(tuple(results), time.monotonic() - start, tuple(dispatcher.log_errors))

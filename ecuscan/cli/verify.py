@@ -61,6 +61,8 @@ def render(report: BenchReport) -> None:
     out.print(table)
     counts = ", ".join(f"{k} {v}" for k, v in sorted(report.counts().items()))
     out.print(f"{len(report.checks)} checks in {report.duration_s:.2f} s: {counts}")
+    for note in report.notes:
+        out.print(f"[yellow]warning[/] {safe(note, 300)}")
 
 
 def _row(c: Check) -> list[str]:

@@ -75,3 +75,29 @@ def test_bad_logs(tmp_path):
         assert list(read_log(junk)) == []
     except BenchError as exc:
         assert "junk.blf" in str(exc)
+
+
+def test_a_failing_log_writer_does_not_break_the_run(buses):
+    """Frames logged out of time order (receiver and sender threads interleave) are stored in order,
+    and a log writer that raises anyway is dropped with a note while the checks go on."""
+    import can
+
+    tester, ecu_bus = buses
+
+    class Broken(can.Listener):
+        def on_message_received(self, msg: can.Message) -> None:
+            raise OSError("disk full")
+
+    seen: list[float] = []
+
+    class Times(can.Listener):
+        def on_message_received(self, msg: can.Message) -> None:
+            seen.append(msg.timestamp)
+
+    good = BenchTarget("bcm", 0x7E0, 0x7E8, expect={0xF189: "2.4.1"})
+    with Simulator([EcuSpec(good)], ecu_bus):
+        report = verify([good], tester, options=FAST, listeners=[Broken(), Times()])
+    assert {c.verdict for c in report.checks} == {Verdict.MATCH}
+    assert len(report.notes) == 1 and "disk full" in report.notes[0] and "Broken" in report.notes[0]
+    assert report.to_dict()["notes"] == list(report.notes)
+    assert seen and seen == sorted(seen)
