@@ -277,6 +277,8 @@ def _bench_stage(run: AuditRun, options: AuditOptions) -> None:
     finally:
         writer.stop()
     run.bench_log = "bus.log"
+    for note in run.bench.notes if run.bench is not None else ():
+        run.error("bus.log", note)
 
 
 def run_audit(manifest_path: str | os.PathLike[str], options: AuditOptions,
