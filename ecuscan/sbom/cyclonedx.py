@@ -154,7 +154,8 @@ def _component(result: ScanResult, comp: Component, image_ref: str, many: bool) 
 
 def _image(result: ScanResult, supplier: SupplierInfo | None) -> CdxComponent:
     return CdxComponent(
-        type=ComponentType.FIRMWARE, name=facts.image_name(result), bom_ref=facts.image_ref(result),
+        type=ComponentType.FIRMWARE if facts.is_firmware(result) else ComponentType.FILE,
+        name=facts.image_name(result), bom_ref=facts.image_ref(result),
         hashes=[HashType(alg=HashAlgorithm.SHA_256, content=result.sha256)],
         supplier=_supplier(supplier) if supplier else None,
         version=facts.image_version(result),

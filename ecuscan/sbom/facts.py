@@ -14,7 +14,7 @@ import uuid
 from collections.abc import Iterator, Sequence
 from datetime import datetime
 
-from ..model import Component, Evidence, ImageFormat, ScanResult
+from ..model import Component, Evidence, EvidenceMethod, ImageFormat, ScanResult
 from ..textsafe import printable
 from .records import SupplierInfo
 
@@ -49,6 +49,30 @@ def image_name(result: ScanResult) -> str:
     """
     name = result.path.rsplit("!", 1)[-1]
     return clean(os.path.basename(name.rstrip("/")) or name)
+
+
+def is_firmware(result: ScanResult) -> bool:
+    """Whether an image is firmware (a flash image, a bare-metal program) or a plain file of a tree.
+
+    Flash formats (HEX, S-record, VBF, ODX), statically linked ELF programs and raw dumps with
+    identified contents are firmware; a Linux program or library (it loads shared libraries or is
+    one), a text file, or a blob whose bytes name nothing (package ownership aside) is a file.
+
+    >>> from ecuscan.model import Provenance, Sha256
+    >>> def r(fmt, **kw):
+    ...     return ScanResult(path="x", sha256=Sha256("0" * 64), size=1, format=fmt,
+    ...                       provenance=Provenance(sha256=Sha256("0" * 64), size=1), **kw)
+    >>> is_firmware(r(ImageFormat.IHEX)), is_firmware(r(ImageFormat.ELF)), is_firmware(r(ImageFormat.RAW))
+    (True, True, False)
+    >>> is_firmware(r(ImageFormat.ELF, needed=("libc.so.6",))), is_firmware(r(ImageFormat.ELF, soname="libz.so.1"))
+    (False, False)
+    """
+    if result.format is ImageFormat.ELF:
+        return not result.needed and result.soname is None and result.elf_type != "dyn"
+    if result.format is ImageFormat.RAW:  # a dump whose own bytes name what it holds (not its package)
+        return "content" not in result.metadata and any(
+            e.method is not EvidenceMethod.PACKAGE_METADATA for c in result.contained() for e in c.evidence)
+    return result.format is not ImageFormat.ARCHIVE
 
 
 def image_version(result: ScanResult) -> str | None:

@@ -79,8 +79,9 @@ def _image_package(result: ScanResult, supplier: SupplierInfo | None) -> Package
         supplier=Actor(ActorType.ORGANIZATION, facts.clean(supplier.name), supplier.contact_email)
         if supplier else None,
         checksums=[Checksum(ChecksumAlgorithm.SHA256, result.sha256)],
-        primary_package_purpose=PackagePurpose.FIRMWARE,
-        comment=f"Firmware image scanned by ecuscan ({result.format.value}, {result.size} bytes).")
+        primary_package_purpose=PackagePurpose.FIRMWARE if facts.is_firmware(result) else PackagePurpose.FILE,
+        comment=f"{'Firmware image' if facts.is_firmware(result) else 'File'} scanned by ecuscan "
+                f"({result.format.value}, {result.size} bytes).")
 
 
 def _component_package(result: ScanResult, comp: Component) -> Package:
