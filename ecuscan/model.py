@@ -80,6 +80,7 @@ class EvidenceMethod(enum.StrEnum):
     PACKAGE_METADATA = "package-metadata"  # dpkg/opkg/rpm database, Yocto manifest, .deb control
     FILE_NAME = "file-name"  # the file's own name (libz.so.1.3.1)
     LINKED_LIBRARY = "linked-library"  # the version of the same component in a library it loads
+    SAME_TREE = "same-tree"  # the one version of a program's project that the other files of its tree name
     CONSTANT = "constant"  # a version constant (AUTOSAR *_SW_MAJOR_VERSION style) or magic table
     DECLARED = "declared"  # stated by a supplier SBOM or the manifest, not observed
 

@@ -23,6 +23,7 @@ METHOD_CONFIDENCE: dict[EvidenceMethod, float] = {
     EvidenceMethod.CONSTANT: 0.7,
     EvidenceMethod.DECLARED: 0.5,
     EvidenceMethod.LINKED_LIBRARY: 0.6,
+    EvidenceMethod.SAME_TREE: 0.5,
 }
 
 #: Confidence of a version taken from a bare version string (``version_hints``).

@@ -12,10 +12,19 @@ a version in a file takes the version of that component in a library the file lo
 * the library is that component's own (its SONAME matches the component's catalog ``sonames``),
 * all such libraries agree on exactly one version.
 
-The evidence (``linked-library``, confidence 0.6) names the library and where it lies. A file
-that names its own version is never changed. Package metadata, where a tree has it, is more
-direct and is applied first; this fills versions a package-less tree (Buildroot, a bare rootfs
-image) leaves open.
+The evidence (``linked-library``, confidence 0.6) names the library and where it lies.
+
+Then, for the programs of a *service* (OpenSSH, lighttpd, BlueZ, mosquitto...; the catalog's
+``kind``), whose tools and plugins load no library of their own project (``scp``, ``mod_cgi.so``)
+and are installed together: when every file of the tree that names a version of that project
+names the same one, a file of it proven present without a version takes that version
+(``same-tree``, confidence 0.5, naming a file that states it). Libraries are left out of this
+rule on purpose: their code is often bundled into other projects' files in another release
+(zlib inside U-Boot), which the tree's own zlib says nothing about.
+
+A file that names its own version is never changed. Package metadata, where a tree has it, is
+more direct and is applied first; this fills versions a package-less tree (Buildroot, a bare
+rootfs image) leaves open.
 """
 
 from __future__ import annotations
@@ -79,6 +88,37 @@ def versions_from_links(results: Sequence[ScanResult], catalog: Catalog,
             entry = catalog.get(c.id)
             ev = make_evidence(None, EvidenceMethod.LINKED_LIBRARY, f"{needed} -> {lib.path}: {c.name} {version}",
                                limits=limits, detail="the same component in a library this file loads")
+            comps[i] = dataclasses.replace(
+                c, version=version, purl=entry.purl(version) if entry else c.purl,
+                cpe=entry.cpe(version) if entry else c.cpe,
+                evidence=(*c.evidence[: limits.max_evidence_per_component - 1], ev))
+            changed = True
+        out.append(dataclasses.replace(r, components=_sorted(comps)) if changed else r)
+    return _same_tree(out, catalog, limits)
+
+
+def _same_tree(results: list[ScanResult], catalog: Catalog, limits: Limits) -> list[ScanResult]:
+    """Versions of services' programs from the one version the rest of the tree names."""
+    named: dict[str, dict[str, ScanResult]] = {}
+    for r in results:
+        for c in r.components:
+            entry = catalog.get(c.id)
+            if c.version and c.relation is Relation.CONTAINS and entry is not None and entry.kind == "service":
+                named.setdefault(c.id, {}).setdefault(c.version, r)
+    single = {cid: next(iter(v.items())) for cid, v in named.items() if len(v) == 1}
+    if not single:
+        return results
+    out = []
+    for r in results:
+        comps = list(r.components)
+        changed = False
+        for i, c in enumerate(comps):
+            if c.version is not None or c.relation is not Relation.CONTAINS or c.id not in single:
+                continue
+            version, source = single[c.id]
+            entry = catalog.get(c.id)
+            ev = make_evidence(None, EvidenceMethod.SAME_TREE, f"{source.path}: {c.name} {version}", limits=limits,
+                               detail=f"the one version of {c.name} named in this tree")
             comps[i] = dataclasses.replace(
                 c, version=version, purl=entry.purl(version) if entry else c.purl,
                 cpe=entry.cpe(version) if entry else c.cpe,

@@ -76,6 +76,7 @@ _TECHNIQUE: dict[EvidenceMethod, AnalysisTechnique] = {
     EvidenceMethod.PACKAGE_METADATA: AnalysisTechnique.MANIFEST_ANALYSIS,
     EvidenceMethod.FILE_NAME: AnalysisTechnique.FILENAME,
     EvidenceMethod.LINKED_LIBRARY: AnalysisTechnique.BINARY_ANALYSIS,
+    EvidenceMethod.SAME_TREE: AnalysisTechnique.OTHER,
     EvidenceMethod.DECLARED: AnalysisTechnique.OTHER,
 }
 

@@ -95,3 +95,30 @@ def test_without_package_metadata_results_are_stored_apart(tmp_path: Path) -> No
         assert zlib(package_metadata=False) == {None}
         assert zlib() == {"1.3.1"}
         assert ScanOptions(base_address=0x8000000).result_version() != ScanOptions().result_version()
+
+
+def test_a_services_tools_take_the_one_version_its_tree_names(tmp_path: Path) -> None:
+    """scp names no release; ssh in the same tree does. A bundled library copy gets nothing this way."""
+    root = tmp_path / "rootfs"
+    (root / "usr/bin").mkdir(parents=True)
+    (root / "usr/lib").mkdir(parents=True)
+    pad = b"\x00" * 64
+    (root / "usr/bin/ssh").write_bytes(pad + b"OpenSSH_9.6p1\x00" + pad)
+    (root / "usr/bin/scp").write_bytes(pad + b"Server does not support limits@openssh.com extension\x00" + pad)
+    (root / "usr/lib/libz.so.1.3.1").write_bytes(pad + b" inflate 1.3.1 Copyright 1995-2024 Mark Adler \x00" + pad)
+    (root / "usr/bin/bootloader.bin").write_bytes(pad + b"invalid distance too far back\x00" + pad)
+    results = _scan([root])
+
+    def only(name: str, cid: str) -> set[str | None]:
+        (r,) = [r for r in results if r.path.endswith(name)]
+        return {c.version for c in r.components if c.id == cid and c.relation is Relation.CONTAINS}
+
+    assert only("scp", "openssh") == {"9.6p1"}
+    (scp,) = [r for r in results if r.path.endswith("scp")]
+    (ev,) = [e for c in scp.components for e in c.evidence if e.method is EvidenceMethod.SAME_TREE]
+    assert ev.text.endswith("usr/bin/ssh: OpenSSH 9.6p1")
+    assert only("bootloader.bin", "zlib") == {None}  # zlib is a library: its copies are not assumed alike
+    # two releases of the service in one tree: no guess
+    (root / "usr/bin/ssh-old").write_bytes(pad + b"OpenSSH_8.4p1\x00" + pad)
+    results = _scan([root])
+    assert only("scp", "openssh") == {None}
