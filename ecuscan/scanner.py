@@ -237,7 +237,8 @@ def analyze_image(data: Buffer, path: str, *, catalog: Catalog, options: ScanOpt
         sha256 = Sha256(hashlib.sha256(data).hexdigest())
     metadata = dict(image.metadata)
     components: tuple[Component, ...] = ()
-    listing = _package_listing(path, data, catalog, limits) if image.format is ImageFormat.RAW else None
+    listing = (_package_listing(path, data, catalog, limits)
+               if image.format is ImageFormat.RAW and options.package_metadata else None)
     if listing is not None:
         # a package database or image manifest: what it says is installed is its content
         components, count = listing

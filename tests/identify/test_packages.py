@@ -18,7 +18,7 @@ import pytest
 from ecuscan.catalog import load_catalog
 from ecuscan.identify.packages import PackageIndex, built_using
 from ecuscan.model import EvidenceMethod, Relation, ScanResult
-from ecuscan.scanner import Scanner, is_documentation
+from ecuscan.scanner import Scanner, ScanOptions, is_documentation
 
 CAT = load_catalog()
 RPM_FIXTURE = Path(__file__).resolve().parent.parent / "data" / "rpm" / "rpmdb.sqlite.gz"
@@ -268,6 +268,9 @@ def test_image_manifest_scanned_as_a_file_lists_its_components(tmp_path: Path) -
     assert {(c.id, c.version) for c in result.components} == {("busybox", "1.36.1"), ("zlib", "1.3.1")}
     assert all(e.method is EvidenceMethod.PACKAGE_METADATA for c in result.components for e in c.evidence)
     assert result.metadata["content"] == "package database (4 packages)"
+    (bytes_only,) = [o for o in Scanner(None, options=ScanOptions(package_metadata=False)).scan_paths([manifest])
+                     if isinstance(o, ScanResult)]
+    assert bytes_only.components == () and "content" not in bytes_only.metadata
 
 
 def test_package_evidence_follows_the_tree_not_the_cache(tmp_path: Path) -> None:
