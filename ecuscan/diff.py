@@ -22,6 +22,8 @@ certificate-changed        warning   same subject, other certificate bytes
 private-key-new            error     a private key that was not there before
 certificate-removed        info      a certificate / key of the old image is gone
 network-facing-new         warning   an added component the catalog marks network-facing
+diagnostic-new             (its own) a warning or error about the new image the old one did not
+                                     have (a binary that disagrees with its package, a bad CRC...)
 =========================  ========  ===================================================
 
 Policy: the CLI exits 1 when any indicator is ``warning`` or ``error``.
@@ -34,7 +36,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from .catalog import Catalog
-from .model import Certificate, Component, ScanResult, Severity
+from .model import Certificate, Component, ImageFormat, ScanResult, Severity
+
+_ARCHIVE = ImageFormat.ARCHIVE
 
 
 class DriftKind(enum.StrEnum):
@@ -52,6 +56,7 @@ class DriftKind(enum.StrEnum):
     CERTIFICATE_REMOVED = "certificate-removed"
     PRIVATE_KEY_NEW = "private-key-new"
     NETWORK_FACING_NEW = "network-facing-new"
+    DIAGNOSTIC_NEW = "diagnostic-new"
 
 
 _RANK = {Severity.INFO: 0, Severity.WARNING: 1, Severity.ERROR: 2}
@@ -255,6 +260,11 @@ def diff_results(old: ScanResult, new: ScanResult, catalog: Catalog) -> ReleaseD
             changed.append(VersionChange(k[0], n[k][0].name, ", ".join(sorted(v or "?" for v in ov)),
                                          ", ".join(sorted(v or "?" for v in nv))))
     indicators = _compare_toolchains(old, new) + _compare_build_env(old, new) + _compare_certificates(old, new)
+    before = {(d.code, d.message) for d in old.diagnostics}
+    for d in new.diagnostics:
+        if d.severity is not Severity.INFO and (d.code, d.message) not in before:
+            indicators.append(DriftIndicator(DriftKind.DIAGNOSTIC_NEW, d.severity,
+                                             f"New {d.severity.value} {d.code}: {d.message}", (), (d.code,)))
     for c in added:
         entry = catalog.get(c.id)
         if entry is not None and entry.network_facing:
@@ -265,3 +275,79 @@ def diff_results(old: ScanResult, new: ScanResult, catalog: Catalog) -> ReleaseD
     indicators.sort(key=lambda i: (-_RANK[i.severity], i.kind.value, i.new, i.old))
     return ReleaseDiff(old=old.path, new=new.path, added=tuple(added), removed=tuple(removed),
                        changed=tuple(changed), indicators=tuple(indicators))
+
+
+@dataclass(frozen=True)
+class TreeDiff:
+    """What changed between two releases of a root filesystem or other directory tree.
+
+    ``inventory`` compares the trees' contained components as wholes (which component versions
+    the release carries, wherever they are); ``files`` are the per-file diffs of files present in
+    both with other bytes that changed in components or raised indicators; ``indicators`` are
+    those files' drift indicators (message prefixed with the file) plus new network-facing code.
+    """
+
+    old: str
+    new: str
+    inventory: ReleaseDiff
+    added_files: tuple[str, ...]
+    removed_files: tuple[str, ...]
+    changed_files: int
+    files: tuple[ReleaseDiff, ...]
+
+    @property
+    def indicators(self) -> tuple[DriftIndicator, ...]:
+        """Every indicator: the inventory's and each changed file's."""
+        return self.inventory.indicators + tuple(i for f in self.files for i in f.indicators)
+
+    @property
+    def drifted(self) -> bool:
+        """True when an indicator of severity warning or error exists (the CLI's exit-1 policy)."""
+        return any(_RANK[i.severity] >= _RANK[Severity.WARNING] for i in self.indicators)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready form."""
+        return {"old": self.old, "new": self.new, "drifted": self.drifted, "inventory": self.inventory.to_dict(),
+                "added_files": list(self.added_files), "removed_files": list(self.removed_files),
+                "changed_files": self.changed_files, "files": [f.to_dict() for f in self.files]}
+
+
+def _union(results: list[ScanResult], path: str) -> ScanResult:
+    """One result holding every component the results contain (for the inventory comparison)."""
+    from .model import Provenance, Sha256
+
+    comps: dict[tuple[str, str | None], Component] = {}
+    for r in results:
+        for c in r.contained():
+            comps.setdefault((c.id, c.version), c)
+    zero = Sha256("0" * 64)
+    return ScanResult(path=path, sha256=zero, size=0, format=results[0].format if results else _ARCHIVE,
+                      provenance=Provenance(sha256=zero, size=0), components=tuple(comps.values()))
+
+
+def diff_trees(old_root: str, old: list[ScanResult], new_root: str, new: list[ScanResult],
+               catalog: Catalog, *, limit: int = 10_000) -> TreeDiff:
+    """Compare two scanned trees: files are paired by their path relative to each root."""
+    import os
+
+    def by_rel(root: str, results: list[ScanResult]) -> dict[str, ScanResult]:
+        return {os.path.relpath(r.path, root): r for r in results if r.parent is None}
+
+    o, n = by_rel(old_root, old), by_rel(new_root, new)
+    inventory = diff_results(_union(list(o.values()), old_root), _union(list(n.values()), new_root), catalog)
+    inventory = ReleaseDiff(old=old_root, new=new_root, added=inventory.added, removed=inventory.removed,
+                            changed=inventory.changed, indicators=tuple(
+                                i for i in inventory.indicators if i.kind is DriftKind.NETWORK_FACING_NEW))
+    changed = [k for k in sorted(set(o) & set(n)) if o[k].sha256 != n[k].sha256]
+    files = []
+    for rel in changed[:limit]:
+        d = diff_results(o[rel], n[rel], catalog)
+        if d.added or d.removed or d.changed or d.indicators:
+            files.append(ReleaseDiff(old=o[rel].path, new=n[rel].path, added=d.added, removed=d.removed,
+                                     changed=d.changed, indicators=tuple(
+                                         DriftIndicator(i.kind, i.severity, f"{rel}: {i.message}", i.old, i.new)
+                                         for i in d.indicators if i.kind is not DriftKind.NETWORK_FACING_NEW)))
+    return TreeDiff(old=old_root, new=new_root, inventory=inventory,
+                    added_files=tuple(sorted(set(n) - set(o))[:limit]),
+                    removed_files=tuple(sorted(set(o) - set(n))[:limit]),
+                    changed_files=len(changed), files=tuple(files))
