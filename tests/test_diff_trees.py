@@ -63,30 +63,13 @@ def test_cli_diff_of_two_trees(tmp_path: Path) -> None:
 
 def test_a_new_warning_about_an_image_is_drift(tmp_path: Path) -> None:
     """A binary replaced by one that disagrees with its package: same components, a new warning."""
-    import io
-    import tarfile
+    from identify.test_packages import make_deb  # tests/ is on the path: the package tests' .deb builder
 
     from ecuscan.diff import diff_results
     from ecuscan.model import Severity
 
     def deb(path: Path, lib: bytes) -> Path:
-        def tgz(members: dict[str, bytes]) -> bytes:
-            buf = io.BytesIO()
-            with tarfile.open(fileobj=buf, mode="w:gz") as tar:
-                for name, data in members.items():
-                    info = tarfile.TarInfo(name)
-                    info.size = len(data)
-                    tar.addfile(info, io.BytesIO(data))
-            return buf.getvalue()
-        parts = [(b"debian-binary", b"2.0\n"),
-                 (b"control.tar.gz", tgz({"./control": b"Package: zlib1g\nSource: zlib\nVersion: 1:1.2.13-1\n"})),
-                 (b"data.tar.gz", tgz({"./usr/lib/libz.so.1": lib}))]
-        out = bytearray(b"!<arch>\n")
-        for name, data in parts:
-            out += name.ljust(16) + b"0".ljust(12) + b"0".ljust(6) + b"0".ljust(6) + b"100644".ljust(8)
-            out += str(len(data)).encode().ljust(10) + b"`\n" + data + (b"\n" if len(data) % 2 else b"")
-        path.write_bytes(bytes(out))
-        return path
+        return make_deb(path, "Package: zlib1g\nSource: zlib\nVersion: 1:1.2.13-1\n", {"usr/lib/libz.so.1": lib})
 
     def top(path: Path) -> ScanResult:
         return next(o for o in Scanner(None).scan_paths([path]) if isinstance(o, ScanResult) and o.parent is None)

@@ -9,7 +9,7 @@ import click
 from rich.table import Table
 
 from ..catalog import load_catalog
-from ..diff import diff_results, diff_trees
+from ..diff import ReleaseDiff, diff_results, diff_trees
 from ..errors import SbomError
 from .common import EXIT_FINDINGS, EXIT_OK, handle_errors, json_option, out, print_json, safe, store_option
 from .sbom import scan_for_cli
@@ -44,15 +44,7 @@ def command(old: str, new: str, as_json: bool, store_url: str | None) -> None:
         print_json({"schema": "ecuscan/release-diff/v1", **d.to_dict()})
     else:
         out.print(f"[bold]{safe(old, 200)}[/] → [bold]{safe(new, 200)}[/]")
-        table = Table(show_edge=False, pad_edge=False, box=None)
-        for col in ("change", "component", "old", "new"):
-            table.add_column(col)
-        for c in d.added:
-            table.add_row("[green]added[/]", safe(c.name), "-", safe(c.version or "?"))
-        for c in d.removed:
-            table.add_row("[red]removed[/]", safe(c.name), safe(c.version or "?"), "-")
-        for ch in d.changed:
-            table.add_row("[yellow]version[/]", safe(ch.name), safe(ch.old_version or "?"), safe(ch.new_version or "?"))
+        table = _changes(d)
         if table.row_count:
             out.print(table)
         else:
@@ -61,6 +53,20 @@ def command(old: str, new: str, as_json: bool, store_url: str | None) -> None:
         for i in d.indicators:
             out.print(f"[{colours[i.severity.value]}]{i.severity.value}[/] {i.kind.value}: {safe(i.message, 400)}")
     sys.exit(EXIT_FINDINGS if d.drifted else EXIT_OK)
+
+
+def _changes(d: ReleaseDiff, title: str | None = None) -> Table:
+    """One row per component added, removed or changed in version."""
+    table = Table(show_edge=False, pad_edge=False, box=None, title=title, title_justify="left")
+    for col in ("change", "component", "old", "new"):
+        table.add_column(col)
+    for c in d.added:
+        table.add_row("[green]added[/]", safe(c.name), "-", safe(c.version or "?"))
+    for c in d.removed:
+        table.add_row("[red]removed[/]", safe(c.name), safe(c.version or "?"), "-")
+    for ch in d.changed:
+        table.add_row("[yellow]version[/]", safe(ch.name), safe(ch.old_version or "?"), safe(ch.new_version or "?"))
+    return table
 
 
 def _trees(old: str, new: str, as_json: bool, store_url: str | None) -> None:
@@ -76,16 +82,7 @@ def _trees(old: str, new: str, as_json: bool, store_url: str | None) -> None:
         sys.exit(EXIT_FINDINGS if d.drifted else EXIT_OK)
     out.print(f"[bold]{safe(old, 200)}[/] → [bold]{safe(new, 200)}[/]  ({len(o_res)} → {len(n_res)} files: "
               f"{len(d.added_files)} added, {len(d.removed_files)} removed, {d.changed_files} changed)")
-    inv = d.inventory
-    table = Table(show_edge=False, pad_edge=False, box=None, title="components of the tree", title_justify="left")
-    for col in ("change", "component", "old", "new"):
-        table.add_column(col)
-    for c in inv.added:
-        table.add_row("[green]added[/]", safe(c.name), "-", safe(c.version or "?"))
-    for c in inv.removed:
-        table.add_row("[red]removed[/]", safe(c.name), safe(c.version or "?"), "-")
-    for ch in inv.changed:
-        table.add_row("[yellow]version[/]", safe(ch.name), safe(ch.old_version or "?"), safe(ch.new_version or "?"))
+    table = _changes(d.inventory, "components of the tree")
     out.print(table if table.row_count else "no component changes in the tree's inventory")
     for f in d.files[:50]:
         parts = [f"+{c.name} {c.version or '?'}" for c in f.added] + [f"-{c.name}" for c in f.removed] + \

@@ -37,7 +37,7 @@ from functools import lru_cache
 
 from ..catalog import Catalog
 from ..limits import DEFAULT_LIMITS, Limits
-from ..model import Component, EvidenceMethod, Relation, ScanResult
+from ..model import Component, Evidence, EvidenceMethod, Relation, ScanResult
 from ._hits import make_evidence
 
 __all__ = ["versions_from_links"]
@@ -85,13 +85,9 @@ def versions_from_links(results: Sequence[ScanResult], catalog: Catalog,
             if len(found) != 1:
                 continue
             version, (needed, lib) = next(iter(found.items()))
-            entry = catalog.get(c.id)
             ev = make_evidence(None, EvidenceMethod.LINKED_LIBRARY, f"{needed} -> {lib.path}: {c.name} {version}",
                                limits=limits, detail="the same component in a library this file loads")
-            comps[i] = dataclasses.replace(
-                c, version=version, purl=entry.purl(version) if entry else c.purl,
-                cpe=entry.cpe(version) if entry else c.cpe,
-                evidence=(*c.evidence[: limits.max_evidence_per_component - 1], ev))
+            comps[i] = _with_version(c, version, ev, catalog, limits)
             changed = True
         out.append(dataclasses.replace(r, components=_sorted(comps)) if changed else r)
     return _same_tree(out, catalog, limits)
@@ -116,16 +112,20 @@ def _same_tree(results: list[ScanResult], catalog: Catalog, limits: Limits) -> l
             if c.version is not None or c.relation is not Relation.CONTAINS or c.id not in single:
                 continue
             version, source = single[c.id]
-            entry = catalog.get(c.id)
             ev = make_evidence(None, EvidenceMethod.SAME_TREE, f"{source.path}: {c.name} {version}", limits=limits,
                                detail=f"the one version of {c.name} named in this tree")
-            comps[i] = dataclasses.replace(
-                c, version=version, purl=entry.purl(version) if entry else c.purl,
-                cpe=entry.cpe(version) if entry else c.cpe,
-                evidence=(*c.evidence[: limits.max_evidence_per_component - 1], ev))
+            comps[i] = _with_version(c, version, ev, catalog, limits)
             changed = True
         out.append(dataclasses.replace(r, components=_sorted(comps)) if changed else r)
     return out
+
+
+def _with_version(c: Component, version: str, ev: Evidence, catalog: Catalog, limits: Limits) -> Component:
+    """``c`` at ``version`` (purl and CPE too), with the evidence that gave it."""
+    entry = catalog.get(c.id)
+    return dataclasses.replace(c, version=version, purl=entry.purl(version) if entry else c.purl,
+                               cpe=entry.cpe(version) if entry else c.cpe,
+                               evidence=(*c.evidence[: limits.max_evidence_per_component - 1], ev))
 
 
 def _sorted(comps: list[Component]) -> tuple[Component, ...]:
