@@ -140,9 +140,16 @@ class Dispatcher(can.Listener):
                 # frames reach the log from the receiving thread and from senders: their clocks can
                 # interleave out of order by a little, which a BLF writer cannot store (negative
                 # offset); the log keeps a non-decreasing time
-                if msg.timestamp < last[0]:
+                number = can.util.channel2int(msg.channel)
+                odd_channel = msg.channel is not None and (number is None or not 0 <= number < 0xFFFE)
+                if msg.timestamp < last[0] or odd_channel:
                     msg = copy.copy(msg)
-                    msg.timestamp = last[0]
+                    msg.timestamp = max(msg.timestamp, last[0])
+                    if odd_channel:
+                        # log formats number their channels (BLF: 16 bits); a virtual bus named
+                        # "ecuscan-audit-1f2e3456789" would read as channel 3456789: the writer's own
+                        # channel is used instead
+                        msg.channel = None
                 last[0] = msg.timestamp
                 for listener in list(live):
                     try:

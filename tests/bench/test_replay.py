@@ -101,3 +101,22 @@ def test_a_failing_log_writer_does_not_break_the_run(buses):
     assert len(report.notes) == 1 and "disk full" in report.notes[0] and "Broken" in report.notes[0]
     assert report.to_dict()["notes"] == list(report.notes)
     assert seen and seen == sorted(seen)
+
+
+def test_blf_log_of_a_bus_whose_name_ends_in_digits(tmp_path):
+    """BLF numbers channels in 16 bits; python-can reads a trailing number out of a channel name
+    ("ecuscan-test-123456789" -> 123456789), which the BLF writer cannot store."""
+    import can
+
+    from ecuscan.bench.buslog import log_writer
+
+    channel = "ecuscan-test-123456789"
+    with can.Bus(interface="virtual", channel=channel) as tester, can.Bus(interface="virtual", channel=channel) as ecu:
+        good = BenchTarget("bcm", 0x7E0, 0x7E8, expect={0xF189: "2.4.1"})
+        path = tmp_path / "run.blf"
+        writer = log_writer(path)
+        with Simulator([EcuSpec(good)], ecu):
+            live = verify([good], tester, options=FAST, listeners=[writer])
+        writer.stop()
+    assert live.notes == ()
+    assert [c.verdict for c in replay([good], path).checks] == [c.verdict for c in live.checks] == [Verdict.MATCH]
