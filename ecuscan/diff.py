@@ -38,8 +38,6 @@ from typing import Any
 from .catalog import Catalog
 from .model import Certificate, Component, ImageFormat, ScanResult, Severity
 
-_ARCHIVE = ImageFormat.ARCHIVE
-
 
 class DriftKind(enum.StrEnum):
     """What kind of provenance change an indicator reports."""
@@ -321,7 +319,7 @@ def _union(results: list[ScanResult], path: str) -> ScanResult:
         for c in r.contained():
             comps.setdefault((c.id, c.version), c)
     zero = Sha256("0" * 64)
-    return ScanResult(path=path, sha256=zero, size=0, format=results[0].format if results else _ARCHIVE,
+    return ScanResult(path=path, sha256=zero, size=0, format=ImageFormat.ARCHIVE,
                       provenance=Provenance(sha256=zero, size=0), components=tuple(comps.values()))
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from .model import EvidenceMethod, Relation, ScanResult, Severity
+from .model import EvidenceMethod, ImageFormat, Relation, ScanResult, Severity
 
 
 @dataclass(frozen=True)
@@ -34,7 +34,7 @@ def inventory(results: Iterable[ScanResult]) -> tuple[InventoryRow, ...]:
     """
     rows: dict[tuple[str, str | None], tuple[str, int, str, set[EvidenceMethod]]] = {}
     for r in results:
-        if r.format.value == "archive":
+        if r.format is ImageFormat.ARCHIVE:
             continue
         for c in r.components:
             if c.relation is not Relation.CONTAINS:

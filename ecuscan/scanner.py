@@ -176,8 +176,7 @@ def _package_listing(path: str, data: Buffer, catalog: Catalog,
     from .identify.packages import PackageIndex
 
     inner = path.replace("\\", "/").split("!/")[-1]
-    if not (PackageIndex.wants(inner) or PackageIndex.wants("/" + inner.lstrip("/"))) \
-            or inner.endswith((".list", "/control")) or "/changelog" in inner:
+    if not _wants_package_db(inner) or inner.endswith((".list", "/control")) or "/changelog" in inner:
         return None
     if len(data) > limits.max_document_bytes:
         return None

@@ -26,13 +26,12 @@ Merging rules, per catalog id:
 
 from __future__ import annotations
 
-import posixpath
 from collections import defaultdict
 
 from ..catalog import Catalog, load_catalog
 from ..limits import DEFAULT_LIMITS, Limits
 from ..model import Component, ComponentId, Evidence, EvidenceMethod, Image, Relation
-from ._hits import Hit
+from ._hits import Hit, file_name
 from .autosar import identify_autosar
 from .dwarf import identify_dwarf, runtime_version_hits
 from .packages import package_note_hits
@@ -117,7 +116,7 @@ def identify(image: Image, catalog: Catalog | None = None, limits: Limits = DEFA
     code = {h.component for h in other
             if h.relation is Relation.CONTAINS and h.evidence.method in _CODE_METHODS}
     undefined = {s.name for s in image.symbols[: limits.max_symbols] if not s.defined}
-    program = posixpath.basename(image.path.replace("\\", "/").split("!/")[-1])
+    program = file_name(image.path)
     hits: list[Hit] = []
     for h in found.hits:
         if h.evidence.method is EvidenceMethod.MARKER_STRING and h.evidence.text in undefined:

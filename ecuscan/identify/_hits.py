@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import posixpath
 from dataclasses import dataclass
 
 from ..limits import Limits
@@ -50,6 +51,15 @@ def make_evidence(image: Image | None, method: EvidenceMethod, text: str, *, lim
     return Evidence(method=method, confidence=conf,
                     text=printable(text, limits.max_evidence_text), offset=offset,
                     address=address, detail=detail[:limits.max_evidence_text])
+
+
+def file_name(path: str) -> str:
+    """The last part of an image's path, members of containers included.
+
+    >>> file_name("fw.tar!/usr/lib/libz.so.1"), file_name("C:\\fw\\bcm.elf")
+    ('libz.so.1', 'bcm.elf')
+    """
+    return posixpath.basename(path.replace("\\", "/").split("!/")[-1])
 
 
 def decode(raw: bytes) -> str:

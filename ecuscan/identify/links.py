@@ -30,26 +30,15 @@ rootfs image) leaves open.
 from __future__ import annotations
 
 import dataclasses
-import posixpath
-import re
 from collections.abc import Sequence
-from functools import lru_cache
 
 from ..catalog import Catalog
 from ..limits import DEFAULT_LIMITS, Limits
 from ..model import Component, Evidence, EvidenceMethod, Relation, ScanResult
-from ._hits import make_evidence
+from ._hits import file_name, make_evidence
+from .symbols import match_soname
 
 __all__ = ["versions_from_links"]
-
-
-@lru_cache(maxsize=8)
-def _soname_rules(catalog: Catalog) -> dict[str, tuple[re.Pattern[str], ...]]:
-    return {e.id: tuple(re.compile(rx) for rx in e.sonames) for e in catalog if e.sonames}
-
-
-def _name(r: ScanResult) -> str:
-    return posixpath.basename(r.path.replace("\\", "/").split("!/")[-1])
 
 
 def versions_from_links(results: Sequence[ScanResult], catalog: Catalog,
@@ -57,10 +46,9 @@ def versions_from_links(results: Sequence[ScanResult], catalog: Catalog,
     """``results`` (one tree or container) with versions filled from the libraries each loads."""
     by_name: dict[str, list[ScanResult]] = {}
     for r in results:
-        for name in {r.soname, _name(r)} - {None, ""}:
+        for name in {r.soname, file_name(r.path)} - {None, ""}:
             if len(by_name) < limits.max_members:
                 by_name.setdefault(str(name), []).append(r)
-    rules = _soname_rules(catalog)
     out = []
     for r in results:
         if not r.needed or not any(c.version is None and c.relation is Relation.CONTAINS for c in r.components):
@@ -69,11 +57,11 @@ def versions_from_links(results: Sequence[ScanResult], catalog: Catalog,
         changed = False
         comps = list(r.components)
         for i, c in enumerate(comps):
-            if c.version is not None or c.relation is not Relation.CONTAINS or c.id not in rules:
+            if c.version is not None or c.relation is not Relation.CONTAINS:
                 continue
             found: dict[str, tuple[str, ScanResult]] = {}
             for needed in r.needed[: limits.max_items_per_kind]:
-                if not any(rx.search(needed) for rx in rules[c.id]):
+                if all(entry.id != c.id for entry, _v, _rule in match_soname(catalog, needed)):
                     continue  # not this component's own library
                 for lib in by_name.get(needed, [])[:4]:
                     if lib is r:

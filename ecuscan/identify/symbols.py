@@ -12,7 +12,6 @@
 
 from __future__ import annotations
 
-import posixpath
 import re
 from collections.abc import Iterable
 from functools import lru_cache
@@ -20,7 +19,7 @@ from functools import lru_cache
 from ..catalog import Catalog, CatalogEntry
 from ..limits import Limits
 from ..model import ComponentId, EvidenceMethod, Image, Relation
-from ._hits import Hit, make_evidence
+from ._hits import Hit, file_name, make_evidence
 
 #: GNU symbol-version name prefixes -> catalog id (public version-script names of each project).
 SYMBOL_VERSION_PREFIXES: dict[str, str] = {
@@ -43,7 +42,7 @@ def _soname_rules(catalog: Catalog) -> tuple[tuple[CatalogEntry, re.Pattern[str]
     return tuple((e, re.compile(rx)) for e in catalog for rx in e.sonames)
 
 
-def _match_soname(catalog: Catalog, name: str) -> list[tuple[CatalogEntry, str | None, str]]:
+def match_soname(catalog: Catalog, name: str) -> list[tuple[CatalogEntry, str | None, str]]:
     """Entries whose ``sonames`` match ``name``; version from the ``v`` group, and the rule."""
     out: dict[str, tuple[CatalogEntry, str | None, str]] = {}
     for entry, rx in _soname_rules(catalog):
@@ -114,16 +113,16 @@ def identify_symbols(image: Image, catalog: Catalog, limits: Limits) -> list[Hit
             image, EvidenceMethod.SYMBOL_VERSION, _names(versions, limits), limits=limits,
             detail="verneed")))
     if image.soname:
-        for entry, version, rule in _match_soname(catalog, image.soname):
+        for entry, version, rule in match_soname(catalog, image.soname):
             hits.append(Hit(entry.id, version, Relation.CONTAINS, make_evidence(
                 image, EvidenceMethod.SONAME, image.soname, limits=limits, detail=rule)))
-    base = posixpath.basename(image.path.replace("\\", "/").split("!/")[-1])
+    base = file_name(image.path)
     if base and base != image.soname:
-        for entry, version, rule in _match_soname(catalog, base):
+        for entry, version, rule in match_soname(catalog, base):
             hits.append(Hit(entry.id, version, Relation.CONTAINS, make_evidence(
                 image, EvidenceMethod.FILE_NAME, base, limits=limits, detail=rule)))
     for needed in image.needed:
-        for entry, _version, rule in _match_soname(catalog, needed):
+        for entry, _version, rule in match_soname(catalog, needed):
             hits.append(Hit(entry.id, None, Relation.USES, make_evidence(
                 image, EvidenceMethod.NEEDED, needed, limits=limits, detail=rule)))
     return hits
