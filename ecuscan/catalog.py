@@ -276,6 +276,15 @@ def parse_entries(doc: Any, source: str) -> list[CatalogEntry]:
 
 @lru_cache(maxsize=1)
 def load_catalog() -> Catalog:
-    """The catalog shipped in the package (cached)."""
-    text = resources.files("ecuscan.data").joinpath("components.yaml").read_text("utf-8")
-    return Catalog(parse_entries(yaml.safe_load(text), "ecuscan/data/components.yaml"))
+    """The catalog shipped in the package (cached): ``data/components.yaml`` and every
+    ``data/catalog/*.yaml`` (one file per domain, in name order; ids are unique across files)."""
+    data = resources.files("ecuscan.data")
+    files = [("ecuscan/data/components.yaml", data.joinpath("components.yaml"))]
+    more = data.joinpath("catalog")
+    if more.is_dir():
+        files += [(f"ecuscan/data/catalog/{f.name}", f) for f in sorted(more.iterdir(), key=lambda f: f.name)
+                  if f.name.endswith(".yaml")]
+    entries: list[CatalogEntry] = []
+    for source, node in files:
+        entries += parse_entries(yaml.safe_load(node.read_text("utf-8")), source)
+    return Catalog(entries)
