@@ -109,3 +109,15 @@ def test_completeness_is_rounded_to_four_places_in_json() -> None:
     assert r.to_dict()["completeness"] == 0.6667
     assert r.to_dict()["notes"] == []
     assert reconcile(bcm_result(), declared(), CATALOG).to_dict()["notes"] == ["the SBOM declares no components"]
+
+
+def test_one_contained_copy_makes_a_component_undeclared() -> None:
+    """An image set where zlib is only used by one image but built into another: the SBOM must list it."""
+    user = bcm_result()  # zlib 1.3.1 through DT_NEEDED only
+    holder = dataclasses.replace(bcm_result(label="gw-1.0"), path="/fw/gw.elf",
+                                 components=tuple(dataclasses.replace(c, relation=Relation.CONTAINS)
+                                                  for c in bcm_result().components if c.id == "zlib"))
+    r = reconcile([user, holder], declared(DeclaredComponent("Mbed TLS", "3.6.0"),
+                                           DeclaredComponent("FreeRTOS", "10.6.2")), CATALOG)
+    assert [i.key for i in r.undeclared] == ["zlib"] and r.undeclared_uses == ()
+    assert [c.relation for c in r.undeclared[0].found] == [Relation.USES, Relation.CONTAINS]
