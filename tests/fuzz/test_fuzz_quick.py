@@ -46,6 +46,12 @@ def test_mutated_inputs_raise_only_ecuscan_errors(name: str, tmp_path: Path) -> 
     ops = st.one_of(st.just("json"), st.sampled_from(OPS)) if t.structured else st.sampled_from(OPS)
     mutation = st.tuples(ops, st.integers(0, 2**24 - 1), st.integers(0, 2**16 - 1))
 
+    for seed in t.seeds():  # warm-up, untimed: lazy imports (LIEF, pyelftools' DWARF) are not parsing time
+        try:
+            t.run(seed, tmp_path)
+        except EcuscanError:
+            pass
+
     @settings(max_examples=EXAMPLES, deadline=2000, derandomize=True, database=None,
               suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
     @given(seed=st.integers(0, len(t.seeds()) - 1), muts=st.lists(mutation, min_size=1, max_size=8))
