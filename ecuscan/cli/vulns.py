@@ -103,11 +103,18 @@ def _fails(findings: list[Finding], threshold: str) -> bool:
 @click.option("--all", "show_all", is_flag=True, help="Also list not-affected and suppressed findings.")
 @click.option("--distro", "default_distro", metavar="FAMILY-RELEASE",
               help="Release of installed packages whose image does not say (e.g. debian-13 for loose .debs).")
+@click.option("--scan", "scan_paths", multiple=True, type=click.Path(exists=True, path_type=Path),
+              help="Scan these files or trees now (the store caches the bytes' analysis) and match them, "
+                   "with the package databases of their trees (repeatable; instead of every stored result).")
+@click.option("--package-metadata/--no-package-metadata", default=True, show_default=True,
+              help="With --scan: use package databases (off: every binary judged by upstream ranges alone).")
+@click.option("--allow-incomplete", is_flag=True, help="Do not exit 3 when an input could not be scanned.")
 @store_option
 @json_option
 @handle_errors
 def match_cmd(manifest: Path | None, vex_files: tuple[Path, ...], sarif_file: Path | None, fail_on: str,
-              show_all: bool, default_distro: str | None, store_url: str | None, as_json: bool) -> None:
+              show_all: bool, default_distro: str | None, scan_paths: tuple[Path, ...], package_metadata: bool,
+              allow_incomplete: bool, store_url: str | None, as_json: bool) -> None:
     """Match components against the imported feeds; impact per firmware, ECU, vehicle and supplier.
 
     With MANIFEST, its firmware is scanned (cached in the store) and findings are placed
@@ -125,7 +132,12 @@ def match_cmd(manifest: Path | None, vex_files: tuple[Path, ...], sarif_file: Pa
             results, topo, extra = _scan_manifest(manifest, store)
             problems = [p for p in extra if not p.startswith("vex:")]
             vex_files = (*vex_files, *(Path(p[4:]) for p in extra if p.startswith("vex:")))
+        elif scan_paths:
+            results, problems = _scan_now(scan_paths, store, package_metadata)
+            topo = Topology()
         else:
+            # stored results hold the analysis of the bytes alone: the package databases of a
+            # scanned tree are applied when it is scanned (use --scan or a manifest for them)
             results, topo = list(store.results()), Topology()
     if not vulns:
         err.print("[yellow]warning:[/] no vulnerability records in the store (run 'ecuscan vulns import')")
@@ -165,6 +177,23 @@ def match_cmd(manifest: Path | None, vex_files: tuple[Path, ...], sarif_file: Pa
             err.print(f"[yellow]feed problem:[/] {safe(p, 500)}")
     if _fails(findings, fail_on):
         sys.exit(EXIT_FINDINGS)
+    if problems and not allow_incomplete:
+        sys.exit(EXIT_INCOMPLETE)
+
+
+def _scan_now(paths: tuple[Path, ...], store: Store, package_metadata: bool) -> tuple[list[ScanResult], list[str]]:
+    from ..model import ScanFailure
+    from ..scanner import Scanner, ScanOptions
+
+    scanner = Scanner(store, options=ScanOptions(package_metadata=package_metadata))
+    results: list[ScanResult] = []
+    problems: list[str] = []
+    for outcome in scanner.scan_paths(paths):
+        if isinstance(outcome, ScanFailure):
+            problems.append(f"{outcome.path}: {outcome.reason}")
+        else:
+            results.append(outcome)
+    return results, problems
 
 
 def _rule_counts(findings: list[Finding]) -> dict[str, int]:

@@ -33,8 +33,9 @@ def to_sarif(findings: Iterable[Finding], *, include_not_affected: bool = False)
     rules: dict[str, dict[str, Any]] = {}
     results: list[dict[str, Any]] = []
     for f in findings:
-        if f.status is FindingStatus.NOT_AFFECTED and not include_not_affected and f.suppressed_by is None:
-            continue
+        if (f.status is FindingStatus.NOT_AFFECTED and not include_not_affected and f.suppressed_by is None
+                and f.rule != "distro-advisory"):
+            continue  # (fixed by the distribution: kept, as a suppressed result that names the advisory)
         if f.vuln_id not in rules:
             rule: dict[str, Any] = {
                 "id": f.vuln_id, "name": f.vuln_id.replace("-", ""),
