@@ -24,7 +24,10 @@ version, the image's release) so that distribution advisories can judge it. The 
 from ``etc/os-release`` / ``usr/lib/os-release`` when the tree has one, else from Debian's
 ``base-files`` version, else from the ``+debNNuM`` revisions of the packages themselves.
 
-Not done: rpm's NDB ``Packages.db`` (openSUSE 15), apk (Alpine) and pacman databases.
+* apk (Alpine, Wolfi): ``lib/apk/db/installed`` (``P:`` name, ``V:`` version, ``o:`` origin, the
+  source package Alpine's advisories name; ``F:`` directories and ``R:`` files they own).
+
+Not done: rpm's NDB ``Packages.db`` (openSUSE 15) and pacman databases.
 Package names map to catalog ids through the catalog's names and aliases (binary and source
 package names); the version loses its epoch and Debian/opkg revision.
 """
@@ -193,7 +196,7 @@ class PackageIndex:
         "*var/lib/opkg/status", "*usr/lib/opkg/info/*.list", "*var/lib/opkg/info/*.list",
         "*installed-packages.txt", "*.manifest", "*!/DEBIAN/control", "*DEBIAN/control",
         "*usr/share/doc/*/changelog.Debian.gz", "*usr/share/doc/*/changelog.Debian",
-        *RPMDB_PATTERNS, "*etc/os-release", "*usr/lib/os-release",
+        *RPMDB_PATTERNS, "*etc/os-release", "*usr/lib/os-release", "*lib/apk/db/installed",
     )
 
     def __init__(self, catalog: Catalog, limits: Limits = DEFAULT_LIMITS) -> None:
@@ -228,6 +231,9 @@ class PackageIndex:
                 idx._add_changelog(path, raw)
                 continue
             text = raw.decode("utf-8", "replace")
+            if path.endswith("lib/apk/db/installed"):
+                idx._add_apk(path, text)
+                continue
             if path.endswith("os-release"):
                 # usr/lib/os-release is the file; etc/os-release usually a link to it
                 idx.os_release = idx.os_release or distro_from_os_release(text[:8192])
@@ -274,6 +280,30 @@ class PackageIndex:
                 return found
         return release_from_packages({p.name: p.version for p in self.packages.values()
                                       if "dpkg" in p.db or "control" in p.db})
+
+    def _add_apk(self, path: str, text: str) -> None:
+        """An apk database: one block per package, ``X:value`` lines (apk's own ``installed`` format)."""
+        for block in text.split("\n\n")[: self.limits.max_document_items]:
+            fields: dict[str, str] = {}
+            files: list[str] = []
+            folder = ""
+            for line in block.splitlines():
+                key, sep, value = line.partition(":")
+                if not sep or len(key) != 1:
+                    continue
+                if key == "F":
+                    folder = value
+                elif key == "R" and len(files) < self.limits.max_members:
+                    files.append(f"{folder}/{value}" if folder else value)
+                else:
+                    fields.setdefault(key, value.strip())
+            if not fields.get("P") or not fields.get("V"):
+                continue
+            self._add({"package": fields["P"], "version": fields["V"], "source": fields.get("o", "")}, f"{path} (apk)")
+            for f in files:
+                if len(self.owner) >= self.limits.max_members:
+                    break
+                self.owner[posixpath.normpath("/" + f.lstrip("/"))] = fields["P"]
 
     def _add_changelog(self, path: str, raw: bytes) -> None:
         """The newest entry of ``usr/share/doc/<package>/changelog.Debian[.gz]``: source and version."""
@@ -402,7 +432,7 @@ class PackageIndex:
     def package_ref(self, pkg: Package) -> PackageRef:
         """The coordinates of an installed package: format, names, full version, release."""
         db = pkg.db
-        ptype = ("rpm" if db.endswith("(rpm)") else "ipk" if "opkg" in db
+        ptype = ("rpm" if db.endswith("(rpm)") else "apk" if db.endswith("(apk)") else "ipk" if "opkg" in db
                  else "yocto" if db.endswith(("installed-packages.txt", ".manifest")) else "deb")
         distro = self.distro
         if ptype == "deb" and distro is None:

@@ -242,3 +242,25 @@ def test_the_real_trixie_package_before_and_after_the_advisories(tmp_path: Path)
     assert nopkg["CVE-2024-25062"]["rule"] == "upstream-range"
     assert nopkg["CVE-2024-25062"]["status"] == "unknown-range" and nopkg["CVE-2024-25062"]["exposed"]
     assert "CVE-2025-6021" not in nopkg  # advisories apply to installed packages only
+
+
+def test_an_alpine_tree_is_judged_by_alpine_advisories(shipped: Catalog) -> None:
+    # apk's installed database (lib/apk/db/installed) and os-release of an Alpine 3.20 image
+    apk = (b"C:Q1abc=\nP:libexpat\nV:2.6.2-r0\nA:x86_64\no:expat\nF:usr/lib\nR:libexpat.so.1.9.2\n\n"
+           b"C:Q1def=\nP:busybox\nV:1.36.1-r29\nA:x86_64\no:busybox\nF:bin\nR:busybox\n\n")
+    idx = PackageIndex.from_files({"lib/apk/db/installed": apk,
+                                   "etc/os-release": b'ID=alpine\nVERSION_ID=3.20.3\n'}, shipped)
+    assert idx.package_of("/usr/lib/libexpat.so.1.9.2") is not None
+    (expat,) = idx.components_for("/usr/lib/libexpat.so.1.9.2")
+    ref = expat.installed_package()
+    assert ref is not None and (ref.type, ref.name, ref.source, ref.version, ref.distro) == (
+        "apk", "libexpat", "expat", "2.6.2-r0", "alpine-3.20")
+    # an advisory in the shape of OSV's Alpine records (source package, Alpine:vX.Y, -rN revisions)
+    adv = parse_record("osv", {"schema_version": "1.6.0", "id": "ALPINE-CVE-2024-45490",
+                               "modified": "2024-09-05T00:00:00Z", "upstream": ["CVE-2024-45490"],
+                               "affected": [{"package": {"ecosystem": "Alpine:v3.20", "name": "expat"},
+                                             "ranges": [{"type": "ECOSYSTEM", "events": [
+                                                 {"introduced": "0"}, {"fixed": "2.6.3-r0"}]}]}]})
+    (f,) = match_components([expat], [adv], shipped)
+    assert (f.vuln_id, f.status, f.rule, f.decided_by) == (
+        "CVE-2024-45490", FindingStatus.AFFECTED, RULE_DISTRO, "ALPINE-CVE-2024-45490")
