@@ -151,9 +151,9 @@ def match_cmd(manifest: Path | None, vex_files: tuple[Path, ...], sarif_file: Pa
     unresolved: list[str] = []
     for v in vex_files:
         statements.extend(load_vex(v, catalog=catalog, unresolved=unresolved))
-    if unresolved:
-        problems.append("Yocto recipes not in the catalog (their statements not applied): "
-                        + ", ".join(sorted(set(unresolved))[:50]))
+    # recipes the catalog does not track: no finding can be about them (a note, not incompleteness)
+    notes = ["Yocto recipes not in the catalog (their statements not applied): "
+             + ", ".join(sorted(set(unresolved))[:50])] if unresolved else []
     findings = apply_vex(findings, statements, topo.ecus_of)
     impact = aggregate_impact(findings, topo)
     shown = [f for f in findings if show_all or f.exposed or f.suppressed_by is not None
@@ -164,7 +164,7 @@ def match_cmd(manifest: Path | None, vex_files: tuple[Path, ...], sarif_file: Pa
         print_json({"schema": "ecuscan/vulns-match/v1", "vulnerabilities": len(vulns), "images": len(results),
                     "distribution_advisories": len(distro),
                     "findings": [f.to_dict() for f in shown], "impact": impact.to_dict(),
-                    "problems": problems, "feed_problems": feed_problems,
+                    "problems": problems, "feed_problems": feed_problems, "notes": notes,
                     "decided_by_rule": _rule_counts(findings)})
     else:
         _print_tables(shown, impact, topo, len(vulns), len(results))
@@ -175,6 +175,8 @@ def match_cmd(manifest: Path | None, vex_files: tuple[Path, ...], sarif_file: Pa
             err.print(f"[yellow]not scanned:[/] {safe(p, 500)}")
         for p in feed_problems[:50]:
             err.print(f"[yellow]feed problem:[/] {safe(p, 500)}")
+        for n in notes:
+            err.print(f"note: {safe(n, 500)}")
     if _fails(findings, fail_on):
         sys.exit(EXIT_FINDINGS)
     if problems and not allow_incomplete:

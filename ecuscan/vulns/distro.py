@@ -65,7 +65,8 @@ _OS_ID_FAMILY = {i: f.name for f in _FAMILIES.values() for i in f.os_ids}
 _SP_RE = re.compile(r"(\d+)\s*SP(\d+)", re.IGNORECASE)
 _NUM_RE = re.compile(r"\d+")
 _DEB_RELEASE_RE = re.compile(r"[+~]deb(\d{1,2})u\d+")
-_CVE_RE = re.compile(r"^CVE-\d{4}-\d{4,}$")
+#: a CVE id
+CVE_ID_RE = re.compile(r"^CVE-\d{4}-\d{4,}$")
 
 
 def family_of_ecosystem(ecosystem: str | None) -> Family | None:
@@ -320,12 +321,6 @@ def vuln_ids_of(v: Vulnerability) -> tuple[str, ...]:
     if m:
         ids.append(m.group(1))
     return tuple(dict.fromkeys(ids))
-
-
-def cve_of(adv: Advisory) -> str:
-    """The id a finding from this advisory carries: its CVE when it names exactly one, else its own id."""
-    cves = [i for i in adv.vuln_ids if _CVE_RE.match(i)]
-    return cves[0] if len(cves) == 1 else adv.record
 
 
 def release_from_packages(versions: Mapping[str, str]) -> str | None:

@@ -35,7 +35,7 @@ from ..catalog import Catalog, CatalogEntry
 from ..errors import FeedError
 from ..model import Component, PackageRef, ScanResult
 from ..store import Store
-from .distro import Advisory, DistroIndex, DistroVerdict, cve_of, judge
+from .distro import CVE_ID_RE, Advisory, DistroIndex, DistroVerdict, judge
 from .parsers import parse_record
 from .ranges import contains
 from .records import (
@@ -282,7 +282,7 @@ def iter_matches(components: Iterable[Component], index: _Index, catalog: Catalo
         if pkg is not None and pkg.distro is None and default_distro:
             pkg = replace(pkg, distro=default_distro)
         use_distro = distro is not None and len(distro) > 0 and pkg is not None
-        decided: set[str] = set()
+        covered: set[str] = set()  # vulnerability ids a finding of this component already speaks for
         for v, ranges in index.by_entry.get(entry.id, ()):
             status, used, note = _verdict(ranges, c.version)
             best = v.best_cvss()
@@ -304,7 +304,7 @@ def iter_matches(components: Iterable[Component], index: _Index, catalog: Catalo
             if use_distro:
                 assert distro is not None and pkg is not None
                 advs = distro.for_vulnerability(pkg, (v.id, *v.aliases, *v.upstream))
-                decided.update(a.record for a in advs)
+                covered.update((v.id, *v.aliases, *v.upstream))
                 if advs:
                     f = _by_distro(f, [judge(a, pkg.version) for a in advs], pkg)
                 else:
@@ -314,25 +314,30 @@ def iter_matches(components: Iterable[Component], index: _Index, catalog: Catalo
         if not use_distro:
             continue
         assert distro is not None and pkg is not None
-        # advisories of the release for vulnerabilities no upstream record named
+        # advisories of the release for vulnerabilities no upstream record named (a DSA naming
+        # three CVEs of which one has an upstream record still speaks for the other two)
         for adv in distro.advisories(pkg):
-            if adv.record in decided:
+            cves = [i for i in adv.vuln_ids if CVE_ID_RE.match(i)] or [adv.record]
+            vids = [i for i in cves if i not in covered]
+            if not vids:
                 continue
-            decided.add(adv.record)
+            covered.update(vids)
             vd = judge(adv, pkg.version)
             av = adv.vulnerability
             best = av.best_cvss()
             status = (FindingStatus.AFFECTED if vd.affected else FindingStatus.UNKNOWN_RANGE
                       if vd.affected is None else FindingStatus.NOT_AFFECTED)
-            yield Finding(vuln_id=cve_of(adv), component_id=entry.id, component_purl=c.purl,
-                          component_version=c.version, status=status,
-                          matched_by=_distro_matched(adv, vd.ranges, pkg), evidence=_evidence_text(c)[:500],
-                          firmware_sha256=firmware_sha256, firmware_path=firmware_path, cvss=best,
-                          severity=av.severity(), cwes=av.cwes, kev=av.kev, summary=av.summary,
-                          rule=RULE_DISTRO, decided_by=adv.record,
-                          justification=FIXED_BY_DISTRIBUTION if vd.affected is False else None,
-                          decision=f"{adv.record} ({adv.ecosystem}): {vd.explanation} (no upstream record)",
-                          package_purl=pkg.purl())
+            for vid in vids:
+                yield Finding(vuln_id=vid, component_id=entry.id, component_purl=c.purl,
+                              component_version=c.version, status=status,
+                              matched_by=_distro_matched(adv, vd.ranges, pkg), evidence=_evidence_text(c)[:500],
+                              firmware_sha256=firmware_sha256, firmware_path=firmware_path, cvss=best,
+                              severity=av.severity(), cwes=av.cwes, kev=av.kev, summary=av.summary,
+                              rule=RULE_DISTRO, decided_by=adv.record,
+                              justification=FIXED_BY_DISTRIBUTION if vd.affected is False else None,
+                              decision=(f"{FIXED_BY_DISTRIBUTION}: " if vd.affected is False else "")
+                              + f"{adv.record} ({adv.ecosystem}): {vd.explanation} (no upstream record)",
+                              package_purl=pkg.purl())
 
 
 def match_components(components: Iterable[Component], vulns: Iterable[Vulnerability], catalog: Catalog, *,

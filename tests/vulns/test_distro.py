@@ -264,3 +264,15 @@ def test_an_alpine_tree_is_judged_by_alpine_advisories(shipped: Catalog) -> None
     (f,) = match_components([expat], [adv], shipped)
     assert (f.vuln_id, f.status, f.rule, f.decided_by) == (
         "CVE-2024-45490", FindingStatus.AFFECTED, RULE_DISTRO, "ALPINE-CVE-2024-45490")
+
+
+def test_an_advisory_for_several_cves_speaks_for_each(shipped: Catalog) -> None:
+    # a DSA-style record: one advisory, two CVEs; only the first has an upstream record here
+    dsa = parse_record("osv", {"schema_version": "1.6.0", "id": "DSA-9999-1", "modified": "2025-01-01T00:00:00Z",
+                               "upstream": ["CVE-2024-25062", "CVE-2025-6170"],
+                               "affected": [{"package": {"ecosystem": "Debian:13", "name": "libxml2"},
+                                             "ranges": [{"type": "ECOSYSTEM", "events": [
+                                                 {"introduced": "0"}, {"fixed": "2.12.7+dfsg+really2.9.14-2.1"}]}]}]})
+    found = {f.vuln_id: f for f in match_components([_libxml2(shipped)], [_upstream(), dsa], shipped)}
+    assert set(found) == {"CVE-2024-25062", "CVE-2025-6170"}
+    assert all(f.decided_by == "DSA-9999-1" and f.status is FindingStatus.NOT_AFFECTED for f in found.values())
