@@ -276,3 +276,27 @@ def test_an_advisory_for_several_cves_speaks_for_each(shipped: Catalog) -> None:
     found = {f.vuln_id: f for f in match_components([_libxml2(shipped)], [_upstream(), dsa], shipped)}
     assert set(found) == {"CVE-2024-25062", "CVE-2025-6170"}
     assert all(f.decided_by == "DSA-9999-1" and f.status is FindingStatus.NOT_AFFECTED for f in found.values())
+
+
+def test_an_rpm_tree_is_judged_by_its_distribution_with_rpm_rules(shipped: Catalog) -> None:
+    import gzip
+
+    rpmdb = gzip.decompress((DATA.parent / "rpm" / "rpmdb.sqlite.gz").read_bytes())  # libssl3 1:3.0.15-r2 (openssl)
+    idx = PackageIndex.from_files({"var/lib/rpm/rpmdb.sqlite": rpmdb,
+                                   "etc/os-release": b'ID="rocky"\nVERSION_ID="9.4"\n'}, shipped)
+    comps = {c.id: c for c in idx.listed_components()}
+    ref = comps["openssl"].installed_package()
+    assert ref is not None and (ref.type, ref.name, ref.source, ref.version, ref.distro) == (
+        "rpm", "libssl3", "openssl", "1:3.0.15-r2", "rocky-9")
+
+    def advisory(fixed: str) -> Vulnerability:
+        return parse_record("osv", {"schema_version": "1.6.0", "id": "RLSA-2099:0001",
+                                    "modified": "2025-01-01T00:00:00Z", "upstream": ["CVE-2099-0001"],
+                                    "affected": [{"package": {"ecosystem": "Rocky Linux:9", "name": "openssl"},
+                                                  "ranges": [{"type": "ECOSYSTEM", "events": [
+                                                      {"introduced": "0"}, {"fixed": fixed}]}]}]})
+
+    (still,) = match_components([comps["openssl"]], [advisory("1:3.0.15-r10")], shipped)  # rpmvercmp: r2 < r10
+    assert (still.status, still.decided_by) == (FindingStatus.AFFECTED, "RLSA-2099:0001")
+    (fixed,) = match_components([comps["openssl"]], [advisory("3.0.16-1")], shipped)  # the epoch wins
+    assert fixed.status is FindingStatus.NOT_AFFECTED and fixed.justification == FIXED_BY_DISTRIBUTION
