@@ -12,6 +12,7 @@ import zipfile
 from pathlib import Path
 from typing import Any
 
+import jsonschema
 import pytest
 from click.testing import CliRunner
 
@@ -30,6 +31,7 @@ from ecuscan.vulns.match import match_components
 from ecuscan.vulns.parsers import parse_record
 from ecuscan.vulns.records import FIXED_BY_DISTRIBUTION, RULE_DISTRO, RULE_UPSTREAM, FindingStatus, Vulnerability
 
+from .test_cli_sarif_impact import SARIF_REQUIRED
 from .vulns_helpers import DATA, component
 
 DISTRO = DATA / "distro"
@@ -227,7 +229,9 @@ def test_the_real_trixie_package_before_and_after_the_advisories(tmp_path: Path)
         "not-affected", False, "distro-advisory", "DEBIAN-CVE-2024-25062", "fixed by distribution")
     assert f["package"].startswith("pkg:deb/debian/libxml2@") and "distro=debian-13" in f["package"]
     sarif = json.loads((tmp_path / "out.sarif").read_text())
+    jsonschema.validate(sarif, SARIF_REQUIRED)
     res = [r for r in sarif["runs"][0]["results"] if r["ruleId"] == "CVE-2024-25062"]
+    assert res[0]["level"] == "none" and "fixed by distribution" in res[0]["suppressions"][0]["justification"]
     assert res and res[0]["properties"]["rule"] == "distro-advisory"
     assert res[0]["properties"]["decidedBy"] == "DEBIAN-CVE-2024-25062"
 
