@@ -53,7 +53,9 @@ def import_cmd(paths: tuple[Path, ...], allow_incomplete: bool, store_url: str |
         print_json({**report.to_dict(), "complete": report.failed == 0})
     else:
         out.print(f"{report.files} document(s): {report.added} added, {report.updated} updated, "
-                  f"{report.unchanged} unchanged, {report.older} older (kept newer), {report.failed} failed")
+                  f"{report.unchanged} unchanged, {report.older} older (kept newer), {report.failed} failed"
+                  + (f"; {report.distribution_advisories} distribution advisories"
+                     if report.distribution_advisories else ""))
         for e in report.errors:
             err.print(f"[yellow]skipped:[/] {safe(e, 500)}")
         for e in report.problems:

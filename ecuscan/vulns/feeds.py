@@ -24,6 +24,7 @@ from ..errors import FeedError, LimitExceeded
 from ..limits import DEFAULT_LIMITS, Limits
 from ..store import Store
 from . import parsers
+from .distro import family_of_ecosystem
 from .records import ImportIssue, ImportReport
 
 SOURCES = ("cve5", "nvd", "osv")
@@ -184,6 +185,7 @@ class _Importer:
         self.limits = limits
         self.counts = {"added": 0, "updated": 0, "unchanged": 0, "older": 0, "failed": 0, "files": 0}
         self.errors: list[ImportIssue] = []
+        self.advisories = 0
         self.problems: list[ImportIssue] = []  # stored records with version statements that cannot be evaluated
         self.records = 0
         self.members = 0
@@ -217,6 +219,8 @@ class _Importer:
         except FeedError as exc:
             self.issue(name, rid, exc.message)
             return
+        if any(r.origin == "osv" and family_of_ecosystem(r.vendor) for r in parsed.affected):
+            self.advisories += 1
         for problem in parsed.problems()[:20]:
             if len(self.problems) < self.limits.max_items_per_kind:
                 self.problems.append(ImportIssue(name, rid, problem))
@@ -299,7 +303,8 @@ class _Importer:
         c = self.counts
         return ImportReport(added=c["added"], updated=c["updated"], unchanged=c["unchanged"],
                             older=c["older"], failed=c["failed"], files=c["files"],
-                            errors=tuple(self.errors), problems=tuple(self.problems))
+                            errors=tuple(self.errors), problems=tuple(self.problems),
+                            distribution_advisories=self.advisories)
 
 
 def import_feeds(store: Store, paths: list[str | os.PathLike[str]],

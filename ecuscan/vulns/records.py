@@ -361,6 +361,8 @@ class ImportReport:
     #: feed problems of records that were stored: version statements that cannot be evaluated
     #: (inverted, unparseable, numbers); matching reports them as unknown ranges, never affected
     problems: tuple[ImportIssue, ...] = field(default=())
+    #: records read that are distribution advisories (OSV Debian:13, Ubuntu:…, Alpine:v…, Red Hat …)
+    distribution_advisories: int = 0
 
     @property
     def changed(self) -> int:
@@ -374,4 +376,5 @@ class ImportReport:
                 "errors": [{"file": e.file, "record": e.record, "message": e.message}
                            for e in self.errors],
                 "problems": [{"file": e.file, "record": e.record, "message": e.message}
-                             for e in self.problems]}
+                             for e in self.problems],
+                "distribution_advisories": self.distribution_advisories}

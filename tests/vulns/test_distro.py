@@ -222,7 +222,8 @@ def test_the_real_trixie_package_before_and_after_the_advisories(tmp_path: Path)
 
     before = findings()
     assert before["CVE-2024-25062"]["status"] == "unknown-range" and before["CVE-2024-25062"]["exposed"]
-    run("vulns", "import", str(_zip_of_advisories(tmp_path)))
+    imported = run("vulns", "import", str(_zip_of_advisories(tmp_path)))
+    assert "4 added" in imported.output and "4 distribution advisories" in imported.output
     after = findings()
     f = after["CVE-2024-25062"]
     assert (f["status"], f["exposed"], f["rule"], f["decided_by"], f["justification"]) == (
