@@ -202,6 +202,7 @@ def _reconcile_stage(run: AuditRun, options: AuditOptions, catalog: Catalog) -> 
 
 
 def _vulns_stage(run: AuditRun, store: Store, catalog: Catalog, options: AuditOptions) -> None:
+    from .vulns.distro import DistroIndex
     from .vulns.feeds import import_feeds
     from .vulns.impact import aggregate_impact, topology_from_manifest
     from .vulns.match import build_index, iter_matches, load_vulnerabilities
@@ -215,10 +216,11 @@ def _vulns_stage(run: AuditRun, store: Store, catalog: Catalog, options: AuditOp
     vulns = load_vulnerabilities(store)
     run.n_vulnerabilities = len(vulns)
     index = build_index(vulns, catalog)
+    distro = DistroIndex(vulns)  # distribution advisories judge installed packages first
     findings: list[Any] = []
     for path, result in run.results().items():
         findings.extend(iter_matches(result.contained(), index, catalog, firmware_sha256=result.sha256,
-                                     firmware_path=path))
+                                     firmware_path=path, distro=distro))
     statements = []
     for vex_path in manifest.vex:
         try:

@@ -230,18 +230,64 @@ class Evidence:
     offset: int | None = None
     address: int | None = None
     detail: str = ""
+    #: package-metadata evidence: the installed package it read (kept when evidence is merged)
+    package: PackageRef | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        """JSON-ready form."""
-        return {"method": self.method.value, "confidence": self.confidence, "text": self.text,
-                "offset": self.offset, "address": self.address, "detail": self.detail}
+        """JSON-ready form (``package`` only on package-metadata evidence)."""
+        d: dict[str, Any] = {"method": self.method.value, "confidence": self.confidence, "text": self.text,
+                             "offset": self.offset, "address": self.address, "detail": self.detail}
+        if self.package is not None:
+            d["package"] = self.package.to_dict()
+        return d
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> Evidence:
         """Inverse of :meth:`to_dict`."""
         return cls(method=EvidenceMethod(d["method"]), confidence=float(d["confidence"]),
                    text=d.get("text", ""), offset=d.get("offset"), address=d.get("address"),
-                   detail=d.get("detail", ""))
+                   detail=d.get("detail", ""),
+                   package=PackageRef.from_dict(d["package"]) if d.get("package") else None)
+
+
+@dataclass(frozen=True)
+class PackageRef:
+    """Where a component's version came from when a package database named it.
+
+    ``type`` is the package format (``deb``, ``rpm``, ``ipk``, ``apk``, ``yocto``); ``name``
+    the binary package, ``version`` its full distribution version (epoch, upstream version,
+    revision: ``2.5.0-1+deb12u5``), ``source`` the source package (what distribution
+    advisories are keyed on), ``distro`` the release of the image (``debian-12``,
+    ``ubuntu-22.04``) when the image says which, ``db`` the database file it was read from.
+    """
+
+    type: str
+    name: str
+    version: str
+    source: str | None = None
+    distro: str | None = None
+    db: str = ""
+
+    def purl(self) -> str:
+        """The package URL of the installed package (``pkg:deb/debian/expat@2.5.0-1%2Bdeb12u5?distro=debian-12``)."""
+        from packageurl import PackageURL
+
+        namespace = (self.distro or "").split("-", 1)[0] or None
+        ptype = {"ipk": "generic", "yocto": "generic"}.get(self.type, self.type)
+        quals = {"distro": self.distro} if self.distro else {}
+        return str(PackageURL(type=ptype, namespace=namespace if ptype != "generic" else None,
+                              name=self.name, version=self.version, qualifiers=quals))
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready form."""
+        return {"type": self.type, "name": self.name, "version": self.version, "source": self.source,
+                "distro": self.distro, "db": self.db, "purl": self.purl()}
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> PackageRef:
+        """Inverse of :meth:`to_dict`."""
+        return cls(type=str(d["type"]), name=str(d["name"]), version=str(d["version"]), source=d.get("source"),
+                   distro=d.get("distro"), db=str(d.get("db", "")))
 
 
 @dataclass(frozen=True)
@@ -261,13 +307,25 @@ class Component:
     relation: Relation = Relation.CONTAINS
     confidence: float = 0.0
     evidence: tuple[Evidence, ...] = ()
+    #: The installed package the version came from (package-metadata evidence), if any
+    package: PackageRef | None = None
+
+    def installed_package(self) -> PackageRef | None:
+        """:attr:`package`, else the package named by package-metadata evidence (merging
+        components keeps evidence, so this survives where a merge keeps the other side)."""
+        if self.package is not None:
+            return self.package
+        return next((e.package for e in self.evidence if e.package is not None), None)
 
     def to_dict(self) -> dict[str, Any]:
-        """JSON-ready form."""
-        return {"id": self.id, "name": self.name, "version": self.version, "purl": self.purl,
-                "cpe": self.cpe, "vendor": self.vendor, "relation": self.relation.value,
-                "confidence": self.confidence,
-                "evidence": [e.to_dict() for e in self.evidence]}
+        """JSON-ready form (``package`` only when a package database named the component)."""
+        d: dict[str, Any] = {"id": self.id, "name": self.name, "version": self.version, "purl": self.purl,
+                             "cpe": self.cpe, "vendor": self.vendor, "relation": self.relation.value,
+                             "confidence": self.confidence,
+                             "evidence": [e.to_dict() for e in self.evidence]}
+        if self.package is not None:
+            d["package"] = self.package.to_dict()
+        return d
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> Component:
@@ -276,7 +334,8 @@ class Component:
                    purl=d["purl"], cpe=d.get("cpe"), vendor=d.get("vendor"),
                    relation=Relation(d.get("relation", "contains")),
                    confidence=float(d.get("confidence", 0.0)),
-                   evidence=tuple(Evidence.from_dict(e) for e in d.get("evidence", ())))
+                   evidence=tuple(Evidence.from_dict(e) for e in d.get("evidence", ())),
+                   package=PackageRef.from_dict(d["package"]) if d.get("package") else None)
 
 
 @dataclass(frozen=True)

@@ -18,13 +18,23 @@ Sources read (all plain text, parsed here because no maintained library reads th
 * rpm: ``rpmdb.sqlite`` and the Berkeley DB ``Packages`` file (:mod:`.rpmdb`), with file lists;
   an unreadable database is kept in :attr:`PackageIndex.problems`, and the rest still applies.
 
-Not done: rpm's NDB ``Packages.db`` (openSUSE 15), apk (Alpine) and pacman databases.
+Each component a database names carries the installed package's coordinates
+(:class:`~ecuscan.model.PackageRef`: format, binary and source package, full distribution
+version, the image's release) so that distribution advisories can judge it. The release comes
+from ``etc/os-release`` / ``usr/lib/os-release`` when the tree has one, else from Debian's
+``base-files`` version, else from the ``+debNNuM`` revisions of the packages themselves.
+
+* apk (Alpine, Wolfi): ``lib/apk/db/installed`` (``P:`` name, ``V:`` version, ``o:`` origin, the
+  source package Alpine's advisories name; ``F:`` directories and ``R:`` files they own).
+
+Not done: rpm's NDB ``Packages.db`` (openSUSE 15) and pacman databases.
 Package names map to catalog ids through the catalog's names and aliases (binary and source
 package names); the version loses its epoch and Debian/opkg revision.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import fnmatch
 import gzip
 import io
@@ -38,7 +48,13 @@ from dataclasses import dataclass
 from ..catalog import Catalog, CatalogEntry
 from ..errors import EcuscanError
 from ..limits import DEFAULT_LIMITS, Limits
-from ..model import Component, EvidenceMethod, Image, Relation
+from ..model import Component, EvidenceMethod, Image, PackageRef, Relation
+from ..vulns.distro import (
+    distro_from_base_files,
+    distro_from_os_release,
+    distro_from_package_version,
+    release_from_packages,
+)
 from ._hits import Hit, decode, make_evidence
 from .rpmdb import RPMDB_PATTERNS, read_rpmdb
 
@@ -180,7 +196,7 @@ class PackageIndex:
         "*var/lib/opkg/status", "*usr/lib/opkg/info/*.list", "*var/lib/opkg/info/*.list",
         "*installed-packages.txt", "*.manifest", "*!/DEBIAN/control", "*DEBIAN/control",
         "*usr/share/doc/*/changelog.Debian.gz", "*usr/share/doc/*/changelog.Debian",
-        *RPMDB_PATTERNS,
+        *RPMDB_PATTERNS, "*etc/os-release", "*usr/lib/os-release", "*lib/apk/db/installed",
     )
 
     def __init__(self, catalog: Catalog, limits: Limits = DEFAULT_LIMITS) -> None:
@@ -191,6 +207,8 @@ class PackageIndex:
         self.deb_prefix: dict[str, str] = {}  # "<deb>!/" -> package name
         self.problems: dict[str, str] = {}  # database path -> what was wrong with it
         self.changelogs: dict[str, Package] = {}  # catalog id -> package its changelog names
+        self.os_release: str | None = None  # the release an os-release file names (debian-13)
+        self._distro: str | None = None
 
     @classmethod
     def wants(cls, path: str) -> bool:
@@ -213,6 +231,13 @@ class PackageIndex:
                 idx._add_changelog(path, raw)
                 continue
             text = raw.decode("utf-8", "replace")
+            if path.endswith("lib/apk/db/installed"):
+                idx._add_apk(path, text)
+                continue
+            if path.endswith("os-release"):
+                # usr/lib/os-release is the file; etc/os-release usually a link to it
+                idx.os_release = idx.os_release or distro_from_os_release(text[:8192])
+                continue
             if path.endswith("/status"):
                 for st in _stanzas(text)[: limits.max_document_items]:
                     if "package" in st and "version" in st and "installed" in st.get("status", "installed"):
@@ -237,7 +262,48 @@ class PackageIndex:
                 f = line.strip()
                 if f and f != "/.":
                     idx.owner[posixpath.normpath("/" + f.lstrip("/"))] = name
+        idx._distro = idx._detect_distro()
         return idx
+
+    @property
+    def distro(self) -> str | None:
+        """The distribution release of the tree (``debian-13``), ``None`` when nothing says."""
+        return self._distro
+
+    def _detect_distro(self) -> str | None:
+        if self.os_release:
+            return self.os_release
+        base = self.packages.get("base-files")
+        if base is not None and "dpkg" in base.db:
+            found = distro_from_base_files(base.version)
+            if found:
+                return found
+        return release_from_packages({p.name: p.version for p in self.packages.values()
+                                      if "dpkg" in p.db or "control" in p.db})
+
+    def _add_apk(self, path: str, text: str) -> None:
+        """An apk database: one block per package, ``X:value`` lines (apk's own ``installed`` format)."""
+        for block in text.split("\n\n")[: self.limits.max_document_items]:
+            fields: dict[str, str] = {}
+            files: list[str] = []
+            folder = ""
+            for line in block.splitlines():
+                key, sep, value = line.partition(":")
+                if not sep or len(key) != 1:
+                    continue
+                if key == "F":
+                    folder = value
+                elif key == "R" and len(files) < self.limits.max_members:
+                    files.append(f"{folder}/{value}" if folder else value)
+                else:
+                    fields.setdefault(key, value.strip())
+            if not fields.get("P") or not fields.get("V"):
+                continue
+            self._add({"package": fields["P"], "version": fields["V"], "source": fields.get("o", "")}, f"{path} (apk)")
+            for f in files:
+                if len(self.owner) >= self.limits.max_members:
+                    break
+                self.owner[posixpath.normpath("/" + f.lstrip("/"))] = fields["P"]
 
     def _add_changelog(self, path: str, raw: bytes) -> None:
         """The newest entry of ``usr/share/doc/<package>/changelog.Debian[.gz]``: source and version."""
@@ -272,7 +338,7 @@ class PackageIndex:
             if (c.version is None and c.relation is Relation.CONTAINS and pkg is not None
                     and entry is not None):
                 out.append(self._component(entry, pkg.version, f"{pkg.source} ({pkg.version}), "
-                                           f"changelog of package {pkg.name}", pkg.db))
+                                           f"changelog of package {pkg.name}", pkg.db, pkg))
         return tuple(out)
 
     def _add_rpmdb(self, path: str, raw: bytes) -> None:
@@ -319,7 +385,7 @@ class PackageIndex:
             if entry is None:
                 continue
             comp = self._component(entry, pkg.version, f"{pkg.name} {pkg.version}"
-                                   + (f" (source {pkg.source})" if pkg.source else ""), pkg.db)
+                                   + (f" (source {pkg.source})" if pkg.source else ""), pkg.db, pkg)
             out.setdefault((comp.id, comp.version or ""), comp)
         return tuple(sorted(out.values(), key=lambda c: (c.id, c.version or "")))
 
@@ -333,7 +399,7 @@ class PackageIndex:
             return ()
         return (self._component(entry, pkg.version,
                                 f"{pkg.name} {pkg.version}" + (f" (source {pkg.source})" if pkg.source else ""),
-                                pkg.db),)
+                                pkg.db, pkg),)
 
     def built_using_for(self, path_in_tree: str) -> tuple[Component, ...]:
         """Components the owning package declares as statically built in (``Built-Using``).
@@ -353,12 +419,26 @@ class PackageIndex:
                                            pkg.db))
         return tuple(out)
 
-    def _component(self, entry: CatalogEntry, raw_version: str, text: str, db: str) -> Component:
+    def _component(self, entry: CatalogEntry, raw_version: str, text: str, db: str,
+                   pkg: Package | None = None) -> Component:
         version = upstream_version(raw_version)
-        ev = make_evidence(None, EvidenceMethod.PACKAGE_METADATA, text, limits=self.limits, detail=db)
+        ref = self.package_ref(pkg) if pkg is not None else None
+        ev = dataclasses.replace(make_evidence(None, EvidenceMethod.PACKAGE_METADATA, text, limits=self.limits,
+                                               detail=db), package=ref)
         return Component(id=entry.id, name=entry.name, version=version, purl=entry.purl(version),
                          cpe=entry.cpe(version), vendor=entry.vendor, relation=Relation.CONTAINS,
-                         confidence=ev.confidence, evidence=(ev,))
+                         confidence=ev.confidence, evidence=(ev,), package=ref)
+
+    def package_ref(self, pkg: Package) -> PackageRef:
+        """The coordinates of an installed package: format, names, full version, release."""
+        db = pkg.db
+        ptype = ("rpm" if db.endswith("(rpm)") else "apk" if db.endswith("(apk)") else "ipk" if "opkg" in db
+                 else "yocto" if db.endswith(("installed-packages.txt", ".manifest")) else "deb")
+        distro = self.distro
+        if ptype == "deb" and distro is None:
+            distro = distro_from_package_version(pkg.version)
+        return PackageRef(type=ptype, name=pkg.name, version=pkg.version, source=pkg.source or pkg.name,
+                          distro=distro, db=db)
 
 
 def package_note_hits(image: Image, catalog: Catalog, limits: Limits) -> list[Hit]:

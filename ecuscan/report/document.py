@@ -133,8 +133,8 @@ def _vulns(run: AuditRun) -> list[dict[str, Any]]:
             vehicles_of[e].add(v.id)
     out = []
     for f in run.findings:
-        if f.status.value == "not-affected" and f.suppressed_by is None:
-            continue
+        if f.status.value == "not-affected" and f.suppressed_by is None and f.rule != "distro-advisory":
+            continue  # (a distribution's "fixed in the installed revision" stays listed, not exposed)
         ecus = sorted(topo_ecus.get(f.firmware_path or "", set()))
         out.append({
             "id": f.vuln_id, "severity": f.severity.value if f.severity else "unknown",
@@ -146,8 +146,9 @@ def _vulns(run: AuditRun) -> list[dict[str, Any]]:
             "matched_by": "; ".join(f"{m.record} ({m.key})" for m in f.matched_by),
             "suppressed": f.suppressed_by is not None,
             "justification": (f.suppressed_by.justification or f.suppressed_by.status.value)
-            if f.suppressed_by else None,
+            if f.suppressed_by else f.justification,
             "summary": (f.summary or "")[:400], "cwes": list(f.cwes), "kev": f.kev,
+            "rule": f.rule, "decided_by": f.decided_by, "decision": f.decision, "package": f.package_purl,
         })
     rank = {s: i for i, s in enumerate(SEVERITIES)}
     out.sort(key=lambda d: (not d["exposed"], rank.get(d["severity"], 9), d["id"], d["component"]))

@@ -13,6 +13,7 @@ from __future__ import annotations
 import io
 import json
 import os
+import stat
 import zipfile
 from collections.abc import Iterator, Mapping
 from datetime import UTC, datetime
@@ -23,6 +24,7 @@ from ..errors import FeedError, LimitExceeded
 from ..limits import DEFAULT_LIMITS, Limits
 from ..store import Store
 from . import parsers
+from .distro import family_of_ecosystem
 from .records import ImportIssue, ImportReport
 
 SOURCES = ("cve5", "nvd", "osv")
@@ -45,6 +47,51 @@ def normalize_timestamp(value: Any) -> str:
     if dt.tzinfo is None:
         dt = dt.replace(tzinfo=UTC)
     return dt.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def _kind(mode: int) -> str:
+    for test, name in ((stat.S_ISFIFO, "a FIFO"), (stat.S_ISCHR, "a character device"),
+                       (stat.S_ISBLK, "a block device"), (stat.S_ISSOCK, "a socket"), (stat.S_ISDIR, "a directory")):
+        if test(mode):
+            return name
+    return "not a regular file"
+
+
+def open_regular(path: str | os.PathLike[str]) -> int:
+    """A read-only descriptor of ``path`` if it is a regular file, else :class:`FeedError`.
+
+    Opened with ``O_NONBLOCK`` so that a FIFO cannot block the open, then checked with
+    ``fstat`` (the object actually opened, not the name): FIFOs, devices (``/dev/zero``) and
+    sockets are refused before a byte is read. The caller closes the descriptor.
+    """
+    flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOCTTY", 0) | getattr(os, "O_BINARY", 0)
+    try:
+        fd = os.open(path, flags)
+    except OSError as exc:
+        raise FeedError(f"cannot read: {exc.strerror or exc}", source=str(path)) from exc
+    try:
+        mode = os.fstat(fd).st_mode
+    except OSError as exc:
+        os.close(fd)
+        raise FeedError(f"cannot read: {exc.strerror or exc}", source=str(path)) from exc
+    if not stat.S_ISREG(mode):
+        os.close(fd)
+        raise FeedError(f"not a regular file ({_kind(mode)}): refused", source=str(path))
+    return fd
+
+
+def read_regular_file(path: str | os.PathLike[str], limit: int) -> bytes:
+    """The bytes of a regular file of at most ``limit`` bytes (size checked before reading, and
+    at most ``limit + 1`` bytes read in case the file grows)."""
+    fd = open_regular(path)
+    with os.fdopen(fd, "rb") as fh:
+        size = os.fstat(fh.fileno()).st_size
+        if size > limit:
+            raise LimitExceeded(f"document is {size} bytes, limit {limit}", source=str(path))
+        data = fh.read(limit + 1)
+    if len(data) > limit:
+        raise LimitExceeded(f"document is larger than the limit of {limit} bytes", source=str(path))
+    return data
 
 
 def check_depth(doc: Any, limit: int, source: str) -> None:
@@ -138,6 +185,8 @@ class _Importer:
         self.limits = limits
         self.counts = {"added": 0, "updated": 0, "unchanged": 0, "older": 0, "failed": 0, "files": 0}
         self.errors: list[ImportIssue] = []
+        self.advisories = 0
+        self.problems: list[ImportIssue] = []  # stored records with version statements that cannot be evaluated
         self.records = 0
         self.members = 0
         self.unpacked = 0
@@ -166,10 +215,15 @@ class _Importer:
         rid: str | None = raw.get("id") if isinstance(raw, Mapping) and isinstance(raw.get("id"), str) else None
         try:
             rid, modified = record_key(fmt, raw)
-            parsers.parse_record(fmt, raw)  # validate: a record that cannot be parsed is not stored
+            parsed = parsers.parse_record(fmt, raw)  # validate: a record that cannot be parsed is not stored
         except FeedError as exc:
             self.issue(name, rid, exc.message)
             return
+        if any(r.origin == "osv" and family_of_ecosystem(r.vendor) for r in parsed.affected):
+            self.advisories += 1
+        for problem in parsed.problems()[:20]:
+            if len(self.problems) < self.limits.max_items_per_kind:
+                self.problems.append(ImportIssue(name, rid, problem))
         outcome = self.store.put_vuln_record(fmt, rid, modified, dict(raw))
         self.counts[outcome] += 1
 
@@ -183,17 +237,27 @@ class _Importer:
             return
         name = str(path)
         try:
-            size = path.stat().st_size
-            if size > self.limits.max_file_bytes:
-                raise LimitExceeded(f"file is {size} bytes, limit {self.limits.max_file_bytes}", source=name)
-            if zipfile.is_zipfile(path):
-                with zipfile.ZipFile(path) as zf:
-                    self.zip(zf, name, 1)
-                return
-            if size > self.limits.max_document_bytes:
-                raise LimitExceeded(f"document is {size} bytes, limit {self.limits.max_document_bytes}",
+            # only regular files: a FIFO named *.json must not block, /dev/zero must not be read
+            with os.fdopen(open_regular(path), "rb") as fh:
+                size = os.fstat(fh.fileno()).st_size
+                if size > self.limits.max_file_bytes:
+                    raise LimitExceeded(f"file is {size} bytes, limit {self.limits.max_file_bytes}", source=name)
+                if zipfile.is_zipfile(fh):
+                    fh.seek(0)
+                    with zipfile.ZipFile(fh) as zf:
+                        self.zip(zf, name, 1)
+                    return
+                if size > self.limits.max_document_bytes:
+                    raise LimitExceeded(f"document is {size} bytes, limit {self.limits.max_document_bytes}",
+                                        source=name)
+                fh.seek(0)
+                data = fh.read(self.limits.max_document_bytes + 1)
+            if len(data) > self.limits.max_document_bytes:
+                raise LimitExceeded(f"document grew beyond the limit of {self.limits.max_document_bytes} bytes",
                                     source=name)
-            self.document(path.read_bytes(), name)
+            self.document(data, name)
+        except FeedError as exc:
+            self.issue(name, None, exc.message)
         except OSError as exc:
             self.issue(name, None, f"cannot read: {exc.strerror or exc}")
         except (zipfile.BadZipFile, zipfile.LargeZipFile) as exc:
@@ -239,7 +303,8 @@ class _Importer:
         c = self.counts
         return ImportReport(added=c["added"], updated=c["updated"], unchanged=c["unchanged"],
                             older=c["older"], failed=c["failed"], files=c["files"],
-                            errors=tuple(self.errors))
+                            errors=tuple(self.errors), problems=tuple(self.problems),
+                            distribution_advisories=self.advisories)
 
 
 def import_feeds(store: Store, paths: list[str | os.PathLike[str]],

@@ -12,7 +12,16 @@ contains the version wins inside its source (curl's pairs); else an ``affected``
 that contains it makes the source say affected; else the block's ``defaultStatus``
 decides, not-affected by default. Across sources the cautious answer wins: any source
 saying affected makes the finding affected. A source with no usable range ("n/a", NVD
-``-``, commit ranges) yields ``unknown-range``, never ``affected``.
+``-``, commit ranges) yields ``unknown-range``, never ``affected``; so does a range the feed
+wrote wrongly (inverted, unparseable, a number for a version), which is also a feed problem.
+
+Package-aware matching (:mod:`ecuscan.vulns.distro`): a component whose version came from a
+package database carries the installed package (:meth:`Component.installed_package`). When
+the imported feeds hold advisories of that package's distribution release about the same
+vulnerability, they decide: fixed in the installed revision => not-affected, justification
+"fixed by distribution", the advisory named; still vulnerable => affected. With no such
+advisory the upstream range decides, and the finding says so. Advisories of the release for
+vulnerabilities no upstream record covers become findings of their own.
 """
 
 from __future__ import annotations
@@ -24,11 +33,21 @@ from dataclasses import dataclass, replace
 
 from ..catalog import Catalog, CatalogEntry
 from ..errors import FeedError
-from ..model import Component, ScanResult
+from ..model import Component, PackageRef, ScanResult
 from ..store import Store
+from .distro import CVE_ID_RE, Advisory, DistroIndex, DistroVerdict, judge
 from .parsers import parse_record
 from .ranges import contains
-from .records import AffectedRange, Finding, FindingStatus, MatchedBy, Vulnerability
+from .records import (
+    FIXED_BY_DISTRIBUTION,
+    RULE_DISTRO,
+    RULE_UPSTREAM,
+    AffectedRange,
+    Finding,
+    FindingStatus,
+    MatchedBy,
+    Vulnerability,
+)
 
 # OSV ecosystems that carry distribution package versions (epochs, revisions), not upstream ones
 _DISTRO_ECOSYSTEMS = ("debian", "ubuntu", "alpine", "red hat", "redhat", "suse", "opensuse", "rocky",
@@ -39,18 +58,27 @@ _DISTRO_PURL_TYPES = ("pkg:deb/", "pkg:rpm/", "pkg:apk/", "pkg:alpm/")
 def load_vulnerabilities(store: Store) -> list[Vulnerability]:
     """Every stored record parsed and merged per id (a CVE's CVE 5 and NVD records become one).
 
-    Records that no longer parse are skipped (they were checked at import); withdrawn and
-    rejected records are left out.
+    Records that no longer parse are left out (see :func:`load_vulnerabilities_checked` for
+    the list of them); withdrawn and rejected records are left out.
     """
+    return load_vulnerabilities_checked(store)[0]
+
+
+def load_vulnerabilities_checked(store: Store) -> tuple[list[Vulnerability], list[str]]:
+    """:func:`load_vulnerabilities` plus the feed problems: records that no longer parse and
+    version statements that cannot be evaluated, each with its record id."""
     parsed: list[Vulnerability] = []
-    for source, _rid, doc in store.vuln_records():
+    problems: list[str] = []
+    for source, rid, doc in store.vuln_records():
         try:
             v = parse_record(source, doc)
-        except FeedError:
+        except FeedError as exc:
+            problems.append(f"{source}:{rid}: record no longer parses: {exc.message}")
             continue
         if not v.withdrawn:
             parsed.append(v)
-    return merge_vulnerabilities(parsed)
+            problems.extend(f"{source}:{rid}: {p}" for p in v.problems())
+    return merge_vulnerabilities(parsed), problems
 
 
 def merge_vulnerabilities(vulns: Iterable[Vulnerability]) -> list[Vulnerability]:
@@ -74,7 +102,8 @@ def merge_vulnerabilities(vulns: Iterable[Vulnerability]) -> list[Vulnerability]
             published=old.published or v.published,
             modified=max(filter(None, (old.modified, v.modified)), default=None),
             cvss=old.cvss + v.cvss, cwes=tuple(dict.fromkeys(old.cwes + v.cwes)), kev=old.kev or v.kev,
-            affected=old.affected + v.affected, sources=tuple(dict.fromkeys(old.sources + v.sources)))
+            affected=old.affected + v.affected, sources=tuple(dict.fromkeys(old.sources + v.sources)),
+            upstream=tuple(dict.fromkeys(old.upstream + v.upstream)))
     return sorted(by_id.values(), key=lambda x: x.id)
 
 
@@ -202,40 +231,134 @@ def _component_entry(c: Component, catalog: Catalog) -> CatalogEntry | None:
         or catalog.by_name(c.name)
 
 
+def _record_of(v: Vulnerability, r: AffectedRange) -> str:
+    return next((s for s in v.sources if s.startswith(r.origin.split(":")[0])),
+                v.sources[0] if v.sources else v.id)
+
+
+def _distro_matched(adv: Advisory, ranges: Iterable[AffectedRange], pkg: PackageRef) -> tuple[MatchedBy, ...]:
+    return tuple(MatchedBy(record=f"osv:{adv.record}", range=r.describe(),
+                           key=f"package {adv.package} ({adv.ecosystem})", origin="osv:distro")
+                 for r in dict.fromkeys(ranges))
+
+
+def _by_distro(f: Finding, verdicts: list[DistroVerdict], pkg: PackageRef) -> Finding:
+    """The distribution's advisories decide ``f`` (the cautious answer wins among several)."""
+    matched = tuple(m for vd in verdicts for m in _distro_matched(vd.advisory, vd.ranges, pkg))
+    names = ", ".join(dict.fromkeys(vd.advisory.record for vd in verdicts))
+    upstream = f"upstream: {f.status.value}"
+    affected = [vd for vd in verdicts if vd.affected]
+    unknown = [vd for vd in verdicts if vd.affected is None]
+    if affected:
+        vd = affected[0]
+        return replace(f, status=FindingStatus.AFFECTED, matched_by=matched + f.matched_by, rule=RULE_DISTRO,
+                       decided_by=vd.advisory.record, justification=None,
+                       decision=f"{vd.advisory.record} ({vd.advisory.ecosystem}): {vd.explanation} ({upstream})")
+    if unknown:
+        vd = unknown[0]
+        return replace(f, status=FindingStatus.UNKNOWN_RANGE, matched_by=matched + f.matched_by, rule=RULE_DISTRO,
+                       decided_by=vd.advisory.record,
+                       decision=f"{vd.advisory.record} ({vd.advisory.ecosystem}): {vd.explanation} ({upstream})")
+    vd = verdicts[0]
+    return replace(f, status=FindingStatus.NOT_AFFECTED, matched_by=matched + f.matched_by, rule=RULE_DISTRO,
+                   decided_by=names, justification=FIXED_BY_DISTRIBUTION,
+                   decision=f"{FIXED_BY_DISTRIBUTION}: {names} ({vd.advisory.ecosystem}): {vd.explanation} "
+                            f"({upstream})")
+
+
 def iter_matches(components: Iterable[Component], index: _Index, catalog: Catalog, *,
-                 firmware_sha256: str | None = None, firmware_path: str | None = None) -> Iterator[Finding]:
-    """Findings for ``components`` against a prepared index (see :func:`build_index`)."""
+                 firmware_sha256: str | None = None, firmware_path: str | None = None,
+                 distro: DistroIndex | None = None, default_distro: str | None = None) -> Iterator[Finding]:
+    """Findings for ``components`` against a prepared index (see :func:`build_index`).
+
+    ``distro``: distribution advisories (package-aware matching, see the module docstring);
+    ``default_distro``: the release (``debian-13``) of installed packages whose image did not say.
+    """
     for c in components:
         entry = _component_entry(c, catalog)
         if entry is None:
             continue
+        pkg = c.installed_package()
+        if pkg is not None and pkg.distro is None and default_distro:
+            pkg = replace(pkg, distro=default_distro)
+        use_distro = distro is not None and len(distro) > 0 and pkg is not None
+        covered: set[str] = set()  # vulnerability ids a finding of this component already speaks for
         for v, ranges in index.by_entry.get(entry.id, ()):
             status, used, note = _verdict(ranges, c.version)
             best = v.best_cvss()
-            matched = tuple(MatchedBy(record=next((s for s in v.sources if s.startswith(r.origin.split(":")[0])),
-                                                  v.sources[0] if v.sources else v.id),
+            matched = tuple(MatchedBy(record=_record_of(v, r),
                                       range=r.describe() + (f" [{r.status}]" if r.status != "affected" else ""),
                                       key=key, origin=r.origin) for r, key in dict.fromkeys(used))
-            yield Finding(vuln_id=v.id, component_id=entry.id, component_purl=c.purl,
-                          component_version=c.version, status=status, matched_by=matched,
-                          evidence=(_evidence_text(c) + (f"; {note}" if note else ""))[:500],
-                          firmware_sha256=firmware_sha256, firmware_path=firmware_path, cvss=best,
-                          severity=v.severity(), cwes=v.cwes, kev=v.kev, summary=v.summary)
+            records = ", ".join(dict.fromkeys(m.record for m in matched)) or v.id
+            decision = f"upstream range of {records}: {status.value}"
+            if pkg is not None and not use_distro:
+                decision += (f"; installed package {pkg.purl()}: no distribution advisories imported"
+                             if pkg.distro else f"; installed package {pkg.name} {pkg.version}: release unknown")
+            f = Finding(vuln_id=v.id, component_id=entry.id, component_purl=c.purl,
+                        component_version=c.version, status=status, matched_by=matched,
+                        evidence=(_evidence_text(c) + (f"; {note}" if note else ""))[:500],
+                        firmware_sha256=firmware_sha256, firmware_path=firmware_path, cvss=best,
+                        severity=v.severity(), cwes=v.cwes, kev=v.kev, summary=v.summary,
+                        rule=RULE_UPSTREAM, decided_by=records, decision=decision,
+                        package_purl=pkg.purl() if pkg else None)
+            if use_distro:
+                assert distro is not None and pkg is not None
+                advs = distro.for_vulnerability(pkg, (v.id, *v.aliases, *v.upstream))
+                covered.update((v.id, *v.aliases, *v.upstream))
+                if advs:
+                    f = _by_distro(f, [judge(a, pkg.version) for a in advs], pkg)
+                else:
+                    f = replace(f, decision=f"{decision}; no {pkg.distro} advisory for "
+                                            f"{pkg.source or pkg.name}: upstream range decides")
+            yield f
+        if not use_distro:
+            continue
+        assert distro is not None and pkg is not None
+        # advisories of the release for vulnerabilities no upstream record named (a DSA naming
+        # three CVEs of which one has an upstream record still speaks for the other two)
+        for adv in distro.advisories(pkg):
+            cves = [i for i in adv.vuln_ids if CVE_ID_RE.match(i)] or [adv.record]
+            vids = [i for i in cves if i not in covered]
+            if not vids:
+                continue
+            covered.update(vids)
+            vd = judge(adv, pkg.version)
+            av = adv.vulnerability
+            best = av.best_cvss()
+            status = (FindingStatus.AFFECTED if vd.affected else FindingStatus.UNKNOWN_RANGE
+                      if vd.affected is None else FindingStatus.NOT_AFFECTED)
+            for vid in vids:
+                yield Finding(vuln_id=vid, component_id=entry.id, component_purl=c.purl,
+                              component_version=c.version, status=status,
+                              matched_by=_distro_matched(adv, vd.ranges, pkg), evidence=_evidence_text(c)[:500],
+                              firmware_sha256=firmware_sha256, firmware_path=firmware_path, cvss=best,
+                              severity=av.severity(), cwes=av.cwes, kev=av.kev, summary=av.summary,
+                              rule=RULE_DISTRO, decided_by=adv.record,
+                              justification=FIXED_BY_DISTRIBUTION if vd.affected is False else None,
+                              decision=(f"{FIXED_BY_DISTRIBUTION}: " if vd.affected is False else "")
+                              + f"{adv.record} ({adv.ecosystem}): {vd.explanation} (no upstream record)",
+                              package_purl=pkg.purl())
 
 
 def match_components(components: Iterable[Component], vulns: Iterable[Vulnerability], catalog: Catalog, *,
-                     firmware_sha256: str | None = None, firmware_path: str | None = None) -> list[Finding]:
+                     firmware_sha256: str | None = None, firmware_path: str | None = None,
+                     default_distro: str | None = None) -> list[Finding]:
     """Match components against vulnerabilities; one finding per identity match (any status)."""
+    vulns = list(vulns)
     index = build_index(vulns, catalog)
     return list(iter_matches(components, index, catalog, firmware_sha256=firmware_sha256,
-                             firmware_path=firmware_path))
+                             firmware_path=firmware_path, distro=DistroIndex(vulns),
+                             default_distro=default_distro))
 
 
 def match_scan_results(results: Iterable[ScanResult], vulns: Iterable[Vulnerability],
-                       catalog: Catalog) -> list[Finding]:
+                       catalog: Catalog, *, default_distro: str | None = None) -> list[Finding]:
     """Match the contained components of every scan result; findings carry the firmware."""
+    vulns = list(vulns)
     index = build_index(vulns, catalog)
+    distro = DistroIndex(vulns)
     out: list[Finding] = []
     for r in results:
-        out.extend(iter_matches(r.contained(), index, catalog, firmware_sha256=r.sha256, firmware_path=r.path))
+        out.extend(iter_matches(r.contained(), index, catalog, firmware_sha256=r.sha256, firmware_path=r.path,
+                                distro=distro, default_distro=default_distro))
     return out

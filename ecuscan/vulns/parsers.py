@@ -12,11 +12,13 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Mapping
+from dataclasses import replace
 from typing import Any
 
 from ..catalog import parse_cpe
 from ..errors import FeedError
-from .ranges import looks_like_version, parse_free_text, release_key
+from .distro import distro_range_problem, family_of_ecosystem
+from .ranges import looks_like_version, parse_free_text, range_problem, release_key
 from .records import AffectedRange, Cvss, Severity, Vulnerability
 
 _MAX_TEXT = 2000
@@ -80,6 +82,28 @@ def _cwe_ids(texts: Iterable[Any]) -> tuple[str, ...]:
     return tuple(out)
 
 
+def _not_text(block: Mapping[str, Any], keys: Iterable[str]) -> str | None:
+    """A feed problem when a version field holds a JSON number, list ... instead of a string.
+
+    ``2.287`` read as a number is not the version ``2.287`` (nor ``2.2870``): it is refused,
+    not dropped (a dropped bound widens the range to "all versions").
+    """
+    for k in keys:
+        v = block.get(k)
+        if v is not None and not isinstance(v, str):
+            return f"{k} is a JSON {type(v).__name__} ({str(v)[:40]}), not a version string"
+    return None
+
+
+def _checked(ranges: list[AffectedRange]) -> list[AffectedRange]:
+    """Every range that cannot be evaluated becomes unknown with its feed problem named."""
+    out = []
+    for r in ranges:
+        problem = range_problem(r) if not r.problem else None
+        out.append(replace(r, unknown=True, problem=problem, note=problem) if problem else r)
+    return out
+
+
 def _bounded(ranges: list[AffectedRange], rid: str) -> None:
     if len(ranges) > _MAX_RANGES:
         raise FeedError(f"more than {_MAX_RANGES} version statements", source=rid)
@@ -101,6 +125,11 @@ def _cve5_versions(block: Mapping[str, Any], base: dict[str, Any]) -> list[Affec
         status = "unaffected" if v.get("status") == "unaffected" else "affected"
         if v.get("status") == "unknown":
             continue
+        bad = _not_text(v, ("version", "lessThan", "lessThanOrEqual"))
+        if bad:
+            out.append(AffectedRange(**base, status=status, unknown=True, problem=bad, note=bad,
+                                     text=str(dict(v))[:200]))
+            continue
         ver = _s(v.get("version"), 200) or ""
         lt, le = _s(v.get("lessThan"), 200), _s(v.get("lessThanOrEqual"), 200)
         vtype = _s(v.get("versionType"), 40) or ""
@@ -116,12 +145,15 @@ def _cve5_versions(block: Mapping[str, Any], base: dict[str, Any]) -> list[Affec
             if upper == "*":
                 upper = None
             elif not looks_like_version(upper):
-                out.append(AffectedRange(**kw, unknown=True, note=f"unusable bound {upper!r}"))
+                problem = f"unusable upper bound {upper[:80]!r}"
+                out.append(AffectedRange(**kw, unknown=True, problem=problem, note=problem))
                 continue
             if lower is not None and not looks_like_version(lower):
-                notes.append(f"lower bound {lower!r} ignored")
-                lower = None
-            if lower is not None and upper is not None and release_key(lower) >= release_key(upper):
+                # ignoring it would widen the range to everything below the upper bound
+                problem = f"unusable lower bound {lower[:80]!r}"
+                out.append(AffectedRange(**kw, unknown=True, problem=problem, note=problem))
+                continue
+            if lower is not None and upper is not None and release_key(lower) == release_key(upper):
                 # HackerOne/curl encoding: {version X, lessThan X} means "< X"
                 notes.append(f"version {lower} >= bound: read as '<{'=' if le and not lt else ''}{upper}' only")
                 lower = None
@@ -224,6 +256,7 @@ def parse_cve5(raw: Mapping[str, Any]) -> Vulnerability:
         cvss.extend(more)
         kev = kev or adp_kev
     _bounded(affected, rid)
+    affected = _checked(affected)
     return Vulnerability(
         id=rid, summary=_summary(_s(cna.get("title")), description), description=description,
         published=_s(meta.get("datePublished"), 40), modified=_s(meta.get("dateUpdated"), 40),
@@ -252,11 +285,15 @@ def _nvd_match(m: Mapping[str, Any], conditional: bool) -> AffectedRange | None:
                             "note": "AND configuration: platform condition not evaluated" if conditional else ""}
     if part == "h":
         return None
+    bad = _not_text(m, bounds)
+    if bad:
+        return AffectedRange(**{**base, "note": bad}, unknown=True, problem=bad)
     if any(bounds.values()):
         lo = bounds["versionStartIncluding"] or bounds["versionStartExcluding"]
         hi = bounds["versionEndIncluding"] or bounds["versionEndExcluding"]
         if any(b is not None and not looks_like_version(b) for b in (lo, hi)):
-            return AffectedRange(**{**base, "note": "unusable NVD bound"}, unknown=True)
+            problem = f"unusable NVD bound {(lo if lo and not looks_like_version(lo) else hi)!r}"
+            return AffectedRange(**{**base, "note": problem}, unknown=True, problem=problem)
         return AffectedRange(**base, lower=lo, lower_inclusive=bounds["versionStartIncluding"] is not None,
                              upper=hi, upper_inclusive=bounds["versionEndIncluding"] is not None)
     if version == "-":
@@ -287,6 +324,7 @@ def parse_nvd(raw: Mapping[str, Any]) -> Vulnerability:
                     if r is not None:
                         affected.append(r)
     _bounded(affected, rid)
+    affected = _checked(affected)
     # NVD's copied "affected" block (the CNA's, usually "n/a") adds nothing to configurations.
     metrics = _dict(raw.get("metrics"))
     cvss: list[Cvss] = []
@@ -320,6 +358,9 @@ def _osv_ranges(rng: Mapping[str, Any], base: dict[str, Any]) -> list[AffectedRa
     open_ = False
     for ev in _list(rng.get("events")):
         ev = _dict(ev)
+        bad = _not_text(ev, ("introduced", "fixed", "last_affected", "limit"))
+        if bad:
+            return [AffectedRange(**base, unknown=True, problem=f"OSV event {bad}", note=bad, text=rtype)]
         if "introduced" in ev:
             val = _s(ev["introduced"], 100)
             lower = None if val in (None, "0") else val
@@ -332,8 +373,15 @@ def _osv_ranges(rng: Mapping[str, Any], base: dict[str, Any]) -> list[AffectedRa
             open_ = False
     if open_:
         out.append(AffectedRange(**base, lower=lower, text=f"{rtype} introduced {lower or 0}"))
-    return [r if all(b is None or looks_like_version(b) for b in (r.lower, r.upper))
-            else AffectedRange(**base, unknown=True, note="unusable OSV event", text=r.text) for r in out]
+    family = family_of_ecosystem(base.get("vendor"))
+    if family is not None:
+        # a distribution's versions (epochs, revisions, ~, -rN) follow its own rules
+        checked = []
+        for r in out:
+            problem = distro_range_problem(family, r)
+            checked.append(replace(r, unknown=True, problem=problem, note=problem) if problem else r)
+        return checked
+    return _checked(out)
 
 
 def parse_osv(raw: Mapping[str, Any]) -> Vulnerability:
@@ -349,9 +397,10 @@ def parse_osv(raw: Mapping[str, Any]) -> Vulnerability:
                                 "purl": _s(pkg.get("purl"), 300), "vendor": _s(pkg.get("ecosystem"), 60)}
         for r in _list(a.get("ranges")):
             affected.extend(_osv_ranges(_dict(r), base))
+        distro = family_of_ecosystem(base["vendor"]) is not None
         for v in _list(a.get("versions"))[:_MAX_RANGES]:
-            if isinstance(v, str) and looks_like_version(v):
-                affected.append(AffectedRange(**base, exact=v, text=f"versions[] {v}"))
+            if isinstance(v, str) and (looks_like_version(v) or (distro and v.strip())):
+                affected.append(AffectedRange(**base, exact=v.strip()[:200], text=f"versions[] {v}"))
         _bounded(affected, rid)
     cvss: list[Cvss] = []
     db_sev = _s(_dict(raw.get("database_specific")).get("severity"), 20)
@@ -370,7 +419,8 @@ def parse_osv(raw: Mapping[str, Any]) -> Vulnerability:
         id=rid, aliases=aliases, summary=_summary(_s(raw.get("summary")), details), description=details,
         published=_s(raw.get("published"), 40), modified=_s(raw.get("modified"), 40), cvss=tuple(cvss),
         cwes=_cwe_ids(_list(_dict(raw.get("database_specific")).get("cwe_ids"))), affected=tuple(affected),
-        sources=(f"osv:{rid}",), withdrawn=bool(raw.get("withdrawn")))
+        sources=(f"osv:{rid}",), withdrawn=bool(raw.get("withdrawn")),
+        upstream=tuple(u for u in _list(raw.get("upstream")) if isinstance(u, str))[:50])
 
 
 def parse_record(fmt: str, raw: Any) -> Vulnerability:

@@ -31,6 +31,8 @@ _TOKEN_RE = re.compile(r"(\d+)|([a-z]+)")
 _PRE, _ZERO, _POST, _NUM, _LETTER = 1, 2, 3, 4, 5
 _VERSIONISH_RE = re.compile(r"^v?\d+(?:[._-]?[0-9a-z]+){0,12}$", re.IGNORECASE)
 _HEX_RE = re.compile(r"^[0-9a-f]{7,40}$")
+#: A version string longer than this is no release number (it bounds the work of comparing).
+MAX_VERSION_CHARS = 200
 
 
 @functools.total_ordering
@@ -78,7 +80,8 @@ def release_key(text: str) -> _Key:
     prev_num = False
     for m in _TOKEN_RE.finditer(s):
         if m.group(1) is not None:
-            n = int(m.group(1)[:18])
+            # arbitrary length: a bound of 21 digits must stay 21 digits (no truncation)
+            n = int(m.group(1))
             parts.append((_NUM, n, "") if n else (_ZERO, 0, ""))
             prev_num = True
         else:
@@ -127,7 +130,7 @@ def looks_like_version(text: str) -> bool:
     [True, True, False, False, False, False, False]
     """
     t = text.strip()
-    if not t or not _VERSIONISH_RE.match(t):
+    if not t or len(t) > MAX_VERSION_CHARS or not _VERSIONISH_RE.match(t):
         return False
     # a long hex string with letters is a commit id, not a release
     return not (_HEX_RE.match(t.lower()) and any(c.isalpha() for c in t) and len(t) >= 7)
@@ -169,9 +172,44 @@ def parse_free_text(text: str) -> list[tuple[str, str]] | None:
     return out
 
 
-def to_version_range(rng: AffectedRange) -> ReleaseVersionRange | None:
-    """The univers range of an :class:`AffectedRange`; ``None`` when it has no usable bounds."""
+def bounds_problem(lower: str | None, upper: str | None, *, lower_inclusive: bool = True,
+                   upper_inclusive: bool = False, exact: str | None = None) -> str | None:
+    """Why an interval as written cannot be evaluated, or ``None`` when it can.
+
+    A bound that is no release number, or an interval whose lower bound lies above its upper
+    one (or equals it without both ends included), describes no versions: evaluated anyway,
+    univers' ``vers`` algorithm reads ``>=3.0, <2.0`` as "below 2.0 or from 3.0 on".
+
+    >>> bounds_problem("3.0", "2.0")
+    "inverted range: lower bound '3.0' is above upper bound '2.0'"
+    >>> bounds_problem("2.0", "2.0"), bounds_problem("1.0", "2.0"), bounds_problem(None, "git-1a2b")
+    ("empty range: '>=2.0, <2.0'", None, "unusable upper bound 'git-1a2b'")
+    """
+    for label, b in (("exact version", exact), ("lower bound", lower), ("upper bound", upper)):
+        if b is not None and not looks_like_version(b):
+            return f"unusable {label} {b[:80]!r}"
+    if exact is None and lower is not None and upper is not None:
+        lo, hi = release_key(lower), release_key(upper)
+        if hi < lo:
+            return f"inverted range: lower bound {lower!r} is above upper bound {upper!r}"
+        if lo == hi and not (lower_inclusive and upper_inclusive):
+            return (f"empty range: '{'>=' if lower_inclusive else '>'}{lower}, "
+                    f"{'<=' if upper_inclusive else '<'}{upper}'")
+    return None
+
+
+def range_problem(rng: AffectedRange) -> str | None:
+    """:func:`bounds_problem` of a parsed range (``None`` for an unknown range: nothing to check)."""
     if rng.unknown:
+        return None
+    return bounds_problem(rng.lower, rng.upper, lower_inclusive=rng.lower_inclusive,
+                          upper_inclusive=rng.upper_inclusive, exact=rng.exact)
+
+
+def to_version_range(rng: AffectedRange) -> ReleaseVersionRange | None:
+    """The univers range of an :class:`AffectedRange`; ``None`` when it has no usable bounds
+    (unknown, unparseable, inverted or empty: see :func:`range_problem`)."""
+    if rng.unknown or rng.problem or range_problem(rng) is not None:
         return None
     constraints: list[VersionConstraint] = []
     try:

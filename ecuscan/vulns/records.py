@@ -12,6 +12,15 @@ import enum
 from dataclasses import dataclass, field
 from typing import Any
 
+#: The rules that decide a finding: the upstream record's version range, a distribution's
+#: advisory for the installed package, a Yocto cve-check/SPDX patch statement, a VEX statement.
+RULE_UPSTREAM = "upstream-range"
+RULE_DISTRO = "distro-advisory"
+RULE_YOCTO = "yocto-patch"
+RULE_VEX = "vex"
+RULES = (RULE_UPSTREAM, RULE_DISTRO, RULE_YOCTO, RULE_VEX)
+FIXED_BY_DISTRIBUTION = "fixed by distribution"
+
 
 class FindingStatus(enum.StrEnum):
     """The matcher's verdict for one component and one vulnerability."""
@@ -112,6 +121,9 @@ class AffectedRange:
     unknown: bool = False
     note: str = ""
     text: str = ""
+    #: A feed problem: the statement as written cannot be evaluated (inverted, unparseable,
+    #: a JSON number where a version string belongs). Such a range is always ``unknown``.
+    problem: str = ""
 
     def describe(self) -> str:
         """The range in a compact human form.
@@ -121,6 +133,8 @@ class AffectedRange:
         >>> AffectedRange(origin="nvd", exact="1.0.40").describe()
         '=1.0.40'
         """
+        if self.problem:
+            return f"invalid ({self.problem})"
         if self.unknown:
             return f"unknown ({self.note})" if self.note else "unknown"
         if self.exact is not None:
@@ -145,7 +159,8 @@ class AffectedRange:
         return {"origin": self.origin, "vendor": self.vendor, "product": self.product,
                 "cpe": self.cpe, "purl": self.purl, "package": self.package,
                 "range": self.describe(), "status": self.status,
-                "default_status": self.default_status, "text": self.text}
+                "default_status": self.default_status, "text": self.text,
+                **({"problem": self.problem} if self.problem else {})}
 
 
 @dataclass(frozen=True)
@@ -168,6 +183,17 @@ class Vulnerability:
     sources: tuple[str, ...] = ()
     description: str = ""
     withdrawn: bool = False
+    #: OSV ``upstream``: the upstream vulnerabilities a distribution record is about (OSV 1.6+)
+    upstream: tuple[str, ...] = ()
+
+    def problems(self) -> tuple[str, ...]:
+        """Feed problems of this record: its version statements that cannot be evaluated.
+
+        >>> v = Vulnerability(id="X", affected=(AffectedRange(origin="nvd", unknown=True, problem="inverted"),))
+        >>> v.problems()
+        ('nvd: inverted',)
+        """
+        return tuple(dict.fromkeys(f"{r.origin}: {r.problem}" for r in self.affected if r.problem))
 
     def best_cvss(self) -> Cvss | None:
         """The assessment used for severity: highest-scored v3.x/v4.0, else any scored one."""
@@ -218,6 +244,10 @@ class VexStatement:
     impact: str | None = None
     action: str | None = None
     source: str = ""  # file it came from
+    #: the rule a statement stands for: ``vex`` (a triage document) or ``yocto-patch`` (a build's cve-check)
+    rule: str = "vex"
+    #: what the statement rests on (Yocto: the patch file names)
+    evidence: str = ""
 
     def suppresses(self) -> bool:
         """True when the statement takes the finding out of the exposure (not_affected, fixed)."""
@@ -227,7 +257,8 @@ class VexStatement:
         """JSON-ready form."""
         return {"vuln_id": self.vuln_id, "status": self.status.value,
                 "products": [p.to_dict() for p in self.products], "justification": self.justification,
-                "impact": self.impact, "action": self.action, "source": self.source}
+                "impact": self.impact, "action": self.action, "source": self.source, "rule": self.rule,
+                **({"evidence": self.evidence} if self.evidence else {})}
 
 
 @dataclass(frozen=True)
@@ -269,6 +300,16 @@ class Finding:
     summary: str = ""
     suppressed_by: VexStatement | None = None
     triage: VexStatement | None = None
+    #: which rule decided the verdict: one of :data:`RULES`
+    rule: str = "upstream-range"
+    #: the record, advisory or statement that decided it (``nvd:CVE-…``, ``DEBIAN-CVE-…``, a VEX file)
+    decided_by: str = ""
+    #: why the verdict is not-affected/fixed when a rule says so ("fixed by distribution" ...)
+    justification: str | None = None
+    #: the decision in one sentence, for terminal/JSON/SARIF readers
+    decision: str = ""
+    #: the installed package the component came from (package URL), when a package database named it
+    package_purl: str | None = None
 
     @property
     def exposed(self) -> bool:
@@ -289,6 +330,8 @@ class Finding:
             "cwes": list(self.cwes), "kev": self.kev, "summary": self.summary,
             "suppressed_by": self.suppressed_by.to_dict() if self.suppressed_by else None,
             "triage": self.triage.to_dict() if self.triage else None,
+            "rule": self.rule, "decided_by": self.decided_by, "justification": self.justification,
+            "decision": self.decision, "package": self.package_purl,
         }
 
 
@@ -315,6 +358,11 @@ class ImportReport:
     failed: int = 0
     files: int = 0
     errors: tuple[ImportIssue, ...] = field(default=())
+    #: feed problems of records that were stored: version statements that cannot be evaluated
+    #: (inverted, unparseable, numbers); matching reports them as unknown ranges, never affected
+    problems: tuple[ImportIssue, ...] = field(default=())
+    #: records read that are distribution advisories (OSV Debian:13, Ubuntu:…, Alpine:v…, Red Hat …)
+    distribution_advisories: int = 0
 
     @property
     def changed(self) -> int:
@@ -326,4 +374,7 @@ class ImportReport:
         return {"added": self.added, "updated": self.updated, "unchanged": self.unchanged,
                 "older": self.older, "failed": self.failed, "files": self.files,
                 "errors": [{"file": e.file, "record": e.record, "message": e.message}
-                           for e in self.errors]}
+                           for e in self.errors],
+                "problems": [{"file": e.file, "record": e.record, "message": e.message}
+                             for e in self.problems],
+                "distribution_advisories": self.distribution_advisories}

@@ -3,7 +3,9 @@
 One rule per vulnerability (id, summary, CWE tags, ``security-severity`` for GitHub), one
 result per exposed or suppressed finding, located at the firmware file (the component's
 evidence offset goes into the message and properties: SARIF regions are text-oriented).
-VEX-suppressed findings carry a SARIF ``suppressions`` entry with the justification.
+VEX-suppressed findings carry a SARIF ``suppressions`` entry with the justification, as do
+findings a distribution advisory marks fixed (when they are included). Every result names
+the rule that decided it (``properties.rule``, ``decidedBy``, ``decision``).
 Written as plain JSON: the object model is small and no maintained SARIF writer library
 is on our dependency list (sarif-om is unmaintained since 2019).
 """
@@ -31,8 +33,9 @@ def to_sarif(findings: Iterable[Finding], *, include_not_affected: bool = False)
     rules: dict[str, dict[str, Any]] = {}
     results: list[dict[str, Any]] = []
     for f in findings:
-        if f.status is FindingStatus.NOT_AFFECTED and not include_not_affected and f.suppressed_by is None:
-            continue
+        if (f.status is FindingStatus.NOT_AFFECTED and not include_not_affected and f.suppressed_by is None
+                and f.rule != "distro-advisory"):
+            continue  # (fixed by the distribution: kept, as a suppressed result that names the advisory)
         if f.vuln_id not in rules:
             rule: dict[str, Any] = {
                 "id": f.vuln_id, "name": f.vuln_id.replace("-", ""),
@@ -52,13 +55,19 @@ def to_sarif(findings: Iterable[Finding], *, include_not_affected: bool = False)
         res: dict[str, Any] = {
             "ruleId": f.vuln_id, "level": level,
             "message": {"text": f"{f.component_purl} is {f.status.value} by {f.vuln_id} ({how}). "
+                                f"Decided by {f.rule}: {f.decision or f.decided_by}. "
                                 f"Evidence: {f.evidence}"[:2000]},
             "locations": [{"physicalLocation": {"artifactLocation": {"uri": _uri(f.firmware_path)}},
                            "logicalLocations": [{"name": f.component_purl, "kind": "module"}]}],
             "partialFingerprints": {"ecuscan/v1": f"{f.vuln_id}|{f.component_purl}|{f.firmware_sha256 or ''}"},
             "properties": {"status": f.status.value, "component": f.component_purl,
                            "firmwareSha256": f.firmware_sha256, "kev": f.kev,
-                           "matchedBy": [m.to_dict() for m in f.matched_by]}}
+                           "matchedBy": [m.to_dict() for m in f.matched_by],
+                           "rule": f.rule, "decidedBy": f.decided_by, "justification": f.justification,
+                           "decision": f.decision, "package": f.package_purl}}
+        if f.suppressed_by is None and f.rule == "distro-advisory" and f.status is FindingStatus.NOT_AFFECTED:
+            res["suppressions"] = [{"kind": "external", "status": "accepted",
+                                    "justification": f"{f.justification}: {f.decision}"[:1000]}]
         if f.suppressed_by is not None:
             s = f.suppressed_by
             res["suppressions"] = [{"kind": "external", "status": "accepted",

@@ -24,10 +24,12 @@ from typing import Any
 
 from packageurl import PackageURL
 
+from ..catalog import Catalog
 from ..errors import FeedError
 from ..limits import DEFAULT_LIMITS, Limits
-from .feeds import parse_json
+from .feeds import parse_json, read_regular_file
 from .records import Finding, FindingStatus, ProductRef, VexStatement, VexStatus
+from .yocto import is_cve_check, is_spdx, parse_cve_check, parse_spdx
 
 _CDX_STATE = {"not_affected": VexStatus.NOT_AFFECTED, "false_positive": VexStatus.NOT_AFFECTED,
               "resolved": VexStatus.FIXED, "resolved_with_pedigree": VexStatus.FIXED,
@@ -170,23 +172,30 @@ def parse_openvex(doc: Mapping[str, Any], source: str, limits: Limits = DEFAULT_
     return out
 
 
-def load_vex(path: str | Path, limits: Limits = DEFAULT_LIMITS) -> list[VexStatement]:
-    """Read a CycloneDX VEX or OpenVEX JSON file (format detected from the content)."""
+def load_vex(path: str | Path, limits: Limits = DEFAULT_LIMITS, catalog: Catalog | None = None,
+             unresolved: list[str] | None = None) -> list[VexStatement]:
+    """Read a CycloneDX VEX, OpenVEX, Yocto cve-check or Yocto SPDX 2.2/3.0 JSON file (format
+    detected from the content). Yocto recipes are mapped to components through ``catalog``
+    (the built-in one by default); recipes it does not know are appended to ``unresolved``."""
     p = Path(path)
-    try:
-        data = p.read_bytes() if p.stat().st_size <= limits.max_document_bytes else None
-    except OSError as exc:
-        raise FeedError(f"cannot read: {exc.strerror or exc}", source=str(p)) from exc
-    if data is None:
-        raise FeedError(f"larger than {limits.max_document_bytes} bytes", source=str(p))
+    data = read_regular_file(p, limits.max_document_bytes)
     doc = parse_json(data, str(p), limits)
+    if is_cve_check(doc) or is_spdx(doc):
+        if catalog is None:
+            from ..catalog import load_catalog
+            catalog = load_catalog()
+        assert isinstance(doc, Mapping)
+        stmts, missing = (parse_cve_check if is_cve_check(doc) else parse_spdx)(doc, str(p), catalog, limits)
+        if unresolved is not None:
+            unresolved.extend(missing)
+        return stmts
     if not isinstance(doc, Mapping):
         raise FeedError("VEX document is not a JSON object", source=str(p))
     if doc.get("bomFormat") == "CycloneDX":
         return parse_cyclonedx_vex(doc, str(p), limits)
     if "statements" in doc and "openvex" in str(doc.get("@context", "")):
         return parse_openvex(doc, str(p), limits)
-    raise FeedError("neither CycloneDX VEX nor OpenVEX", source=str(p))
+    raise FeedError("neither CycloneDX VEX, OpenVEX, Yocto cve-check nor SPDX", source=str(p))
 
 
 def _purl_applies(stmt_purl: str, finding: Finding) -> bool:
@@ -237,8 +246,12 @@ def apply_vex(findings: Iterable[Finding], statements: Iterable[VexStatement],
         sup = [s for s in applicable if s.suppresses()]
         other = [s for s in applicable if not s.suppresses()]
         if sup:
-            f = replace(f, suppressed_by=sup[-1],
-                        status=FindingStatus.FIXED if sup[-1].status is VexStatus.FIXED else f.status)
+            s = sup[-1]
+            f = replace(f, suppressed_by=s, status=FindingStatus.FIXED if s.status is VexStatus.FIXED else f.status,
+                        rule=s.rule, decided_by=s.source, justification=s.justification or s.impact,
+                        decision=f"{s.rule} statement {s.status.value} ({s.source})"
+                                 + (f": {s.evidence}" if s.evidence else "")
+                                 + (f"; before it: {f.decision}" if f.decision else ""))
         if other:
             f = replace(f, triage=other[-1])
         out.append(f)
