@@ -1,0 +1,326 @@
+"""PE/COFF loader (LIEF): UEFI applications and drivers, Windows programs and DLLs.
+
+The scanned bytes are the file itself, so identification runs over every section and the
+evidence offsets are file offsets. What the headers state is kept:
+
+- sections as segments at ``image base + RVA`` (the load address);
+- imported DLLs as ``needed`` (like ELF ``DT_NEEDED``: the image *uses* them), imported
+  functions as undefined symbols, exported functions as defined symbols, the export name of a
+  DLL as ``soname``;
+- build provenance: the CodeView PDB path (``build_paths``) and its GUID/age (``build_id``),
+  the link timestamp (unless zero or a reproducible-build hash), the linker version
+  (``toolchains``), machine and subsystem (``EFI_APPLICATION``, ``EFI_BOOT_SERVICE_DRIVER`` ...);
+- the Authenticode signature: present or not, and its signers;
+- version resources (``VS_VERSIONINFO``: ``ProductName``, ``FileVersion``, ``CompanyName`` ...)
+  as ``pe:version:<key>`` metadata.
+
+The fixed headers are checked by hand before LIEF sees the bytes (a section count or header size
+that lies is refused with a clear :class:`~ecuscan.errors.FormatError`); LIEF parses the
+directories. Counts are bounded by :class:`~ecuscan.limits.Limits` (``max_segments``,
+``max_symbols``, ``max_items_per_kind``, ``max_pe_bytes``).
+"""
+
+from __future__ import annotations
+
+import struct
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import lief
+
+from ecuscan.errors import FormatError
+from ecuscan.limits import DEFAULT_LIMITS, Limits
+from ecuscan.model import (
+    Buffer,
+    Diagnostic,
+    Endianness,
+    Image,
+    ImageFormat,
+    Segment,
+    SegmentKind,
+    Symbol,
+    Toolchain,
+)
+from ecuscan.textsafe import printable
+
+from ._util import as_view, check_file_size, sha256_of
+from .base import FormatInfo, LoaderFormat, OffsetMap
+
+__all__ = ["FORMATS", "PeHeaders", "is_pe", "load_pe", "read_headers"]
+
+lief.logging.disable()
+
+#: COFF machine numbers (PE format specification) -> ecuscan architecture names.
+MACHINES: dict[int, str] = {
+    0x014C: "x86", 0x8664: "x86_64", 0xAA64: "aarch64", 0x01C0: "arm", 0x01C2: "arm", 0x01C4: "arm",
+    0x5032: "riscv", 0x5064: "riscv64", 0x5128: "riscv128", 0x6232: "loongarch32",
+    0x6264: "loongarch64", 0x0EBC: "ebc", 0x0200: "ia64", 0x01F0: "powerpc",
+}
+
+#: Optional-header subsystem numbers -> names.
+SUBSYSTEMS: dict[int, str] = {
+    1: "NATIVE", 2: "WINDOWS_GUI", 3: "WINDOWS_CUI", 9: "WINDOWS_CE_GUI", 10: "EFI_APPLICATION",
+    11: "EFI_BOOT_SERVICE_DRIVER", 12: "EFI_RUNTIME_DRIVER", 13: "EFI_ROM", 16: "WINDOWS_BOOT_APPLICATION",
+}
+
+#: The Windows loader refuses more sections than this (PE format specification); so do we.
+MAX_PE_SECTIONS = 96
+
+_SCN_CNT_CODE, _SCN_CNT_UNINIT, _SCN_MEM_EXECUTE, _SCN_MEM_WRITE = 0x20, 0x80, 0x20000000, 0x80000000
+_FILE_DLL = 0x2000
+_DEBUG_REPRO = 16
+
+
+@dataclass(frozen=True)
+class PeHeaders:
+    """The fixed headers of a PE image, checked against the file size."""
+
+    pe_offset: int
+    machine: int
+    sections: int
+    timestamp: int
+    characteristics: int
+    bits: int
+    optional_size: int
+
+
+def is_pe(head: bytes) -> bool:
+    """True if ``head`` starts with an MZ header whose ``e_lfanew`` points at ``PE\\0\\0``.
+
+    >>> is_pe(b"MZ" + bytes(58) + (64).to_bytes(4, "little") + b"PE\\0\\0")
+    True
+    >>> is_pe(b"MZ" + bytes(100))
+    False
+    """
+    if len(head) < 64 or head[:2] != b"MZ":
+        return False
+    lfanew = int.from_bytes(head[60:64], "little")
+    return 64 <= lfanew <= len(head) - 4 and head[lfanew:lfanew + 4] == b"PE\0\0"
+
+
+def read_headers(data: Buffer, path: str) -> PeHeaders:
+    """Check the DOS, COFF and optional headers against the file; raise :class:`FormatError` if they lie.
+
+    Hand-written: these fixed fields decide whether LIEF is handed the bytes at all, and LIEF
+    accepts counts a loader would refuse.
+    """
+    mv = as_view(data)
+    size = len(mv)
+    if size < 64 or bytes(mv[:2]) != b"MZ":
+        raise FormatError("not a PE image (no MZ header)", source=path)
+    lfanew = int.from_bytes(mv[60:64], "little")
+    if lfanew < 4 or lfanew + 24 > size or bytes(mv[lfanew:lfanew + 4]) != b"PE\0\0":
+        raise FormatError(f"PE header offset 0x{lfanew:x} does not point at a PE signature inside the "
+                          f"{size}-byte file", source=path)
+    machine, nsect, stamp, _symptr, _nsym, optsize, chars = struct.unpack_from("<HHIIIHH", mv, lfanew + 4)
+    if nsect == 0 or nsect > MAX_PE_SECTIONS:
+        raise FormatError(f"PE header states {nsect} sections (1..{MAX_PE_SECTIONS} allowed)", source=path)
+    opt = lfanew + 24
+    if optsize < 2 or opt + optsize > size:
+        raise FormatError(f"PE optional header of {optsize} bytes runs past the end of the file", source=path)
+    magic = int.from_bytes(mv[opt:opt + 2], "little")
+    if magic not in (0x10B, 0x20B):
+        raise FormatError(f"PE optional header magic 0x{magic:x} is neither PE32 nor PE32+", source=path)
+    if opt + optsize + 40 * nsect > size:
+        raise FormatError(f"PE section table ({nsect} sections) runs past the end of the file", source=path)
+    return PeHeaders(lfanew, machine, nsect, stamp, chars, 64 if magic == 0x20B else 32, optsize)
+
+
+def _config() -> Any:
+    cfg = lief.PE.ParserConfig()
+    cfg.parse_reloc = False
+    cfg.parse_exceptions = False
+    cfg.parse_arm64x_binary = False
+    return cfg
+
+
+def _text(value: object, limit: int) -> str:
+    """A name from the image (LIEF gives ``str`` or ``bytes``), NULs dropped, made printable."""
+    if isinstance(value, bytes | bytearray | memoryview):
+        value = bytes(value).split(b"\0", 1)[0].decode("utf-8", "replace")
+    return printable(str(value or "").split("\0", 1)[0], limit)
+
+
+def _enum_name(value: Any) -> str:
+    return str(value).rsplit(".", 1)[-1]
+
+
+def _segments(binary: Any, base: int, size: int, limits: Limits,
+              notes: list[Diagnostic], data: Buffer) -> tuple[Segment, ...]:
+    out: list[Segment] = []
+    for i, sec in enumerate(binary.sections):
+        if i >= limits.max_segments:
+            notes.append(Diagnostic("pe-too-many-sections", f"more than {limits.max_segments} sections"))
+            break
+        name = _text(sec.name, 64) or f"section{i}"
+        chars = int(sec.characteristics)
+        off, raw = int(sec.pointerto_raw_data), int(sec.sizeof_raw_data)
+        vsize = int(sec.virtual_size)
+        length = min(raw, vsize) if vsize else raw
+        if chars & (_SCN_CNT_CODE | _SCN_MEM_EXECUTE):
+            kind = SegmentKind.CODE
+        elif chars & _SCN_CNT_UNINIT and raw == 0:
+            kind = SegmentKind.BSS
+        else:
+            kind = SegmentKind.DATA if chars & _SCN_MEM_WRITE else SegmentKind.RODATA
+        if length and off + length > size:
+            notes.append(Diagnostic("pe-truncated-section", f"section {name} states {length} bytes at "
+                                    f"0x{off:x}, past the end of the {size}-byte file", offset=off))
+            length = max(0, size - off)
+        addr = base + int(sec.virtual_address)
+        if not length:
+            out.append(Segment(name=name, address=addr, offset=off if off <= size else 0, size=0, kind=kind))
+            continue
+        out.append(Segment(name=name, address=addr, offset=off, size=length, kind=kind, file_offset=off,
+                           sha256=sha256_of(data, off, length)))
+    return tuple(out)
+
+
+def _imports(binary: Any, limits: Limits) -> tuple[tuple[str, ...], list[Symbol]]:
+    cap = limits.max_items_per_kind
+    dlls: dict[str, None] = {}
+    syms: list[Symbol] = []
+    groups = [binary.imports, binary.delay_imports if binary.has_delay_imports else []]
+    for group in groups:
+        for imp in group:
+            if len(dlls) >= cap:
+                break
+            dll = _text(imp.name, 128)
+            if not dll:
+                continue
+            dlls.setdefault(dll, None)
+            for entry in imp.entries:
+                if len(syms) >= limits.max_symbols:
+                    break
+                name = f"{dll}#{entry.ordinal}" if entry.is_ordinal else _text(entry.name, 256)
+                if name:
+                    syms.append(Symbol(name=name, address=None, defined=False))
+    return tuple(dlls), syms
+
+
+def _exports(binary: Any, base: int, limits: Limits) -> tuple[str | None, list[Symbol]]:
+    if not binary.has_exports:
+        return None, []
+    exp = binary.get_export()
+    syms = []
+    for i, entry in enumerate(exp.entries):
+        if i >= limits.max_symbols:
+            break
+        if entry.name:
+            syms.append(Symbol(name=_text(entry.name, 256), address=base + int(entry.address), defined=True))
+    return (_text(exp.name, 128) or None), syms
+
+
+def _debug(binary: Any, meta: dict[str, str]) -> tuple[str | None, tuple[str, ...], bool]:
+    """(build id from the CodeView GUID and age, PDB paths, whether the build is reproducible)."""
+    build_id, paths, repro = None, [], False
+    for i, entry in enumerate(binary.debug):
+        if i >= 64:
+            break
+        if int(entry.type.value if hasattr(entry.type, "value") else entry.type) == _DEBUG_REPRO:
+            repro = True
+        if isinstance(entry, lief.PE.CodeViewPDB):
+            pdb = _text(entry.filename, 512)
+            if pdb:
+                paths.append(pdb)
+                meta.setdefault("pe:pdb", pdb)
+            guid = bytes(entry.signature)
+            if guid and any(guid):
+                build_id = build_id or f"{guid.hex()}{int(entry.age):x}"
+    return build_id, tuple(paths), repro
+
+
+def _signature(binary: Any, meta: dict[str, str], limits: Limits) -> None:
+    meta["pe:signed"] = "true" if binary.has_signatures else "false"
+    signers: list[str] = []
+    for sig in binary.signatures:
+        for signer in sig.signers:
+            if len(signers) >= limits.max_items_per_kind:
+                break
+            cert = signer.cert
+            subject = cert.subject if cert is not None else f"issuer {signer.issuer}"
+            signers.append(printable(subject, 300))
+    for i, subject in enumerate(signers[:8]):
+        meta[f"pe:signer{'' if i == 0 else i + 1}"] = subject
+
+
+def _version_info(binary: Any, meta: dict[str, str], limits: Limits) -> None:
+    if not binary.has_resources:
+        return
+    manager = binary.resources_manager
+    if not manager.has_version:
+        return
+    count = 0
+    for version in manager.version:
+        info = version.string_file_info
+        if info is None:
+            continue
+        for table in info.children:
+            for entry in table.entries:
+                if count >= limits.max_items_per_kind:
+                    return
+                key, value = _text(entry.key, 64), _text(entry.value, 300)
+                if key and value:
+                    meta.setdefault(f"pe:version:{key}", value)
+                    count += 1
+
+
+def load_pe(data: Buffer, path: str, *, limits: Limits = DEFAULT_LIMITS) -> Image:
+    """Load a PE/COFF image (``.efi``, ``.exe``, ``.dll``, ``.sys``, an EDK2 driver).
+
+    Raises :class:`FormatError` (naming ``path``) when the headers lie or LIEF cannot read it.
+    A PE larger than ``max_pe_bytes`` is scanned as its bytes only, with a warning.
+    """
+    size = check_file_size(data, path, limits)
+    hdr = read_headers(data, path)
+    arch = MACHINES.get(hdr.machine)
+    meta: dict[str, str] = {"pe:machine": arch or f"0x{hdr.machine:04x}"}
+    notes: list[Diagnostic] = []
+    if size > limits.max_pe_bytes:
+        notes.append(Diagnostic("pe-too-large", f"{size} bytes, more than max_pe_bytes={limits.max_pe_bytes}: "
+                                "headers, imports and resources not read, bytes scanned as they are"))
+        seg = Segment(name="file", address=None, offset=0, size=size, file_offset=0, sha256=sha256_of(data))
+        return Image(path=path, format=ImageFormat.PE, data=data, segments=(seg,), arch=arch, bits=hdr.bits,
+                     endianness=Endianness.LITTLE, metadata=meta, diagnostics=tuple(notes))
+    binary = lief.PE.parse(bytes(as_view(data)), _config())
+    if binary is None:
+        raise FormatError("LIEF cannot read this PE image", source=path)
+    opt = binary.optional_header
+    base = int(opt.imagebase)
+    subsystem = SUBSYSTEMS.get(int(opt.subsystem.value if hasattr(opt.subsystem, "value") else opt.subsystem))
+    meta["pe:subsystem"] = subsystem or _enum_name(opt.subsystem)
+    meta["pe:image_base"] = f"0x{base:x}"
+    linker = f"{int(opt.major_linker_version)}.{int(opt.minor_linker_version)}"
+    meta["pe:linker_version"] = linker
+    if hdr.characteristics & _FILE_DLL:
+        meta["pe:dll"] = "true"
+    segments = _segments(binary, base, size, limits, notes, data)
+    needed, imported = _imports(binary, limits)
+    soname, exported = _exports(binary, base, limits)
+    build_id, pdbs, repro = _debug(binary, meta)
+    if hdr.timestamp and not repro:
+        meta["pe:link_time"] = datetime.fromtimestamp(hdr.timestamp, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    _signature(binary, meta, limits)
+    _version_info(binary, meta, limits)
+    entry_rva = int(opt.addressof_entrypoint)
+    tools = () if linker == "0.0" else (  # EDK2's GenFw writes 0.0: no linker is named
+        Toolchain(name="PE linker", version=linker, source="pe-header", text=f"linker version {linker}"),)
+    return Image(
+        path=path, format=ImageFormat.PE, data=data, segments=segments, arch=arch, bits=hdr.bits,
+        endianness=Endianness.LITTLE, entry=base + entry_rva if entry_rva else None,
+        symbols=tuple([*exported, *imported][:limits.max_symbols]),
+        soname=soname if hdr.characteristics & _FILE_DLL else None, needed=needed, build_id=build_id,
+        build_paths=pdbs, toolchains=tools, metadata=meta, diagnostics=tuple(notes))
+
+
+def _probe(head: bytes, _data: Buffer) -> bool:
+    return is_pe(head)
+
+
+#: Registration (ecuscan.formats.registry).
+FORMATS = (LoaderFormat(
+    FormatInfo(ImageFormat.PE, "PE/COFF: UEFI application or driver, Windows program or DLL",
+               "application/vnd.microsoft.portable-executable", "`MZ`, and `PE\\0\\0` at `e_lfanew`",
+               OffsetMap.FILE),
+    _probe, load_pe),)
