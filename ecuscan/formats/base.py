@@ -41,7 +41,9 @@ class FormatInfo:
     """Everything ecuscan knows about a format besides how to parse it.
 
     ``magic`` says in words how the bytes are recognised (it is shown in the format table of
-    ``docs/scan-json.md``); ``container`` is true when the format has members to unpack.
+    ``docs/scan-json.md``); ``container`` is true when the format has members to unpack. A
+    container whose ``offsets`` is :attr:`OffsetMap.MEMBERS` is only unpacked (an archive); one
+    with a payload mapping also loads as one image (a UEFI volume: every section, decompressed).
     """
 
     format: ImageFormat

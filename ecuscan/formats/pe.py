@@ -131,7 +131,8 @@ def _config() -> Any:
     cfg = lief.PE.ParserConfig()
     cfg.parse_reloc = False
     cfg.parse_exceptions = False
-    cfg.parse_arm64x_binary = False
+    if hasattr(cfg, "parse_arm64x_binary"):  # LIEF >= 0.16
+        cfg.parse_arm64x_binary = False
     return cfg
 
 

@@ -31,8 +31,8 @@ from .base import PROBE_BYTES, Format, FormatInfo, OffsetMap
 if TYPE_CHECKING:
     from .archive import Member, Skipped, UnpackBudget
 
-__all__ = ["BUILTIN", "detect", "find", "formats", "info", "infos", "is_container", "iter_members",
-           "load", "offsets_are_file_offsets", "register", "unregister"]
+__all__ = ["BUILTIN", "detect", "find", "format_table", "formats", "info", "infos", "is_container",
+           "iter_members", "load", "offsets_are_file_offsets", "register", "unregister"]
 
 #: Built-in format modules, in probe order. Adding a format: one module, one line here.
 BUILTIN: tuple[str, ...] = (
@@ -143,12 +143,15 @@ def detect(data: Buffer) -> ImageFormat:
 
 
 def is_container(data: Buffer) -> bool:
-    """True if the bytes are a container whose members :func:`iter_members` unpacks.
+    """True if the bytes are a container that is unpacked rather than loaded (archive, filesystem image).
+
+    Formats that are both (UEFI firmware volumes, option ROMs: ``FormatInfo.container`` with a
+    payload mapping) load as one image; :func:`iter_members` also lists their members.
 
     >>> is_container(b"!<arch>\\n"), is_container(b"\\x7fELF")
     (True, False)
     """
-    return find(data).info.container
+    return find(data).info.offsets is OffsetMap.MEMBERS
 
 
 def load(data: Buffer, path: str, *, base_address: int | None = None,
@@ -176,8 +179,26 @@ def load(data: Buffer, path: str, *, base_address: int | None = None,
 def iter_members(data: Buffer, path: str, *, limits: Limits = DEFAULT_LIMITS, depth: int = 0,
                  skipped: list[Skipped] | None = None,
                  budget: UnpackBudget | None = None) -> Iterator[Member]:
-    """The members of a container of any registered format (see :meth:`Format.members`)."""
+    """The members of a container of any registered format (see :meth:`Format.members`): the
+    files of an archive, the PE32/TE/raw sections of UEFI volumes, the images of an option ROM."""
     fmt = find(data)
     if not fmt.info.container:
         raise UnsupportedFormat(f"a {fmt.info.name} image is not a container", source=path)
     return fmt.members(data, path, limits=limits, depth=depth, skipped=skipped, budget=budget)
+
+
+_OFFSETS_TEXT = {
+    OffsetMap.FILE: "the file: `offset` is a file offset",
+    OffsetMap.PAYLOAD: "a decoded payload: `address` (and `file_offset` of a segment stored as is) locate it",
+    OffsetMap.MEMBERS: "its members, each scanned on its own",
+}
+
+
+def format_table() -> str:
+    """The Markdown table of the registered formats (``docs/scan-json.md`` shows it, generated)."""
+    rows = ["| `format` | what | recognised by | media type | members | scanned bytes are |",
+            "| --- | --- | --- | --- | --- | --- |"]
+    for i in infos():
+        rows.append(f"| `{i.name}` | {i.description} | {i.magic} | `{i.media_type}` | "
+                    f"{'yes' if i.container else 'no'} | {_OFFSETS_TEXT[i.offsets]} |")
+    return "\n".join(rows)
