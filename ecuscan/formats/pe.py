@@ -23,6 +23,8 @@ directories. Counts are bounded by :class:`~ecuscan.limits.Limits` (``max_segmen
 from __future__ import annotations
 
 import struct
+import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -69,7 +71,8 @@ MAX_PE_SECTIONS = 96
 
 _SCN_CNT_CODE, _SCN_CNT_UNINIT, _SCN_MEM_EXECUTE, _SCN_MEM_WRITE = 0x20, 0x80, 0x20000000, 0x80000000
 _FILE_DLL = 0x2000
-_DEBUG_REPRO = 16
+#: 1993-01-01: no PE image was linked before Windows NT 3.1; an earlier stamp is a placeholder (iPXE's).
+_PE_EPOCH = 725846400
 
 
 @dataclass(frozen=True)
@@ -83,6 +86,7 @@ class PeHeaders:
     characteristics: int
     bits: int
     optional_size: int
+    subsystem: int
 
 
 def is_pe(head: bytes) -> bool:
@@ -124,7 +128,8 @@ def read_headers(data: Buffer, path: str) -> PeHeaders:
         raise FormatError(f"PE optional header magic 0x{magic:x} is neither PE32 nor PE32+", source=path)
     if opt + optsize + 40 * nsect > size:
         raise FormatError(f"PE section table ({nsect} sections) runs past the end of the file", source=path)
-    return PeHeaders(lfanew, machine, nsect, stamp, chars, 64 if magic == 0x20B else 32, optsize)
+    subsystem = int.from_bytes(mv[opt + 68:opt + 70], "little") if optsize >= 70 else 0
+    return PeHeaders(lfanew, machine, nsect, stamp, chars, 64 if magic == 0x20B else 32, optsize, subsystem)
 
 
 def _config() -> Any:
@@ -142,9 +147,6 @@ def _text(value: object, limit: int) -> str:
         value = bytes(value).split(b"\0", 1)[0].decode("utf-8", "replace")
     return printable(str(value or "").split("\0", 1)[0], limit)
 
-
-def _enum_name(value: Any) -> str:
-    return str(value).rsplit(".", 1)[-1]
 
 
 def _segments(binary: Any, base: int, size: int, limits: Limits,
@@ -219,7 +221,7 @@ def _debug(binary: Any, meta: dict[str, str]) -> tuple[str | None, tuple[str, ..
     for i, entry in enumerate(binary.debug):
         if i >= 64:
             break
-        if int(entry.type.value if hasattr(entry.type, "value") else entry.type) == _DEBUG_REPRO:
+        if isinstance(entry, lief.PE.Repro):
             repro = True
         if isinstance(entry, lief.PE.CodeViewPDB):
             pdb = _text(entry.filename, 512)
@@ -227,8 +229,8 @@ def _debug(binary: Any, meta: dict[str, str]) -> tuple[str | None, tuple[str, ..
                 paths.append(pdb)
                 meta.setdefault("pe:pdb", pdb)
             guid = bytes(entry.signature)
-            if guid and any(guid):
-                build_id = build_id or f"{guid.hex()}{int(entry.age):x}"
+            if len(guid) == 16 and any(guid):  # as symbol servers key a PDB: GUID (Windows order), age
+                build_id = build_id or f"{uuid.UUID(bytes_le=guid).hex.upper()}{int(entry.age):X}"
     return build_id, tuple(paths), repro
 
 
@@ -267,6 +269,16 @@ def _version_info(binary: Any, meta: dict[str, str], limits: Limits) -> None:
                     count += 1
 
 
+def _guarded(part: str, notes: list[Diagnostic], default: Any, fn: Callable[..., Any], *args: Any) -> Any:
+    """Read one directory; a corrupt one (LIEF hands out undecodable strings) becomes a diagnostic."""
+    try:
+        return fn(*args)
+    except (UnicodeDecodeError, ValueError, RuntimeError, OverflowError) as exc:
+        notes.append(Diagnostic(f"pe-bad-{part.replace(' ', '-')}", f"{part} unreadable: "
+                                f"{type(exc).__name__}: {printable(str(exc), 160)}"))
+        return default
+
+
 def load_pe(data: Buffer, path: str, *, limits: Limits = DEFAULT_LIMITS) -> Image:
     """Load a PE/COFF image (``.efi``, ``.exe``, ``.dll``, ``.sys``, an EDK2 driver).
 
@@ -289,21 +301,20 @@ def load_pe(data: Buffer, path: str, *, limits: Limits = DEFAULT_LIMITS) -> Imag
         raise FormatError("LIEF cannot read this PE image", source=path)
     opt = binary.optional_header
     base = int(opt.imagebase)
-    subsystem = SUBSYSTEMS.get(int(opt.subsystem.value if hasattr(opt.subsystem, "value") else opt.subsystem))
-    meta["pe:subsystem"] = subsystem or _enum_name(opt.subsystem)
+    meta["pe:subsystem"] = SUBSYSTEMS.get(hdr.subsystem, str(hdr.subsystem))
     meta["pe:image_base"] = f"0x{base:x}"
     linker = f"{int(opt.major_linker_version)}.{int(opt.minor_linker_version)}"
     meta["pe:linker_version"] = linker
     if hdr.characteristics & _FILE_DLL:
         meta["pe:dll"] = "true"
     segments = _segments(binary, base, size, limits, notes, data)
-    needed, imported = _imports(binary, limits)
-    soname, exported = _exports(binary, base, limits)
-    build_id, pdbs, repro = _debug(binary, meta)
-    if hdr.timestamp and not repro:
+    needed, imported = _guarded("imports", notes, ((), []), _imports, binary, limits)
+    soname, exported = _guarded("exports", notes, (None, []), _exports, binary, base, limits)
+    build_id, pdbs, repro = _guarded("debug directory", notes, (None, (), False), _debug, binary, meta)
+    if hdr.timestamp >= _PE_EPOCH and not repro:
         meta["pe:link_time"] = datetime.fromtimestamp(hdr.timestamp, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-    _signature(binary, meta, limits)
-    _version_info(binary, meta, limits)
+    _guarded("signature", notes, None, _signature, binary, meta, limits)
+    _guarded("version resource", notes, None, _version_info, binary, meta, limits)
     entry_rva = int(opt.addressof_entrypoint)
     tools = () if linker == "0.0" else (  # EDK2's GenFw writes 0.0: no linker is named
         Toolchain(name="PE linker", version=linker, source="pe-header", text=f"linker version {linker}"),)
