@@ -153,14 +153,21 @@ def load_optionrom(data: Buffer, path: str, *, limits: Limits = DEFAULT_LIMITS) 
 def iter_optionrom_members(data: Buffer, path: str, *, limits: Limits = DEFAULT_LIMITS, depth: int = 0,
                            skipped: list[Skipped] | None = None,
                            budget: UnpackBudget | None = None) -> Iterator[Member]:
-    """Each image of the ROM as a member: ``image0.rom`` (x86), ``image1.efi`` (PE, decompressed)."""
+    """Each image of the ROM as a member: ``image0.rom`` (x86), ``image1.efi`` (PE, decompressed).
+
+    A ROM that is one stored image and nothing else has no members: it is that image (listing
+    it would hand back the same bytes, a container of itself).
+    """
     from .archive import Member, UnpackBudget
 
     if depth > limits.max_container_depth:
         raise LimitExceeded(f"containers nested deeper than max_container_depth={limits.max_container_depth}",
                             source=path)
     budget = budget if budget is not None else UnpackBudget()
-    for img in rom_images(data, path, limits):
+    images = rom_images(data, path, limits)
+    if len(images) == 1 and images[0].payload_offset == 0 and len(images[0].payload) == len(as_view(data)):
+        return
+    for img in images:
         budget.members += 1
         budget.bytes += len(img.payload)
         if budget.members > limits.max_members or budget.bytes > limits.max_unpacked_bytes:

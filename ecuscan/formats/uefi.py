@@ -30,7 +30,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from ecuscan.errors import FormatError, LimitExceeded
+from ecuscan.errors import EcuscanError, FormatError, LimitExceeded
 from ecuscan.limits import DEFAULT_LIMITS, Limits
 from ecuscan.model import Buffer, Diagnostic, Image, ImageFormat, Segment, SegmentKind, Severity
 from ecuscan.textsafe import printable
@@ -235,6 +235,10 @@ def walk(data: Buffer, path: str, limits: Limits = DEFAULT_LIMITS,
             raise FormatError("no valid UEFI firmware volume header (_FVH, checksummed) found", source=path)
         for i, (pos, length) in enumerate(volumes):
             yield from _volume(w, mv[pos:pos + length], pos, f"fv{i}", 0)
+    except EcuscanError as exc:
+        if exc.source is None:  # raised by a decompressor helper: name the file
+            raise type(exc)(exc.message, source=path) from exc
+        raise
     finally:
         if notes is not None:
             notes.extend(w.notes)
@@ -302,6 +306,9 @@ def _leaf(w: _Walk, where: str, guid: str, kind: str, suffix: str, body: bytes, 
 def _sections(w: _Walk, stream: memoryview, file_pos: int | None, where: str, guid: str, depth: int,
               info: dict[str, str]) -> Iterator[Leaf]:
     """The leaves of a section stream; names (UI sections) apply to the leaves of their file."""
+    if depth > w.limits.max_uefi_depth:
+        raise LimitExceeded(f"UEFI sections nest deeper than max_uefi_depth={w.limits.max_uefi_depth}",
+                            source=w.path)
     items: list[tuple[int, int, int, int]] = []  # (type, start, header size, size)
     pos = 0
     while pos + 4 <= len(stream):
