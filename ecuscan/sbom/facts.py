@@ -56,8 +56,9 @@ def is_firmware(result: ScanResult) -> bool:
     """Whether an image is firmware (a flash image, a bare-metal program) or a plain file of a tree.
 
     Flash formats (HEX, S-record, VBF, ODX, UEFI volumes, option ROMs), statically linked ELF
-    programs, UEFI (EFI-subsystem) PE images and raw dumps with identified contents are firmware; a Linux program or library (it loads shared libraries or is
-    one), a text file, or a blob whose bytes name nothing (package ownership aside) is a file.
+    programs, UEFI (EFI-subsystem) PE images and raw dumps with identified contents are firmware;
+    a Linux program or library (it loads shared libraries or is one), a Windows program, a text
+    file, or a blob whose bytes name nothing (package ownership aside) is a file.
 
     >>> from ecuscan.model import Provenance, Sha256
     >>> def r(fmt, **kw):

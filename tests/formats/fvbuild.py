@@ -47,6 +47,13 @@ def guid_section(guid: uuid.UUID, payload: bytes, attrs: int = 0x01) -> bytes:
     return section(GUID_DEFINED, guid.bytes_le + struct.pack("<HH", 4 + 20, attrs) + payload)
 
 
+def tiano_section(inner: bytes) -> bytes:
+    """A GUID-defined section, Tiano-compressed (EDK2's TianoCompress), processing required."""
+    from uefi_firmware import efi_compressor
+
+    return guid_section(TIANO_GUID, bytes(efi_compressor.TianoCompress(inner, len(inner))))
+
+
 def compression_section(inner: bytes, algorithm: int = 1) -> bytes:
     """EFI_COMPRESSION_SECTION: type 1 (standard EFI compression) via uefi_firmware, or 0 (stored)."""
     if algorithm == 0:

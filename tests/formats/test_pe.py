@@ -45,7 +45,7 @@ def test_windows_dll_sections_imports_exports_version_and_build_provenance() -> 
     assert formats.detect(blob) is ImageFormat.PE
     img = formats.load(blob, "ecutool.dll")
     assert (img.format, img.arch, img.bits, img.entry) == (ImageFormat.PE, "x86_64", 64, IMAGE_BASE + 0x1000)
-    text, rdata, rsrc = img.segments
+    text, rdata, _rsrc = img.segments
     assert (text.name, text.kind, text.address) == (".text", SegmentKind.CODE, IMAGE_BASE + 0x1000)
     assert rdata.address == IMAGE_BASE + 0x2000 and rdata.kind is SegmentKind.RODATA
     assert blob[rdata.offset:rdata.offset + rdata.size] == blob[rdata.file_offset:rdata.file_offset + rdata.size]

@@ -80,7 +80,7 @@ def test_volume_sections_lzma_and_nested_volumes() -> None:
 
 def test_volume_members_are_pe_drivers() -> None:
     members = list(formats.iter_members(_sample_volume(), "fw.fd"))
-    assert [m.path for m in members][0] == "fw.fd!/fv0/AcmeDxe.efi"
+    assert members[0].path == "fw.fd!/fv0/AcmeDxe.efi"
     pes = [formats.load(m.data, m.path) for m in members if m.name.endswith(".efi")]
     assert len(pes) == 3
     assert all(p.format is ImageFormat.PE and p.metadata["pe:subsystem"] == "EFI_BOOT_SERVICE_DRIVER" for p in pes)
@@ -104,6 +104,11 @@ def test_efi_compressed_section_is_decompressed_or_reported() -> None:
     img = load_uefi(blob, "efi.fd")
     assert [s.name for s in img.segments] == ["fv0/EfiPacked.efi"]
     assert b"EFI-PACKED-MARKER" in bytes(img.data) and b"EFI-PACKED-MARKER" not in blob
+    blob = fv.volume(fv.ffs_file(_guid(8), fv.DRIVER, fv.stream(fv.tiano_section(
+        fv.stream(fv.section(fv.PE32, _pe(b"\0TIANO-PACKED-MARKER\0")), fv.ui("TianoPacked"))))))
+    img = load_uefi(blob, "tiano.fd")
+    assert [s.name for s in img.segments] == ["fv0/TianoPacked.efi"] and not img.diagnostics
+    assert b"TIANO-PACKED-MARKER" in bytes(img.data) and b"TIANO-PACKED-MARKER" not in blob
 
 
 def test_without_a_tiano_decompressor_the_section_is_a_diagnostic(monkeypatch: pytest.MonkeyPatch) -> None:
