@@ -83,6 +83,16 @@ def test_scanner_identifies_components_in_pe_sections_and_locates_them() -> None
     assert efi.metadata["pe:subsystem"] == "EFI_APPLICATION" and is_firmware(efi)
 
 
+def test_imported_functions_make_a_uses_component_like_elf_imports() -> None:
+    ssl = ["SSL_new", "SSL_connect", "SSL_CTX_new", "SSL_read", "SSL_write", "SSL_free", "SSL_CTX_free"]
+    blob = build_pe(PeSpec(subsystem=2, imports={"libssl-3-x64.dll": ssl})).data
+    result = analyze_bytes(blob, "diag.exe", catalog=load_catalog(), options=ScanOptions(use_cache=False))[0]
+    assert result.needed == ("libssl-3-x64.dll",)
+    openssl = [c for c in result.components if c.id == "openssl"]
+    assert [c.relation for c in openssl] == [Relation.USES]  # imported, not contained
+    assert openssl[0].version is None
+
+
 @pytest.mark.parametrize("cut", [2, 63, 0x80 + 3, 0x80 + 20, 0x80 + 100, 0x80 + 300])
 def test_truncated_headers_are_a_format_error(cut: int) -> None:
     blob = build_pe(TOOL).data[:cut]
