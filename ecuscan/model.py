@@ -42,6 +42,7 @@ class ImageFormat(enum.StrEnum):
     PE = "pe"  # PE/COFF: UEFI applications and drivers, Windows programs and DLLs
     UEFI_FV = "uefi-fv"  # UEFI (PI) firmware volumes: OVMF/AAVMF flash images
     OPTION_ROM = "option-rom"  # PCI expansion ROM (legacy x86 and/or EFI images)
+    TE = "te"  # Terse Executable: UEFI SEC/PEI module (a PE with its headers stripped)
 
     @classmethod
     def _missing_(cls, value: object) -> ImageFormat | None:

@@ -8,8 +8,8 @@ importing ecuscan stays cheap and a loader may import the registry without a cyc
 A format from outside ecuscan is added at run time with :func:`register` (see
 ``docs/extending.md``); its name becomes an :class:`ImageFormat` value like the built-in ones.
 
->>> [i.name for i in infos()][:3]
-['elf', 'pe', 'uefi-fv']
+>>> [i.name for i in infos()][:4]
+['elf', 'pe', 'te', 'uefi-fv']
 >>> info(ImageFormat.IHEX).offsets.value, info(ImageFormat.ARCHIVE).container
 ('payload', True)
 """
@@ -38,6 +38,7 @@ __all__ = ["BUILTIN", "detect", "find", "format_table", "formats", "info", "info
 BUILTIN: tuple[str, ...] = (
     "ecuscan.formats.elf",
     "ecuscan.formats.pe",
+    "ecuscan.formats.te",
     "ecuscan.formats.uefi",
     "ecuscan.formats.optionrom",
     "ecuscan.formats.odx",  # before archive: an ODX-F/PDX container is a zip

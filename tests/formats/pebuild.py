@@ -166,3 +166,21 @@ def _rsrc(spec: PeSpec, rva: int) -> bytes:
     level3 = directory([(0x409, 72)])  # -> data entry at 72
     entry = struct.pack("<IIII", rva + 88, len(data), 1200, 0)
     return root + level2 + level3 + entry + data
+
+
+def to_te(pe: bytes) -> bytes:
+    """The TE form of a PE32+ image (PI spec): a 40-byte header replaces the DOS, COFF and optional
+    headers; everything from the section table on is kept, so file offsets shift by 40 - stripped."""
+    lfanew = struct.unpack_from("<I", pe, 0x3C)[0]
+    machine, nsect = struct.unpack_from("<HH", pe, lfanew + 4)
+    opt = lfanew + 24
+    entry, base_of_code = struct.unpack_from("<II", pe, opt + 16)
+    image_base = struct.unpack_from("<Q", pe, opt + 24)[0]
+    subsystem = struct.unpack_from("<H", pe, opt + 68)[0]
+    dirs = opt + 112
+    reloc = struct.unpack_from("<II", pe, dirs + 5 * 8)
+    debug = struct.unpack_from("<II", pe, dirs + 6 * 8)
+    stripped = opt + 240
+    head = struct.pack("<2sHBBHIIQIIII", b"VZ", machine, nsect, subsystem, stripped, entry, base_of_code,
+                       image_base, *reloc, *debug)
+    return head + pe[stripped:]

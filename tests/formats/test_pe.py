@@ -14,12 +14,13 @@ from ecuscan import formats, provenance
 from ecuscan.catalog import load_catalog
 from ecuscan.errors import FormatError
 from ecuscan.formats.pe import MAX_PE_SECTIONS, load_pe
+from ecuscan.formats.te import load_te
 from ecuscan.limits import DEFAULT_LIMITS, Limits
 from ecuscan.model import ImageFormat, Relation, SegmentKind
 from ecuscan.sbom.facts import is_firmware
 from ecuscan.scanner import ScanOptions, analyze_bytes
 
-from .pebuild import IMAGE_BASE, PeSpec, build_pe
+from .pebuild import IMAGE_BASE, PeSpec, build_pe, to_te
 
 PDB = r"C:\Users\alice\src\ecutool\x64\Release\ecutool.pdb"
 ZLIB = b"\0inflate 1.3.1 Copyright 1995-2024 Mark Adler \0"
@@ -195,3 +196,43 @@ def test_real_efi_applications_load(rel: str, arch: str) -> None:
         assert seg.address is not None and seg.offset + seg.size <= len(blob)
     if "ipxe" in rel:  # iPXE's converter writes a 1978 placeholder stamp: not a link time
         assert "pe:link_time" not in img.metadata
+
+
+def test_te_image_sections_and_pdb_path() -> None:
+    te = to_te(build_pe(PeSpec(machine=0xAA64, subsystem=11, pdb="/build/edk2/Build/PeiCore.dll", rodata=ZLIB)).data)
+    assert formats.detect(te) is ImageFormat.TE
+    img = formats.load(te, "PeiCore.te")
+    assert (img.arch, img.bits) == ("aarch64", 64)
+    assert img.metadata["pe:subsystem"] == "EFI_BOOT_SERVICE_DRIVER"
+    assert img.metadata["pe:pdb"] == "/build/edk2/Build/PeiCore.dll"
+    assert provenance.extract(img).build_paths[0] == "/build/edk2/Build/PeiCore.dll"
+    text, rdata = img.segments
+    assert text.address == IMAGE_BASE + 0x1000 and text.kind is SegmentKind.CODE
+    assert b"Mark Adler" in te[rdata.offset:rdata.offset + rdata.size]
+    result = analyze_bytes(te, "PeiCore.te", catalog=load_catalog(), options=ScanOptions(use_cache=False))[0]
+    assert any(c.id == "zlib" and c.version == "1.3.1" for c in result.contained())
+
+
+def test_te_headers_that_lie() -> None:
+    te = bytearray(to_te(build_pe(PeSpec(pdb="/x.pdb")).data))
+    te[4] = 90  # 90 sections: the table runs past the end of this small file
+    with pytest.raises(FormatError, match=r"lie\.te: .*section table"):
+        load_te(bytes(te[:600]), "lie.te")
+    te = bytearray(to_te(build_pe(PeSpec()).data))
+    struct.pack_into("<I", te, 40 + 16, 0x7FFFFFF0)  # .text SizeOfRawData
+    struct.pack_into("<I", te, 40 + 8, 0x7FFFFFF0)  # .text VirtualSize
+    img = load_te(bytes(te), "big.te")
+    assert [d.code for d in img.diagnostics] == ["te-truncated-section"]
+    assert all(s.offset + s.size <= len(te) for s in img.segments)
+    assert formats.detect(b"VZ" + bytes(100)) is ImageFormat.RAW  # no known machine: not TE
+
+
+def test_real_aavmf_pei_modules_are_te_with_pdb_paths() -> None:
+    blob = _cached("qemu-efi-aarch64/usr/share/qemu-efi-aarch64/QEMU_EFI.fd")
+    tes = [m for m in formats.iter_members(blob, "QEMU_EFI.fd") if m.name.endswith(".te")]
+    assert len(tes) >= 3
+    for m in tes:
+        img = formats.load(m.data, m.path)
+        assert img.format is ImageFormat.TE and img.arch == "aarch64"
+        assert img.metadata["pe:pdb"].endswith(".dll")
+    assert any(m.name.endswith("/PeiCore.te") for m in tes)

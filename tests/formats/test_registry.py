@@ -88,7 +88,7 @@ def test_offset_mapping_comes_from_the_registry() -> None:
         return ScanResult(path="x", sha256=z, size=1, format=fmt, provenance=Provenance(sha256=z, size=1))
 
     file_mapped = {i.format for i in registry.infos() if i.offsets is OffsetMap.FILE}
-    assert file_mapped == {ImageFormat.ELF, ImageFormat.PE, ImageFormat.RAW}
+    assert file_mapped == {ImageFormat.ELF, ImageFormat.PE, ImageFormat.TE, ImageFormat.RAW}
     for fmt in ImageFormat:
         assert file_offsets_are_buffer_offsets(result(fmt)) is (fmt in file_mapped)
     img = Image(path="x", format=ImageFormat.RAW, data=b"abcd")
