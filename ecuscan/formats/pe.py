@@ -29,8 +29,6 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-import lief
-
 from ecuscan.errors import FormatError
 from ecuscan.limits import DEFAULT_LIMITS, Limits
 from ecuscan.model import (
@@ -51,7 +49,19 @@ from .base import FormatInfo, LoaderFormat, OffsetMap
 
 __all__ = ["FORMATS", "PeHeaders", "is_pe", "load_pe", "read_headers"]
 
-lief.logging.disable()
+_LIEF: Any = None
+
+
+def _lief() -> Any:
+    """LIEF, imported on the first PE image: its import takes over a second, and every input is
+    probed by this module (the probe itself needs no LIEF)."""
+    global _LIEF
+    if _LIEF is None:
+        import lief
+
+        lief.logging.disable()
+        _LIEF = lief
+    return _LIEF
 
 #: COFF machine numbers (PE format specification) -> ecuscan architecture names.
 MACHINES: dict[int, str] = {
@@ -133,7 +143,7 @@ def read_headers(data: Buffer, path: str) -> PeHeaders:
 
 
 def _config() -> Any:
-    cfg = lief.PE.ParserConfig()
+    cfg = _lief().PE.ParserConfig()
     cfg.parse_reloc = False
     cfg.parse_exceptions = False
     if hasattr(cfg, "parse_arm64x_binary"):  # LIEF >= 0.16
@@ -221,9 +231,9 @@ def _debug(binary: Any, meta: dict[str, str]) -> tuple[str | None, tuple[str, ..
     for i, entry in enumerate(binary.debug):
         if i >= 64:
             break
-        if isinstance(entry, lief.PE.Repro):
+        if isinstance(entry, _lief().PE.Repro):
             repro = True
-        if isinstance(entry, lief.PE.CodeViewPDB):
+        if isinstance(entry, _lief().PE.CodeViewPDB):
             pdb = _text(entry.filename, 512)
             if pdb:
                 paths.append(pdb)
@@ -296,7 +306,7 @@ def load_pe(data: Buffer, path: str, *, limits: Limits = DEFAULT_LIMITS) -> Imag
         seg = Segment(name="file", address=None, offset=0, size=size, file_offset=0, sha256=sha256_of(data))
         return Image(path=path, format=ImageFormat.PE, data=data, segments=(seg,), arch=arch, bits=hdr.bits,
                      endianness=Endianness.LITTLE, metadata=meta, diagnostics=tuple(notes))
-    binary = lief.PE.parse(bytes(as_view(data)), _config())
+    binary = _lief().PE.parse(bytes(as_view(data)), _config())
     if binary is None:
         raise FormatError("LIEF cannot read this PE image", source=path)
     opt = binary.optional_header

@@ -26,17 +26,19 @@ from __future__ import annotations
 import lzma
 import struct
 import uuid
+from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from ecuscan.errors import EcuscanError, FormatError, LimitExceeded
 from ecuscan.limits import DEFAULT_LIMITS, Limits
-from ecuscan.model import Buffer, Diagnostic, Image, ImageFormat, Segment, SegmentKind, Severity
+from ecuscan.model import Buffer, Diagnostic, Endianness, Image, ImageFormat, Segment, SegmentKind, Severity
 from ecuscan.textsafe import printable
 
 from ._util import as_view, check_file_size, sha256_of
 from .base import FormatInfo, LoaderFormat, OffsetMap
+from .pe import MACHINES, is_pe
 
 if TYPE_CHECKING:
     from .archive import Member, Skipped, UnpackBudget
@@ -420,6 +422,7 @@ def load_uefi(data: Buffer, path: str, *, limits: Limits = DEFAULT_LIMITS) -> Im
     segments: list[Segment] = []
     offset = files = 0
     versions: dict[str, None] = {}
+    machines: Counter[int] = Counter()
     for leaf in walk(data, path, limits, notes):
         if len(segments) >= limits.max_segments:
             notes.append(Diagnostic("uefi-too-many-sections", f"more than max_segments={limits.max_segments} "
@@ -433,11 +436,27 @@ def load_uefi(data: Buffer, path: str, *, limits: Limits = DEFAULT_LIMITS) -> Im
         offset += len(leaf.data)
         if leaf.version:
             versions.setdefault(leaf.version, None)
+        machine = _machine(leaf)
+        if machine is not None:
+            machines[machine] += 1
     meta = {"uefi:volumes": str(len(find_volumes(data, limits.max_segments))), "uefi:sections": str(files)}
     if versions:
         meta["uefi:versions"] = ", ".join(list(versions)[:16])
+    arch = MACHINES.get(machines.most_common(1)[0][0]) if machines else None
     return Image(path=path, format=ImageFormat.UEFI_FV, data=b"".join(parts), segments=tuple(segments),
-                 metadata=meta, diagnostics=tuple(notes))
+                 arch=arch, endianness=Endianness.LITTLE if arch else None, metadata=meta,
+                 diagnostics=tuple(notes))
+
+
+def _machine(leaf: Leaf) -> int | None:
+    """The COFF machine of a PE32 or TE section (the volume's architecture is its drivers')."""
+    body = leaf.data
+    if leaf.kind == "te" and body[:2] == b"VZ" and len(body) >= 4:
+        return int.from_bytes(body[2:4], "little")
+    if leaf.kind == "pe32" and is_pe(body[:4096]):
+        at = int.from_bytes(body[60:64], "little") + 4
+        return int.from_bytes(body[at:at + 2], "little")
+    return None
 
 
 def iter_uefi_members(data: Buffer, path: str, *, limits: Limits = DEFAULT_LIMITS, depth: int = 0,

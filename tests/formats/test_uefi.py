@@ -75,6 +75,7 @@ def test_volume_sections_lzma_and_nested_volumes() -> None:
     assert b"LZMA-ONLY-MARKER" not in blob
     assert inner.file_offset is not None
     assert img.metadata["uefi:versions"] == "1.2" and img.metadata["uefi:sections"] == "4"
+    assert img.arch == "x86_64"  # the drivers' machine
     assert not img.diagnostics
 
 
@@ -225,6 +226,7 @@ def test_real_ovmf_volumes_walk_to_pe_drivers() -> None:
     blob = _cached("ovmf/usr/share/OVMF/OVMF_CODE_4M.fd")
     img = formats.load(blob, "OVMF_CODE_4M.fd")
     assert img.format is ImageFormat.UEFI_FV and int(img.metadata["uefi:volumes"]) >= 2
+    assert img.arch == "x86_64"
     names = {s.name.rsplit("/", 1)[-1] for s in img.segments}
     assert {"PeiCore.efi", "DxeCore.efi", "Shell.efi"} & names == {"PeiCore.efi", "DxeCore.efi"} | (
         {"Shell.efi"} & names)
@@ -239,6 +241,7 @@ def test_real_ovmf_volumes_walk_to_pe_drivers() -> None:
 def test_real_aavmf_volume_after_reset_code_has_pdb_paths() -> None:
     blob = _cached("qemu-efi-aarch64/usr/share/qemu-efi-aarch64/QEMU_EFI.fd")
     assert formats.detect(blob) is ImageFormat.UEFI_FV and blob[40:44] != b"_FVH"
+    assert formats.load(blob, "QEMU_EFI.fd").arch == "aarch64"
     members = {m.name.rsplit("/", 1)[-1]: m for m in formats.iter_members(blob, "QEMU_EFI.fd")}
     dxe = formats.load(members["DxeCore.efi"].data, "DxeCore.efi")
     assert dxe.arch == "aarch64" and dxe.metadata["pe:subsystem"] == "EFI_BOOT_SERVICE_DRIVER"
