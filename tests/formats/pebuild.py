@@ -184,3 +184,28 @@ def to_te(pe: bytes) -> bytes:
     head = struct.pack("<2sHBBHIIQIIII", b"VZ", machine, nsect, subsystem, stripped, entry, base_of_code,
                        image_base, *reloc, *debug)
     return head + pe[stripped:]
+
+
+def import_bomb(ndesc: int, nfunc: int, delay: bool = False) -> bytes:
+    """A PE whose ``ndesc`` import (or delay-import) descriptors all share one lookup table of
+    ``nfunc`` names: read naively that is ndesc * nfunc entries from a file of ndesc * 20 bytes."""
+    built = build_pe(PeSpec(imports={"A.dll": [f"f{i}" for i in range(nfunc)]}))
+    data = bytearray(built.data)
+    dirs = LFANEW + 24 + 112
+    imp_rva = struct.unpack_from("<I", data, dirs + 8)[0]
+    _, _vsize, rva, _raw, ptr = struct.unpack_from("<8sIIII", data, built.section_table_at + 40)
+    ilt, _, _, name_rva, iat = struct.unpack_from("<IIIII", data, ptr + imp_rva - rva)
+    if delay:
+        table = struct.pack("<8I", 1, name_rva, 0, iat, ilt, 0, 0, 0) * ndesc + bytes(32)
+    else:
+        table = struct.pack("<5I", ilt, 0, 0, name_rva, iat) * ndesc + bytes(20)
+    new_rva, raw = 0x100000, _align(len(table), FILE_ALIGN)
+    nsect = struct.unpack_from("<H", data, LFANEW + 6)[0]
+    struct.pack_into("<8sIIIIIIHHI", data, built.section_table_at + 40 * nsect, b".idata2", len(table), new_rva,
+                     raw, len(data), 0, 0, 0, 0, 0x40000040)
+    struct.pack_into("<H", data, LFANEW + 6, nsect + 1)
+    struct.pack_into("<I", data, LFANEW + 24 + 56, new_rva + _align(len(table), SECT_ALIGN))  # SizeOfImage
+    struct.pack_into("<II", data, dirs + 8 * (13 if delay else 1), new_rva, len(table))
+    if delay:
+        struct.pack_into("<II", data, dirs + 8, 0, 0)
+    return bytes(data) + table.ljust(raw, b"\0")
