@@ -12,6 +12,8 @@ import types
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from ecuscan import formats
 from ecuscan.catalog import load_catalog
@@ -150,3 +152,22 @@ def test_extended_names_are_checked() -> None:
     with pytest.raises(ValueError):
         ImageFormat.extend("Bad Name")
     assert ImageFormat.extend("elf") is ImageFormat.ELF
+
+
+_MAGICS = [b"\x7fELF", b"MZ", b"VZ\x64\x86", b"\x55\xaa", b"PK\x03\x04", b"070701", b":10", b"S0", b"vbf_version =",
+           b"<ODX", bytes(40) + b"_FVH", b"!<arch>\n"]
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(magic=st.sampled_from(_MAGICS), tail=st.binary(max_size=2048))
+def test_any_bytes_detect_to_a_registered_format_and_load_or_fail_cleanly(magic: bytes, tail: bytes) -> None:
+    blob = magic + tail
+    fmt = formats.detect(blob)
+    assert fmt.value in {i.name for i in registry.infos()}
+    try:
+        img = formats.load(blob, "h.bin")
+    except FormatError as exc:
+        assert str(exc).startswith("h.bin")
+    else:
+        assert img.format is fmt
+        assert all(0 <= s.offset and s.offset + s.size <= len(img.data) for s in img.segments)
