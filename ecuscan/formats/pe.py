@@ -324,6 +324,11 @@ def _debug(mv: memoryview, hdr: PeHeaders, meta: dict[str, str]) -> tuple[str | 
     return build_id, tuple(paths), repro
 
 
+def _rich_entries(binary: Any) -> int:
+    """How many tool records the Rich header (Microsoft's linker) lists; 0 when there is none."""
+    return len(binary.rich_header.entries) if binary.has_rich_header else 0
+
+
 def _signature(binary: Any, meta: dict[str, str], limits: Limits) -> None:
     meta["pe:signed"] = "true" if binary.has_signatures else "false"
     signers: list[str] = []
@@ -418,8 +423,12 @@ def load_pe(data: Buffer, path: str, *, limits: Limits = DEFAULT_LIMITS) -> Imag
     _guarded("signature", notes, None, _signature, binary, meta, limits)
     _guarded("version resource", notes, None, _version_info, binary, meta, limits)
     entry_rva = int(opt.addressof_entrypoint)
+    rich = _guarded("rich header", notes, 0, _rich_entries, binary)
+    if rich:  # only Microsoft's linker writes a Rich header: the linker version is the MSVC toolset's
+        meta["pe:rich_entries"] = str(rich)
+    name = "MSVC linker" if rich else "PE linker"
     tools = () if linker == "0.0" else (  # EDK2's GenFw writes 0.0: no linker is named
-        Toolchain(name="PE linker", version=linker, source="pe-header", text=f"linker version {linker}"),)
+        Toolchain(name=name, version=linker, source="pe-header", text=f"{name} version {linker}"),)
     return Image(
         path=path, format=ImageFormat.PE, data=data, segments=segments, arch=arch, bits=hdr.bits,
         endianness=Endianness.LITTLE, entry=base + entry_rva if entry_rva else None,

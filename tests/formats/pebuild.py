@@ -209,3 +209,14 @@ def import_bomb(ndesc: int, nfunc: int, delay: bool = False) -> bytes:
     if delay:
         struct.pack_into("<II", data, dirs + 8, 0, 0)
     return bytes(data) + table.ljust(raw, b"\0")
+
+
+def with_rich_header(pe: bytes, tools: list[tuple[int, int, int]], key: int = 0x5A5A1234) -> bytes:
+    """Insert a Rich header (Microsoft linker's tool records: product id, build, count) in the DOS
+    stub: "DanS" and three zero words, then the records, all XORed with ``key``, then "Rich", key."""
+    words = [0x536E6144, 0, 0, 0]  # "DanS"
+    for product, build, count in tools:
+        words += [(product << 16) | build, count]
+    body = b"".join(struct.pack("<I", w ^ key) for w in words) + b"Rich" + struct.pack("<I", key)
+    assert 0x40 + len(body) <= LFANEW
+    return pe[:0x40] + body + pe[0x40 + len(body):]

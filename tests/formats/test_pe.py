@@ -20,7 +20,7 @@ from ecuscan.model import ImageFormat, Relation, SegmentKind
 from ecuscan.sbom.facts import is_firmware
 from ecuscan.scanner import ScanOptions, analyze_bytes
 
-from .pebuild import IMAGE_BASE, PeSpec, build_pe, import_bomb, to_te
+from .pebuild import IMAGE_BASE, PeSpec, build_pe, import_bomb, to_te, with_rich_header
 
 PDB = r"C:\Users\alice\src\ecutool\x64\Release\ecutool.pdb"
 ZLIB = b"\0inflate 1.3.1 Copyright 1995-2024 Mark Adler \0"
@@ -65,6 +65,14 @@ def test_windows_dll_sections_imports_exports_version_and_build_provenance() -> 
     assert prov.build_id == img.build_id
     assert "2023-09-12T06:06:56" in " ".join(prov.timestamps)
     assert (prov.toolchains[0].name, prov.toolchains[0].version) == ("PE linker", "14.36")
+
+
+def test_rich_header_names_the_microsoft_linker() -> None:
+    blob = with_rich_header(build_pe(TOOL).data, [(0x0104, 30159, 12), (0x0102, 30159, 1)])
+    img = load_pe(blob, "msvc.dll")
+    assert img.metadata["pe:rich_entries"] == "2"
+    assert [(t.name, t.version) for t in img.toolchains] == [("MSVC linker", "14.36")]
+    assert [t.name for t in load_pe(build_pe(TOOL).data, "gnu.dll").toolchains] == ["PE linker"]
 
 
 def test_scanner_identifies_components_in_pe_sections_and_locates_them() -> None:
