@@ -25,6 +25,7 @@ bounded by :class:`~ecuscan.limits.Limits` (``max_segments``, ``max_symbols``,
 
 from __future__ import annotations
 
+import hashlib
 import struct
 import uuid
 from collections.abc import Callable
@@ -329,6 +330,34 @@ def _rich_entries(binary: Any) -> int:
     return len(binary.rich_header.entries) if binary.has_rich_header else 0
 
 
+_HASHES = {"SHA_256": "sha256", "SHA_1": "sha1", "MD5": "md5", "SHA_384": "sha384", "SHA_512": "sha512"}
+
+
+def _signed_digest(mv: memoryview, hdr: PeHeaders, binary: Any) -> str | None:
+    """``ok`` when the file still hashes to the digest its Authenticode signature signed,
+    ``mismatch`` when it was changed after signing, ``None`` when unsigned or not checkable.
+
+    The Authenticode hash covers the file except the checksum field, the certificate-table
+    directory entry and the certificate table (computed here: LIEF is given blanked directories).
+    """
+    if not binary.has_signatures:
+        return None
+    info = next(iter(binary.signatures)).content_info
+    name = _HASHES.get(str(info.digest_algorithm).rsplit(".", 1)[-1])
+    if name is None:
+        return None
+    opt = hdr.pe_offset + 24
+    cert_off, cert_size = _directory(mv, hdr, 4)  # a file offset, not an RVA
+    skip = sorted([(opt + 64, 4), (opt + (112 if hdr.bits == 64 else 96) + 32, 8), (cert_off, cert_size)])
+    digest, pos = hashlib.new(name), 0
+    for start, length in skip:
+        if start > pos:
+            digest.update(mv[pos:min(start, len(mv))])
+        pos = max(pos, start + length)
+    digest.update(mv[min(pos, len(mv)):])
+    return "ok" if digest.digest() == bytes(info.digest) else "mismatch"
+
+
 def _signature(binary: Any, meta: dict[str, str], limits: Limits) -> None:
     meta["pe:signed"] = "true" if binary.has_signatures else "false"
     signers: list[str] = []
@@ -421,6 +450,12 @@ def load_pe(data: Buffer, path: str, *, limits: Limits = DEFAULT_LIMITS) -> Imag
     if hdr.timestamp >= _PE_EPOCH and not repro:
         meta["pe:link_time"] = datetime.fromtimestamp(hdr.timestamp, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
     _guarded("signature", notes, None, _signature, binary, meta, limits)
+    checked = _guarded("signature digest", notes, None, _signed_digest, as_view(data), hdr, binary)
+    if checked:
+        meta["pe:signature_digest"] = checked
+        if checked == "mismatch":
+            notes.append(Diagnostic("pe-signature-mismatch", "the file was changed after it was signed: its "
+                                    "Authenticode hash differs from the signed digest"))
     _guarded("version resource", notes, None, _version_info, binary, meta, limits)
     entry_rva = int(opt.addressof_entrypoint)
     rich = _guarded("rich header", notes, 0, _rich_entries, binary)

@@ -199,6 +199,13 @@ def test_real_signed_shim_signature_and_bundled_openssl() -> None:
     assert any(s.name == ".sbat" for s in result.segments)
     assert result.provenance.certificates  # the Authenticode certificates, found in the bytes
     assert any(c.id == "openssl" and c.version for c in result.contained())
+    assert meta["pe:signature_digest"] == "ok" and not result.diagnostics
+    tampered = bytearray(blob)
+    text = next(s for s in result.segments if s.name == ".text")
+    tampered[text.offset + 100] ^= 0x01  # one bit of code changed after signing
+    img = load_pe(bytes(tampered), "tampered.efi")
+    assert img.metadata["pe:signature_digest"] == "mismatch"
+    assert [d.code for d in img.diagnostics] == ["pe-signature-mismatch"]
 
 
 @pytest.mark.parametrize(("rel", "arch"), [
