@@ -235,8 +235,12 @@ def walk(data: Buffer, path: str, limits: Limits = DEFAULT_LIMITS,
         volumes = find_volumes(mv, limits.max_segments)
         if not volumes:
             raise FormatError("no valid UEFI firmware volume header (_FVH, checksummed) found", source=path)
+        end = 0
         for i, (pos, length) in enumerate(volumes):
+            yield from _gap(w, mv, end, pos)
             yield from _volume(w, mv[pos:pos + length], pos, f"fv{i}", 0)
+            end = pos + length
+        yield from _gap(w, mv, end, len(mv))
     except EcuscanError as exc:
         if exc.source is None:  # raised by a decompressor helper: name the file
             raise type(exc)(exc.message, source=path) from exc
@@ -246,6 +250,27 @@ def walk(data: Buffer, path: str, limits: Limits = DEFAULT_LIMITS,
             notes.extend(w.notes)
 
 
+def _gap(w: _Walk, mv: memoryview, start: int, end: int) -> Iterator[Leaf]:
+    """Bytes of the flash image outside every volume (reset vector, descriptor, other regions),
+    scanned as data unless erased (all 0xFF or 0x00)."""
+    if end > start and not _erased(mv, start, end):
+        w.count()
+        yield Leaf(name=w.unique(f"gap@0x{start:x}.bin"), kind="data", data=bytes(mv[start:end]),
+                   file_offset=start, file_guid="")
+
+
+_ERASED = (b"\xff" * (1 << 20), bytes(1 << 20))
+
+
+def _erased(mv: memoryview, start: int, end: int) -> bool:
+    """True when every MiB of ``mv[start:end]`` is all 0xFF or all 0x00 (compared, not copied)."""
+    for pos in range(start, end, 1 << 20):
+        chunk = mv[pos:min(end, pos + (1 << 20))]
+        if chunk != _ERASED[0][:len(chunk)] and chunk != _ERASED[1][:len(chunk)]:
+            return False
+    return True
+
+
 def _volume(w: _Walk, fv: memoryview, file_pos: int | None, name: str, depth: int) -> Iterator[Leaf]:
     if depth > w.limits.max_uefi_depth:
         raise LimitExceeded(f"UEFI volumes and sections nest deeper than max_uefi_depth={w.limits.max_uefi_depth}",
@@ -253,12 +278,15 @@ def _volume(w: _Walk, fv: memoryview, file_pos: int | None, name: str, depth: in
     w.volumes += 1
     fs = _guid(fv[16:32])
     attrs, hdr_len, ext_off = struct.unpack_from("<IHH", fv, 44)[0], *struct.unpack_from("<HxxH", fv, 48)
-    if fs == _NVRAM:
-        w.note("uefi-nvram-volume", f"{name}: variable store volume (data, not scanned as code)", file_pos,
-               Severity.INFO)
-        return
-    if fs not in (_FFS2, _FFS3):
-        w.note("uefi-unknown-filesystem", f"{name}: volume file system {fs} is not FFS; not walked", file_pos)
+    if fs not in (_FFS2, _FFS3):  # a variable store (keys, certificates) or another file system: its bytes
+        w.count()
+        if fs == _NVRAM:
+            w.note("uefi-nvram-volume", f"{name}: variable store volume, scanned as data", file_pos, Severity.INFO)
+        else:
+            w.note("uefi-unknown-filesystem", f"{name}: volume file system {fs} is not FFS; scanned as data",
+                   file_pos)
+        yield _leaf(w, name, "volume", "nvram" if fs == _NVRAM else "data", ".bin", bytes(fv[hdr_len:]),
+                    _at(file_pos, hdr_len), {})
         return
     pos = hdr_len
     if ext_off and ext_off + 20 <= len(fv):

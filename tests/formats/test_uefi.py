@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from ecuscan import formats
+from ecuscan import formats, provenance
 from ecuscan.catalog import load_catalog
 from ecuscan.errors import FormatError, LimitExceeded
 from ecuscan.formats.optionrom import load_optionrom
@@ -133,7 +133,11 @@ def test_brotli_section_is_reported_not_scanned() -> None:
 def test_volume_after_a_reset_vector_is_found() -> None:
     blob = b"\x00\x04\x00\x14" + b"\xff" * (0x1000 - 4) + _sample_volume()  # as AAVMF: code, then the volume
     assert formats.detect(blob) is ImageFormat.UEFI_FV
-    assert len(formats.load(blob, "aavmf.fd").segments) == 4
+    segments = formats.load(blob, "aavmf.fd").segments
+    assert segments[0].name == "gap@0x0.bin"  # the bytes before the volume are scanned too
+    assert (segments[0].file_offset, segments[0].size) == (0, 0x1000) and len(segments) == 5
+    erased = b"\xff" * 0x1000 + _sample_volume() + b"\xff" * 0x1000
+    assert len(formats.load(erased, "erased.fd").segments) == 4  # erased flash is not
 
 
 def test_bad_header_checksum_is_not_a_volume() -> None:
@@ -249,10 +253,12 @@ def test_real_aavmf_volume_after_reset_code_has_pdb_paths() -> None:
     assert any(p.endswith("/DxeCore.dll") for p in dxe.build_paths)
 
 
-def test_real_variable_store_is_data() -> None:
-    img = formats.load(_cached("ovmf/usr/share/OVMF/OVMF_VARS_4M.fd"), "OVMF_VARS_4M.fd")
-    assert img.format is ImageFormat.UEFI_FV and img.segments == ()
+def test_real_variable_store_is_scanned_as_data_with_its_certificates() -> None:
+    img = formats.load(_cached("ovmf/usr/share/OVMF/OVMF_VARS_4M.ms.fd"), "OVMF_VARS_4M.ms.fd")
+    assert img.format is ImageFormat.UEFI_FV and [s.name for s in img.segments] == ["fv0/volume.bin"]
     assert [d.code for d in img.diagnostics] == ["uefi-nvram-volume"]
+    subjects = " ".join(c.subject or "" for c in provenance.extract(img).certificates)
+    assert "Microsoft Corporation UEFI CA 2011" in subjects  # the enrolled db/KEK certificates
 
 
 def test_real_ipxe_option_rom_with_compressed_efi_driver() -> None:
