@@ -58,6 +58,10 @@ class Limits:
     max_isotp_payload: int = 64 * KiB
     #: Most frames read from one bus log for replay.
     max_log_frames: int = 5_000_000
+    #: Largest PE/COFF file whose headers, imports and resources are parsed (larger: bytes scanned only).
+    max_pe_bytes: int = 256 * MiB
+    #: Deepest nesting inside a UEFI firmware volume (compressed / GUID-defined sections, volumes in volumes).
+    max_uefi_depth: int = 8
 
 
 DEFAULT_LIMITS = Limits()

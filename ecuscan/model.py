@@ -39,6 +39,36 @@ class ImageFormat(enum.StrEnum):
     RAW = "raw"  # raw flash dump or unknown bytes scanned as-is
     ARCHIVE = "archive"  # zip / tar / cpio / squashfs / ar(.deb): has members
     DIRECTORY = "directory"
+    PE = "pe"  # PE/COFF: UEFI applications and drivers, Windows programs and DLLs
+    UEFI_FV = "uefi-fv"  # UEFI (PI) firmware volumes: OVMF/AAVMF flash images
+    OPTION_ROM = "option-rom"  # PCI expansion ROM (legacy x86 and/or EFI images)
+    TE = "te"  # Terse Executable: UEFI SEC/PEI module (a PE with its headers stripped)
+
+    @classmethod
+    def _missing_(cls, value: object) -> ImageFormat | None:
+        return _EXTENDED_FORMATS.get(value) if isinstance(value, str) else None
+
+    @classmethod
+    def extend(cls, name: str) -> ImageFormat:
+        """The value for a format added at run time (``ecuscan.formats.registry.register``).
+
+        Format knowledge lives in the registry; this only lets a plug-in format's name travel
+        in results like a built-in one (``ImageFormat("toy") is ImageFormat.extend("toy")``).
+        """
+        try:
+            return cls(name)
+        except ValueError:
+            pass
+        if not name or not name.replace("-", "").isalnum() or name != name.lower():
+            raise ValueError(f"format name {name!r}: lower-case letters, digits and '-' only")
+        member = str.__new__(cls, name)
+        member._name_ = name.upper().replace("-", "_")
+        member._value_ = name
+        return _EXTENDED_FORMATS.setdefault(name, member)
+
+
+#: Formats added at run time by :meth:`ImageFormat.extend`, by value.
+_EXTENDED_FORMATS: dict[str, ImageFormat] = {}
 
 
 class Endianness(enum.StrEnum):
@@ -196,6 +226,8 @@ class Image:
     stripped: bool | None = None
     metadata: Mapping[str, str] = field(default_factory=dict)  # VBF header, ODX ids ...
     diagnostics: tuple[Diagnostic, ...] = ()
+    build_paths: tuple[str, ...] = ()  # build paths the headers state (PE CodeView PDB path)
+    toolchains: tuple[Toolchain, ...] = ()  # tools the headers name (PE linker version)
 
     def address_of(self, offset: int) -> int | None:
         """Map an offset in :attr:`data` to a load address, if a segment with an address covers it."""
@@ -206,7 +238,11 @@ class Image:
 
     def file_offset_of(self, offset: int) -> int | None:
         """Map an offset in :attr:`data` to an offset in the original file, when that is known."""
-        if self.format in (ImageFormat.ELF, ImageFormat.RAW):
+        # The format registry says whether the scanned bytes are the file itself (imported here:
+        # the registry's formats import this module).
+        from ecuscan.formats.registry import offsets_are_file_offsets
+
+        if offsets_are_file_offsets(self.format):
             return offset
         for seg in self.segments:
             if seg.file_offset is not None and seg.offset <= offset < seg.offset + seg.size:

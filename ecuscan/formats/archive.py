@@ -38,14 +38,15 @@ import zstandard
 
 from ecuscan.errors import EcuscanError, FormatError, LimitExceeded, UnsupportedFormat
 from ecuscan.limits import DEFAULT_LIMITS, Limits
-from ecuscan.model import Buffer
+from ecuscan.model import Buffer, ImageFormat
 from ecuscan.textsafe import printable
 
 from ._cpio_ar import RawEntry, iter_ar, iter_cpio
 from ._util import BufferStream, as_view
-from .detect import is_container, is_tar_header
+from .base import FormatInfo, LoaderFormat, OffsetMap
+from .registry import is_container
 
-__all__ = ["Member", "Skipped", "UnpackBudget", "is_container", "iter_members"]
+__all__ = ["CPIO_MAGICS", "Member", "Skipped", "UnpackBudget", "is_container", "is_tar_header", "iter_members"]
 
 
 @dataclass(frozen=True)
@@ -202,7 +203,7 @@ def _dispatch(data: Buffer, w: _Walker) -> Iterator[Member]:
     elif head[257:262] == b"ustar" or is_tar_header(head):
         with tarfile.open(fileobj=cast(IO[bytes], BufferStream(data)), mode="r:") as tf:
             yield from _tar(tf, w, "")
-    elif head.startswith((b"070701", b"070702", b"070707", b"\xc7\x71", b"\x71\xc7")):
+    elif head.startswith(CPIO_MAGICS):
         yield from _cpio(cast(BinaryIO, BufferStream(data)), w)
     elif _decompressor(head, BufferStream(data)) is not None:
         yield from _compressed(data, w)
@@ -234,7 +235,7 @@ def _compressed(data: Buffer, w: _Walker, name: str | None = None) -> Iterator[M
     if first[257:262] == b"ustar" or is_tar_header(first):
         with tarfile.open(fileobj=cast(IO[bytes], stream), mode="r|") as tf:
             yield from _tar(tf, w, "")
-    elif first.startswith((b"070701", b"070702", b"070707", b"\xc7\x71", b"\x71\xc7")):
+    elif first.startswith(CPIO_MAGICS):
         yield from _cpio(cast(BinaryIO, stream), w)
     else:  # a single compressed file
         inner = name or _single_name(w.path, head, dec)
@@ -453,3 +454,65 @@ def _unsquashfs(data: Buffer, w: _Walker) -> Iterator[Member]:
                 member = w.take(name, fobj.read, st.st_mode)
             if member is not None:
                 yield member
+
+
+# Registration (ecuscan.formats.registry): the magic bytes of every container read above.
+
+#: cpio newc / crc / odc, then old binary cpio (little / big endian).
+CPIO_MAGICS = (b"070701", b"070702", b"070707", b"\xc7\x71", b"\x71\xc7")
+
+#: (magic, offset) of the containers recognised by their first bytes.
+_CONTAINER_MAGIC: tuple[tuple[bytes, int], ...] = (
+    (b"PK\x03\x04", 0), (b"PK\x05\x06", 0),  # zip (non-empty, empty)
+    (b"\x1f\x8b\x08", 0),  # gzip (deflate)
+    (b"\xfd7zXZ\x00", 0),  # xz
+    (b"1AY&SY", 4),  # bzip2 block magic after "BZh<level>"
+    (b"\x28\xb5\x2f\xfd", 0),  # zstd
+    *((m, 0) for m in CPIO_MAGICS[:3]),
+    (b"hsqs", 0), (b"sqsh", 0),  # squashfs (little / big endian)
+    (b"!<arch>\n", 0),  # ar, Debian .deb
+    (b"ustar", 257),  # POSIX / GNU tar
+)
+
+
+def is_tar_header(block: bytes) -> bool:
+    """True if ``block`` (512 bytes) is a tar header with a valid checksum (also pre-POSIX tar).
+
+    >>> import io, tarfile
+    >>> buf = io.BytesIO()
+    >>> with tarfile.open(fileobj=buf, mode="w", format=tarfile.GNU_FORMAT) as tf:
+    ...     tf.addfile(tarfile.TarInfo("a"), io.BytesIO(b""))
+    >>> is_tar_header(buf.getvalue()[:512]), is_tar_header(bytes(512))
+    (True, False)
+    """
+    if len(block) < 512 or block[0] == 0:
+        return False
+    field = block[148:156].split(b"\0", 1)[0].strip()
+    try:
+        stored = int(field, 8)
+    except ValueError:
+        return False
+    return stored == sum(block[:148]) + 8 * 32 + sum(block[156:512])
+
+
+def _binary_cpio(head: bytes) -> bool:
+    """Old binary cpio: a 2-byte magic, so also require a plausible NUL-terminated first name."""
+    if head[:2] not in CPIO_MAGICS[3:] or len(head) < 28:
+        return False
+    namesize = int.from_bytes(head[20:22], "little" if head[:2] == CPIO_MAGICS[3] else "big")
+    name = head[26:26 + namesize]
+    return 1 < namesize <= 256 and len(name) == namesize and name.endswith(b"\0") and name[:-1].isascii() \
+        and b"\0" not in name[:-1]
+
+
+def _probe_container(head: bytes, _data: Buffer) -> bool:
+    return (any(head[off:off + len(magic)] == magic for magic, off in _CONTAINER_MAGIC)
+            or is_tar_header(head[:512]) or _binary_cpio(head))
+
+
+FORMATS = (LoaderFormat(
+    FormatInfo(ImageFormat.ARCHIVE, "archive or filesystem image: zip, tar (plain, gzip, bzip2, xz, zstd), "
+               "cpio, ar/.deb/.ipk, squashfs; a compressed single file", "application/octet-stream",
+               "zip/gzip/xz/bzip2/zstd/cpio/squashfs/ar magic, or a tar header with a valid checksum",
+               OffsetMap.MEMBERS, container=True),
+    _probe_container, members_fn=iter_members),)

@@ -48,6 +48,7 @@ from ecuscan.model import (
 )
 
 from ._util import BufferStream, check_file_size, decode_text, sha256_of
+from .base import FormatInfo, LoaderFormat, OffsetMap
 
 __all__ = ["load_elf"]
 
@@ -570,3 +571,10 @@ def _dwarf(elf: ELFFile, sections: list[Section], limits: Limits, diag: _Diag) -
     except _PARSE_ERRORS as exc:  # pyelftools raises many exception types on corrupt DWARF
         diag.add("elf-dwarf", f"DWARF unreadable after {len(units)} units: {type(exc).__name__}: {str(exc)[:200]}")
     return True, units
+
+
+#: Registration (ecuscan.formats.registry).
+FORMATS = (LoaderFormat(
+    FormatInfo(ImageFormat.ELF, "ELF program, shared library, object or core file", "application/x-elf",
+               "`7f 45 4c 46` at 0", OffsetMap.FILE),
+    lambda head, _data: head.startswith(b"\x7fELF"), load_elf),)

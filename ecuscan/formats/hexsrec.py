@@ -14,6 +14,7 @@ start-address record (HEX 03/05, S7/S8/S9).
 from __future__ import annotations
 
 import io
+import re
 from dataclasses import dataclass
 
 import bincopy
@@ -24,6 +25,7 @@ from ecuscan.model import Buffer, Diagnostic, Image, ImageFormat, Segment, Segme
 from ecuscan.textsafe import printable
 
 from ._util import as_view, check_file_size, sha256_of
+from .base import FormatInfo, LoaderFormat, OffsetMap
 from .detect import detect
 
 __all__ = ["load_hexsrec"]
@@ -164,3 +166,17 @@ def _assemble(data: Buffer, path: str, fmt: ImageFormat, chunks: list[_Chunk], e
         meta["gap_bytes"] = str(gaps)
     return Image(path=path, format=fmt, data=bytes(payload), segments=tuple(segments), entry=entry,
                  metadata=meta, diagnostics=tuple(diags))
+
+
+#: Registration (ecuscan.formats.registry).
+def _text(head: bytes) -> bytes:
+    return head.lstrip(b"\xef\xbb\xbf \t\r\n")
+
+
+_IHEX_RE, _SREC_RE = re.compile(rb":[0-9A-Fa-f]{10}"), re.compile(rb"S[0-9][0-9A-Fa-f]{6}")
+FORMATS = (
+    LoaderFormat(FormatInfo(ImageFormat.IHEX, "Intel HEX", "text/x-hex", "`:` and 10 hex digits",
+                            OffsetMap.PAYLOAD), lambda head, _data: bool(_IHEX_RE.match(_text(head))), load_hexsrec),
+    LoaderFormat(FormatInfo(ImageFormat.SREC, "Motorola S-record", "text/x-srecord", "`S`, a digit and 6 hex digits",
+                            OffsetMap.PAYLOAD), lambda head, _data: bool(_SREC_RE.match(_text(head))), load_hexsrec),
+)

@@ -24,6 +24,7 @@ from ecuscan.model import Buffer, Diagnostic, Image, ImageFormat, Segment, Segme
 from ecuscan.textsafe import printable
 
 from ._util import BufferStream, as_view, check_file_size, sha256_of
+from .base import FormatInfo, LoaderFormat, OffsetMap
 
 __all__ = ["load_odx"]
 
@@ -148,3 +149,28 @@ def _to_image(database: Any, path: str, extern: dict[str, bytes], limits: Limits
         diags.append(Diagnostic("odx-no-flash", "no flash data blocks found", Severity.INFO))
     return Image(path=path, format=ImageFormat.ODX, data=bytes(payload), segments=tuple(segments),
                  metadata=meta, diagnostics=tuple(diags))
+
+
+#: Registration (ecuscan.formats.registry).
+_ODX_NAME = re.compile(r"\.odx(-[a-z]{1,3})?$", re.IGNORECASE)
+
+
+def _probe_odx(head: bytes, data: Buffer) -> bool:
+    if head.startswith((b"PK\x03\x04", b"PK\x05\x06")):  # a PDX: a zip holding *.odx* or index.xml
+        try:
+            with zipfile.ZipFile(cast(IO[bytes], BufferStream(data))) as zf:
+                for i, name in enumerate(zf.namelist()):
+                    if i > 100_000:
+                        return False
+                    if _ODX_NAME.search(name.rsplit("/", 1)[-1]) or name.lower() == "index.xml":
+                        return True
+        except Exception:  # any zip error: not an ODX container; the archive reader reports it
+            return False
+        return False
+    return head.lstrip(b"\xef\xbb\xbf \t\r\n").startswith(b"<") and b"<ODX" in head
+
+
+FORMATS = (LoaderFormat(
+    FormatInfo(ImageFormat.ODX, "ODX-F flash data (XML) or PDX container (zip)", "application/x-odx",
+               "XML with `<ODX`, or a zip holding `*.odx-f`/`index.xml`", OffsetMap.PAYLOAD),
+    _probe_odx, load_odx),)

@@ -6,6 +6,7 @@ from ecuscan.limits import DEFAULT_LIMITS, Limits
 from ecuscan.model import Buffer, Image, ImageFormat, Segment, SegmentKind
 
 from ._util import check_file_size, sha256_of
+from .base import FormatInfo, LoaderFormat, OffsetMap
 
 __all__ = ["load_raw"]
 
@@ -23,3 +24,10 @@ def load_raw(data: Buffer, path: str, *, base_address: int | None = None,
                         file_offset=0, sha256=sha256_of(data)),) if size else ()
     meta = {"base_address": hex(base_address)} if base_address is not None else {}
     return Image(path=path, format=ImageFormat.RAW, data=data, segments=segments, metadata=meta)
+
+
+#: Registration (ecuscan.formats.registry): the fallback, probed last.
+FORMATS = (LoaderFormat(
+    FormatInfo(ImageFormat.RAW, "raw flash dump or unknown bytes, scanned as they are (at `--base-address`)",
+               "application/octet-stream", "anything no other format accepts", OffsetMap.FILE),
+    lambda _head, _data: True, load_raw, takes_base_address=True),)

@@ -30,6 +30,7 @@ from ecuscan.model import Buffer, Diagnostic, Image, ImageFormat, Segment, Segme
 from ecuscan.textsafe import printable
 
 from ._util import as_view, check_file_size, sha256_of
+from .base import FormatInfo, LoaderFormat, OffsetMap
 
 __all__ = ["crc16_ccitt", "load_vbf", "parse_vbf_header", "write_vbf"]
 
@@ -236,3 +237,11 @@ def write_vbf(segments: list[tuple[int, bytes]], header: Mapping[str, str]) -> b
     lines.append(f"    file_checksum = 0x{zlib.crc32(binary):08X};")
     lines.append("}")
     return "\n".join(lines).encode("latin-1") + bytes(binary)
+
+
+#: Registration (ecuscan.formats.registry).
+_VBF_RE = re.compile(rb"vbf_version\s*=")
+FORMATS = (LoaderFormat(
+    FormatInfo(ImageFormat.VBF, "Volvo VBF flash container (text header, binary blocks)", "application/x-vbf",
+               "`vbf_version =` at the start", OffsetMap.PAYLOAD),
+    lambda head, _data: bool(_VBF_RE.match(head.lstrip(b"\xef\xbb\xbf \t\r\n"))), load_vbf),)

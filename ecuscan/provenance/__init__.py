@@ -88,11 +88,12 @@ def extract(image: Image, limits: Limits = DEFAULT_LIMITS, *, file_sha256: str |
     # Toolchains: .comment, then DWARF producers (distinct ones only), then banners in the bytes.
     producers = _unique((u.producer for u in image.dwarf_units if u.producer), cap)
     tools = toolchain.collect(image.comments[:cap], producers, text.banners, cap, text_limit)
+    tools = (*image.toolchains[:cap], *tools)[:cap]  # stated by the headers (PE linker) come first
 
     # Build paths and the users/hosts they reveal.
     flag_list = [f for t in tools for f in t.flags]
     paths = _unique(
-        [*buildpaths.dwarf_paths(image.dwarf_units[:limits.max_dwarf_units]),
+        [*image.build_paths[:cap], *buildpaths.dwarf_paths(image.dwarf_units[:limits.max_dwarf_units]),
          *buildpaths.flag_paths(flag_list),
          *(p for _, p in buildpaths.scan_paths(data, cap * 4))], cap)
     banner_people = text.people

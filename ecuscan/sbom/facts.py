@@ -14,6 +14,7 @@ import uuid
 from collections.abc import Iterator, Sequence
 from datetime import datetime
 
+from ..formats.registry import offsets_are_file_offsets
 from ..model import Component, Evidence, EvidenceMethod, ImageFormat, ScanResult
 from ..textsafe import printable
 from .records import SupplierInfo
@@ -54,9 +55,10 @@ def image_name(result: ScanResult) -> str:
 def is_firmware(result: ScanResult) -> bool:
     """Whether an image is firmware (a flash image, a bare-metal program) or a plain file of a tree.
 
-    Flash formats (HEX, S-record, VBF, ODX), statically linked ELF programs and raw dumps with
-    identified contents are firmware; a Linux program or library (it loads shared libraries or is
-    one), a text file, or a blob whose bytes name nothing (package ownership aside) is a file.
+    Flash formats (HEX, S-record, VBF, ODX, UEFI volumes, option ROMs), statically linked ELF
+    programs, UEFI (EFI-subsystem) PE images and raw dumps with identified contents are firmware;
+    a Linux program or library (it loads shared libraries or is one), a Windows program, a text
+    file, or a blob whose bytes name nothing (package ownership aside) is a file.
 
     >>> from ecuscan.model import Provenance, Sha256
     >>> def r(fmt, **kw):
@@ -69,6 +71,8 @@ def is_firmware(result: ScanResult) -> bool:
     """
     if result.format is ImageFormat.ELF:
         return not result.needed and result.soname is None and result.elf_type != "dyn"
+    if result.format is ImageFormat.PE:  # a UEFI application or driver; a Windows program is a file
+        return result.metadata.get("pe:subsystem", "").startswith("EFI_")
     if result.format is ImageFormat.RAW:  # a dump whose own bytes name what it holds (not its package)
         return "content" not in result.metadata and any(
             e.method is not EvidenceMethod.PACKAGE_METADATA for c in result.contained() for e in c.evidence)
@@ -149,8 +153,11 @@ def carries_version(comp: Component, ev: Evidence) -> bool:
 
 
 def file_offsets_are_buffer_offsets(result: ScanResult) -> bool:
-    """True when evidence offsets are offsets in the file itself (ELF, raw), not in a decoded payload."""
-    return result.format in (ImageFormat.ELF, ImageFormat.RAW)
+    """True when evidence offsets are offsets in the file itself (ELF, PE, raw), not in a decoded payload.
+
+    The format registry says so (:attr:`FormatInfo.offsets`).
+    """
+    return offsets_are_file_offsets(result.format)
 
 
 def image_facts(result: ScanResult) -> Iterator[tuple[str, str]]:
