@@ -1,0 +1,139 @@
+"""One formatter for every cell a report shows (HTML, terminal, Markdown).
+
+Values in the audit document are JSON values: ``None``, booleans, numbers, strings, lists,
+mappings. Printing them with ``str()`` leaks Python spellings ("None", "True") and, for
+evidence cut from binary data, escape soup (``\\x00\\x00F;ge\\x8c``). :func:`cell` turns any
+of them into the text a reader expects: absent as an em dash, booleans as words, bytes as
+hex plus their printable ASCII, times in ISO 8601. Escaping for the output medium (HTML
+autoescape, rich markup, Markdown) is the renderer's job; this only chooses the words.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from datetime import date, datetime
+from typing import Any
+
+from ..textsafe import printable
+
+ABSENT = "—"
+_ESCAPE = re.compile(r"\\x([0-9a-fA-F]{2})")
+
+
+def as_bytes(text: str) -> bytes | None:
+    r"""The bytes behind a string cut from binary data, or ``None`` when it reads as text.
+
+    Evidence texts hold raw bytes decoded one byte per character, with control bytes
+    written as ``\xNN`` (see :func:`ecuscan.textsafe.printable`). Such a string is binary
+    when under 85 % of its bytes are printable ASCII.
+
+    >>> as_bytes(r"\x00\x00\x00\x00F;ge\x8cv")
+    b'\x00\x00\x00\x00F;ge\x8cv'
+    >>> as_bytes("invalid distance too far back") is None
+    True
+    >>> as_bytes("incorrect header check\\x00") is None
+    True
+    """
+    if not text or any(ord(ch) > 0xFF for ch in text):
+        return None
+    raw = bytearray()
+    pos = 0
+    for m in _ESCAPE.finditer(text):
+        raw.extend(text[pos:m.start()].encode("latin-1"))
+        raw.append(int(m.group(1), 16))
+        pos = m.end()
+    raw.extend(text[pos:].encode("latin-1"))
+    printable_ascii = sum(0x20 <= b < 0x7F for b in raw)
+    if printable_ascii >= 0.85 * len(raw):
+        return None
+    return bytes(raw)
+
+
+def hex_ascii(data: bytes, limit: int = 32) -> str:
+    """Bytes as hex followed by their printable ASCII (``.`` for the rest), cut at ``limit`` bytes.
+
+    >>> hex_ascii(b"\\x00\\x01AB")
+    '00 01 41 42  |..AB|'
+    """
+    head = data[:limit]
+    more = "…" if len(data) > limit else ""
+    text = "".join(chr(b) if 0x20 <= b < 0x7F else "." for b in head)
+    return f"{head.hex(' ').upper()}{more}  |{text}|"
+
+
+def text(value: str, limit: int = 400) -> str:
+    r"""A string as shown: binary evidence as hex + ASCII, control characters neutralised, cut.
+
+    >>> text("lwIP 2.2.1")
+    'lwIP 2.2.1'
+    >>> text(r"\x00\x00\x00\x00F;ge\x8cv")
+    '00 00 00 00 46 3B 67 65 8C 76  |....F;ge.v|'
+    """
+    raw = as_bytes(value)
+    if raw is not None:
+        return hex_ascii(raw)
+    return printable(value, limit) if value else ABSENT
+
+
+def cell(value: Any, *, limit: int = 400, yes: str = "yes", no: str = "no") -> str:
+    """Any document value as the text of one table cell.
+
+    >>> [cell(v) for v in (None, True, False, "", 3, 0.5, ["a", None], {"k": 1})]
+    ['—', 'yes', 'no', '—', '3', '0.5', 'a, —', 'k=1']
+    >>> cell(b"\\x00A")
+    '00 41  |.A|'
+    >>> cell(datetime(2026, 1, 2, 3, 4, 5))
+    '2026-01-02T03:04:05'
+    """
+    if value is None:
+        return ABSENT
+    if isinstance(value, bool):
+        return yes if value else no
+    if isinstance(value, bytes | bytearray | memoryview):
+        return hex_ascii(bytes(value))
+    if isinstance(value, datetime):
+        return value.isoformat(timespec="seconds")
+    if isinstance(value, date):
+        return value.isoformat()
+    if isinstance(value, float):
+        return f"{value:.6g}"
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, str):
+        return text(value, limit)
+    if isinstance(value, Mapping):
+        return "; ".join(f"{cell(k)}={cell(v)}" for k, v in value.items()) or ABSENT
+    if isinstance(value, list | tuple | set | frozenset):
+        items = sorted(value, key=str) if isinstance(value, set | frozenset) else value
+        return ", ".join(cell(v, limit=limit) for v in items) or ABSENT
+    return printable(str(value), limit)
+
+
+def offset(value: int | None) -> str:
+    """A byte offset or address in hex, or the absent mark.
+
+    >>> offset(4096), offset(None)
+    ('0x1000', '—')
+    """
+    return ABSENT if value is None else f"0x{value:x}"
+
+
+def percent(value: float | None) -> str:
+    """A fraction as a whole percentage.
+
+    >>> percent(0.667), percent(None)
+    ('67%', '—')
+    """
+    return ABSENT if value is None else f"{value:.0%}"
+
+
+def count(items: Any, none: str = "none") -> str:
+    """A list joined with commas, or ``none`` when it is empty.
+
+    >>> count(["tcu", "bcm"]), count([])
+    ('tcu, bcm', 'none')
+    """
+    if not items:
+        return none
+    return ", ".join(cell(i) for i in items)
