@@ -5,7 +5,10 @@ numbers and booleans first). DOT is written by hand: pydot is not a dependency a
 format is a few lines; every id and label is quoted and escaped. The SVG is laid out here
 too, because Graphviz may be absent on an offline lab machine: nodes sit in horizontal
 bands by kind (suppliers by tier, then components, firmware, ECUs, vehicles), ordered inside
-a band by the mean position of their neighbours in the band above (one barycentre sweep).
+a band by the mean position of their neighbours in the band above (one barycentre sweep;
+``nx.multipartite_layout`` places layers too but orders a layer by insertion, which crosses
+far more edges). The picture has a fixed width in user units and scales to its container;
+a band wraps onto a second row, and a larger band is collapsed around its marked nodes.
 Labels come from hostile input (SBOMs, firmware strings), so every text is XML-escaped and
 cut, and the picture references nothing outside itself.
 """
@@ -14,7 +17,9 @@ from __future__ import annotations
 
 import io
 import json
-from collections.abc import Collection, Iterable
+import textwrap
+from collections.abc import Collection, Iterable, Mapping
+from dataclasses import dataclass
 from typing import Any
 from xml.sax.saxutils import escape, quoteattr
 
@@ -123,70 +128,200 @@ def subgraph_nodes(graph: SupplyGraph, around: Iterable[str], radius: int = 2, l
     return keep
 
 
+#: how each finding kind is drawn: (fill, stroke, dashed), in legend order
+MARK_STYLE: dict[str, tuple[str, str, bool]] = {
+    "vulnerable": ("#f8d7da", "#b3261e", False),
+    "undeclared": ("#ffe0b8", "#c25e00", False),
+    "drifted": ("#ead7f7", "#7b2cbf", False),
+    "unreachable": ("#e2e3e5", "#4b5563", True),
+    "missing": ("#fff3bf", "#9a7b00", True),
+}
+_KIND_FILL = {"supplier": "#e7f0fd", "component": "#eef7ee", "firmware": "#fdf6e3", "ecu": "#f3eefc",
+              "vehicle": "#eceff1", "vulnerability": "#fdecea"}
+_CHAR_W = 6.1  # mean advance of an 11 px sans-serif character: what the label wrapping assumes
+
+
+@dataclass
+class _Layout:
+    width: int
+    label_w: int = 92
+    margin: int = 12
+    gap: int = 12
+    box_h: int = 46
+    min_box: int = 100
+    max_box: int = 170
+
+    def per_row(self) -> int:
+        return max(1, int((self.width - self.label_w - self.margin + self.gap) // (self.min_box + self.gap)))
+
+    def box_w(self, n: int) -> float:
+        n = min(n, self.per_row())
+        avail = self.width - self.label_w - self.margin
+        return float(max(self.min_box, min(self.max_box, (avail - (n - 1) * self.gap) / max(n, 1))))
+
+
+def _wrap(text: str, box_w: float, lines: int = 2) -> list[str]:
+    cpl = max(6, int((box_w - 10) / _CHAR_W))
+    return textwrap.wrap(text, width=cpl, max_lines=lines, placeholder="…") or [""]
+
+
+def _collapse(graph: SupplyGraph, members: list[str], cap: int, marks: Mapping[str, Collection[str]],
+              near: set[str]) -> tuple[list[str], int]:
+    """Keep at most ``cap`` nodes of a band: marked ones first, then those next to a marked
+    node, then the best connected; the rest are counted, not drawn."""
+    if len(members) <= cap:
+        return members, 0
+    g = graph.graph
+    ranked = sorted(members, key=lambda n: (n not in marks, n not in near, -g.degree(n), n))
+    keep = set(ranked[:cap])
+    return [n for n in members if n in keep], len(members) - cap
+
+
 def to_svg(graph: SupplyGraph, nodes: Iterable[str] | None = None, highlight: Collection[str] = (),
-           *, title: str = "", limit: int = 300) -> str:
+           *, title: str = "", limit: int = 300, marks: Mapping[str, Collection[str]] | None = None,
+           width: int = 1120, band_rows: int = 2) -> str:
     """A self-contained SVG picture of (a subgraph of) the graph, in bands by tier and kind.
 
     ``nodes`` picks the subgraph (default: the whole graph, cut at ``limit`` nodes);
-    ``highlight`` nodes (e.g. vulnerable components) are drawn in red.
+    ``marks`` maps nodes to the finding kinds drawn on them (:data:`MARK_STYLE`: vulnerable,
+    undeclared, drifted, unreachable, missing); ``highlight`` nodes count as vulnerable.
+    The picture is ``width`` user units wide and scales to its container (``viewBox``,
+    ``width="100%"``); a band wraps onto ``band_rows`` rows, and a band with more nodes than
+    that holds is collapsed: its marked nodes and their neighbours are drawn, the rest are
+    counted in one "+N more" box, so a large portfolio stays readable instead of a hairball.
 
     >>> from ecuscan.graph.synth import tiny_graph
     >>> svg = to_svg(tiny_graph(), highlight={"component:pkg:generic/zlib@1.2.11"}, title="<b>")
-    >>> svg.startswith("<svg") and "&lt;b&gt;" in svg and "href" not in svg
+    >>> svg.startswith("<svg") and "&lt;b&gt;" in svg and "href" not in svg and "viewBox" in svg
     True
     """
     g = graph.graph
-    chosen = sorted(set(nodes) & set(g) if nodes is not None else set(g))[:limit]
+    all_marks: dict[str, list[str]] = {n: list(k) for n, k in (marks or {}).items() if n in g}
+    for n in highlight:
+        if n in g and "vulnerable" not in all_marks.setdefault(n, []):
+            all_marks[n].insert(0, "vulnerable")
+    chosen = sorted(set(nodes) & set(g) if nodes is not None else set(g))
+    if len(chosen) > limit:  # marked nodes survive the cut
+        chosen = sorted(sorted(chosen, key=lambda n: (n not in all_marks, n))[:limit])
+    lay = _Layout(width=width)
     bands: dict[int, list[str]] = {}
     for n in chosen:
         bands.setdefault(_band(graph, n), []).append(n)
     order = sorted(bands)
-    pos: dict[str, tuple[float, float]] = {}
-    box_w, box_h, gap_x, gap_y, margin = 150, 34, 20, 70, 20
-    width = max((len(bands[b]) for b in order), default=1) * (box_w + gap_x) + 2 * margin
+    near = {m for n in all_marks for m in (*g.successors(n), *g.predecessors(n))}
+    cap = lay.per_row() * band_rows
+    hidden: dict[int, int] = {}
+    for b in order:
+        bands[b], hidden[b] = _collapse(graph, bands[b], cap - 1 if len(bands[b]) > cap else cap, all_marks, near)
+
+    pos: dict[str, tuple[float, float, float]] = {}  # node -> x, y, box width
+    more: list[tuple[float, float, float, int, str]] = []
+    legend_h = 30
+    y = lay.margin + legend_h
+    band_boxes: list[tuple[float, float, str]] = []
     placed_x: dict[str, float] = {}
-    for row, b in enumerate(order):
+    for row_i, b in enumerate(order):
         members = bands[b]
-        if row:
+        if row_i:
             def bary(n: str) -> float:
                 xs = [placed_x[m] for m in (*g.successors(n), *g.predecessors(n)) if m in placed_x]
                 return sum(xs) / len(xs) if xs else float("inf")
             members.sort(key=lambda n: (bary(n), n))
-        row_w = len(members) * (box_w + gap_x) - gap_x
-        x0 = (width - row_w) / 2
-        for i, n in enumerate(members):
-            x = x0 + i * (box_w + gap_x)
-            pos[n] = (x, margin + 30 + row * (box_h + gap_y))
-            placed_x[n] = x
-    height = margin * 2 + 30 + len(order) * (box_h + gap_y)
-    svg = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{width:.0f}" height="{height:.0f}" '
-           f'viewBox="0 0 {width:.0f} {height:.0f}" font-family="sans-serif" font-size="11">',
-           f"<title>{escape(printable(title or graph.name or 'supply chain', 200))}</title>",
-           '<rect width="100%" height="100%" fill="#ffffff"/>']
-    for row, b in enumerate(order):
-        band_y = margin + 30 + row * (box_h + gap_y) - 8
-        fill = "#f4f6f8" if row % 2 == 0 else "#ffffff"
-        svg.append(f'<rect x="0" y="{band_y:.0f}" width="{width:.0f}" height="{box_h + 16}" fill="{fill}"/>')
-        name = _band_name(graph, bands[b][0])
-        svg.append(f'<text x="4" y="{band_y + 12:.0f}" fill="#667">{escape(name)}</text>')
-    for u, v, k in g.edges(keys=True):
+        slots = len(members) + (1 if hidden[b] else 0)
+        per_row = min(lay.per_row(), max(slots, 1))
+        box_w = lay.box_w(per_row)
+        n_rows = -(-slots // per_row)
+        band_h = n_rows * (lay.box_h + 10) + 14
+        band_boxes.append((y, band_h, _band_name(graph, (members or [""])[0]) if members else ""))
+        for i in range(slots):
+            r, c = divmod(i, per_row)
+            in_row = min(per_row, slots - r * per_row)
+            row_w = in_row * box_w + (in_row - 1) * lay.gap
+            x0 = lay.label_w + (width - lay.label_w - lay.margin - row_w) / 2
+            x = x0 + c * (box_w + lay.gap)
+            ny = y + 8 + r * (lay.box_h + 10)
+            if i < len(members):
+                pos[members[i]] = (x, ny, box_w)
+                placed_x[members[i]] = x + box_w / 2
+            else:
+                more.append((x, ny, box_w, hidden[b], band_boxes[-1][2]))
+        y += band_h + 26
+    height = y + lay.margin - 26
+
+    def esc(text: str, limit: int = 300) -> str:
+        return escape(printable(text, limit))
+
+    svg = [f'<svg xmlns="http://www.w3.org/2000/svg" width="100%" viewBox="0 0 {width} {height:.0f}" '
+           f'preserveAspectRatio="xMinYMin meet" font-family="sans-serif" font-size="11" role="img">',
+           f"<title>{esc(title or graph.name or 'supply chain', 200)}</title>",
+           f'<rect width="{width}" height="{height:.0f}" fill="#ffffff"/>']
+    # legend: what each highlight means, with how many nodes carry it
+    lx = float(lay.margin)
+    svg.append(f'<text x="{lx:.0f}" y="{lay.margin + 13}" fill="#334" font-weight="bold">Highlighted:</text>')
+    lx += 84
+    for kind, (fill, stroke, dashed) in MARK_STYLE.items():
+        n = sum(kind in k for k in all_marks.values() if k)
+        dash = ' stroke-dasharray="4 2"' if dashed else ""
+        svg.append(f'<rect x="{lx:.0f}" y="{lay.margin + 2}" width="16" height="14" rx="3" fill="{fill}" '
+                   f'stroke="{stroke}" stroke-width="2"{dash}/>')
+        svg.append(f'<text x="{lx + 21:.0f}" y="{lay.margin + 13}" fill="#334">{kind} ({n})</text>')
+        lx += 21 + _CHAR_W * (len(kind) + 5) + 14
+    if any(hidden.values()):
+        shown, total = len(pos), len(chosen)
+        svg.append(f'<text x="{width - lay.margin}" y="{lay.margin + 13}" text-anchor="end" fill="#667">'
+                   f"collapsed view: {shown} of {total} nodes drawn</text>")
+    for i, (band_y, band_h, name) in enumerate(band_boxes):
+        fill = "#f4f6f8" if i % 2 == 0 else "#fafbfc"
+        svg.append(f'<rect x="0" y="{band_y:.0f}" width="{width}" height="{band_h:.0f}" fill="{fill}"/>')
+        for j, line in enumerate(_wrap(name, lay.label_w, 2)):
+            svg.append(f'<text x="6" y="{band_y + 18 + 13 * j:.0f}" fill="#556" font-weight="bold">'
+                       f"{escape(line)}</text>")
+    marked_edges = []
+    for u, v, k in sorted(g.edges(keys=True)):
         if u in pos and v in pos:
-            (x1, y1), (x2, y2) = pos[u], pos[v]
-            svg.append(f'<line x1="{x1 + box_w / 2:.1f}" y1="{y1 + box_h / 2:.1f}" x2="{x2 + box_w / 2:.1f}" '
-                       f'y2="{y2 + box_h / 2:.1f}" stroke="#99a" stroke-width="1"><title>{escape(k)}</title></line>')
-    colours = {"supplier": "#e7f0fd", "component": "#eef7ee", "firmware": "#fdf6e3", "ecu": "#f3eefc",
-               "vehicle": "#eceff1", "vulnerability": "#fdecea"}
-    for n, (x, y) in pos.items():
+            (x1, y1, w1), (x2, y2, w2) = pos[u], pos[v]
+            if y1 > y2:
+                (x1, y1, w1), (x2, y2, w2) = (x2, y2, w2), (x1, y1, w1)
+            hot = u in all_marks and v in all_marks
+            line = (f'<line x1="{x1 + w1 / 2:.1f}" y1="{y1 + lay.box_h:.1f}" x2="{x2 + w2 / 2:.1f}" '
+                    f'y2="{y2:.1f}" stroke="{"#b3261e" if hot else "#9aa3b2"}" stroke-width="{1.6 if hot else 0.8}" '
+                    f'stroke-opacity="{0.9 if hot else 0.6}"><title>{esc(k)}</title></line>')
+            (marked_edges if hot else svg).append(line)
+    svg.extend(marked_edges)
+    for n, (x, ny, box_w) in pos.items():
         d = g.nodes[n]
-        hot = n in highlight
-        fill = "#f8d7da" if hot else colours.get(str(d.get("kind")), "#ffffff")
-        stroke = "#c0392b" if hot else "#556"
-        label = printable(str(d.get("label", n)), 24)
-        svg.append(f'<g><title>{escape(printable(n, 300))}</title>'
-                   f'<rect x="{x:.1f}" y="{y:.1f}" width="{box_w}" height="{box_h}" rx="4" fill="{fill}" '
-                   f'stroke="{stroke}" stroke-width="{2 if hot else 1}"/>'
-                   f'<text x="{x + box_w / 2:.1f}" y="{y + box_h / 2 + 4:.1f}" text-anchor="middle" '
-                   f'data-node={quoteattr(printable(n, 300))}>{escape(label)}</text></g>')
+        kinds = all_marks.get(n) or []
+        style = MARK_STYLE.get(kinds[0]) if kinds else None
+        fill, stroke, dashed = style if style else (_KIND_FILL.get(str(d.get("kind")), "#ffffff"), "#556", False)
+        if not style and d.get("unknown_provenance"):
+            dashed = True
+        dash = ' stroke-dasharray="5 3"' if dashed else ""
+        label = printable(str(d.get("label") or n.split(":", 1)[-1]), 120)
+        version = d.get("version") if d.get("kind") == "component" else None
+        if version and str(version) not in label:
+            label = f"{label} {version}"
+        lines = _wrap(label, box_w, 2 if kinds else 3)
+        tip = printable(n, 300)
+        parts = [f'<g><title>{escape(tip)}</title>'
+                 f'<rect x="{x:.1f}" y="{ny:.1f}" width="{box_w:.1f}" height="{lay.box_h}" rx="5" fill="{fill}" '
+                 f'stroke="{stroke}" stroke-width="{2.2 if kinds else 1}"{dash}/>']
+        top = ny + (14 if kinds or len(lines) > 2 else 18 if len(lines) == 2 else 27)
+        for j, line in enumerate(lines):
+            parts.append(f'<text x="{x + box_w / 2:.1f}" y="{top + 13 * j:.1f}" text-anchor="middle" '
+                         f'data-node={quoteattr(printable(n, 300))}>{escape(line)}</text>')
+        if kinds:
+            tag = _wrap("⚠ " + ", ".join(kinds), box_w, 1)[0]
+            parts.append(f'<text x="{x + box_w / 2:.1f}" y="{ny + lay.box_h - 6:.1f}" text-anchor="middle" '
+                         f'font-size="10" font-weight="bold" fill="{stroke}">{escape(tag)}</text>')
+        parts.append("</g>")
+        svg.append("".join(parts))
+    for x, ny, box_w, count, name in more:
+        svg.append(f'<g><title>{count} more nodes in this band, none of them marked</title>'
+                   f'<rect x="{x:.1f}" y="{ny:.1f}" width="{box_w:.1f}" height="{lay.box_h}" rx="5" fill="#ffffff" '
+                   f'stroke="#9aa3b2" stroke-dasharray="2 2"/>'
+                   f'<text x="{x + box_w / 2:.1f}" y="{ny + 20:.1f}" text-anchor="middle" fill="#556">+{count} more</text>'
+                   f'<text x="{x + box_w / 2:.1f}" y="{ny + 34:.1f}" text-anchor="middle" fill="#778" '
+                   f'font-size="10">{escape(name)}</text></g>')
     svg.append("</svg>")
     return "\n".join(svg) + "\n"
 

@@ -10,7 +10,7 @@ import networkx as nx
 from click.testing import CliRunner
 
 from ecuscan.cli import main
-from ecuscan.graph.export import to_dot, to_gexf, to_graphml, to_json, to_svg
+from ecuscan.graph.export import MARK_STYLE, to_dot, to_gexf, to_graphml, to_json, to_svg
 from ecuscan.graph.synth import tiny_graph
 
 from .conftest import GRAPHS
@@ -53,7 +53,7 @@ def test_svg_is_self_contained_and_escaped():
     texts = [t.text or "" for t in root.iter("{http://www.w3.org/2000/svg}text")]
     assert any(t.startswith("<script>") for t in texts)  # shown as text, not markup
     assert "<script" not in svg and "\x1b" not in svg and "href" not in svg and "url(" not in svg
-    assert "#c0392b" in svg  # the highlighted node
+    assert MARK_STYLE["vulnerable"][1] in svg and "⚠ vulnerable" in svg  # the highlighted node
     # bands: suppliers (oss on top, then tier 2, tier 1) above components above firmware, ECUs, vehicles
     ys = {}
     for g in root.iter("{http://www.w3.org/2000/svg}g"):

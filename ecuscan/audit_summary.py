@@ -1,0 +1,314 @@
+"""What an audit concluded, computed once from its records: the facts reports render.
+
+:func:`summarize` runs the graph queries and the aggregations (exposure per supplier, the
+per-vehicle summary, each ECU's tier chain, the bench status of each ECU, the details that
+make a finding actionable, the marks on the supply-chain picture) on an
+:class:`ecuscan.audit.AuditRun`. :mod:`ecuscan.report` only shapes and renders the result:
+it never queries the graph.
+"""
+
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from .errors import EcuscanError
+from .graph.build import NodeKind, SupplyGraph, node_id
+
+if TYPE_CHECKING:
+    from .audit import AuditRun
+
+SEVERITIES = ("critical", "high", "medium", "low", "unknown")
+#: finding kinds the supply-chain picture marks, in the order of their legend
+MARK_KINDS = ("vulnerable", "undeclared", "drifted", "unreachable", "missing")
+
+
+@dataclass
+class AuditSummary:
+    """Precomputed conclusions of one audit (JSON-ready values only)."""
+
+    bench_status: dict[str, str] = field(default_factory=dict)  # ECU id -> verified/drifted/unreachable/missing
+    supplier_chains: dict[str, list[str]] = field(default_factory=dict)  # supplier id -> tier levels
+    suppliers: list[dict[str, Any]] = field(default_factory=list)
+    vehicles: list[dict[str, Any]] = field(default_factory=list)
+    findings: dict[str, dict[str, Any]] = field(default_factory=dict)  # finding key -> actionable details
+    marks: dict[str, list[str]] = field(default_factory=dict)  # graph node -> finding kinds
+    graph: dict[str, Any] = field(default_factory=lambda: {"svg": None, "nodes": 0, "edges": 0, "warnings": []})
+
+
+def bench_status(run: AuditRun) -> dict[str, str]:
+    """The bench outcome of each checked ECU: ``drifted`` (a mismatch or invalid answer),
+    ``unreachable`` (no answer at all), ``missing`` (a DID refused), else ``verified``."""
+    by_ecu: dict[str, set[str]] = defaultdict(set)
+    for c in run.bench.checks if run.bench is not None else ():
+        by_ecu[c.ecu_id].add(c.verdict.value)
+    out: dict[str, str] = {}
+    for ecu_id, verdicts in by_ecu.items():
+        if {"MISMATCH", "INVALID"} & verdicts:
+            out[ecu_id] = "drifted"
+        elif verdicts and verdicts <= {"UNREACHABLE"}:
+            out[ecu_id] = "unreachable"
+        elif "MISSING" in verdicts:
+            out[ecu_id] = "missing"
+        else:
+            out[ecu_id] = "verified"
+    return out
+
+
+def supplier_levels(run: AuditRun, supplier_id: str) -> list[str]:
+    """The ECU supplier and everyone upstream of it, one entry per sourcing level (BFS depth):
+    ``["ACME (tier 1)", "NetStack (tier 2), SecureComm (tier 2)", ...]``; cycles are cut."""
+    levels: list[str] = []
+    seen: set[str] = set()
+    frontier = [supplier_id]
+    while frontier and len(levels) < 20:
+        names = []
+        nxt: list[str] = []
+        for sid in frontier:
+            if sid in seen:
+                continue
+            seen.add(sid)
+            sup = run.manifest.supplier(sid)
+            names.append(f"{sup.name or sid} (tier {sup.tier})" if sup else sid)
+            if sup:
+                nxt.extend(x for x in sup.sources_from if x not in seen)
+        if names:
+            levels.append(", ".join(names))
+        frontier = sorted(set(nxt))
+    return levels
+
+
+def _ecus_by_firmware(run: AuditRun) -> dict[str, set[str]]:
+    out: dict[str, set[str]] = defaultdict(set)
+    for fw in run.firmware:
+        out[fw.path].add(fw.ecu_id)
+    return out
+
+
+def _component_nodes(graph: SupplyGraph, key: str, version: str | None, purl: str | None) -> list[str]:
+    """Graph nodes of a component: by purl, else by catalog key and version."""
+    exact = node_id(NodeKind.COMPONENT, purl) if purl else None
+    found = []
+    for node in graph.nodes_of(NodeKind.COMPONENT):
+        attrs = graph.attrs(node)
+        if node == exact or (attrs.get("key") == key and attrs.get("version") in ("", version or "")):
+            found.append(node)
+    return found
+
+
+def _supplier_exposure(run: AuditRun) -> list[dict[str, Any]]:
+    from .graph.queries import exposure
+
+    findings_of = {s: len(v) for s, v in run.impact.by_supplier.items()} if run.impact is not None else {}
+    suppliers: list[dict[str, Any]] = []
+    for s in run.manifest.suppliers:
+        ecu_ids: list[str] = []
+        n_comp = 0
+        if run.graph is not None:
+            try:
+                ex = exposure(run.graph, s.id)
+                ecu_ids = sorted(n.split(":", 1)[1] for n in ex.ecus)
+                n_comp = len(ex.components)
+            except EcuscanError:  # a supplier missing from the graph has no exposure
+                ecu_ids, n_comp = [], 0
+        suppliers.append({"id": s.id, "name": s.name or s.id, "tier": s.tier, "ecus": ecu_ids,
+                          "components": n_comp, "findings": findings_of.get(s.id, 0)})
+    return suppliers
+
+
+def _vehicles(run: AuditRun, status: dict[str, str], suppliers: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    from .vulns.impact import finding_key
+
+    fw_ecus = _ecus_by_firmware(run)
+    exposed = [f for f in run.findings if f.exposed]
+    key_ecus = {finding_key(f): fw_ecus.get(f.firmware_path or "", set()) for f in exposed}
+    vehicles = []
+    for v in run.manifest.vehicles:
+        in_v = set(v.ecus)
+        fws = [fw for fw in run.firmware if fw.ecu_id in in_v]
+        statuses = Counter(status.get(e, "not-checked") for e in v.ecus)
+        comps = {(c.id, c.version) for fw in fws if fw.result is not None
+                 for c in fw.result.contained()}
+        undeclared = {i.name for fw in fws if fw.reconciliation is not None for i in fw.reconciliation.undeclared}
+        vuln_comps: dict[str, set[str]] = {s: set() for s in SEVERITIES}
+        exposed_ecus: set[str] = set()
+        for f in exposed:
+            ecus = key_ecus[finding_key(f)] & in_v
+            if ecus:
+                vuln_comps[f.severity.value if f.severity else "unknown"].add(
+                    f"{f.component_id}@{f.component_version}")
+                exposed_ecus |= ecus
+        # suppliers of this vehicle's ECUs, ranked by the exposed findings they delivered into it;
+        # a supplier that delivered none of them is not "exposed" and is not listed
+        in_vehicle = {k for k, ecus in key_ecus.items() if ecus & in_v}
+        ranked: list[dict[str, Any]] = []
+        for sup in suppliers:
+            shared = set(sup["ecus"]) & in_v
+            n = len(in_vehicle & set(run.impact.by_supplier.get(sup["id"], ()))) if run.impact is not None else 0
+            if shared and n:
+                ranked.append({"id": sup["id"], "name": sup["name"], "findings": n, "ecus": len(shared)})
+        top = sorted(ranked, key=lambda r: (-r["findings"], -r["ecus"], r["id"]))[:3]
+        vehicles.append({"id": v.id, "name": v.name, "ecus": list(v.ecus), "rxswin": list(v.rxswin),
+                         "summary": {"ecus": len(v.ecus), "verified": statuses["verified"],
+                                     "drifted": statuses["drifted"], "unreachable": statuses["unreachable"],
+                                     "missing": statuses["missing"], "not_checked": statuses["not-checked"],
+                                     "components": len(comps), "undeclared": len(undeclared),
+                                     "vulnerable_components": {s: len(c) for s, c in vuln_comps.items()},
+                                     "exposed_ecus": sorted(exposed_ecus),
+                                     "top_suppliers": [{"id": s["id"], "name": s["name"],
+                                                        "findings": s["findings"]} for s in top]}})
+    return vehicles
+
+
+def fixed_release(record: Any, matched: Iterable[Any]) -> str | None:
+    """The first release that is no longer affected, on the line the component's version is on.
+
+    That is the exclusive upper bound of the affected range the finding matched (``<2.28.7``
+    gives 2.28.7); a range closed with ``<=`` or without an upper bound names no fix. A
+    ``fixed`` attribute on the range (when the feed parser records one) wins.
+    """
+    if record is None:
+        return None
+    for m in matched:
+        for a in getattr(record, "affected", ()):
+            if a.describe() != m.range or (m.origin and a.origin != m.origin):
+                continue
+            fixed = getattr(a, "fixed", None)
+            if fixed:
+                return str(fixed)
+            if a.upper and not a.upper_inclusive:
+                return str(a.upper)
+    return None
+
+
+def _references(record: Any) -> list[str]:
+    """The record's references as plain text (URLs are shown, never linked); empty when the
+    parsed record carries none (``Vulnerability`` has no ``references`` field yet)."""
+    out: list[str] = []
+    for ref in getattr(record, "references", None) or ():
+        url = ref.get("url") if isinstance(ref, dict) else getattr(ref, "url", ref)
+        if url and str(url) not in out:
+            out.append(str(url))
+    return out[:20]
+
+
+def _tier_path(run: AuditRun, ecu_id: str, comp_nodes: list[str]) -> list[str]:
+    """Supplier chain from the ECU's supplier down to one that provides the component."""
+    g = run.graph
+    ecu = run.manifest.ecu(ecu_id)
+    if g is None or ecu is None:
+        return []
+    from .graph.queries import supplier_chain
+
+    start = node_id(NodeKind.SUPPLIER, ecu.supplier)
+    providers = {p for c in comp_nodes for p in g.component_providers.get(c, ())}
+    chain = supplier_chain(g, start, providers) if providers else None
+    names = []
+    for sid in chain or (start,):
+        attrs = g.attrs(sid) if sid in g.graph else {}
+        names.append(f"{attrs.get('name') or sid.split(':', 1)[-1]} (tier {attrs.get('tier', '?')})")
+    if not chain:
+        names.append("no supplier in the manifest provides it")
+    return names
+
+
+def _finding_details(run: AuditRun) -> dict[str, dict[str, Any]]:
+    from .vulns.impact import finding_key
+
+    records = getattr(run, "records", None) or {}
+    fw_ecus = _ecus_by_firmware(run)
+    vehicles_of: dict[str, list[str]] = defaultdict(list)
+    for v in run.manifest.vehicles:
+        for e in v.ecus:
+            vehicles_of[e].append(v.id)
+    out: dict[str, dict[str, Any]] = {}
+    for f in run.findings:
+        rec = records.get(f.vuln_id)
+        nodes = _component_nodes(run.graph, f.component_id, f.component_version, f.component_purl) \
+            if run.graph is not None else []
+        paths = []
+        for e in sorted(fw_ecus.get(f.firmware_path or "", set())):
+            for v in vehicles_of.get(e, []) or [None]:
+                paths.append({"vehicle": v, "ecu": e, "firmware": f.firmware_path,
+                              "component": f"{f.component_id} {f.component_version or ''}".strip(),
+                              "tiers": _tier_path(run, e, nodes)})
+        vex = f.suppressed_by or f.triage
+        cvss = f.cvss or (rec.best_cvss() if rec is not None else None)
+        out[finding_key(f)] = {
+            "description": (getattr(rec, "description", "") or f.summary or "")[:4000],
+            "cvss": cvss.to_dict() if cvss is not None else None,
+            "fixed": fixed_release(rec, f.matched_by),
+            "references": _references(rec),
+            "published": getattr(rec, "published", None), "modified": getattr(rec, "modified", None),
+            "aliases": list(getattr(rec, "aliases", ()) or ()),
+            "path": paths,
+            "vex": {"status": vex.status.value, "justification": vex.justification, "impact": vex.impact,
+                    "action": vex.action, "source": vex.source, "suppresses": f.suppressed_by is not None}
+            if vex is not None else None,
+        }
+    return out
+
+
+def graph_marks(run: AuditRun, status: dict[str, str]) -> dict[str, list[str]]:
+    """Graph node -> the finding kinds to highlight on it (see :data:`MARK_KINDS`): vulnerable
+    and undeclared components, drifted / unreachable / missing ECUs, firmware that could not
+    be scanned (missing)."""
+    g = run.graph
+    marks: dict[str, list[str]] = defaultdict(list)
+    if g is None:
+        return {}
+
+    def mark(node: str, kind: str) -> None:
+        if node in g.graph and kind not in marks[node]:
+            marks[node].append(kind)
+
+    for f in run.findings:
+        if f.exposed:
+            for n in _component_nodes(g, f.component_id, f.component_version, f.component_purl):
+                mark(n, "vulnerable")
+    for fw in run.firmware:
+        if fw.result is None:
+            ecu = node_id(NodeKind.ECU, fw.ecu_id)
+            for n, ecus in g.firmware_ecus.items():
+                if ecu in ecus and not g.attrs(n).get("scanned", True):
+                    mark(n, "missing")
+            mark(node_id(NodeKind.ECU, fw.ecu_id), "missing")
+        if fw.reconciliation is None:
+            continue
+        for item in fw.reconciliation.undeclared:
+            for c in item.found:
+                for n in _component_nodes(g, str(c.id), c.version, c.purl):
+                    mark(n, "undeclared")
+    for ecu_id, s in status.items():
+        if s in ("drifted", "unreachable", "missing"):
+            mark(node_id(NodeKind.ECU, ecu_id), s)
+    return dict(marks)
+
+
+def _graph(run: AuditRun, marks: dict[str, list[str]]) -> dict[str, Any]:
+    from .graph.export import to_svg
+
+    g = run.graph
+    if g is None:
+        return {"svg": None, "nodes": 0, "edges": 0, "warnings": []}
+    return {"svg": to_svg(g, marks=marks, title=run.manifest.name), "nodes": g.graph.number_of_nodes(),
+            "edges": g.graph.number_of_edges(), "warnings": list(g.warnings),
+            "marks": {k: sorted(n for n, kinds in marks.items() if k in kinds) for k in MARK_KINDS}}
+
+
+def summarize(run: AuditRun) -> AuditSummary:
+    """Every conclusion the reports show, computed from the run's records."""
+    status = bench_status(run)
+    suppliers = _supplier_exposure(run)
+    marks = graph_marks(run, status)
+    return AuditSummary(
+        bench_status=status,
+        supplier_chains={e.supplier: supplier_levels(run, e.supplier) for e in run.manifest.ecus},
+        suppliers=suppliers,
+        vehicles=_vehicles(run, status, suppliers),
+        findings=_finding_details(run),
+        marks=marks,
+        graph=_graph(run, marks),
+    )
