@@ -214,14 +214,29 @@ def audit_document(run: AuditRun, fail_on: Sequence[str]) -> dict[str, Any]:
 
 
 def write_reports(run: AuditRun, outdir: Path, fail_on: Sequence[str]) -> dict[str, Any]:
-    """Write ``report.json``, ``report.html`` and ``report.sarif`` into ``outdir``; return the document."""
-    from .html import render_html
+    """Write ``report.json``, ``report.html``, ``report.md`` and ``report.sarif`` into ``outdir``;
+    return the document."""
     from .sarif import audit_sarif
 
-    run.outputs.update({"json": "report.json", "html": "report.html", "sarif": "report.sarif",
+    run.outputs.update({"json": "report.json", "html": "report.html", "md": "report.md", "sarif": "report.sarif",
                         "sboms": [s for fw in run.firmware for s in fw.sbom_files], "bus_log": run.bench_log})
     doc = audit_document(run, fail_on)
     (outdir / "report.json").write_text(json.dumps(doc, indent=2, sort_keys=True, ensure_ascii=False), "utf-8")
-    (outdir / "report.html").write_text(render_html(doc), "utf-8")
+    render_files(doc, outdir)
     (outdir / "report.sarif").write_text(json.dumps(audit_sarif(run, doc), indent=2, ensure_ascii=False), "utf-8")
     return doc
+
+
+def render_files(doc: dict[str, Any], outdir: Path, formats: Sequence[str] = ("html", "md")) -> list[Path]:
+    """Render the document as ``report.html`` / ``report.md`` in ``outdir`` (also used by
+    ``ecuscan report`` to re-render a saved ``report.json``); return the files written."""
+    from .html import render_html
+    from .markdown import render_markdown
+
+    written = []
+    for fmt in formats:
+        text = render_html(doc) if fmt == "html" else render_markdown(doc)
+        path = outdir / f"report.{fmt}"
+        path.write_text(text, "utf-8")
+        written.append(path)
+    return written

@@ -90,6 +90,21 @@ def print_table(console: Console, cols: Sequence[Col], rows: Sequence[Sequence[s
         console.print()
 
 
+def output_paths(outdir: Any, outputs: dict[str, Any]) -> str:
+    """One line naming every file an audit wrote, each with its full path (markup escaped)."""
+    from pathlib import Path
+
+    base = Path(outdir).resolve()
+    names = [outputs.get(k) for k in ("html", "md", "json", "sarif") if outputs.get(k)]
+    parts = [str(base / n) for n in names]
+    sboms = outputs.get("sboms") or []
+    if sboms:
+        parts.append(f"{base / 'sbom'}/ ({len(sboms)} SBOMs)")
+    if outputs.get("bus_log"):
+        parts.append(str(base / outputs["bus_log"]))
+    return "wrote " + " ".join(escape(printable(p, 500)) for p in parts)
+
+
 class StageLog:
     """The audit's progress: a bar on a terminal, plain ``· stage: status (time)`` lines in logs.
 
@@ -97,9 +112,10 @@ class StageLog:
     written.
     """
 
-    def __init__(self, console: Console, stages: Sequence[str] = AUDIT_STAGES) -> None:
+    def __init__(self, console: Console, stages: Sequence[str] = AUDIT_STAGES, *, quiet: bool = False) -> None:
         self.console = console
         self.stages = list(stages)
+        self.quiet = quiet
         self.tty = console.is_terminal
         self.current: str | None = None
         self.detail = ""
@@ -109,7 +125,7 @@ class StageLog:
         self.done: list[tuple[str, float, str]] = []
 
     def __enter__(self) -> StageLog:
-        if self.tty:
+        if self.tty and not self.quiet:
             from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
             self.progress = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
@@ -127,7 +143,7 @@ class StageLog:
             return
         elapsed = time.perf_counter() - self.started
         self.done.append((self.current, elapsed, status))
-        if not self.tty:
+        if not self.tty and not self.quiet:
             detail = f" ({printable(self.detail, 120)})" if self.detail else ""
             self.console.print(f"· {self.current}: {status} in {elapsed:.2f} s{escape(detail)}",
                                markup=True, highlight=False)
