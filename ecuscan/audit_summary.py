@@ -219,10 +219,10 @@ def _finding_details(run: AuditRun) -> dict[str, dict[str, Any]]:
 
     records = getattr(run, "records", None) or {}
     fw_ecus = _ecus_by_firmware(run)
-    vehicles_of: dict[str, list[str]] = defaultdict(list)
-    for v in run.manifest.vehicles:
-        for e in v.ecus:
-            vehicles_of[e].append(v.id)
+    vehicles_of: dict[str, list[str | None]] = defaultdict(list)
+    for veh in run.manifest.vehicles:
+        for e in veh.ecus:
+            vehicles_of[e].append(veh.id)
     out: dict[str, dict[str, Any]] = {}
     for f in run.findings:
         rec = records.get(f.vuln_id)
@@ -230,8 +230,8 @@ def _finding_details(run: AuditRun) -> dict[str, dict[str, Any]]:
             if run.graph is not None else []
         paths = []
         for e in sorted(fw_ecus.get(f.firmware_path or "", set())):
-            for v in vehicles_of.get(e, []) or [None]:
-                paths.append({"vehicle": v, "ecu": e, "firmware": f.firmware_path,
+            for vid in vehicles_of.get(e, []) or [None]:
+                paths.append({"vehicle": vid, "ecu": e, "firmware": f.firmware_path,
                               "component": f"{f.component_id} {f.component_version or ''}".strip(),
                               "tiers": _tier_path(run, e, nodes)})
         vex = f.suppressed_by or f.triage

@@ -62,18 +62,20 @@ def render_result(r: ScanResult) -> None:
               + (f"  build paths: {len(prov.build_paths)}" if prov.build_paths else "")
               + (f"  certificates/keys: {len(prov.certificates)}" if prov.certificates else ""))
     if r.components:
-        table = Table(show_edge=False, pad_edge=False, box=None)
-        for col in ("component", "version", "relation", "conf.", "evidence (first)"):
-            table.add_column(col)
+        from ..report.terminal import Col, print_table
+        from ..report.values import text as shown
+
+        rows = []
         for c in r.components:
             ev = c.evidence[0] if c.evidence else None
             where = ""
             if ev is not None:
                 loc = f"@0x{ev.offset:x}" if ev.offset is not None else ""
-                where = f"{ev.method.value}{loc} {ev.text or ev.detail}"
-            table.add_row(safe(c.name), safe(c.version or "?"), c.relation.value, f"{c.confidence:.2f}",
-                          safe(where, 70))
-        out.print(table)
+                where = f"{ev.method.value}{loc} {shown(ev.text or ev.detail or '', 200)}"
+            rows.append([safe(c.name), safe(c.version or "?"), c.relation.value, f"{c.confidence:.2f}",
+                         safe(where, 300)])
+        print_table(out, [Col("component", key=True), Col("version", key=True), Col("relation"),
+                          Col("conf.", justify="right"), Col("evidence (first)")], rows, plain=True)
     else:
         out.print("  no components identified")
     for d in r.diagnostics:

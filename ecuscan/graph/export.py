@@ -217,7 +217,7 @@ def to_svg(graph: SupplyGraph, nodes: Iterable[str] | None = None, highlight: Co
     pos: dict[str, tuple[float, float, float]] = {}  # node -> x, y, box width
     more: list[tuple[float, float, float, int, str]] = []
     legend_h = 30
-    y = lay.margin + legend_h
+    y: float = lay.margin + legend_h
     band_boxes: list[tuple[float, float, str]] = []
     placed_x: dict[str, float] = {}
     for row_i, b in enumerate(order):
@@ -231,7 +231,7 @@ def to_svg(graph: SupplyGraph, nodes: Iterable[str] | None = None, highlight: Co
         per_row = min(lay.per_row(), max(slots, 1))
         box_w = lay.box_w(per_row)
         n_rows = -(-slots // per_row)
-        band_h = n_rows * (lay.box_h + 10) + 14
+        band_h: float = n_rows * (lay.box_h + 10) + 14
         band_boxes.append((y, band_h, _band_name(graph, (members or [""])[0]) if members else ""))
         for i in range(slots):
             r, c = divmod(i, per_row)
@@ -259,24 +259,24 @@ def to_svg(graph: SupplyGraph, nodes: Iterable[str] | None = None, highlight: Co
     lx = float(lay.margin)
     svg.append(f'<text x="{lx:.0f}" y="{lay.margin + 13}" fill="#334" font-weight="bold">Highlighted:</text>')
     lx += 84
-    for kind, (fill, stroke, dashed) in MARK_STYLE.items():
-        n = sum(kind in k for k in all_marks.values() if k)
-        dash = ' stroke-dasharray="4 2"' if dashed else ""
-        svg.append(f'<rect x="{lx:.0f}" y="{lay.margin + 2}" width="16" height="14" rx="3" fill="{fill}" '
-                   f'stroke="{stroke}" stroke-width="2"{dash}/>')
-        svg.append(f'<text x="{lx + 21:.0f}" y="{lay.margin + 13}" fill="#334">{kind} ({n})</text>')
+    for kind, (kfill, kstroke, kdashed) in MARK_STYLE.items():
+        count = sum(kind in k for k in all_marks.values() if k)
+        dash = ' stroke-dasharray="4 2"' if kdashed else ""
+        svg.append(f'<rect x="{lx:.0f}" y="{lay.margin + 2}" width="16" height="14" rx="3" fill="{kfill}" '
+                   f'stroke="{kstroke}" stroke-width="2"{dash}/>')
+        svg.append(f'<text x="{lx + 21:.0f}" y="{lay.margin + 13}" fill="#334">{kind} ({count})</text>')
         lx += 21 + _CHAR_W * (len(kind) + 5) + 14
     if any(hidden.values()):
         shown, total = len(pos), len(chosen)
         svg.append(f'<text x="{width - lay.margin}" y="{lay.margin + 13}" text-anchor="end" fill="#667">'
                    f"collapsed view: {shown} of {total} nodes drawn</text>")
     for i, (band_y, band_h, name) in enumerate(band_boxes):
-        fill = "#f4f6f8" if i % 2 == 0 else "#fafbfc"
-        svg.append(f'<rect x="0" y="{band_y:.0f}" width="{width}" height="{band_h:.0f}" fill="{fill}"/>')
+        band_fill = "#f4f6f8" if i % 2 == 0 else "#fafbfc"
+        svg.append(f'<rect x="0" y="{band_y:.0f}" width="{width}" height="{band_h:.0f}" fill="{band_fill}"/>')
         for j, line in enumerate(_wrap(name, lay.label_w, 2)):
             svg.append(f'<text x="6" y="{band_y + 18 + 13 * j:.0f}" fill="#556" font-weight="bold">'
                        f"{escape(line)}</text>")
-    marked_edges = []
+    marked_edges: list[str] = []
     for u, v, k in sorted(g.edges(keys=True)):
         if u in pos and v in pos:
             (x1, y1, w1), (x2, y2, w2) = pos[u], pos[v]
@@ -315,11 +315,12 @@ def to_svg(graph: SupplyGraph, nodes: Iterable[str] | None = None, highlight: Co
                          f'font-size="10" font-weight="bold" fill="{stroke}">{escape(tag)}</text>')
         parts.append("</g>")
         svg.append("".join(parts))
-    for x, ny, box_w, count, name in more:
-        svg.append(f'<g><title>{count} more nodes in this band, none of them marked</title>'
+    for x, ny, box_w, hidden_n, name in more:
+        svg.append(f'<g><title>{hidden_n} more nodes in this band, none of them marked</title>'
                    f'<rect x="{x:.1f}" y="{ny:.1f}" width="{box_w:.1f}" height="{lay.box_h}" rx="5" fill="#ffffff" '
                    f'stroke="#9aa3b2" stroke-dasharray="2 2"/>'
-                   f'<text x="{x + box_w / 2:.1f}" y="{ny + 20:.1f}" text-anchor="middle" fill="#556">+{count} more</text>'
+                   f'<text x="{x + box_w / 2:.1f}" y="{ny + 20:.1f}" text-anchor="middle" fill="#556">'
+                   f"+{hidden_n} more</text>"
                    f'<text x="{x + box_w / 2:.1f}" y="{ny + 34:.1f}" text-anchor="middle" fill="#778" '
                    f'font-size="10">{escape(name)}</text></g>')
     svg.append("</svg>")

@@ -17,7 +17,7 @@ from .. import __version__
 from ..audit import AuditRun, FirmwareAudit, policy_failures
 from ..audit_summary import AuditSummary, summarize
 from ..model import ScanResult
-from .values import text as shown
+from .values import evidence_line
 
 SCHEMA = "ecuscan/audit/v1"
 SEVERITIES = ("critical", "high", "medium", "low", "unknown")
@@ -35,19 +35,6 @@ def _component(c: Any) -> dict[str, Any]:
     d: dict[str, Any] = c.to_dict()
     d["evidence"] = d["evidence"][:8]
     return d
-
-
-def _best_evidence(found: Sequence[Any]) -> Any:
-    """The evidence a reader understands best: a version string, else the most confident readable one."""
-    evidence = [e for c in found for e in c.evidence]
-    if not evidence:
-        return None
-
-    def readable(e: Any) -> bool:
-        text = e.text or e.detail
-        return bool(text) and sum(ch.isprintable() and ch != "\\" for ch in text) >= 0.9 * len(text)
-
-    return max(evidence, key=lambda e: (e.method.value == "version-string", readable(e), e.confidence))
 
 
 def _firmware(fw: FirmwareAudit) -> dict[str, Any]:
@@ -75,9 +62,7 @@ def _firmware(fw: FirmwareAudit) -> dict[str, Any]:
         for status, items in (("undeclared", rec.undeclared), ("version_mismatch", rec.version_mismatch),
                               ("unconfirmed", rec.unconfirmed), ("matched", rec.matched)):
             for item in items:
-                ev = _best_evidence(item.found)
-                where = f"{ev.method.value} @0x{ev.offset:x} {shown(ev.text or '')}" if ev and ev.offset is not None \
-                    else (f"{ev.method.value} {shown(ev.text or ev.detail or '')}" if ev else "")
+                where = evidence_line(item.found)
                 rows.append({"status": status, "component": item.name,
                              "found": ", ".join(item.found_versions) or ("present" if item.found else ""),
                              "declared": ", ".join(item.declared_versions) or ("listed" if item.declared else ""),

@@ -95,13 +95,13 @@ def output_paths(outdir: Any, outputs: dict[str, Any]) -> str:
     from pathlib import Path
 
     base = Path(outdir).resolve()
-    names = [outputs.get(k) for k in ("html", "md", "json", "sarif") if outputs.get(k)]
-    parts = [str(base / n) for n in names]
+    parts = [str(base / str(outputs[k])) for k in ("html", "md", "json", "sarif") if outputs.get(k)]
     sboms = outputs.get("sboms") or []
     if sboms:
         parts.append(f"{base / 'sbom'}/ ({len(sboms)} SBOMs)")
-    if outputs.get("bus_log"):
-        parts.append(str(base / outputs["bus_log"]))
+    bus_log = outputs.get("bus_log")
+    if bus_log:
+        parts.append(str(base / str(bus_log)))
     return "wrote " + " ".join(escape(printable(p, 500)) for p in parts)
 
 

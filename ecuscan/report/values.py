@@ -110,6 +110,28 @@ def cell(value: Any, *, limit: int = 400, yes: str = "yes", no: str = "no") -> s
     return printable(str(value), limit)
 
 
+def best_evidence(found: Any) -> Any:
+    """The evidence a reader understands best among the components ``found``: a version
+    string, else a readable one, else the most confident; ``None`` when there is none."""
+    evidence = [e for c in found for e in c.evidence]
+    if not evidence:
+        return None
+
+    def readable(e: Any) -> bool:
+        return bool(e.text or e.detail) and as_bytes(e.text or e.detail) is None and "\\x" not in (e.text or "")
+
+    return max(evidence, key=lambda e: (e.method.value == "version-string", readable(e), e.confidence))
+
+
+def evidence_line(found: Any, limit: int = 200) -> str:
+    """``method @0xOFFSET text`` of :func:`best_evidence` (binary text as hex + ASCII)."""
+    ev = best_evidence(found)
+    if ev is None:
+        return ""
+    where = f" @0x{ev.offset:x}" if ev.offset is not None else ""
+    return f"{ev.method.value}{where} {text(ev.text or ev.detail or '', limit)}"
+
+
 def offset(value: int | None) -> str:
     """A byte offset or address in hex, or the absent mark.
 
