@@ -50,6 +50,16 @@ def as_bytes(text: str) -> bytes | None:
     return bytes(raw)
 
 
+_TRAILING_NUL = re.compile(r"(?:\\x00)+(?=…?$)")
+
+
+def _picture(byte: int) -> str:
+    """A control byte as a visible symbol (Unicode control pictures: NUL as ␀, ESC as ␛)."""
+    if byte < 0x20:
+        return chr(0x2400 + byte)
+    return "␡" if byte == 0x7F else "�"
+
+
 def hex_ascii(data: bytes, limit: int = 32) -> str:
     """Bytes as hex followed by their printable ASCII (``.`` for the rest), cut at ``limit`` bytes.
 
@@ -69,11 +79,16 @@ def text(value: str, limit: int = 400) -> str:
     'lwIP 2.2.1'
     >>> text(r"\x00\x00\x00\x00F;ge\x8cv")
     '00 00 00 00 46 3B 67 65 8C 76  |....F;ge.v|'
+    >>> text(r"incorrect header check\x00"), text("red\x1b[0m")
+    ('incorrect header check', 'red␛[0m')
     """
     raw = as_bytes(value)
     if raw is not None:
         return hex_ascii(raw)
-    return printable(value, limit) if value else ABSENT
+    if not value:
+        return ABSENT
+    shown = _TRAILING_NUL.sub("", printable(value, limit))  # a C string's terminator says nothing
+    return _ESCAPE.sub(lambda m: _picture(int(m.group(1), 16)), shown)
 
 
 def cell(value: Any, *, limit: int = 400, yes: str = "yes", no: str = "no") -> str:
