@@ -177,12 +177,33 @@ def _collapse(graph: SupplyGraph, members: list[str], cap: int, marks: Mapping[s
     return [n for n in members if n in keep], len(members) - cap
 
 
+def _finding_paths(graph: SupplyGraph, marks: Mapping[str, Collection[str]]) -> dict[tuple[str, str], str]:
+    """Edges from each marked component up to the vehicles that carry it (vehicle → ECU →
+    firmware → component), with the colour of the component's first mark."""
+    g = graph.graph
+    out: dict[tuple[str, str], str] = {}
+    for node, kinds in marks.items():
+        if not kinds or kind_of(node) is not NodeKind.COMPONENT:
+            continue
+        colour = MARK_STYLE.get(next(iter(kinds)), ("", "#b3261e", False))[1]
+        frontier = {node}
+        for edge_kinds in (("contains", "uses"), ("runs",), ("installs",)):
+            nxt = set()
+            for n in frontier:
+                for parent, _, k in g.in_edges(n, keys=True):
+                    if k in edge_kinds:
+                        out.setdefault((parent, n), colour)
+                        nxt.add(parent)
+            frontier = nxt
+    return out
+
+
 def to_svg(graph: SupplyGraph, nodes: Iterable[str] | None = None, highlight: Collection[str] = (),
            *, title: str = "", limit: int = 300, marks: Mapping[str, Collection[str]] | None = None,
            width: int = 1120, band_rows: int = 2) -> str:
     """A self-contained SVG picture of (a subgraph of) the graph, in bands by tier and kind.
 
-    ``nodes`` picks the subgraph (default: the whole graph, cut at ``limit`` nodes);
+    ``nodes`` picks the subgraph (default: the whole graph; at most ``limit`` nodes are drawn);
     ``marks`` maps nodes to the finding kinds drawn on them (:data:`MARK_STYLE`: vulnerable,
     undeclared, drifted, unreachable, missing); ``highlight`` nodes count as vulnerable.
     The picture is ``width`` user units wide and scales to its container (``viewBox``,
@@ -201,15 +222,13 @@ def to_svg(graph: SupplyGraph, nodes: Iterable[str] | None = None, highlight: Co
         if n in g and "vulnerable" not in all_marks.setdefault(n, []):
             all_marks[n].insert(0, "vulnerable")
     chosen = sorted(set(nodes) & set(g) if nodes is not None else set(g))
-    if len(chosen) > limit:  # marked nodes survive the cut
-        chosen = sorted(sorted(chosen, key=lambda n: (n not in all_marks, n))[:limit])
     lay = _Layout(width=width)
     bands: dict[int, list[str]] = {}
     for n in chosen:
         bands.setdefault(_band(graph, n), []).append(n)
     order = sorted(bands)
     near = {m for n in all_marks for m in (*g.successors(n), *g.predecessors(n))}
-    cap = lay.per_row() * band_rows
+    cap = max(2, min(lay.per_row() * band_rows, limit // max(len(order), 1)))
     hidden: dict[int, int] = {}
     for b in order:
         bands[b], hidden[b] = _collapse(graph, bands[b], cap - 1 if len(bands[b]) > cap else cap, all_marks, near)
@@ -277,16 +296,18 @@ def to_svg(graph: SupplyGraph, nodes: Iterable[str] | None = None, highlight: Co
             svg.append(f'<text x="6" y="{band_y + 18 + 13 * j:.0f}" fill="#556" font-weight="bold">'
                        f"{escape(line)}</text>")
     marked_edges: list[str] = []
-    for u, v, k in sorted(g.edges(keys=True)):
-        if u in pos and v in pos:
-            (x1, y1, w1), (x2, y2, w2) = pos[u], pos[v]
-            if y1 > y2:
-                (x1, y1, w1), (x2, y2, w2) = (x2, y2, w2), (x1, y1, w1)
-            hot = u in all_marks and v in all_marks
-            line = (f'<line x1="{x1 + w1 / 2:.1f}" y1="{y1 + lay.box_h:.1f}" x2="{x2 + w2 / 2:.1f}" '
-                    f'y2="{y2:.1f}" stroke="{"#b3261e" if hot else "#9aa3b2"}" stroke-width="{1.6 if hot else 0.8}" '
-                    f'stroke-opacity="{0.9 if hot else 0.6}"><title>{esc(k)}</title></line>')
-            (marked_edges if hot else svg).append(line)
+    paths = _finding_paths(graph, all_marks)
+    drawn = [(u, v, k) for u in sorted(pos) for _, v, k in g.out_edges(u, keys=True) if v in pos]
+    for u, v, k in sorted(drawn):
+        (x1, y1, w1), (x2, y2, w2) = pos[u], pos[v]
+        if y1 > y2:
+            (x1, y1, w1), (x2, y2, w2) = (x2, y2, w2), (x1, y1, w1)
+        colour = paths.get((u, v))
+        hot = colour is not None
+        line = (f'<line x1="{x1 + w1 / 2:.1f}" y1="{y1 + lay.box_h:.1f}" x2="{x2 + w2 / 2:.1f}" '
+                f'y2="{y2:.1f}" stroke="{colour or "#9aa3b2"}" stroke-width="{1.8 if hot else 0.8}" '
+                f'stroke-opacity="{0.9 if hot else 0.6}"><title>{esc(k)}</title></line>')
+        (marked_edges if hot else svg).append(line)
     svg.extend(marked_edges)
     for n, (x, ny, box_w) in pos.items():
         d = g.nodes[n]
