@@ -178,14 +178,16 @@ def _collapse(graph: SupplyGraph, members: list[str], cap: int, marks: Mapping[s
 
 
 def _finding_paths(graph: SupplyGraph, marks: Mapping[str, Collection[str]]) -> dict[tuple[str, str], str]:
-    """Edges from each marked component up to the vehicles that carry it (vehicle → ECU →
-    firmware → component), with the colour of the component's first mark."""
+    """Edges from each vulnerable component up to the vehicles that carry it (vehicle → ECU →
+    firmware → component), with the colour of the mark."""
     g = graph.graph
     out: dict[tuple[str, str], str] = {}
+    colour = MARK_STYLE["vulnerable"][1]
     for node, kinds in marks.items():
-        if not kinds or kind_of(node) is not NodeKind.COMPONENT:
+        # only a vulnerable version is a problem wherever it goes; an undeclared component is a
+        # problem of one supplier's SBOM, not of every firmware that holds the same version
+        if "vulnerable" not in kinds or kind_of(node) is not NodeKind.COMPONENT:
             continue
-        colour = MARK_STYLE.get(next(iter(kinds)), ("", "#b3261e", False))[1]
         frontier = {node}
         for edge_kinds in (("contains", "uses"), ("runs",), ("installs",)):
             nxt = set()
@@ -285,6 +287,10 @@ def to_svg(graph: SupplyGraph, nodes: Iterable[str] | None = None, highlight: Co
                    f'stroke="{kstroke}" stroke-width="2"{dash}/>')
         svg.append(f'<text x="{lx + 21:.0f}" y="{lay.margin + 13}" fill="#334">{kind} ({count})</text>')
         lx += 21 + _CHAR_W * (len(kind) + 5) + 14
+    if any(g.nodes[n].get("unknown_provenance") for n in chosen):
+        svg.append(f'<rect x="{lx:.0f}" y="{lay.margin + 2}" width="16" height="14" rx="3" fill="#ffffff" '
+                   f'stroke="#556" stroke-dasharray="4 2"/>')
+        svg.append(f'<text x="{lx + 21:.0f}" y="{lay.margin + 13}" fill="#334">no supplier known</text>')
     if any(hidden.values()):
         shown, total = len(pos), len(chosen)
         svg.append(f'<text x="{width - lay.margin}" y="{lay.margin + 13}" text-anchor="end" fill="#667">'

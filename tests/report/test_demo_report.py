@@ -137,7 +137,7 @@ def test_cli_names_every_output_path(audit: tuple[dict[str, Any], Path, str]) ->
 
 
 def test_report_command_re_renders(audit: tuple[dict[str, Any], Path, str], tmp_path: Path) -> None:
-    doc, out, _ = audit
+    _, out, _ = audit
     res = CliRunner().invoke(main, ["report", str(out / "report.json"), "--format", "md", "-o", str(tmp_path)])
     assert res.exit_code == 0, res.output
     assert (tmp_path / "report.md").read_text() == (out / "report.md").read_text()
