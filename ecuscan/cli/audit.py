@@ -12,6 +12,7 @@ from rich.table import Table
 
 from ..audit import FAIL_ON_CHOICES, AuditOptions, BusConfig, run_audit
 from ..report.document import write_reports
+from ..report.terminal import print_findings
 from .busopts import bus_options, parse_bus_kwargs
 from .common import EXIT_FINDINGS, EXIT_OK, err, handle_errors, json_option, out, print_json, safe, store_option
 
@@ -35,6 +36,7 @@ def _summary(doc: dict[str, Any]) -> None:
         table.add_row("top suppliers by exposure",
                       safe(", ".join(f"{t['name']} ({t['findings']})" for t in s["top_suppliers"]) or "none"))
         out.print(table)
+    print_findings(out, doc)
     pol = doc["policy"]
     if pol["failed"]:
         out.print(f"[bold red]policy failed[/] (fail on: {', '.join(pol['fail_on'])})")

@@ -12,7 +12,7 @@ import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from .values import ABSENT, cell
+from .values import ABSENT, cell, flaw
 
 _SPECIAL = re.compile(r"([\\`*_\[\]|~])")  # what changes meaning mid-line (< > & become entities)
 
@@ -57,6 +57,7 @@ def finding_markdown(f: Mapping[str, Any], level: int = 3) -> str:
     state = "suppressed by VEX" if f.get("suppressed") else ("exposed" if f.get("exposed") else cell(f.get("status")))
     lines = [f"{'#' * level} {md(f.get('id'))} ({md(f.get('severity'))}{score}) in "
              f"{md(f.get('component'))} {md(f.get('version'))}: {state}", "",
+             f"**{md(flaw(f.get('description') or f.get('summary')))}**", "",
              md(f.get("description") or f.get("summary"), 4000), ""]
     cvss = f.get("cvss") or {}
     fixed = f.get("fixed")

@@ -49,7 +49,10 @@ def _enrich(sarif_run: dict[str, Any], doc: dict[str, Any]) -> None:
         f = by_id.get(rule["id"])
         if f is None:
             continue
+        from .values import flaw
+
         text = f.get("description") or f.get("summary") or rule["id"]
+        rule["shortDescription"] = {"text": flaw(text, 1000)}
         rule["fullDescription"] = {"text": text}
         rule["help"] = {"text": text, "markdown": help_markdown(f)}
         rule.setdefault("properties", {}).update({k: v for k, v in _finding_properties(f).items()

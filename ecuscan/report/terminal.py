@@ -20,7 +20,7 @@ from rich.table import Table
 from rich.text import Text
 
 from ..textsafe import printable
-from .values import cell
+from .values import cell, flaw
 
 #: audit stages in order (ecuscan.audit.run_audit), plus the report writing at the end
 AUDIT_STAGES = ("scan", "sbom", "reconcile", "drift", "graph", "vulns", "bench", "report")
@@ -46,11 +46,11 @@ def _width(markup: str) -> int:
 
 
 def table_fits(console: Console, cols: Sequence[Col], rows: Sequence[Sequence[str]]) -> bool:
-    """True when every key column can be shown whole beside the others (free text gets 8+ cells)."""
+    """True when every key column can be shown whole beside the others (free text gets 14+ cells)."""
     need = 0
     for i, c in enumerate(cols):
         widest = max([_width(c.header), *(_width(r[i]) for r in rows if i < len(r))])
-        need += (widest if c.key else min(widest, 8)) + 3  # cell padding and the border
+        need += (widest if c.key else min(widest, 14)) + 3  # cell padding and the border
     return need + 1 <= console.width
 
 
@@ -88,6 +88,23 @@ def print_table(console: Console, cols: Sequence[Col], rows: Sequence[Sequence[s
             grid.add_row(f"  {escape(c.header)}", r[i])
             console.print(grid)
         console.print()
+
+
+def print_findings(console: Console, doc: dict[str, Any]) -> None:
+    """The audit's exposed findings, one row each: what, how bad, where, and the release to move to."""
+    rows = []
+    for f in doc.get("vulnerabilities") or []:
+        if not f.get("exposed"):
+            continue
+        score = f" {f['score']}" if f.get("score") is not None else ""
+        rows.append([show(f.get("id")), f"{show(f.get('severity'))}{score}",
+                     show(f"{f.get('component')} {f.get('version') or ''}".strip()), show(f.get("fixed")),
+                     show(", ".join(f.get("ecus") or []) or None),
+                     escape(flaw(f.get("description") or f.get("summary")))])
+    if rows:
+        print_table(console, [Col("vulnerability", key=True), Col("severity"), Col("component", key=True),
+                              Col("fixed in", key=True), Col("ECUs"), Col("what")], rows,
+                    title=f"{len(rows)} exposed finding(s)")
 
 
 def output_paths(outdir: Any, outputs: dict[str, Any]) -> str:

@@ -147,6 +147,27 @@ def evidence_line(found: Any, limit: int = 200) -> str:
     return f"{ev.method.value}{where} {text(ev.text or ev.detail or '', limit)}"
 
 
+_SENTENCE = re.compile(r"(?<=[.!?])\s+(?=[A-Z])")
+#: sentences that say where a flaw is (product, versions) rather than what it is
+_BOILERPLATE = re.compile(r"^(an issue was discovered|a (vulnerability|flaw|bug|security issue) (was|has been) "
+                          r"(found|discovered|identified))|\b(before|through|prior to) v?\d[\w.]*( and [^.]*)?\.?$",
+                          re.I)
+
+
+def flaw(description: str | None, limit: int = 240) -> str:
+    """The sentence of a vulnerability description that names the flaw (not the "An issue was
+    discovered in X before Y" sentence that only names the product and versions).
+
+    >>> flaw("An issue was discovered in Mbed TLS 2.x before 2.28.7. There was a timing side channel in RSA.")
+    'There was a timing side channel in RSA.'
+    >>> flaw("Heap overflow in inflate(). More text.")
+    'Heap overflow in inflate().'
+    """
+    sentences = [x.strip() for x in _SENTENCE.split(description or "") if x.strip()]
+    chosen = next((x for x in sentences if not _BOILERPLATE.search(x)), sentences[0] if sentences else "")
+    return printable(chosen, limit) if chosen else ABSENT
+
+
 def offset(value: int | None) -> str:
     """A byte offset or address in hex, or the absent mark.
 
