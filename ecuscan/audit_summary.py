@@ -251,40 +251,42 @@ def _finding_details(run: AuditRun) -> dict[str, dict[str, Any]]:
     return out
 
 
+def _unscanned_firmware(run: AuditRun, g: SupplyGraph) -> Iterable[tuple[str, str]]:
+    """(node, "missing") for each ECU with firmware that could not be scanned, and that firmware."""
+    for fw in run.firmware:
+        if fw.result is not None:
+            continue
+        ecu = node_id(NodeKind.ECU, fw.ecu_id)
+        yield ecu, "missing"
+        yield from ((n, "missing") for n, ecus in g.firmware_ecus.items()
+                    if ecu in ecus and not g.attrs(n).get("scanned", True))
+
+
+def _undeclared_components(run: AuditRun, g: SupplyGraph) -> Iterable[tuple[str, str]]:
+    for fw in run.firmware:
+        for item in fw.reconciliation.undeclared if fw.reconciliation is not None else ():
+            for c in item.found:
+                yield from ((n, "undeclared") for n in _component_nodes(g, str(c.id), c.version, c.purl))
+
+
 def graph_marks(run: AuditRun, status: dict[str, str]) -> dict[str, list[str]]:
     """Graph node -> the finding kinds to highlight on it (see :data:`MARK_KINDS`): vulnerable
     and undeclared components, drifted / unreachable / missing ECUs, firmware that could not
     be scanned (missing)."""
     g = run.graph
-    marks: dict[str, list[str]] = defaultdict(list)
     if g is None:
         return {}
-
-    def mark(node: str, kind: str) -> None:
-        if node in g.graph and kind not in marks[node]:
+    found: list[tuple[str, str]] = [(n, "vulnerable") for f in run.findings if f.exposed
+                                    for n in _component_nodes(g, f.component_id, f.component_version,
+                                                              f.component_purl)]
+    found.extend(_unscanned_firmware(run, g))
+    found.extend(_undeclared_components(run, g))
+    found.extend((node_id(NodeKind.ECU, e), s) for e, s in status.items() if s in ("drifted", "unreachable", "missing"))
+    marks: dict[str, list[str]] = {}
+    for node, kind in found:
+        if node in g.graph and kind not in marks.setdefault(node, []):
             marks[node].append(kind)
-
-    for f in run.findings:
-        if f.exposed:
-            for n in _component_nodes(g, f.component_id, f.component_version, f.component_purl):
-                mark(n, "vulnerable")
-    for fw in run.firmware:
-        if fw.result is None:
-            ecu = node_id(NodeKind.ECU, fw.ecu_id)
-            for n, ecus in g.firmware_ecus.items():
-                if ecu in ecus and not g.attrs(n).get("scanned", True):
-                    mark(n, "missing")
-            mark(node_id(NodeKind.ECU, fw.ecu_id), "missing")
-        if fw.reconciliation is None:
-            continue
-        for item in fw.reconciliation.undeclared:
-            for c in item.found:
-                for n in _component_nodes(g, str(c.id), c.version, c.purl):
-                    mark(n, "undeclared")
-    for ecu_id, s in status.items():
-        if s in ("drifted", "unreachable", "missing"):
-            mark(node_id(NodeKind.ECU, ecu_id), s)
-    return dict(marks)
+    return marks
 
 
 def _graph(run: AuditRun, marks: dict[str, list[str]]) -> dict[str, Any]:

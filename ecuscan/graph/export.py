@@ -18,7 +18,7 @@ from __future__ import annotations
 import io
 import json
 import textwrap
-from collections.abc import Collection, Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 from xml.sax.saxutils import escape, quoteattr
@@ -200,6 +200,149 @@ def _finding_paths(graph: SupplyGraph, marks: Mapping[str, Collection[str]]) -> 
     return out
 
 
+@dataclass
+class _Placement:
+    """Where everything of the picture goes."""
+
+    pos: dict[str, tuple[float, float, float]]  # node -> x, y, box width
+    more: list[tuple[float, float, float, int, str]]  # "+N more" boxes: x, y, width, count, band name
+    bands: list[tuple[float, float, str]]  # band y, height, name
+    height: float
+    collapsed: bool
+
+
+def _merge_marks(g: nx.MultiDiGraph[str], marks: Mapping[str, Collection[str]] | None,
+                 highlight: Collection[str]) -> dict[str, list[str]]:
+    out: dict[str, list[str]] = {n: list(k) for n, k in (marks or {}).items() if n in g}
+    for n in highlight:
+        if n in g and "vulnerable" not in out.setdefault(n, []):
+            out[n].insert(0, "vulnerable")
+    return out
+
+
+def _place(graph: SupplyGraph, chosen: list[str], marks: Mapping[str, Collection[str]], lay: _Layout,
+           limit: int, band_rows: int) -> _Placement:
+    """Bands top to bottom; inside a band, barycentre order, wrapped rows, the rest collapsed."""
+    g = graph.graph
+    bands: dict[int, list[str]] = {}
+    for n in chosen:
+        bands.setdefault(_band(graph, n), []).append(n)
+    order = sorted(bands)
+    near = {m for n in marks for m in (*g.successors(n), *g.predecessors(n))}
+    cap = max(2, min(lay.per_row() * band_rows, limit // max(len(order), 1)))
+    placed = _Placement({}, [], [], 0.0, False)
+    placed_x: dict[str, float] = {}
+
+    def bary(n: str) -> float:
+        xs = [placed_x[m] for m in (*g.successors(n), *g.predecessors(n)) if m in placed_x]
+        return sum(xs) / len(xs) if xs else float("inf")
+
+    y: float = lay.margin + 30  # below the legend
+    for b in order:
+        members, hidden = _collapse(graph, bands[b], cap - 1 if len(bands[b]) > cap else cap, marks, near)
+        placed.collapsed |= hidden > 0
+        members.sort(key=lambda n: (bary(n), n))
+        slots = len(members) + (1 if hidden else 0)
+        per_row = min(lay.per_row(), max(slots, 1))
+        box_w = lay.box_w(per_row)
+        band_h = -(-slots // per_row) * (lay.box_h + 10) + 14
+        name = _band_name(graph, members[0]) if members else ""
+        placed.bands.append((y, band_h, name))
+        for i in range(slots):
+            r, c = divmod(i, per_row)
+            in_row = min(per_row, slots - r * per_row)
+            row_w = in_row * box_w + (in_row - 1) * lay.gap
+            x = lay.label_w + (lay.width - lay.label_w - lay.margin - row_w) / 2 + c * (box_w + lay.gap)
+            ny = y + 8 + r * (lay.box_h + 10)
+            if i < len(members):
+                placed.pos[members[i]] = (x, ny, box_w)
+                placed_x[members[i]] = x + box_w / 2
+            else:
+                placed.more.append((x, ny, box_w, hidden, name))
+        y += band_h + 26
+    placed.height = y + lay.margin - 26
+    return placed
+
+
+def _legend(g: nx.MultiDiGraph[str], marks: Mapping[str, Collection[str]], chosen: list[str],
+            placed: _Placement, lay: _Layout) -> list[str]:
+    """What each highlight means, with how many nodes carry it."""
+    top = lay.margin
+    out = [f'<text x="{top}" y="{top + 13}" fill="#334" font-weight="bold">Highlighted:</text>']
+    lx = float(top + 84)
+    entries = [(f"{kind} ({sum(kind in k for k in marks.values())})", fill, stroke, dashed)
+               for kind, (fill, stroke, dashed) in MARK_STYLE.items()]
+    if any(g.nodes[n].get("unknown_provenance") for n in chosen):
+        entries.append(("no supplier known", "#ffffff", "#556", True))
+    for text, fill, stroke, dashed in entries:
+        dash = ' stroke-dasharray="4 2"' if dashed else ""
+        out.append(f'<rect x="{lx:.0f}" y="{top + 2}" width="16" height="14" rx="3" fill="{fill}" '
+                   f'stroke="{stroke}" stroke-width="2"{dash}/>')
+        out.append(f'<text x="{lx + 21:.0f}" y="{top + 13}" fill="#334">{escape(text)}</text>')
+        lx += 21 + _CHAR_W * len(text) + 14
+    if placed.collapsed:
+        out.append(f'<text x="{lay.width - top}" y="{top + 13}" text-anchor="end" fill="#667">'
+                   f"collapsed view: {len(placed.pos)} of {len(chosen)} nodes drawn</text>")
+    for i, (band_y, band_h, name) in enumerate(placed.bands):
+        out.append(f'<rect x="0" y="{band_y:.0f}" width="{lay.width}" height="{band_h:.0f}" '
+                   f'fill="{"#f4f6f8" if i % 2 == 0 else "#fafbfc"}"/>')
+        out.extend(f'<text x="6" y="{band_y + 18 + 13 * j:.0f}" fill="#556" font-weight="bold">{escape(line)}</text>'
+                   for j, line in enumerate(_wrap(name, lay.label_w, 2)))
+    return out
+
+
+def _edges(graph: SupplyGraph, marks: Mapping[str, Collection[str]], placed: _Placement, lay: _Layout) -> list[str]:
+    """Edges between drawn nodes; a vulnerable component's path on top, in colour."""
+    g, pos = graph.graph, placed.pos
+    paths = _finding_paths(graph, marks)
+    plain: list[str] = []
+    hot: list[str] = []
+    drawn = sorted((u, v, k) for u in pos for _, v, k in g.out_edges(u, keys=True) if v in pos)
+    for u, v, k in drawn:
+        (x1, y1, w1), (x2, y2, w2) = sorted((pos[u], pos[v]), key=lambda p: p[1])
+        colour = paths.get((u, v))
+        (hot if colour else plain).append(
+            f'<line x1="{x1 + w1 / 2:.1f}" y1="{y1 + lay.box_h:.1f}" x2="{x2 + w2 / 2:.1f}" y2="{y2:.1f}" '
+            f'stroke="{colour or "#9aa3b2"}" stroke-width="{1.8 if colour else 0.8}" '
+            f'stroke-opacity="{0.9 if colour else 0.6}"><title>{escape(printable(k, 100))}</title></line>')
+    return plain + hot
+
+
+def _node(n: str, d: Mapping[str, Any], kinds: Sequence[str], at: tuple[float, float, float], lay: _Layout) -> str:
+    """One node box: wrapped label, the finding kinds it carries underneath."""
+    x, y, box_w = at
+    style = MARK_STYLE.get(kinds[0]) if kinds else None
+    fill, stroke, dashed = style or (_KIND_FILL.get(str(d.get("kind")), "#ffffff"), "#556",
+                                     bool(d.get("unknown_provenance")))
+    label = printable(str(d.get("label") or n.split(":", 1)[-1]), 120)
+    version = d.get("version") if d.get("kind") == "component" else None
+    if version and str(version) not in label:
+        label = f"{label} {version}"
+    lines = _wrap(label, box_w, 2 if kinds else 3)
+    node = quoteattr(printable(n, 300))
+    dash = ' stroke-dasharray="5 3"' if dashed else ""
+    parts = [f"<g><title>{escape(printable(n, 300))}</title>"
+             f'<rect x="{x:.1f}" y="{y:.1f}" width="{box_w:.1f}" height="{lay.box_h}" rx="5" fill="{fill}" '
+             f'stroke="{stroke}" stroke-width="{2.2 if kinds else 1}"{dash}/>']
+    top = y + (14 if kinds or len(lines) > 2 else 18 if len(lines) == 2 else 27)
+    parts.extend(f'<text x="{x + box_w / 2:.1f}" y="{top + 13 * j:.1f}" text-anchor="middle" '
+                 f"data-node={node}>{escape(line)}</text>" for j, line in enumerate(lines))
+    if kinds:
+        tag = _wrap("⚠ " + ", ".join(kinds), box_w, 1)[0]
+        parts.append(f'<text x="{x + box_w / 2:.1f}" y="{y + lay.box_h - 6:.1f}" text-anchor="middle" '
+                     f'font-size="10" font-weight="bold" fill="{stroke}">{escape(tag)}</text>')
+    return "".join(parts) + "</g>"
+
+
+def _more(x: float, y: float, box_w: float, count: int, name: str, lay: _Layout) -> str:
+    return (f"<g><title>{count} more nodes in this band, none of them marked</title>"
+            f'<rect x="{x:.1f}" y="{y:.1f}" width="{box_w:.1f}" height="{lay.box_h}" rx="5" fill="#ffffff" '
+            f'stroke="#9aa3b2" stroke-dasharray="2 2"/>'
+            f'<text x="{x + box_w / 2:.1f}" y="{y + 20:.1f}" text-anchor="middle" fill="#556">+{count} more</text>'
+            f'<text x="{x + box_w / 2:.1f}" y="{y + 34:.1f}" text-anchor="middle" fill="#778" font-size="10">'
+            f"{escape(name)}</text></g>")
+
+
 def to_svg(graph: SupplyGraph, nodes: Iterable[str] | None = None, highlight: Collection[str] = (),
            *, title: str = "", limit: int = 300, marks: Mapping[str, Collection[str]] | None = None,
            width: int = 1120, band_rows: int = 2) -> str:
@@ -219,137 +362,17 @@ def to_svg(graph: SupplyGraph, nodes: Iterable[str] | None = None, highlight: Co
     True
     """
     g = graph.graph
-    all_marks: dict[str, list[str]] = {n: list(k) for n, k in (marks or {}).items() if n in g}
-    for n in highlight:
-        if n in g and "vulnerable" not in all_marks.setdefault(n, []):
-            all_marks[n].insert(0, "vulnerable")
+    all_marks = _merge_marks(g, marks, highlight)
     chosen = sorted(set(nodes) & set(g) if nodes is not None else set(g))
     lay = _Layout(width=width)
-    bands: dict[int, list[str]] = {}
-    for n in chosen:
-        bands.setdefault(_band(graph, n), []).append(n)
-    order = sorted(bands)
-    near = {m for n in all_marks for m in (*g.successors(n), *g.predecessors(n))}
-    cap = max(2, min(lay.per_row() * band_rows, limit // max(len(order), 1)))
-    hidden: dict[int, int] = {}
-    for b in order:
-        bands[b], hidden[b] = _collapse(graph, bands[b], cap - 1 if len(bands[b]) > cap else cap, all_marks, near)
-
-    pos: dict[str, tuple[float, float, float]] = {}  # node -> x, y, box width
-    more: list[tuple[float, float, float, int, str]] = []
-    legend_h = 30
-    y: float = lay.margin + legend_h
-    band_boxes: list[tuple[float, float, str]] = []
-    placed_x: dict[str, float] = {}
-    for row_i, b in enumerate(order):
-        members = bands[b]
-        if row_i:
-            def bary(n: str) -> float:
-                xs = [placed_x[m] for m in (*g.successors(n), *g.predecessors(n)) if m in placed_x]
-                return sum(xs) / len(xs) if xs else float("inf")
-            members.sort(key=lambda n: (bary(n), n))
-        slots = len(members) + (1 if hidden[b] else 0)
-        per_row = min(lay.per_row(), max(slots, 1))
-        box_w = lay.box_w(per_row)
-        n_rows = -(-slots // per_row)
-        band_h: float = n_rows * (lay.box_h + 10) + 14
-        band_boxes.append((y, band_h, _band_name(graph, (members or [""])[0]) if members else ""))
-        for i in range(slots):
-            r, c = divmod(i, per_row)
-            in_row = min(per_row, slots - r * per_row)
-            row_w = in_row * box_w + (in_row - 1) * lay.gap
-            x0 = lay.label_w + (width - lay.label_w - lay.margin - row_w) / 2
-            x = x0 + c * (box_w + lay.gap)
-            ny = y + 8 + r * (lay.box_h + 10)
-            if i < len(members):
-                pos[members[i]] = (x, ny, box_w)
-                placed_x[members[i]] = x + box_w / 2
-            else:
-                more.append((x, ny, box_w, hidden[b], band_boxes[-1][2]))
-        y += band_h + 26
-    height = y + lay.margin - 26
-
-    def esc(text: str, limit: int = 300) -> str:
-        return escape(printable(text, limit))
-
-    svg = [f'<svg xmlns="http://www.w3.org/2000/svg" width="100%" viewBox="0 0 {width} {height:.0f}" '
+    placed = _place(graph, chosen, all_marks, lay, limit, band_rows)
+    svg = [f'<svg xmlns="http://www.w3.org/2000/svg" width="100%" viewBox="0 0 {width} {placed.height:.0f}" '
            f'preserveAspectRatio="xMinYMin meet" font-family="sans-serif" font-size="11" role="img">',
-           f"<title>{esc(title or graph.name or 'supply chain', 200)}</title>",
-           f'<rect width="{width}" height="{height:.0f}" fill="#ffffff"/>']
-    # legend: what each highlight means, with how many nodes carry it
-    lx = float(lay.margin)
-    svg.append(f'<text x="{lx:.0f}" y="{lay.margin + 13}" fill="#334" font-weight="bold">Highlighted:</text>')
-    lx += 84
-    for kind, (kfill, kstroke, kdashed) in MARK_STYLE.items():
-        count = sum(kind in k for k in all_marks.values() if k)
-        dash = ' stroke-dasharray="4 2"' if kdashed else ""
-        svg.append(f'<rect x="{lx:.0f}" y="{lay.margin + 2}" width="16" height="14" rx="3" fill="{kfill}" '
-                   f'stroke="{kstroke}" stroke-width="2"{dash}/>')
-        svg.append(f'<text x="{lx + 21:.0f}" y="{lay.margin + 13}" fill="#334">{kind} ({count})</text>')
-        lx += 21 + _CHAR_W * (len(kind) + 5) + 14
-    if any(g.nodes[n].get("unknown_provenance") for n in chosen):
-        svg.append(f'<rect x="{lx:.0f}" y="{lay.margin + 2}" width="16" height="14" rx="3" fill="#ffffff" '
-                   f'stroke="#556" stroke-dasharray="4 2"/>')
-        svg.append(f'<text x="{lx + 21:.0f}" y="{lay.margin + 13}" fill="#334">no supplier known</text>')
-    if any(hidden.values()):
-        shown, total = len(pos), len(chosen)
-        svg.append(f'<text x="{width - lay.margin}" y="{lay.margin + 13}" text-anchor="end" fill="#667">'
-                   f"collapsed view: {shown} of {total} nodes drawn</text>")
-    for i, (band_y, band_h, name) in enumerate(band_boxes):
-        band_fill = "#f4f6f8" if i % 2 == 0 else "#fafbfc"
-        svg.append(f'<rect x="0" y="{band_y:.0f}" width="{width}" height="{band_h:.0f}" fill="{band_fill}"/>')
-        for j, line in enumerate(_wrap(name, lay.label_w, 2)):
-            svg.append(f'<text x="6" y="{band_y + 18 + 13 * j:.0f}" fill="#556" font-weight="bold">'
-                       f"{escape(line)}</text>")
-    marked_edges: list[str] = []
-    paths = _finding_paths(graph, all_marks)
-    drawn = [(u, v, k) for u in sorted(pos) for _, v, k in g.out_edges(u, keys=True) if v in pos]
-    for u, v, k in sorted(drawn):
-        (x1, y1, w1), (x2, y2, w2) = pos[u], pos[v]
-        if y1 > y2:
-            (x1, y1, w1), (x2, y2, w2) = (x2, y2, w2), (x1, y1, w1)
-        colour = paths.get((u, v))
-        hot = colour is not None
-        line = (f'<line x1="{x1 + w1 / 2:.1f}" y1="{y1 + lay.box_h:.1f}" x2="{x2 + w2 / 2:.1f}" '
-                f'y2="{y2:.1f}" stroke="{colour or "#9aa3b2"}" stroke-width="{1.8 if hot else 0.8}" '
-                f'stroke-opacity="{0.9 if hot else 0.6}"><title>{esc(k)}</title></line>')
-        (marked_edges if hot else svg).append(line)
-    svg.extend(marked_edges)
-    for n, (x, ny, box_w) in pos.items():
-        d = g.nodes[n]
-        kinds = all_marks.get(n) or []
-        style = MARK_STYLE.get(kinds[0]) if kinds else None
-        fill, stroke, dashed = style if style else (_KIND_FILL.get(str(d.get("kind")), "#ffffff"), "#556", False)
-        if not style and d.get("unknown_provenance"):
-            dashed = True
-        dash = ' stroke-dasharray="5 3"' if dashed else ""
-        label = printable(str(d.get("label") or n.split(":", 1)[-1]), 120)
-        version = d.get("version") if d.get("kind") == "component" else None
-        if version and str(version) not in label:
-            label = f"{label} {version}"
-        lines = _wrap(label, box_w, 2 if kinds else 3)
-        tip = printable(n, 300)
-        parts = [f'<g><title>{escape(tip)}</title>'
-                 f'<rect x="{x:.1f}" y="{ny:.1f}" width="{box_w:.1f}" height="{lay.box_h}" rx="5" fill="{fill}" '
-                 f'stroke="{stroke}" stroke-width="{2.2 if kinds else 1}"{dash}/>']
-        top = ny + (14 if kinds or len(lines) > 2 else 18 if len(lines) == 2 else 27)
-        for j, line in enumerate(lines):
-            parts.append(f'<text x="{x + box_w / 2:.1f}" y="{top + 13 * j:.1f}" text-anchor="middle" '
-                         f'data-node={quoteattr(printable(n, 300))}>{escape(line)}</text>')
-        if kinds:
-            tag = _wrap("⚠ " + ", ".join(kinds), box_w, 1)[0]
-            parts.append(f'<text x="{x + box_w / 2:.1f}" y="{ny + lay.box_h - 6:.1f}" text-anchor="middle" '
-                         f'font-size="10" font-weight="bold" fill="{stroke}">{escape(tag)}</text>')
-        parts.append("</g>")
-        svg.append("".join(parts))
-    for x, ny, box_w, hidden_n, name in more:
-        svg.append(f'<g><title>{hidden_n} more nodes in this band, none of them marked</title>'
-                   f'<rect x="{x:.1f}" y="{ny:.1f}" width="{box_w:.1f}" height="{lay.box_h}" rx="5" fill="#ffffff" '
-                   f'stroke="#9aa3b2" stroke-dasharray="2 2"/>'
-                   f'<text x="{x + box_w / 2:.1f}" y="{ny + 20:.1f}" text-anchor="middle" fill="#556">'
-                   f"+{hidden_n} more</text>"
-                   f'<text x="{x + box_w / 2:.1f}" y="{ny + 34:.1f}" text-anchor="middle" fill="#778" '
-                   f'font-size="10">{escape(name)}</text></g>')
+           f"<title>{escape(printable(title or graph.name or 'supply chain', 200))}</title>",
+           f'<rect width="{width}" height="{placed.height:.0f}" fill="#ffffff"/>',
+           *_legend(g, all_marks, chosen, placed, lay), *_edges(graph, all_marks, placed, lay)]
+    svg.extend(_node(n, g.nodes[n], all_marks.get(n) or [], at, lay) for n, at in placed.pos.items())
+    svg.extend(_more(*box, lay) for box in placed.more)
     svg.append("</svg>")
     return "\n".join(svg) + "\n"
 
