@@ -87,15 +87,23 @@ def _ecus_by_firmware(run: AuditRun) -> dict[str, set[str]]:
     return out
 
 
-def _component_nodes(graph: SupplyGraph, key: str, version: str | None, purl: str | None) -> list[str]:
-    """Graph nodes of a component: by purl, else by catalog key and version."""
-    exact = node_id(NodeKind.COMPONENT, purl) if purl else None
-    found = []
-    for node in graph.nodes_of(NodeKind.COMPONENT):
-        attrs = graph.attrs(node)
-        if node == exact or (attrs.get("key") == key and attrs.get("version") in ("", version or "")):
-            found.append(node)
-    return found
+class _ComponentIndex:
+    """Component nodes by purl and by (catalog key, version), built once per graph."""
+
+    def __init__(self, graph: SupplyGraph) -> None:
+        self.nodes = set(graph.nodes_of(NodeKind.COMPONENT))
+        self.by_key: dict[tuple[str, str], list[str]] = defaultdict(list)
+        for node in sorted(self.nodes):
+            attrs = graph.attrs(node)
+            self.by_key[str(attrs.get("key")), str(attrs.get("version") or "")].append(node)
+
+    def find(self, key: str, version: str | None, purl: str | None) -> list[str]:
+        """Nodes of a component: by purl, by key and version, or by key with no version known."""
+        found = [*self.by_key.get((key, version or ""), ()), *self.by_key.get((key, ""), ())]
+        exact = node_id(NodeKind.COMPONENT, purl) if purl else None
+        if exact in self.nodes and exact not in found:
+            found.insert(0, exact)
+        return found
 
 
 def _supplier_exposure(run: AuditRun) -> list[dict[str, Any]]:
@@ -214,7 +222,7 @@ def _tier_path(run: AuditRun, ecu_id: str, comp_nodes: list[str]) -> list[str]:
     return names
 
 
-def _finding_details(run: AuditRun) -> dict[str, dict[str, Any]]:
+def _finding_details(run: AuditRun, index: _ComponentIndex | None) -> dict[str, dict[str, Any]]:
     from .vulns.impact import finding_key
 
     records = getattr(run, "records", None) or {}
@@ -226,8 +234,7 @@ def _finding_details(run: AuditRun) -> dict[str, dict[str, Any]]:
     out: dict[str, dict[str, Any]] = {}
     for f in run.findings:
         rec = records.get(f.vuln_id)
-        nodes = _component_nodes(run.graph, f.component_id, f.component_version, f.component_purl) \
-            if run.graph is not None else []
+        nodes = index.find(f.component_id, f.component_version, f.component_purl) if index is not None else []
         paths = []
         for e in sorted(fw_ecus.get(f.firmware_path or "", set())):
             for vid in vehicles_of.get(e, []) or [None]:
@@ -262,25 +269,25 @@ def _unscanned_firmware(run: AuditRun, g: SupplyGraph) -> Iterable[tuple[str, st
                     if ecu in ecus and not g.attrs(n).get("scanned", True))
 
 
-def _undeclared_components(run: AuditRun, g: SupplyGraph) -> Iterable[tuple[str, str]]:
+def _undeclared_components(run: AuditRun, index: _ComponentIndex) -> Iterable[tuple[str, str]]:
     for fw in run.firmware:
         for item in fw.reconciliation.undeclared if fw.reconciliation is not None else ():
             for c in item.found:
-                yield from ((n, "undeclared") for n in _component_nodes(g, str(c.id), c.version, c.purl))
+                yield from ((n, "undeclared") for n in index.find(str(c.id), c.version, c.purl))
 
 
-def graph_marks(run: AuditRun, status: dict[str, str]) -> dict[str, list[str]]:
+def graph_marks(run: AuditRun, status: dict[str, str], index: _ComponentIndex | None = None) -> dict[str, list[str]]:
     """Graph node -> the finding kinds to highlight on it (see :data:`MARK_KINDS`): vulnerable
     and undeclared components, drifted / unreachable / missing ECUs, firmware that could not
     be scanned (missing)."""
     g = run.graph
     if g is None:
         return {}
+    index = index or _ComponentIndex(g)
     found: list[tuple[str, str]] = [(n, "vulnerable") for f in run.findings if f.exposed
-                                    for n in _component_nodes(g, f.component_id, f.component_version,
-                                                              f.component_purl)]
+                                    for n in index.find(f.component_id, f.component_version, f.component_purl)]
     found.extend(_unscanned_firmware(run, g))
-    found.extend(_undeclared_components(run, g))
+    found.extend(_undeclared_components(run, index))
     found.extend((node_id(NodeKind.ECU, e), s) for e, s in status.items() if s in ("drifted", "unreachable", "missing"))
     marks: dict[str, list[str]] = {}
     for node, kind in found:
@@ -304,13 +311,14 @@ def summarize(run: AuditRun) -> AuditSummary:
     """Every conclusion the reports show, computed from the run's records."""
     status = bench_status(run)
     suppliers = _supplier_exposure(run)
-    marks = graph_marks(run, status)
+    index = _ComponentIndex(run.graph) if run.graph is not None else None
+    marks = graph_marks(run, status, index)
     return AuditSummary(
         bench_status=status,
         supplier_chains={e.supplier: supplier_levels(run, e.supplier) for e in run.manifest.ecus},
         suppliers=suppliers,
         vehicles=_vehicles(run, status, suppliers),
-        findings=_finding_details(run),
+        findings=_finding_details(run, index),
         marks=marks,
         graph=_graph(run, marks),
     )

@@ -74,3 +74,23 @@ def test_output_paths_names_every_file_in_full(tmp_path) -> None:
     for name in ("report.html", "report.md", "report.json", "report.sarif"):
         assert str(tmp_path.resolve() / name) in line
     assert "None" not in line and "1 SBOMs" in line
+
+
+def test_stage_log_on_a_terminal_shows_a_bar_not_log_lines() -> None:
+    buf = io.StringIO()
+    console = Console(file=buf, width=100, force_terminal=True, color_system=None)
+    with StageLog(console) as log:
+        assert log.progress is not None  # a rich progress bar while the audit runs
+        log.stage("scan", "5 firmware images")
+        log.stage("vulns")
+        log.finish()
+    assert "· scan: done" not in buf.getvalue()  # the bar is transient: no log lines on a terminal
+    assert [name for name, _, _ in log.done] == ["scan", "vulns"]
+
+
+def test_quiet_stage_log_prints_nothing() -> None:
+    buf = io.StringIO()
+    with StageLog(Console(file=buf, force_terminal=False), quiet=True) as log:
+        log.stage("scan")
+        log.finish()
+    assert buf.getvalue() == ""
