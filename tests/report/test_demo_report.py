@@ -148,3 +148,19 @@ def test_report_command_re_renders(audit: tuple[dict[str, Any], Path, str], tmp_
     bad.write_text(json.dumps({"schema": "ecuscan/scan/v1"}))
     res = CliRunner().invoke(main, ["report", str(bad)])
     assert res.exit_code == 2 and "not an ecuscan audit document" in " ".join(res.output.split())
+
+
+@pytest.mark.browser
+@pytest.mark.skipif(__import__("shutil").which("chromium") is None, reason="chromium not installed")
+def test_demo_report_in_chromium_at_1280(audit: tuple[dict[str, Any], Path, str], tmp_path: Path) -> None:
+    from .browser import dump_dom, screenshot
+    from .test_browser import non_blank
+
+    _, out, _ = audit
+    png = tmp_path / "demo.png"
+    screenshot(out / "report.html", png, width=1280, height=2600)
+    assert non_blank(png) > 0.05
+    dom = dump_dom(out / "report.html")
+    assert "There was a timing side channel in RSA private operations." in dom
+    assert "⚠ vulnerable" in dom and "⚠ undeclared" in dom and "⚠ drifted" in dom
+    assert "BCM &lt;img src=x onerror=alert(1)&gt;" in dom and "<img" not in dom.replace("&lt;img", "")
