@@ -36,6 +36,7 @@ class AuditSummary:
     findings: dict[str, dict[str, Any]] = field(default_factory=dict)  # finding key -> actionable details
     marks: dict[str, list[str]] = field(default_factory=dict)  # graph node -> finding kinds
     graph: dict[str, Any] = field(default_factory=lambda: {"svg": None, "nodes": 0, "edges": 0, "warnings": []})
+    actions: list[dict[str, Any]] = field(default_factory=list)  # what to do, most pressing first
 
 
 def bench_status(run: AuditRun) -> dict[str, str]:
@@ -307,18 +308,97 @@ def _graph(run: AuditRun, marks: dict[str, list[str]]) -> dict[str, Any]:
             "marks": {k: sorted(n for n, kinds in marks.items() if k in kinds) for k in MARK_KINDS}}
 
 
+_RANK = {"critical": 0, "high": 1, "drifted": 2, "unreachable": 3, "medium": 4, "undeclared": 5, "missing": 6,
+         "low": 7, "unknown": 8, "unscanned": 9}
+
+
+def _fix_actions(run: AuditRun, details: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
+    from .vulns.impact import finding_key
+
+    fw_ecus = _ecus_by_firmware(run)
+    out = []
+    for f in run.findings:
+        if not f.exposed:
+            continue
+        d = details.get(finding_key(f), {})
+        sev = f.severity.value if f.severity else "unknown"
+        ecus = ", ".join(sorted(fw_ecus.get(f.firmware_path or "", set()))) or "no ECU"
+        move = f"update {f.component_id} {f.component_version or '?'} to {d['fixed']} or later" if d.get("fixed") \
+            else f"update {f.component_id} {f.component_version or '?'} (the record names no fixed release) " \
+                 "or triage it with a VEX statement"
+        score = f" {f.cvss.score}" if f.cvss is not None and f.cvss.score is not None else ""
+        out.append({"kind": "vulnerable", "rank": sev, "target": ecus,
+                    "text": f"{move} in {ecus} ({f.firmware_path}): {f.vuln_id}, {sev}{score}"})
+    return out
+
+
+def _sbom_actions(run: AuditRun) -> list[dict[str, Any]]:
+    out = []
+    for fw in run.firmware:
+        rec = fw.reconciliation
+        if rec is None or not rec.undeclared:
+            continue
+        ecu = run.manifest.ecu(fw.ecu_id)
+        sup = run.manifest.supplier(ecu.supplier) if ecu else None
+        who = (sup.name or sup.id) if sup else "the supplier"
+        names = ", ".join(sorted(f"{i.name} {'/'.join(i.found_versions)}".strip() for i in rec.undeclared))
+        out.append({"kind": "undeclared", "rank": "undeclared", "target": fw.ecu_id,
+                    "text": f"ask {who} to declare {names} in {fw.declared_sbom} (found in {fw.path})"})
+    return out
+
+
+def _said(value: Any) -> str:
+    return "no value" if value is None else str(value)[:200]
+
+
+def _bench_actions(run: AuditRun, status: dict[str, str]) -> list[dict[str, Any]]:
+    out = []
+    checks: dict[str, list[Any]] = defaultdict(list)
+    for c in run.bench.checks if run.bench is not None else ():
+        checks[c.ecu_id].append(c)
+    for ecu_id, s in sorted(status.items()):
+        if s == "drifted":
+            diffs = "; ".join(f"{c.observation.label} {_said(c.observation.value)} (analysed: {_said(c.expected)})"
+                              for c in checks[ecu_id] if c.verdict.failed)
+            text = (f"{ecu_id} on the bench is not the analysed release ({diffs}): analyse the flashed "
+                    "release or flash the analysed one, then run the audit again")
+        elif s == "unreachable":
+            text = f"{ecu_id} did not answer on the bench: check its power, wiring and CAN ids, then run again"
+        elif s == "missing":
+            refused = ", ".join(c.observation.label for c in checks[ecu_id] if c.verdict.value == "MISSING")
+            text = f"{ecu_id} refused to identify itself ({refused}): the bench check of these items is incomplete"
+        else:
+            continue
+        out.append({"kind": s, "rank": s, "target": ecu_id, "text": text})
+    return out
+
+
+def actions(run: AuditRun, status: dict[str, str], details: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
+    """What the reader should do, most pressing first: each exposed finding with its fix, each
+    drifted, silent or refusing ECU, each SBOM that leaves out what the binary holds, each image
+    that could not be scanned."""
+    todo = [*_fix_actions(run, details), *_bench_actions(run, status), *_sbom_actions(run)]
+    todo.extend({"kind": "missing", "rank": "unscanned", "target": fw.ecu_id,
+                 "text": f"{fw.path} of {fw.ecu_id} could not be scanned ({fw.error}): nothing in it was checked"}
+                for fw in run.firmware if fw.result is None)
+    todo.sort(key=lambda a: (_RANK.get(a["rank"], 9), a["target"], a["text"]))
+    return [{k: v for k, v in a.items() if k != "rank"} for a in todo]
+
+
 def summarize(run: AuditRun) -> AuditSummary:
     """Every conclusion the reports show, computed from the run's records."""
     status = bench_status(run)
     suppliers = _supplier_exposure(run)
     index = _ComponentIndex(run.graph) if run.graph is not None else None
     marks = graph_marks(run, status, index)
+    details = _finding_details(run, index)
     return AuditSummary(
         bench_status=status,
         supplier_chains={e.supplier: supplier_levels(run, e.supplier) for e in run.manifest.ecus},
         suppliers=suppliers,
         vehicles=_vehicles(run, status, suppliers),
-        findings=_finding_details(run, index),
+        findings=details,
         marks=marks,
         graph=_graph(run, marks),
+        actions=actions(run, status, details),
     )

@@ -190,6 +190,7 @@ def audit_document(run: AuditRun, fail_on: Sequence[str]) -> dict[str, Any]:
         "manifest": {"name": run.manifest.name, "path": run.manifest_path},
         "policy": {"fail_on": sorted(fail_on), "failed": bool(reasons), "reasons": reasons},
         "vehicles": vehicles, "ecus": ecus, "suppliers": suppliers, "vulnerabilities": vulns,
+        "actions": summary.actions,
         "vulnerability_records": run.n_vulnerabilities,
         "impact": run.impact.to_dict() if run.impact is not None else None,
         "bench": bench, "graph": graph, "drift": _drift(run),

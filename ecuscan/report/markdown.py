@@ -106,6 +106,10 @@ def render_markdown(doc: Mapping[str, Any]) -> str:
            f"Manifest {code(man.get('path'))}, generated {md(doc.get('generated'))} by ecuscan "
            f"{md(doc.get('ecuscan_version'))}.", ""]
     out += _status_lines(doc)
+    if doc.get("actions"):
+        out += ["## What to do", ""]
+        out += [f"{i}. **{md(a.get('kind'))}**: {md(a.get('text'), 1000)}" for i, a in enumerate(doc["actions"], 1)]
+        out.append("")
     out += ["## Vehicles", ""]
     rows = []
     for v in doc.get("vehicles") or []:

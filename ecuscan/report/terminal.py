@@ -91,7 +91,8 @@ def print_table(console: Console, cols: Sequence[Col], rows: Sequence[Sequence[s
 
 
 def print_findings(console: Console, doc: dict[str, Any]) -> None:
-    """The audit's exposed findings, one row each: what, how bad, where, and the release to move to."""
+    """The audit's exposed findings, one row each (what, how bad, where, the release to move to),
+    then the numbered list of what to do."""
     rows = []
     for f in doc.get("vulnerabilities") or []:
         if not f.get("exposed"):
@@ -105,6 +106,11 @@ def print_findings(console: Console, doc: dict[str, Any]) -> None:
         print_table(console, [Col("vulnerability", key=True), Col("severity"), Col("component", key=True),
                               Col("fixed in", key=True), Col("ECUs"), Col("what")], rows,
                     title=f"{len(rows)} exposed finding(s)")
+    todo = doc.get("actions") or []
+    if todo:
+        console.print("what to do:")
+        for i, a in enumerate(todo, 1):
+            console.print(f"  {i}. [bold]{escape(cell(a.get('kind')))}[/]: {show(a.get('text'), 1000)}")
 
 
 def output_paths(outdir: Any, outputs: dict[str, Any]) -> str:

@@ -65,6 +65,19 @@ def test_finding_names_the_flaw_the_fix_and_the_path(audit: tuple[dict[str, Any]
     assert f["vex"] is None
 
 
+def test_what_to_do_lists_every_planted_problem_most_pressing_first(audit: tuple[dict[str, Any], Path, str]) -> None:
+    doc, out, output = audit
+    kinds = [a["kind"] for a in doc["actions"]]
+    assert kinds == ["drifted", "vulnerable", "undeclared"]
+    text = " ".join(a["text"] for a in doc["actions"])
+    assert "F189 2.4.2 (analysed: 2.4.1)" in text
+    assert "update mbedtls 2.28.3 to 2.28.7 or later in tcu" in text
+    assert "ask Kestrel Automotive Networks to declare zlib 1.3.1" in text
+    assert "## What to do" in (out / "report.md").read_text()
+    assert "What to do" in (out / "report.html").read_text()
+    assert "what to do:" in output and "2.28.7 or later" in " ".join(output.split())
+
+
 def test_top_suppliers_lists_only_exposed_suppliers(audit: tuple[dict[str, Any], Path, str]) -> None:
     doc, _, _ = audit
     by_id = {v["id"]: v["summary"] for v in doc["vehicles"]}
