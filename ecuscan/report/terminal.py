@@ -109,8 +109,12 @@ def print_findings(console: Console, doc: dict[str, Any]) -> None:
     todo = doc.get("actions") or []
     if todo:
         console.print("what to do:")
+        grid = Table.grid(padding=(0, 1))
+        grid.add_column(justify="right", no_wrap=True, min_width=4)
+        grid.add_column(overflow="fold")
         for i, a in enumerate(todo, 1):
-            console.print(f"  {i}. [bold]{escape(cell(a.get('kind')))}[/]: {show(a.get('text'), 1000)}")
+            grid.add_row(f"{i}.", f"[bold]{escape(cell(a.get('kind')))}[/]: {show(a.get('text'), 1000)}")
+        console.print(grid)
 
 
 def output_paths(outdir: Any, outputs: dict[str, Any]) -> str:
