@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from ..audit import AuditRun
+from .values import cell
 
 
 def _rule(rule_id: str, name: str, text: str, level: str) -> dict[str, Any]:
@@ -89,8 +90,8 @@ def audit_sarif(run: AuditRun, doc: dict[str, Any]) -> dict[str, Any]:
                 used.add("ECUSCAN-BENCH-DRIFT")
                 results.append({
                     "ruleId": "ECUSCAN-BENCH-DRIFT", "level": "error",
-                    "message": {"text": f"ECU {ecu['id']} DID {v['did']}: expected {v['expected']!r}, "
-                                        f"observed {v['observed']!r} ({v['verdict']})"},
+                    "message": {"text": f"ECU {ecu['id']} DID {v['did']}: expected '{cell(v['expected'])}', "
+                                        f"observed '{cell(v['observed'])}' ({v['verdict']})"},
                     "locations": [{"logicalLocations": [{"name": ecu["id"], "kind": "module"}]}],
                     "properties": {"request": v["request"], "response": v["response"]}})
         for fw in ecu["firmware"]:
