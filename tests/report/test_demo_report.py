@@ -177,3 +177,15 @@ def test_demo_report_in_chromium_at_1280(audit: tuple[dict[str, Any], Path, str]
     assert "There was a timing side channel in RSA private operations." in dom
     assert "⚠ vulnerable" in dom and "⚠ undeclared" in dom and "⚠ drifted" in dom
     assert "BCM &lt;img src=x onerror=alert(1)&gt;" in dom and "<img" not in dom.replace("&lt;img", "")
+
+
+def test_vulns_match_at_80_columns_in_a_pipe_keeps_every_id_whole(audit: tuple[dict[str, Any], Path, str]) -> None:
+    from .readme_samples import run_sample
+
+    _, out, _ = audit
+    text = run_sample(f"ecuscan vulns match {GRAPHS / 'demo.yaml'}", f"sqlite:///{out / 'inv.sqlite'}")
+    lines = text.splitlines()
+    assert all(len(line) <= 80 + 4 for line in lines)  # 80 columns (+ the README's indent)
+    assert "…" not in text
+    for ident in ("CVE-2024-23170", "pkg:github/mbed-tls/mbedtls@2.28.3", "firmware/tcu_app.elf", "securecomm"):
+        assert any(ident in line for line in lines), ident
