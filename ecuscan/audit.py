@@ -112,6 +112,8 @@ class AuditRun:
     bench_log: str | None = None
     errors: list[tuple[str, str]] = field(default_factory=list)
     outputs: dict[str, Any] = field(default_factory=dict)
+    records: dict[str, Any] = field(default_factory=dict)  # vulnerability id -> Vulnerability of each finding
+    summary: Any = None  # ecuscan.audit_summary.AuditSummary, computed at the end of run_audit
 
     def error(self, source: str, message: str) -> None:
         """Record a problem with one input; the audit goes on."""
@@ -230,6 +232,7 @@ def _vulns_stage(run: AuditRun, store: Store, catalog: Catalog, options: AuditOp
     topo = topology_from_manifest(manifest)
     run.findings = apply_vex(findings, statements, topo.ecus_of)
     run.impact = aggregate_impact(run.findings, topo)
+    run.records = {v.id: v for v in vulns if v.id in {f.vuln_id for f in run.findings}}
 
 
 def _bench_stage(run: AuditRun, options: AuditOptions) -> None:
@@ -323,6 +326,9 @@ def run_audit(manifest_path: str | os.PathLike[str], options: AuditOptions,
         except EcuscanError as exc:
             run.bench_mode = "failed"
             run.error("bench", str(exc))
+    from .audit_summary import summarize
+
+    run.summary = summarize(run)
     return run
 
 

@@ -26,6 +26,7 @@ COMMANDS: dict[str, str] = {
     "sbom": "ecuscan.cli.sbom:command",
     "diff": "ecuscan.cli.diff:command",
     "vulns": "ecuscan.cli.vulns:command",
+    "report": "ecuscan.cli.report:command",
 }
 
 

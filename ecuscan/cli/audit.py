@@ -12,20 +12,9 @@ from rich.table import Table
 
 from ..audit import FAIL_ON_CHOICES, AuditOptions, BusConfig, run_audit
 from ..report.document import write_reports
+from ..report.terminal import print_findings
 from .busopts import bus_options, parse_bus_kwargs
 from .common import EXIT_FINDINGS, EXIT_OK, err, handle_errors, json_option, out, print_json, safe, store_option
-
-
-class _StatusObserver:
-    def __init__(self, status: Any) -> None:
-        self.status = status
-
-    def stage(self, name: str, detail: str = "") -> None:
-        text = f"[bold]{name}[/] {safe(detail)}"
-        if self.status is not None:
-            self.status.update(text)
-        else:
-            err.print(f"· {text}")
 
 
 def _summary(doc: dict[str, Any]) -> None:
@@ -47,6 +36,7 @@ def _summary(doc: dict[str, Any]) -> None:
         table.add_row("top suppliers by exposure",
                       safe(", ".join(f"{t['name']} ({t['findings']})" for t in s["top_suppliers"]) or "none"))
         out.print(table)
+    print_findings(out, doc)
     pol = doc["policy"]
     if pol["failed"]:
         out.print(f"[bold red]policy failed[/] (fail on: {', '.join(pol['fail_on'])})")
@@ -97,18 +87,17 @@ def command(manifest: str, outdir: Path, bus_interface: str | None, bus_channel:
                     data_bitrate=bus_data_bitrate, extra=parse_bus_kwargs(bus_kwargs), simulate=simulate)
     options = AuditOptions(outdir=outdir, store_url=store_url, bus=bus, bench=not no_bench, fail_on=policy,
                            timestamp=ts, bench_timeout=bench_timeout)
-    if err.is_terminal and not as_json:
-        with err.status("auditing") as status:
-            run = run_audit(manifest, options, _StatusObserver(status))
-            status.update("[bold]report[/]")
-            doc = write_reports(run, outdir, sorted(policy))
-    else:
-        run = run_audit(manifest, options, None if as_json else _StatusObserver(None))
+    from ..report.terminal import StageLog, output_paths
+
+    with StageLog(err, quiet=as_json) as stages:
+        run = run_audit(manifest, options, None if as_json else stages)
+        if not as_json:
+            stages.stage("report")
         doc = write_reports(run, outdir, sorted(policy))
+        stages.finish(f"done, {len(run.errors)} problem(s)" if run.errors else "done")
     if as_json:
         print_json(doc)
     else:
         _summary(doc)
-        err.print(f"reports: {safe(outdir / 'report.html')}, report.json, report.sarif, "
-                  f"{len(doc['outputs'].get('sboms', []))} SBOM(s), bus log: {safe(doc['outputs'].get('bus_log'))}")
+        err.print(output_paths(outdir, doc["outputs"]), soft_wrap=True)
     sys.exit(EXIT_FINDINGS if doc["policy"]["failed"] else EXIT_OK)

@@ -91,12 +91,14 @@ def impact(manifest: str, component: str, version_range: str | None, certain_onl
     _warn(problems, as_json)
     out.print(f"{len(r.components)} matching component(s), {len(r.firmware)} firmware, "
               f"{len(r.ecus)} ECUs, {len(r.vehicles)} vehicles")
-    t = Table("affected", "path", "tier chain", "certain")
+    from ..report.terminal import Col, print_table
+
+    rows = []
     for h in (*r.vehicles, *r.ecus, *r.firmware):
         chain = " → ".join(f"{s} (tier {g.attrs(s).get('tier')})" for s in h.tier_chain)
-        t.add_row(safe(h.node), safe(" → ".join(reversed(h.path)), 400), safe(chain, 400),
-                  "yes" if h.certain else "version unknown")
-    out.print(t)
+        rows.append([safe(h.node, 300), safe(" → ".join(reversed(h.path)), 1000), safe(chain, 1000),
+                     "yes" if h.certain else "version unknown"])
+    print_table(out, [Col("affected", key=True), Col("path"), Col("tier chain"), Col("certain")], rows, plain=True)
 
 
 def _listing(title: str, doc: dict[str, Any], keys: tuple[str, ...]) -> None:

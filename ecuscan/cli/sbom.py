@@ -14,7 +14,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import click
-from rich.table import Table
 
 from ..errors import SbomError
 from ..model import ScanFailure, ScanResult
@@ -114,11 +113,9 @@ def _row_versions(item: ReconItem) -> tuple[str, str]:
 
 
 def _evidence_line(item: ReconItem) -> str:
-    for c in item.found:
-        for e in c.evidence:
-            where = f"@0x{e.offset:x} " if e.offset is not None else ""
-            return f"{e.method.value} {where}{e.text or e.detail}"
-    return ""
+    from ..report.values import evidence_line
+
+    return evidence_line(item.found)
 
 
 @command.command("reconcile")
@@ -145,9 +142,9 @@ def reconcile_cmd(images: tuple[str, ...], declared: str, as_json: bool, store_u
     if as_json:
         print_json({"schema": "ecuscan/reconciliation/v1", **recon.to_dict()})
     else:
-        table = Table(show_edge=False, pad_edge=False, box=None)
-        for col in ("status", "component", "found", "declared", "evidence / note"):
-            table.add_column(col)
+        from ..report.terminal import Col, print_table
+
+        rows = []
         groups = (("undeclared", "red", recon.undeclared), ("mismatch", "yellow", recon.version_mismatch),
                   ("unconfirmed", "yellow", recon.unconfirmed), ("uses, undeclared", "dim", recon.undeclared_uses),
                   ("matched", "green", recon.matched))
@@ -157,10 +154,11 @@ def reconcile_cmd(images: tuple[str, ...], declared: str, as_json: bool, store_u
                 note = _evidence_line(item)
                 if label == "unconfirmed" and not item.detectable:
                     note = "ecuscan has no signature for it: cannot confirm"
-                table.add_row(f"[{colour}]{label}[/]", safe(item.name), safe(fv), safe(dv), safe(note, 70))
+                rows.append([f"[{colour}]{label}[/]", safe(item.name), safe(fv), safe(dv), safe(note, 300)])
         out.print(f"[bold]{safe(doc.source, 300)}[/] ({doc.format.value} {safe(doc.spec_version)}) vs "
                   f"{len(results)} scanned image(s)")
-        out.print(table)
+        print_table(out, [Col("status"), Col("component", key=True), Col("found", key=True),
+                          Col("declared", key=True), Col("evidence / note")], rows, plain=True)
         out.print(f"completeness {recon.completeness:.0%}: {len(recon.matched)} matched, "
                   f"{len(recon.version_mismatch)} version mismatch, {len(recon.undeclared)} undeclared, "
                   f"{len(recon.unconfirmed)} unconfirmed")

@@ -7,7 +7,6 @@ from typing import Any
 
 import click
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-from rich.table import Table
 
 from ..inventory import files_with_findings, inventory
 from ..model import ScanFailure, ScanOutcome, ScanResult, Severity
@@ -62,18 +61,20 @@ def render_result(r: ScanResult) -> None:
               + (f"  build paths: {len(prov.build_paths)}" if prov.build_paths else "")
               + (f"  certificates/keys: {len(prov.certificates)}" if prov.certificates else ""))
     if r.components:
-        table = Table(show_edge=False, pad_edge=False, box=None)
-        for col in ("component", "version", "relation", "conf.", "evidence (first)"):
-            table.add_column(col)
+        from ..report.terminal import Col, print_table
+        from ..report.values import text as shown
+
+        rows = []
         for c in r.components:
             ev = c.evidence[0] if c.evidence else None
             where = ""
             if ev is not None:
                 loc = f"@0x{ev.offset:x}" if ev.offset is not None else ""
-                where = f"{ev.method.value}{loc} {ev.text or ev.detail}"
-            table.add_row(safe(c.name), safe(c.version or "?"), c.relation.value, f"{c.confidence:.2f}",
-                          safe(where, 70))
-        out.print(table)
+                where = f"{ev.method.value}{loc} {shown(ev.text or ev.detail or '', 200)}"
+            rows.append([safe(c.name), safe(c.version or "?"), c.relation.value, f"{c.confidence:.2f}",
+                         safe(where, 300)])
+        print_table(out, [Col("component", key=True), Col("version", key=True), Col("relation"),
+                          Col("conf.", justify="right"), Col("evidence (first)")], rows, plain=True)
     else:
         out.print("  no components identified")
     for d in r.diagnostics:
@@ -89,14 +90,15 @@ PER_FILE_MAX = 20
 def render_inventory(results: list[ScanResult], shown: list[ScanResult]) -> None:
     """One table of the batch's components (by version, with file counts), then files with findings."""
     rows = inventory(results)
-    table = Table(show_edge=False, pad_edge=False, box=None, title=f"{len(results)} file(s) scanned",
-                  title_justify="left")
-    for col in ("component", "version", "files", "recognised by", "example"):
-        table.add_column(col)
-    for row in rows:
-        table.add_row(safe(row.name), safe(row.version or "?"), str(row.files),
-                      safe(", ".join(m.value for m in row.methods), 40), safe(row.example, 60))
-    out.print(table if rows else "no components identified")
+    from ..report.terminal import Col, print_table
+
+    if not rows:
+        out.print("no components identified")
+    print_table(out, [Col("component", key=True), Col("version", key=True), Col("files", justify="right"),
+                      Col("recognised by"), Col("example")],
+                [[safe(row.name), safe(row.version or "?"), str(row.files),
+                  safe(", ".join(m.value for m in row.methods), 200), safe(row.example, 500)] for row in rows],
+                title=f"{len(results)} file(s) scanned", plain=True)
     flagged = files_with_findings(shown)
     if flagged:
         out.print(f"\n{len(flagged)} image(s) with warnings or errors:")

@@ -7,7 +7,6 @@ import sys
 from pathlib import Path
 
 import click
-from rich.table import Table
 
 from ..catalog import load_catalog
 from ..model import ScanResult
@@ -211,27 +210,31 @@ def _rule_counts(findings: list[Finding]) -> dict[str, int]:
 def _print_tables(findings: list[Finding], impact: object, topo: Topology, n_vulns: int, n_images: int) -> None:
     from ..vulns.impact import ImpactReport
     assert isinstance(impact, ImpactReport)
-    table = Table("vulnerability", "severity", "status", "component", "firmware", "decided by", "triage",
-                  title=f"{len(findings)} finding(s) ({n_vulns} records, {n_images} images)")
+    from ..report.terminal import Col, print_table
+
     order = {s: i for i, s in enumerate(reversed(list(Severity)))}
+    rows = []
     for f in sorted(findings, key=lambda f: (not f.exposed, order.get(f.severity, 9) if f.severity else 9,
                                              f.vuln_id)):
         tri = f.suppressed_by or f.triage
-        table.add_row(safe(f.vuln_id), f.severity.value if f.severity else "?", f.status.value
-                      + (" [kev]" if f.kev else ""), safe(f.component_purl, 80), safe(f.firmware_path or "", 60),
-                      safe(f"{f.rule}: {f.decision or '; '.join(f'{m.range} ({m.key})' for m in f.matched_by)}", 200),
-                      safe(f"{'suppressed: ' if f.suppressed_by else ''}{tri.status.value} "
-                           f"{tri.justification or ''}", 80) if tri else "")
-    out.print(table)
+        rows.append([safe(f.vuln_id), f.severity.value if f.severity else "?", f.status.value
+                     + (" \\[kev]" if f.kev else ""), safe(f.component_purl, 300), safe(f.firmware_path or "—", 300),
+                     safe(f"{f.rule}: {f.decision or '; '.join(f'{m.range} ({m.key})' for m in f.matched_by)}", 400),
+                     safe(f"{'suppressed: ' if f.suppressed_by else ''}{tri.status.value} "
+                          f"{tri.justification or ''}", 300) if tri else ""])
+    print_table(out, [Col("vulnerability", key=True), Col("severity"), Col("status"), Col("component", key=True),
+                      Col("firmware", key=True), Col("decided by"), Col("triage")], rows,
+                title=f"{len(findings)} finding(s) ({n_vulns} records, {n_images} images)")
     if impact.by_ecu or impact.by_vehicle or impact.by_supplier:
-        t2 = Table("scope", "id", "exposed findings", "detail", title="impact")
+        rows2 = []
         for v, ecus in sorted(impact.vehicle_ecus.items()):
-            t2.add_row("vehicle", safe(v), str(len(impact.by_vehicle.get(v, ()))), "ECUs: " + safe(", ".join(ecus)))
+            rows2.append(["vehicle", safe(v), str(len(impact.by_vehicle.get(v, ()))), "ECUs: " + safe(", ".join(ecus))])
         for e, keys in sorted(impact.by_ecu.items()):
-            t2.add_row("ecu", safe(e), str(len(keys)), safe(topo.ecu_supplier.get(e, "")))
+            rows2.append(["ecu", safe(e), str(len(keys)), safe(topo.ecu_supplier.get(e, ""))])
         for s, keys in sorted(impact.by_supplier.items()):
-            t2.add_row("supplier", safe(s), str(len(keys)), "")
-        out.print(t2)
+            rows2.append(["supplier", safe(s), str(len(keys)), ""])
+        print_table(out, [Col("scope"), Col("id", key=True), Col("exposed findings", justify="right"), Col("detail")],
+                    rows2, title="impact")
 
 
 @command.command("vex")

@@ -15,32 +15,26 @@ from typing import Any
 
 from .. import __version__
 from ..audit import AuditRun, FirmwareAudit, policy_failures
-from ..errors import EcuscanError
-from ..graph.build import NodeKind, node_id
-from ..graph.export import to_svg
+from ..audit_summary import AuditSummary, summarize
 from ..model import ScanResult
+from .values import evidence_line
 
 SCHEMA = "ecuscan/audit/v1"
 SEVERITIES = ("critical", "high", "medium", "low", "unknown")
+
+
+def _summary(run: AuditRun) -> AuditSummary:
+    """The run's precomputed conclusions (computed here only for a run not made by run_audit)."""
+    summary = getattr(run, "summary", None)
+    if not isinstance(summary, AuditSummary):
+        summary = run.summary = summarize(run)
+    return summary
 
 
 def _component(c: Any) -> dict[str, Any]:
     d: dict[str, Any] = c.to_dict()
     d["evidence"] = d["evidence"][:8]
     return d
-
-
-def _best_evidence(found: Sequence[Any]) -> Any:
-    """The evidence a reader understands best: a version string, else the most confident readable one."""
-    evidence = [e for c in found for e in c.evidence]
-    if not evidence:
-        return None
-
-    def readable(e: Any) -> bool:
-        text = e.text or e.detail
-        return bool(text) and sum(ch.isprintable() and ch != "\\" for ch in text) >= 0.9 * len(text)
-
-    return max(evidence, key=lambda e: (e.method.value == "version-string", readable(e), e.confidence))
 
 
 def _firmware(fw: FirmwareAudit) -> dict[str, Any]:
@@ -68,13 +62,11 @@ def _firmware(fw: FirmwareAudit) -> dict[str, Any]:
         for status, items in (("undeclared", rec.undeclared), ("version_mismatch", rec.version_mismatch),
                               ("unconfirmed", rec.unconfirmed), ("matched", rec.matched)):
             for item in items:
-                ev = _best_evidence(item.found)
-                where = f"{ev.method.value} @0x{ev.offset:x} {ev.text}" if ev and ev.offset is not None else (
-                    f"{ev.method.value} {ev.text or ev.detail}" if ev else "")
+                where = evidence_line(item.found)
                 rows.append({"status": status, "component": item.name,
                              "found": ", ".join(item.found_versions) or ("present" if item.found else ""),
                              "declared": ", ".join(item.declared_versions) or ("listed" if item.declared else ""),
-                             "evidence": where[:160],
+                             "evidence": where[:260],
                              "detectable": item.detectable})
         base["reconciliation"] = {"declared": fw.declared_sbom, "completeness": rec.completeness,
                                   "passed": rec.passed, "rows": rows, "detail": rec.to_dict()}
@@ -90,16 +82,9 @@ def _bench(run: AuditRun) -> tuple[dict[str, dict[str, Any]], dict[str, Any]]:
     by_ecu: dict[str, list[Any]] = defaultdict(list)
     for c in run.bench.checks:
         by_ecu[c.ecu_id].append(c)
+    status_of = _summary(run).bench_status
     for ecu_id, checks in by_ecu.items():
-        verdicts = {c.verdict.value for c in checks}
-        if {"MISMATCH", "INVALID"} & verdicts:
-            status = "drifted"
-        elif verdicts and verdicts <= {"UNREACHABLE"}:
-            status = "unreachable"
-        elif "MISSING" in verdicts:
-            status = "missing"
-        else:
-            status = "verified"
+        status = status_of.get(ecu_id, "verified")
         rows = []
         for c in checks:
             o = c.observation
@@ -126,6 +111,9 @@ def _ecus_by_firmware(run: AuditRun) -> dict[str, set[str]]:
 
 
 def _vulns(run: AuditRun) -> list[dict[str, Any]]:
+    from ..vulns.impact import finding_key
+
+    details = _summary(run).findings
     topo_ecus = _ecus_by_firmware(run)
     vehicles_of: dict[str, set[str]] = defaultdict(set)
     for v in run.manifest.vehicles:
@@ -150,6 +138,7 @@ def _vulns(run: AuditRun) -> list[dict[str, Any]]:
             "summary": (f.summary or "")[:400], "cwes": list(f.cwes), "kev": f.kev,
             "rule": f.rule, "decided_by": f.decided_by, "decision": f.decision, "package": f.package_purl,
         })
+        out[-1].update(details.get(finding_key(f), {}))
     rank = {s: i for i, s in enumerate(SEVERITIES)}
     out.sort(key=lambda d: (not d["exposed"], rank.get(d["severity"], 9), d["id"], d["component"]))
     return out
@@ -177,116 +166,24 @@ def _drift(run: AuditRun) -> list[dict[str, Any]]:
     return rows
 
 
-def _supplier_chain(run: AuditRun, supplier_id: str) -> list[str]:
-    """The ECU supplier and everyone upstream of it, one entry per sourcing level (BFS depth):
-    ``["ACME (tier 1)", "NetStack (tier 2), SecureComm (tier 2)", ...]``; cycles are cut."""
-    levels: list[str] = []
-    seen: set[str] = set()
-    frontier = [supplier_id]
-    while frontier and len(levels) < 20:
-        names = []
-        nxt: list[str] = []
-        for sid in frontier:
-            if sid in seen:
-                continue
-            seen.add(sid)
-            sup = run.manifest.supplier(sid)
-            names.append(f"{sup.name or sid} (tier {sup.tier})" if sup else sid)
-            if sup:
-                nxt.extend(x for x in sup.sources_from if x not in seen)
-        if names:
-            levels.append(", ".join(names))
-        frontier = sorted(set(nxt))
-    return levels
-
-
 def audit_document(run: AuditRun, fail_on: Sequence[str]) -> dict[str, Any]:
     """The JSON-ready audit document."""
     firmware = [_firmware(fw) for fw in run.firmware]
     bench_by_ecu, bench = _bench(run)
     vulns = _vulns(run)
-    exposed = [v for v in vulns if v["exposed"]]
     reasons = policy_failures(run, fail_on)
 
+    summary = _summary(run)
     ecus = []
     for e in run.manifest.ecus:
         ecus.append({"id": e.id, "name": e.name, "supplier": e.supplier,
                      "hardware_part_number": e.hardware_part_number, "criticality": e.criticality,
-                     "supplier_chain": _supplier_chain(run, e.supplier),
+                     "supplier_chain": summary.supplier_chains.get(e.supplier, []),
                      "firmware": [f for f in firmware if f["ecu"] == e.id],
                      "bench": bench_by_ecu.get(e.id)})
-
-    supplier_findings: dict[str, int] = {}
-    if run.impact is not None:
-        supplier_findings = {s: len(v) for s, v in run.impact.by_supplier.items()}
-    suppliers: list[dict[str, Any]] = []
-    for s in run.manifest.suppliers:
-        from ..graph.queries import exposure
-
-        ecu_ids: list[str] = []
-        n_comp = 0
-        if run.graph is not None:
-            try:
-                ex = exposure(run.graph, s.id)
-                ecu_ids = sorted(n.split(":", 1)[1] for n in ex.ecus)
-                n_comp = len(ex.components)
-            except EcuscanError:  # a supplier missing from the graph has no exposure
-                ecu_ids, n_comp = [], 0
-        suppliers.append({"id": s.id, "name": s.name or s.id, "tier": s.tier, "ecus": ecu_ids,
-                          "components": n_comp, "findings": supplier_findings.get(s.id, 0)})
-
-    from ..vulns.impact import finding_key
-
-    key_ecus: dict[str, list[str]] = {}
-    fw_ecus = _ecus_by_firmware(run)
-    for f in run.findings:
-        if f.exposed:
-            key_ecus[finding_key(f)] = sorted(fw_ecus.get(f.firmware_path or "", set()))
-    vehicles = []
-    for v in run.manifest.vehicles:
-        v_fw = [f for f in firmware if f["ecu"] in v.ecus]
-        statuses = Counter((bench_by_ecu.get(e) or {}).get("status", "not-checked") for e in v.ecus)
-        comps = {(c["id"], c["version"]) for f in v_fw for c in f["components"] if c["relation"] == "contains"}
-        undeclared = {r["component"] for f in v_fw if f["reconciliation"]
-                      for r in f["reconciliation"]["rows"] if r["status"] == "undeclared"}
-        vuln_comps: dict[str, set[str]] = {s: set() for s in SEVERITIES}
-        exposed_ecus: set[str] = set()
-        for x in exposed:
-            if v.id in x["vehicles"]:
-                vuln_comps[x["severity"]].add(f"{x['component']}@{x['version']}")
-                exposed_ecus.update(e for e in x["ecus"] if e in v.ecus)
-        # suppliers of this vehicle's ECUs, ranked by the exposed findings they delivered into it
-        in_vehicle = {k for k, ecus_of_key in key_ecus.items() if set(ecus_of_key) & set(v.ecus)}
-        ranked: list[dict[str, Any]] = []
-        for sup in suppliers:
-            shared = set(sup["ecus"]) & set(v.ecus)
-            if not shared:
-                continue
-            count = len(in_vehicle & set(run.impact.by_supplier.get(sup["id"], ()))) if run.impact is not None else 0
-            ranked.append({"id": sup["id"], "name": sup["name"], "findings": count, "ecus": len(shared)})
-        top = sorted(ranked, key=lambda r: (-r["findings"], -r["ecus"], r["id"]))[:3]
-        vehicles.append({"id": v.id, "name": v.name, "ecus": list(v.ecus), "rxswin": list(v.rxswin),
-                         "summary": {"ecus": len(v.ecus), "verified": statuses["verified"],
-                                     "drifted": statuses["drifted"], "unreachable": statuses["unreachable"],
-                                     "missing": statuses["missing"], "not_checked": statuses["not-checked"],
-                                     "components": len(comps), "undeclared": len(undeclared),
-                                     "vulnerable_components": {s: len(c) for s, c in vuln_comps.items()},
-                                     "exposed_ecus": sorted(exposed_ecus),
-                                     "top_suppliers": [{"id": s["id"], "name": s["name"],
-                                                        "findings": s["findings"]} for s in top]}})
-
-    graph: dict[str, Any] = {"svg": None, "nodes": 0, "edges": 0, "warnings": []}
-    if run.graph is not None:
-        g = run.graph
-        highlight: set[str] = set()
-        for x in exposed:
-            for node in g.nodes_of(NodeKind.COMPONENT):
-                attrs = g.attrs(node)
-                if node == node_id(NodeKind.COMPONENT, x["purl"]) or (
-                        attrs.get("key") == x["component"] and attrs.get("version") in ("", x["version"])):
-                    highlight.add(node)
-        graph = {"svg": to_svg(g, highlight=highlight, title=run.manifest.name), "nodes": g.graph.number_of_nodes(),
-                 "edges": g.graph.number_of_edges(), "warnings": list(g.warnings)}
+    suppliers = summary.suppliers
+    vehicles = summary.vehicles
+    graph = summary.graph
 
     return {
         "schema": SCHEMA, "generated": run.generated.isoformat(timespec="seconds"),
@@ -294,6 +191,7 @@ def audit_document(run: AuditRun, fail_on: Sequence[str]) -> dict[str, Any]:
         "manifest": {"name": run.manifest.name, "path": run.manifest_path},
         "policy": {"fail_on": sorted(fail_on), "failed": bool(reasons), "reasons": reasons},
         "vehicles": vehicles, "ecus": ecus, "suppliers": suppliers, "vulnerabilities": vulns,
+        "actions": summary.actions,
         "vulnerability_records": run.n_vulnerabilities,
         "impact": run.impact.to_dict() if run.impact is not None else None,
         "bench": bench, "graph": graph, "drift": _drift(run),
@@ -303,14 +201,29 @@ def audit_document(run: AuditRun, fail_on: Sequence[str]) -> dict[str, Any]:
 
 
 def write_reports(run: AuditRun, outdir: Path, fail_on: Sequence[str]) -> dict[str, Any]:
-    """Write ``report.json``, ``report.html`` and ``report.sarif`` into ``outdir``; return the document."""
-    from .html import render_html
+    """Write ``report.json``, ``report.html``, ``report.md`` and ``report.sarif`` into ``outdir``;
+    return the document."""
     from .sarif import audit_sarif
 
-    run.outputs.update({"json": "report.json", "html": "report.html", "sarif": "report.sarif",
+    run.outputs.update({"json": "report.json", "html": "report.html", "md": "report.md", "sarif": "report.sarif",
                         "sboms": [s for fw in run.firmware for s in fw.sbom_files], "bus_log": run.bench_log})
     doc = audit_document(run, fail_on)
     (outdir / "report.json").write_text(json.dumps(doc, indent=2, sort_keys=True, ensure_ascii=False), "utf-8")
-    (outdir / "report.html").write_text(render_html(doc), "utf-8")
+    render_files(doc, outdir)
     (outdir / "report.sarif").write_text(json.dumps(audit_sarif(run, doc), indent=2, ensure_ascii=False), "utf-8")
     return doc
+
+
+def render_files(doc: dict[str, Any], outdir: Path, formats: Sequence[str] = ("html", "md")) -> list[Path]:
+    """Render the document as ``report.html`` / ``report.md`` in ``outdir`` (also used by
+    ``ecuscan report`` to re-render a saved ``report.json``); return the files written."""
+    from .html import render_html
+    from .markdown import render_markdown
+
+    written = []
+    for fmt in formats:
+        text = render_html(doc) if fmt == "html" else render_markdown(doc)
+        path = outdir / f"report.{fmt}"
+        path.write_text(text, "utf-8")
+        written.append(path)
+    return written

@@ -10,7 +10,7 @@ import networkx as nx
 from click.testing import CliRunner
 
 from ecuscan.cli import main
-from ecuscan.graph.export import to_dot, to_gexf, to_graphml, to_json, to_svg
+from ecuscan.graph.export import MARK_STYLE, to_dot, to_gexf, to_graphml, to_json, to_svg
 from ecuscan.graph.synth import tiny_graph
 
 from .conftest import GRAPHS
@@ -53,7 +53,7 @@ def test_svg_is_self_contained_and_escaped():
     texts = [t.text or "" for t in root.iter("{http://www.w3.org/2000/svg}text")]
     assert any(t.startswith("<script>") for t in texts)  # shown as text, not markup
     assert "<script" not in svg and "\x1b" not in svg and "href" not in svg and "url(" not in svg
-    assert "#c0392b" in svg  # the highlighted node
+    assert MARK_STYLE["vulnerable"][1] in svg and "⚠ vulnerable" in svg  # the highlighted node
     # bands: suppliers (oss on top, then tier 2, tier 1) above components above firmware, ECUs, vehicles
     ys = {}
     for g in root.iter("{http://www.w3.org/2000/svg}g"):
@@ -105,3 +105,26 @@ def test_cli_queries_json(tmp_path):
         r = run("export", m, "--format", fmt, "-o", str(out), "--around", "ecu:bcm", "--highlight", "ecu:bcm")
         assert r.exit_code == 0, r.output
         assert "ecu:bcm" in out.read_text()
+
+
+def test_svg_of_a_large_portfolio_is_collapsed_around_the_marks():
+    from ecuscan.graph.build import NodeKind, build_graph
+    from ecuscan.graph.synth import portfolio
+
+    p = portfolio(vehicles=6, ecu_variants=120, ecus_per_vehicle=30, releases=1, component_names=150, versions=2,
+                  components_per_firmware=12, tier1=12, tier2=30, tier3=30, oss=40)
+    g = build_graph(p.manifest, p.scans)
+    comp = sorted(g.nodes_of(NodeKind.COMPONENT))[-1]  # a rarely used component: it survives the cut only if marked
+    marks = {comp: ["vulnerable"], "ecu:ecu00077": ["drifted"]}
+    svg = to_svg(g, marks=marks, title="portfolio")
+    root = ElementTree.fromstring(svg)
+    ns = "{http://www.w3.org/2000/svg}"
+    drawn = {gr.find(f"{ns}title").text for gr in root.iter(f"{ns}g")}
+    assert comp in drawn and "ecu:ecu00077" in drawn  # every marked node is drawn
+    assert len(drawn) < 150  # hundreds of nodes collapse into a readable picture
+    texts = [t.text or "" for t in root.iter(f"{ns}text")]
+    assert any(t.startswith("collapsed view:") for t in texts)
+    assert any(t.startswith("+") and t.endswith(" more") for t in texts)  # the rest counted, not dropped silently
+    assert root.get("width") == "100%" and float(root.get("viewBox").split()[2]) <= 1180
+    # the vulnerable component's path up to its ECUs is drawn in the mark's colour
+    assert svg.count(f'stroke="{MARK_STYLE["vulnerable"][1]}" stroke-width="1.8"') >= 1
