@@ -50,7 +50,8 @@ if TYPE_CHECKING:
 
 
 #: What an analysis depends on, besides the bytes: the catalog data and the analysing code.
-_ANALYSIS_SOURCES = ("data", "catalog.py", "limits.py", "identify", "formats", "provenance", "scanner.py", "identity.py")
+_ANALYSIS_SOURCES = ("data", "catalog.py", "limits.py", "identify", "formats", "provenance", "scanner.py",
+                     "identity.py")
 
 
 @lru_cache(maxsize=1)
