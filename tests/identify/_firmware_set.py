@@ -1,0 +1,47 @@
+"""Shared access to the held-out firmware set for the tests on real bytes (see
+``tests/benchmarks/firmware_set/fetch.sh``); the tests skip when the download cache is absent."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+
+from ecuscan.catalog import load_catalog
+from ecuscan.formats import load
+from ecuscan.identify import identify
+from ecuscan.model import Relation
+
+ROOT = Path(os.environ.get("ECUSCAN_FIRMWARE_SET", Path.home() / ".cache/ecuscan/firmware"))
+TRUTH = Path(__file__).resolve().parent.parent / "benchmarks" / "firmware_truth.json"
+FILES: list[dict] = json.loads(TRUTH.read_text())["files"]  # type: ignore[type-arg]
+
+
+def pick(component: str, per_suite: int = 3, versioned: bool = True) -> list[tuple[str, str | None]]:
+    """Up to ``per_suite`` (file, truth version) per Debian release for ``component``: files whose
+    version text is in the bytes when ``versioned``, else files whose truth has no version."""
+    out: list[tuple[str, str | None]] = []
+    count: dict[str, int] = {}
+    for f in FILES:
+        for c in f["components"]:
+            if c["component"] != component or count.get(f["suite"], 0) >= per_suite:
+                continue
+            if versioned != bool(c["version"] and c["version_text_in_bytes"]):
+                continue
+            count[f["suite"]] = count.get(f["suite"], 0) + 1
+            out.append((f["file"], c["version"]))
+    return out
+
+
+def truth_ids(rel: str) -> set[str]:
+    return {c["component"] for f in FILES if f["file"] == rel for c in f["components"]}
+
+
+def found(rel: str) -> set[tuple[str, str | None]]:
+    path = ROOT / rel
+    if not path.is_file():
+        pytest.skip(f"firmware set not downloaded ({path}); run tests/benchmarks/firmware_set/fetch.sh")
+    image = load(path.read_bytes(), rel)
+    return {(c.id, c.version) for c in identify(image, load_catalog()) if c.relation is Relation.CONTAINS}

@@ -1,0 +1,60 @@
+"""RTOS and DSP-framework identification in real radio/DSP firmware of linux-firmware (Debian
+bullseye and trixie non-free packages): ThreadX ids (NXP Bluetooth, Intel Bluetooth .sfi with its
+2-byte record gaps, Broadcom/Cypress Wi-Fi), FreeRTOS source paths (MediaTek Wi-Fi offload,
+Qualcomm boot), Zephyr (Intel ISH, SOF) and SOF. Expected values from ``firmware_truth.json``."""
+
+from __future__ import annotations
+
+import pytest
+
+from ._firmware_set import FILES, found, pick, truth_ids
+
+
+def _ids(v: object) -> str:
+    return str(v).rsplit("/", 1)[-1]
+
+
+@pytest.mark.parametrize("comp", ["threadx", "freertos", "zephyr", "sof"])
+def test_rtos_exact_versions(comp: str) -> None:
+    cases = pick(comp, per_suite=20)
+    if not cases:
+        pytest.skip(f"no versioned {comp} file in the truth")
+    hits = [(rel, v) for rel, v in cases if (comp, v) in found(rel)]
+    # every versioned id whose text is contiguous enough must be read; allow the .sfi files whose
+    # id is cut by a compression block header (counted as misses in the benchmark)
+    assert len(hits) >= 0.8 * len(cases), f"{comp}: {len(hits)}/{len(cases)}"
+
+
+def test_threadx_gapped_id_in_intel_bluetooth_sfi() -> None:
+    sfi = [(r, v) for r, v in pick("threadx", per_suite=20) if r.endswith(".sfi")]
+    assert sfi
+    rel, version = sfi[0]
+    assert ("threadx", version) in found(rel)
+
+
+def test_threadx_cut_version_is_not_guessed() -> None:
+    # ids whose version is split by a flag word or back-reference give no version, never a wrong one
+    for f in FILES:
+        if not f["file"].endswith(".sfi"):
+            continue
+        truth = {c["component"]: c["version"] for c in f["components"]}
+        for cid, v in found(f["file"]):
+            if cid == "threadx" and v is not None:
+                assert v == truth.get("threadx"), f"{f['file']}: {v} vs truth {truth.get('threadx')}"
+        break
+
+
+@pytest.mark.parametrize("rel,version", pick("threadx", versioned=False, per_suite=2) +
+                         pick("freertos", versioned=False, per_suite=2), ids=_ids)
+def test_rtos_presence_only(rel: str, version: str | None) -> None:
+    comps = found(rel)
+    want = {c for c in truth_ids(rel) if c in ("threadx", "freertos")}
+    assert want & {c for c, _ in comps}, f"{rel}: {sorted(comps, key=str)}"
+
+
+@pytest.mark.parametrize("rel,version", pick("sof", per_suite=3), ids=_ids)
+def test_sof_and_its_zephyr(rel: str, version: str) -> None:
+    comps = found(rel)
+    assert ("sof", version) in comps
+    assert any(c == "zephyr" and v for c, v in comps)
+    assert {c for c, _ in comps} <= truth_ids(rel)
