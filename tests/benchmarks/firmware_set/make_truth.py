@@ -16,11 +16,11 @@ Nothing here imports ecuscan: every truth comes from outside the tool under test
   the boot code (zlib in U-Boot, zstd in GRUB, OpenSSL in shim) are in ``BUNDLED``, read by hand.
 * **Radio / DSP firmware** (linux-firmware blobs): the RTOS and firmware framework inside, read by
   hand with ``strings`` and written here as the literal ids seen (``RTOS_IDS``). To find the
-  files, the bytes are searched with those literals after the 2-byte record gaps of Intel's
-  ``.sfi`` container are removed (every 18th/19th byte pair, found by hand: 16 payload bytes, 2
-  gap bytes). Intel's ``.sfi`` text is additionally
-  freed of block headers (see ``sfi_text``). The version is the one in the literal id, or none when the firmware names the RTOS
-  only in a format string (``ThreadX v%d.%d initialized``) or a source path without a version.
+  files, the bytes are searched with those literals; in Intel's ``.sfi`` images the text is first
+  freed of the compressor's zero flag words and block headers (read by hand, see ``sfi_text``).
+  The version is the one in the literal id, or none when the firmware names the RTOS only in a
+  format string (``ThreadX v%d.%d initialized``), a source path without a version, or an id whose
+  version the compression cut.
 
 Every entry records ``source`` (how the truth was obtained) and ``version_text_in_bytes``: whether
 the exact version text occurs in the file as shipped (plain ``bytes.find`` of the version, with
@@ -194,8 +194,8 @@ def main() -> None:
                 elif pkg.startswith("firmware-"):
                     for p in paths:
                         data = p.read_bytes()
-                        if p.suffix != ".sfi" and b"ThreadX" not in data and b"FreeRTOS" not in data and b"Zephyr" not in data \
-                                and b"zephyr" not in data and b"Express Logic" not in data:
+                        words = (b"ThreadX", b"FreeRTOS", b"Zephyr", b"zephyr", b"Express Logic")
+                        if p.suffix != ".sfi" and not any(w in data for w in words):
                             continue
                         flat = sfi_text(data) if p.suffix == ".sfi" else data
                         comps = []
