@@ -153,7 +153,8 @@ def main() -> int:
     s = summary(total)
     out["all"] = s
     print(f"{'all':10} {s['recall']:7.3f} {s['recall_version_in_bytes']:11.3f} {s['presence_recall']:9.3f} "
-          f"{s['precision']:10.3f} {total['tp']:6}/{total['truth-versioned']:<6} {total['fp']:5}/{total['reported']:<6}")
+          f"{s['precision']:10.3f} {total['tp']:6}/{total['truth-versioned']:<6} "
+          f"{total['fp']:5}/{total['reported']:<6}")
     per_comp = res["per_comp"]
     assert isinstance(per_comp, dict)
     print("\nper suite:component  tp / versioned truth, present / all truth, fp")

@@ -5,9 +5,11 @@ Qualcomm boot), Zephyr (Intel ISH, SOF) and SOF. Expected values from ``firmware
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
-from ._firmware_set import FILES, found, pick, truth_ids
+from ._firmware_set import FILES, ROOT, found, pick, truth_ids
 
 
 def _ids(v: object) -> str:
@@ -58,3 +60,24 @@ def test_sof_and_its_zephyr(rel: str, version: str) -> None:
     assert ("sof", version) in comps
     assert any(c == "zephyr" and v for c, v in comps)
     assert {c for c, _ in comps} <= truth_ids(rel)
+
+
+BUILT = ROOT / "built" / "eclipse-threadx-m4"
+
+
+@pytest.mark.parametrize("ext", ["elf", "bin"])
+def test_eclipse_threadx_sample_build(ext: str) -> None:
+    # Eclipse ThreadX's own Cortex-M4 sample (threadx v6.4.2_rel, its crt0/vectors/linker script) built
+    # with arm-none-eabi-gcc, with FileX, NetX Duo and USBX objects of their release tags linked in;
+    # the expected versions are the tags' *_MAJOR/MINOR/PATCH_VERSION macros (written next to the image)
+    image, meta = BUILT.with_suffix(f".{ext}"), BUILT.with_suffix(".json")
+    if not image.is_file() or not meta.is_file():
+        pytest.skip(f"no locally built Eclipse ThreadX image at {image} (built from the public repositories, "
+                    "not committed)")
+    want = json.loads(meta.read_text())
+    comps = found(str(image.relative_to(ROOT)))
+    for cid, key in (("threadx", "threadx"), ("filex", "filex"), ("netx-duo", "netxduo"), ("usbx", "usbx")):
+        assert (cid, want[key]) in comps, f"{cid}: {sorted(comps, key=str)}"
+    # no middleware id is taken for the kernel's, nor the reverse
+    assert {c for c, v in comps if c == "threadx"} == {"threadx"}
+    assert len({v for c, v in comps if c == "threadx"}) == 1

@@ -117,3 +117,22 @@ def test_freertos_path_without_version_and_a_mere_mention() -> None:
     assert ("freertos", None) in found(rodata(b"/sources/third_party/freertos/FreeRTOS/Source/tasks.c"))
     # a log message naming FreeRTOS is no evidence of its code
     assert not any(cid == "freertos" for cid, _ in found(rodata(b"Task number in FreeRTOS: %d")))
+
+
+@pytest.mark.parametrize("version_id,cid,version", [
+    (b"Copyright (c) 2024 Microsoft Corporation.  *  NetX Duo RISC-V64/GNU Version 6.4.1 *", "netx-duo", "6.4.1"),
+    (b"Copyright (c) Microsoft Corporation. All rights reserved. * NetX Duo PIC32x/MPLAB Version 6.1 *",
+     "netx-duo", "6.1"),
+    (b"Copyright (c) 1996-2013 Express Logic Inc. * NetX Cortex-M3/GNU Version G5.5.5.0 SN: 23451-108-0509 *",
+     "netx", "5.5.5.0"),
+    (b"Copyright (c) 1996-2013 Express Logic Inc. * FileX Cortex-M4/IAR Version G5.2.5.0 SN: INTERNAL_TEST *",
+     "filex", "5.2.5.0"),
+    (b"(c) 2024 Microsoft Corp. (c) 2026-present Eclipse ThreadX contributors. * FileX Generic Version 6.5.1.202602 *",
+     "filex", "6.5.1"),
+    (b"Copyright (c) Microsoft Corporation. All rights reserved. * USBX Generic Version 6.4.1 *", "usbx", "6.4.1"),
+])
+def test_threadx_middleware_version_ids(version_id: bytes, cid: str, version: str) -> None:
+    got = found(rodata(version_id))
+    assert (cid, version) in got
+    # "Eclipse ThreadX contributors" in a middleware id is no ThreadX kernel
+    assert not any(c == "threadx" for c, _ in got)
