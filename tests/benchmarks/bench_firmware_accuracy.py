@@ -13,7 +13,9 @@ by hand with ``strings``; see that script). The set exits 0 with a note when the
 Scoring unit: (file, component, version), CONTAINS relations only, each file loaded by the real
 format loaders and identified on its own (binary only, no package metadata).
 
-* **recall** = truth pairs with a version found with exactly that version / truth pairs with a version;
+* **recall** = truth pairs with a version found with exactly that version / truth pairs with a version
+  (versions that differ only by trailing ``.0`` parts are one version: TF-A tags its 2.8.0 release
+  ``v2.8`` and prints that, Debian's version says ``2.8.0``);
   also given over the pairs whose version text is in the bytes at all (``version_text_in_bytes``),
   the most any string signature can reach;
 * **presence recall** = truth components (with or without a version) found at all;
@@ -41,6 +43,28 @@ from ecuscan.model import Relation
 HERE = Path(__file__).resolve().parent
 TRUTH = HERE / "firmware_truth.json"
 DEFAULT_ROOT = Path(os.environ.get("ECUSCAN_FIRMWARE_SET", Path.home() / ".cache/ecuscan/firmware"))
+
+
+def same_version(a: str | None, b: str | None) -> bool:
+    """Versions are equal when they differ only by trailing ``.0`` parts: TF-A names its 2.8.0 release
+    ``v2.8`` (Debian says ``2.8.0``), ThreadX ids say ``G5.6.5.0`` for 5.6.5.
+
+    >>> same_version("2.8", "2.8.0"), same_version("5.6.5", "5.6.5.0"), same_version("2.8", "2.8.1")
+    (True, True, False)
+    """
+    if a is None or b is None:
+        return a == b
+
+    def key(v: str) -> tuple[str, ...]:
+        parts = v.split(".")
+        if all(p.isdigit() for p in parts):
+            nums = [str(int(p)) for p in parts]
+            while len(nums) > 2 and nums[-1] == "0":
+                nums.pop()
+            return tuple(nums)
+        return tuple(parts)
+
+    return key(a) == key(b)
 
 
 def found_in(path: Path, rel: str) -> dict[str, set[str | None]]:
@@ -87,7 +111,7 @@ def evaluate(root: Path, suites: set[str] | None = None) -> dict[str, object]:
             st["truth-versioned"] += 1
             pc["truth-versioned"] += 1
             st["versioned-in-bytes"] += t["version_text_in_bytes"]
-            if t["version"] in got:
+            if any(same_version(t["version"], g) for g in got):
                 st["tp"] += 1
                 pc["tp"] += 1
                 st["tp-in-bytes"] += t["version_text_in_bytes"]
@@ -98,7 +122,7 @@ def evaluate(root: Path, suites: set[str] | None = None) -> dict[str, object]:
             for v in versions:
                 st["reported"] += 1
                 t = truth.get(comp)
-                if t is not None and (v is None or v == t["version"]):
+                if t is not None and (v is None or same_version(v, t["version"])):
                     st["reported-ok"] += 1
                 else:
                     st["fp"] += 1

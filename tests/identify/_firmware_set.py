@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 from pathlib import Path
@@ -17,6 +18,12 @@ from ecuscan.model import Relation
 ROOT = Path(os.environ.get("ECUSCAN_FIRMWARE_SET", Path.home() / ".cache/ecuscan/firmware"))
 TRUTH = Path(__file__).resolve().parent.parent / "benchmarks" / "firmware_truth.json"
 FILES: list[dict] = json.loads(TRUTH.read_text())["files"]  # type: ignore[type-arg]
+
+# the benchmark script's version comparison, so tests and figures judge alike
+_spec = importlib.util.spec_from_file_location("bench_firmware_accuracy", TRUTH.parent / "bench_firmware_accuracy.py")
+assert _spec is not None and _spec.loader is not None
+_BENCH = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(_BENCH)
 
 
 def pick(component: str, per_suite: int = 3, versioned: bool = True) -> list[tuple[str, str | None]]:
@@ -33,6 +40,11 @@ def pick(component: str, per_suite: int = 3, versioned: bool = True) -> list[tup
             count[f["suite"]] = count.get(f["suite"], 0) + 1
             out.append((f["file"], c["version"]))
     return out
+
+
+def has(comps: set[tuple[str, str | None]], cid: str, version: str | None) -> bool:
+    """``(cid, version)`` is among ``comps``, versions compared as the benchmark does (``2.8`` is ``2.8.0``)."""
+    return any(c == cid and _BENCH.same_version(v, version) for c, v in comps)
 
 
 def truth_ids(rel: str) -> set[str]:

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import pytest
 
-from ._firmware_set import found, pick, truth_ids
+from ._firmware_set import found, has, pick, truth_ids
 
 BOOT = ["u-boot", "grub", "systemd-boot", "shim", "tf-a", "edk2", "seabios", "ipxe", "dtc"]
 
@@ -17,11 +17,12 @@ BOOT = ["u-boot", "grub", "systemd-boot", "shim", "tf-a", "edk2", "seabios", "ip
 def test_boot_component_exact_version(rel: str, version: str) -> None:
     comps = found(rel)
     ids = {cid for f_rel, _ in [(rel, version)] for cid in truth_ids(f_rel)}
-    want = {(c, version) for c in ids if c in BOOT}
-    assert want & comps, f"{rel}: none of {sorted(want)} in {sorted(comps, key=str)}"
+    want = {c for c in ids if c in BOOT}
+    assert any(has(comps, c, version) for c in want), f"{rel}: none of {sorted(want)} at {version} in " \
+        f"{sorted(comps, key=str)}"
 
 
-@pytest.mark.parametrize("rel,version", [p for comp in BOOT for p in pick(comp, per_suite=2)],
+@pytest.mark.parametrize("rel,version", [p for comp in BOOT for p in pick(comp, per_suite=1)],
                          ids=lambda v: str(v).rsplit("root/", 1)[-1])
 def test_boot_images_report_nothing_outside_truth(rel: str, version: str) -> None:
     # precision: every component reported in a boot image is one the ground truth names there
@@ -41,7 +42,7 @@ def test_tf_a_inside_u_boot_image_and_both_versions() -> None:
 def test_u_boot_spl_and_tpl_banners() -> None:
     for rel, version in pick("u-boot", per_suite=400):
         if rel.endswith(("u-boot-spl.bin", "idbloader.img", "u-boot-tpl.bin")):
-            assert ("u-boot", version) in found(rel), rel
+            assert has(found(rel), "u-boot", version), rel
             return
     pytest.skip("no SPL/TPL image in the downloaded set")
 

@@ -91,7 +91,7 @@ RTOS_IDS: list[tuple[str, bytes, str]] = [
 #: libraries bundled in a boot package, read by hand with ``strings``: package prefix -> (component,
 #: proof bytes of its code, regex whose group 1 is the version or None, what was seen)
 BUNDLED: list[tuple[str, str, bytes, bytes | None, str]] = [
-    ("u-boot-", "zlib", b"inflate() returned", rb"\x00(1\.\d+\.\d+)\x00Error: inflateInit2\(\) returned",
+    ("u-boot-", "zlib", b"inflate() returned", rb"\x00(1\.\d+\.\d+)\x00+Error: inflateInit2\(\) returned",
      "U-Boot's gunzip calls into its lib/zlib ('Error: inflate() returned %d'); where present, the string "
      "right before 'Error: inflateInit2() returned' is ZLIB_VERSION, the argument of inflateInit2_ at that call"),
     ("grub-efi-", "zstd", b"ZSTD_decompressBlock", rb"\x00(1\.\d+\.\d+)\x00+LICENSE=GPLv3\x00+zstd\x00",
