@@ -28,7 +28,8 @@ _spec.loader.exec_module(_BENCH)
 
 def pick(component: str, per_suite: int = 3, versioned: bool = True) -> list[tuple[str, str | None]]:
     """Up to ``per_suite`` (file, truth version) per Debian release for ``component``: files whose
-    version text is in the bytes when ``versioned``, else files whose truth has no version."""
+    version text is in the bytes when ``versioned``, else files whose version cannot be read from them
+    (no version in the truth, or its text absent from the bytes)."""
     out: list[tuple[str, str | None]] = []
     count: dict[str, int] = {}
     for f in FILES:

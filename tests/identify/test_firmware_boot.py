@@ -1,15 +1,16 @@
 """Boot-chain identification on real Debian binary packages (bullseye and trixie) of the held-out
 firmware set: U-Boot (proper, SPL, TPL), GRUB, systemd-boot/-stub, shim, TF-A (alone and inside
-U-Boot images), EDK2 (OVMF/AAVMF), SeaBIOS, iPXE, dtc, OpenSBI. Expected versions come from
+U-Boot images), EDK2 (OVMF/AAVMF), SeaBIOS, iPXE, dtc and libfdt, OP-TEE, OpenSBI, TinyCBOR, and a
+library that shares a catalog name (Project Athena's Zephyr). Expected versions come from
 ``firmware_truth.json`` (Debian package versions and Built-Using, written without ecuscan)."""
 
 from __future__ import annotations
 
 import pytest
 
-from ._firmware_set import found, has, pick, truth_ids
+from ._firmware_set import FILES, found, has, pick, truth_ids
 
-BOOT = ["u-boot", "grub", "systemd-boot", "shim", "tf-a", "edk2", "seabios", "ipxe", "dtc"]
+BOOT = ["u-boot", "grub", "systemd-boot", "shim", "tf-a", "edk2", "seabios", "ipxe", "dtc", "optee"]
 
 
 @pytest.mark.parametrize("rel,version", [p for comp in BOOT for p in pick(comp)],
@@ -52,3 +53,17 @@ def test_opensbi_presence_without_version_text(rel: str, version: str | None) ->
     # OpenSBI prints "OpenSBI v%d.%d" from integers: presence, and no guessed version
     comps = {(c, v) for c, v in found(rel) if c == "opensbi"}
     assert comps == {("opensbi", None)}
+
+
+@pytest.mark.parametrize("rel,version", pick("tinycbor", versioned=False), ids=lambda v: str(v).rsplit("/", 1)[-1])
+def test_tinycbor_presence_from_its_api(rel: str, version: str | None) -> None:
+    # libtinycbor.so.0.6.0 of release 0.6.1: the file name is the ABI, so presence and no version
+    assert {v for c, v in found(rel) if c == "tinycbor"} == {None}
+
+
+def test_name_shared_with_another_project_is_no_component() -> None:
+    negatives = [f["file"] for f in FILES if f.get("negative")]
+    if not negatives:
+        pytest.skip("no negative control in the truth")
+    for rel in negatives:
+        assert found(rel) == set(), rel

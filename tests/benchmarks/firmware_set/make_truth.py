@@ -14,6 +14,8 @@ Nothing here imports ecuscan: every truth comes from outside the tool under test
   rockchip/sunxi images, OpenSBI in U-Boot's RISC-V images), only for files whose bytes hold that
   project's own boot messages (TF-A: ``BL31: ``; OpenSBI: ``OpenSBI v``). Libraries bundled in
   the boot code (zlib in U-Boot, zstd in GRUB, OpenSSL in shim) are in ``BUNDLED``, read by hand.
+* **Negative controls** (``NEGATIVE``): files of a project that shares a catalog name (Project
+  Athena's Zephyr library) have no component at all; anything reported there is a false positive.
 * **Radio / DSP firmware** (linux-firmware blobs): the RTOS and firmware framework inside, read by
   hand with ``strings`` and written here as the literal ids seen (``RTOS_IDS``). To find the
   files, the bytes are searched with those literals; in Intel's ``.sfi`` images the text is first
@@ -62,6 +64,16 @@ BOOT: dict[str, tuple[str, tuple[str, ...], str]] = {
     "seabios": ("seabios", ("usr/share/seabios/bios*.bin", "usr/share/seabios/vgabios-*.bin"), "plain"),
     "ipxe-qemu": ("ipxe", ("usr/lib/ipxe/qemu/*.rom", "usr/share/qemu/*.rom"), "release-before-git"),
     "device-tree-compiler": ("dtc", ("usr/bin/dtc",), "plain"),
+    "libfdt1": ("dtc", ("usr/lib/*/libfdt.so.*",), "plain"),
+    "optee-os": ("optee", ("usr/lib/optee/*/tee-*.bin",), "plain"),
+    "libtinycbor0.6": ("tinycbor", ("usr/lib/*/libtinycbor.so.*",), "plain"),
+}
+
+#: packages whose files must not be reported as any catalog component (a name another project shares):
+#: package -> (file globs, why)
+NEGATIVE: dict[str, tuple[tuple[str, ...], str]] = {
+    "libzephyr4": (("usr/lib/*/libzephyr.so.*",),
+                   "Project Athena's Zephyr notification library (symbols __Zephyr_*), not the Zephyr RTOS"),
 }
 
 #: Built-Using source package -> (component, proof bytes that the file holds its code)
@@ -143,7 +155,15 @@ def built_using(deb: Path) -> dict[str, str]:
 
 
 def version_in(data: bytes, version: str) -> bool:
-    return re.search(rb"(?<![0-9.])" + re.escape(version.encode()) + rb"(?![0-9])", data) is not None
+    """The version text is in the bytes (also without trailing ``.0`` parts: TF-A and OP-TEE print
+    their x.y.0 releases as ``x.y``)."""
+    forms = {version}
+    short = version
+    while short.count(".") > 1 and short.endswith(".0"):
+        short = short[:-2]
+        forms.add(short)
+    return any(re.search(rb"(?<![0-9.])" + re.escape(v.encode()) + rb"(?![0-9])", data) is not None
+               for v in forms)
 
 
 def main() -> None:
@@ -162,13 +182,22 @@ def main() -> None:
                 deb = arch_dir / "debs" / ctl["Deb"]
                 rel_pkg = f"{suite_dir.name}/{arch_dir.name}/root/{pkg}"
                 paths = sorted(p for p in pkg_root.rglob("*") if p.is_file() and not p.is_symlink())
-                if pkg in BOOT:
+                if pkg in NEGATIVE:
+                    globs, why = NEGATIVE[pkg]
+                    for p in paths:
+                        inner = str(p.relative_to(pkg_root))
+                        if any(fnmatch.fnmatch(inner, g) for g in globs):
+                            files.append({"file": f"{rel_pkg}/{inner}", "suite": suite_dir.name,
+                                          "arch": arch_dir.name, "package": pkg, "deb": ctl["Deb"],
+                                          "size": p.stat().st_size, "components": [], "negative": why})
+                elif pkg in BOOT:
                     comp, globs, rule = BOOT[pkg]
                     version = upstream(ctl["Version"], rule)
                     bu = built_using(deb)
                     for p in paths:
                         inner = str(p.relative_to(pkg_root))
-                        if not any(fnmatch.fnmatch(inner, g) for g in globs) or p.suffix in (".dtb", ".txt"):
+                        if not any(fnmatch.fnmatch(inner, g) for g in globs) or p.suffix in (".dtb", ".txt") \
+                                or p.stat().st_size < 1024:  # OP-TEE's empty pageable part and 28-byte header
                             continue
                         data = p.read_bytes()
                         comps = [{"component": comp, "version": version,
