@@ -64,7 +64,7 @@ BOOT: dict[str, tuple[str, tuple[str, ...], str]] = {
     "seabios": ("seabios", ("usr/share/seabios/bios*.bin", "usr/share/seabios/vgabios-*.bin"), "plain"),
     "ipxe-qemu": ("ipxe", ("usr/lib/ipxe/qemu/*.rom", "usr/share/qemu/*.rom"), "release-before-git"),
     "device-tree-compiler": ("dtc", ("usr/bin/dtc",), "plain"),
-    "libfdt1": ("dtc", ("usr/lib/*/libfdt.so.*",), "plain"),
+    "libfdt1": ("dtc", ("usr/lib/*/libfdt.so.*", "usr/lib/*/libfdt-*.so"), "plain"),
     "optee-os": ("optee", ("usr/lib/optee/*/tee-*.bin",), "plain"),
     "libtinycbor0.6": ("tinycbor", ("usr/lib/*/libtinycbor.so.*",), "plain"),
 }
