@@ -2,13 +2,15 @@
 
     .venv/bin/python tests/benchmarks/bench_firmware_accuracy.py [--root DIR] [--suite S] [-v] [--json FILE]
 
-The set: boot chain (U-Boot incl. SPL/TPL, GRUB, systemd-boot, shim, TF-A, EDK2 OVMF/AAVMF, OpenSBI,
-SeaBIOS, iPXE, dtc) and radio/DSP firmware (Intel Bluetooth and ISH, NXP Bluetooth, Broadcom/Cypress
-Wi-Fi, MediaTek Wi-Fi offload, Realtek Wi-Fi, Qualcomm boot, Intel SOF audio DSP: ThreadX, FreeRTOS,
-Zephyr, SOF inside) cut from Debian 11 bullseye and Debian 13 trixie binary packages. Download with
+The set: boot chain (U-Boot incl. SPL/TPL, GRUB, systemd-boot, shim, TF-A, OP-TEE, EDK2 OVMF/AAVMF,
+OpenSBI, SeaBIOS, iPXE, dtc/libfdt, TinyCBOR) and radio/DSP firmware (Intel Bluetooth and ISH, NXP
+Bluetooth, Broadcom/Cypress Wi-Fi, MediaTek Wi-Fi offload, Qualcomm boot, Intel SOF audio DSP:
+ThreadX, FreeRTOS, Zephyr, SOF inside), plus a negative control (Project Athena's libzephyr), cut
+from Debian 11 bullseye, 12 bookworm (the release no signature was written from) and 13 trixie
+binary packages. Download with
 ``tests/benchmarks/firmware_set/fetch.sh``; the ground truth ``tests/benchmarks/firmware_truth.json``
 is written by ``firmware_set/make_truth.py`` without ecuscan (package versions, Built-Using, ids read
-by hand with ``strings``; see that script). The set exits 0 with a note when the download cache is absent.
+by hand with ``strings``; see that script). Exits 0 with a note when the download cache is absent.
 
 Scoring unit: (file, component, version), CONTAINS relations only, each file loaded by the real
 format loaders and identified on its own (binary only, no package metadata).
@@ -152,7 +154,7 @@ def summary(stats: collections.Counter[str]) -> dict[str, float | int]:
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--root", type=Path, default=DEFAULT_ROOT)
-    ap.add_argument("--suite", action="append", help="bullseye / trixie (default: both)")
+    ap.add_argument("--suite", action="append", help="bullseye / bookworm / trixie (default: all)")
     ap.add_argument("-v", "--verbose", action="store_true")
     ap.add_argument("--json", type=Path, help="write the figures as JSON")
     args = ap.parse_args()

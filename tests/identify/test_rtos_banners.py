@@ -40,6 +40,8 @@ def found(data: bytes) -> set[tuple[str, str | None]]:
     (b"*** Booting Zephyr OS build zephyr-v3.4.0-553-g40d224022608 ***\n", "3.4.0"),
     (b"*** Booting Zephyr OS build v4.1.0-3070-g91dfa23f80ee ***\n", "4.1.0"),
     (b"*** Booting Zephyr OS build v3.6.0-rc3 ***\n", "3.6.0"),
+    # a product on Zephyr (nRF Connect SDK 2.6+) names the kernel in a second banner line
+    (b"*** Booting nRF Connect SDK v2.7.0-5cb85570ca43 ***\n*** Using Zephyr OS v3.6.99-100befc70c74 ***\n", "3.6.99"),
 ])
 def test_zephyr_banner_one_literal(banner: bytes, version: str) -> None:
     assert ("zephyr", version) in found(rodata(banner))

@@ -1,6 +1,7 @@
 #!/bin/bash
 # Download the held-out firmware evaluation set: real Debian binary packages of boot, radio, DSP and
-# SBI firmware from two releases (Debian 11 bullseye and Debian 13 trixie), with `apt-get download`
+# SBI firmware from three releases (Debian 11 bullseye, 12 bookworm, 13 trixie; bookworm is the release
+# no signature was written from), with `apt-get download`
 # into PRIVATE apt state dirs (the system's apt configuration is never read for state nor modified;
 # only the archive URIs are taken from /etc/apt/sources.list.d/debian.sources). Nothing is installed:
 # each .deb is unpacked with `dpkg-deb -x` next to it. Idempotent.

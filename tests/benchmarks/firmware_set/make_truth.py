@@ -2,7 +2,8 @@
 
     python3 tests/benchmarks/firmware_set/make_truth.py [--root DIR] [--out FILE]
 
-The set is what ``fetch.sh`` downloaded (Debian 11 bullseye and 13 trixie binary packages, unpacked).
+The set is what ``fetch.sh`` downloaded (Debian 11 bullseye, 12 bookworm and 13 trixie binary
+packages, unpacked).
 Nothing here imports ecuscan: every truth comes from outside the tool under test.
 
 * **Boot chain packages** (U-Boot, GRUB, systemd-boot, shim, TF-A, EDK2, OpenSBI, SeaBIOS, iPXE,
@@ -249,8 +250,9 @@ def main() -> None:
                                           "arch": arch_dir.name, "package": pkg, "deb": ctl["Deb"],
                                           "size": len(data), "components": comps})
     doc = {
-        "description": "Held-out firmware set: boot chain and radio/DSP firmware from Debian 11 bullseye and 13 "
-                       "trixie binary packages (fetch.sh); ground truth written by make_truth.py without ecuscan.",
+        "description": "Held-out firmware set: boot chain and radio/DSP firmware from Debian 11 bullseye, 12 "
+                       "bookworm and 13 trixie binary packages (fetch.sh); ground truth written by make_truth.py "
+                       "without ecuscan.",
         "root": "${ECUSCAN_FIRMWARE_SET:-~/.cache/ecuscan/firmware}",
         "files": files,
     }
