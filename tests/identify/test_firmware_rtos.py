@@ -85,3 +85,17 @@ def test_eclipse_threadx_sample_build(ext: str) -> None:
     # no middleware id is taken for the kernel's, nor the reverse
     assert {c for c, v in comps if c == "threadx"} == {"threadx"}
     assert len({v for c, v in comps if c == "threadx"}) == 1
+
+
+@pytest.mark.parametrize("name", ["freertos-11.1.0-m4f.elf", "freertos-11.1.0-m4f.stripped.elf",
+                                  "freertos-11.1.0-m4f.bin"])
+def test_freertos_kernel_build(name: str) -> None:
+    # FreeRTOS-Kernel V11.1.0 unpacked as its release archive is (FreeRTOS-Kernel-11.1.0/), built for a
+    # Cortex-M4F with configASSERT keeping __FILE__ (as the FreeRTOS demos do): the version comes from
+    # the kernel's own source paths; the expected version is the tag, written next to the image
+    image, meta = ROOT / "built" / name, ROOT / "built" / "freertos-11.1.0-m4f.json"
+    if not image.is_file() or not meta.is_file():
+        pytest.skip(f"no locally built FreeRTOS image at {image} (built from the public repository, not committed)")
+    comps = found(str(image.relative_to(ROOT)))
+    assert has(comps, "freertos", json.loads(meta.read_text())["freertos"]), sorted(comps, key=str)
+    assert len({v for c, v in comps if c == "freertos"}) == 1
