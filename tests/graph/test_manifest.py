@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from ecuscan.errors import ManifestError
-from ecuscan.graph.manifest import Addressing, load_manifest, manifest_schema
+from ecuscan.graph.manifest import Addressing, Codec, load_manifest, manifest_schema
 
 from .conftest import GRAPHS
 
@@ -32,7 +32,7 @@ def test_small_manifest_records(small_manifest):
     assert bcm.firmware[0].declared_path == "fw/bcm_app.bin"
     assert bcm.bench.tx_id == 0x726 and bcm.bench.rx_id == 0x72E
     assert bcm.bench.expected() == {0xF189: "2.4.1", 0xF190: "WVWZZZ1JZXW000001"}
-    assert bcm.bench.dids[0].did == 0xF1A0 and bcm.bench.dids[0].codec == "ascii"
+    assert bcm.bench.dids[0].did == 0xF1A0 and bcm.bench.dids[0].codec is Codec.ASCII
     esc = m.ecu("esc")
     assert esc.bench.addressing is Addressing.NORMAL_FIXED_29BIT and esc.bench.tx_id == 0x18DA30F1
     assert m.vehicle("ev27").rxswin == ("R156-EV27-001",) and m.vehicle("van26").rxswin == ("R156-VAN26-004",)

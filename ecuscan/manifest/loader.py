@@ -1,0 +1,518 @@
+"""Loading a supply-chain manifest (v1): reading, validation with file/line/field errors, records.
+
+A manifest (YAML or JSON) names suppliers in tiers, the ECUs they deliver with their
+firmware, and the vehicles that install those ECUs. It is validated against the JSON
+Schema shipped in the package (``ecuscan/schemas/manifest-v1.schema.json``), then checked
+for what a schema cannot say: unknown or duplicate ids and missing files. Every error
+names the file, the line and the field (``demo.yaml:12: ecus[0].supplier: ...``).
+
+Two readers, one result:
+
+* the **exact reader** *composes* the YAML node tree (JSON is YAML), records each node's line
+  under its JSON path and builds the data from the nodes by hand, so mapping keys always stay
+  strings (``F189`` or ``1234`` as DID keys) and duplicate keys are refused;
+* the **fast reader** (documents above :data:`FAST_READ_BYTES`) parses with :func:`json.loads`
+  or libyaml and keeps no node tree. A manifest of 100,000 ECUs then loads in seconds instead
+  of minutes; when it is invalid, the exact reader runs once more so the error still names
+  the line (:class:`_Lines` computes the line map only when an error asks for it).
+
+The schema is checked by a validator compiled once with ``fastjsonschema`` (no format checker,
+no extra imports); only when it finds a problem does :mod:`jsonschema` run to list every error
+with its path. Cycles in ``sources_from`` are allowed (suppliers do buy from each other) and
+reported in :attr:`Manifest.warnings`.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Callable, Mapping, Sequence
+from functools import lru_cache
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from ..errors import ManifestError
+from ..limits import DEFAULT_LIMITS, Limits
+from .model import (
+    Addressing,
+    BenchSettings,
+    BenchSpec,
+    Codec,
+    DidSpec,
+    Ecu,
+    FirmwareRef,
+    Manifest,
+    Supplier,
+    Vehicle,
+    can_id_problem,
+)
+
+SCHEMA_ID = "ecuscan/manifest/v1"
+
+#: Documents larger than this are read by the fast reader (exact lines only when an error needs them).
+FAST_READ_BYTES = 1 << 20
+
+JsonPath = tuple[str | int, ...]
+
+
+@lru_cache(maxsize=1)
+def manifest_schema() -> dict[str, Any]:
+    """The published JSON Schema of manifest v1 (a dict)."""
+    text = resources.files("ecuscan.schemas").joinpath("manifest-v1.schema.json").read_text("utf-8")
+    doc: dict[str, Any] = json.loads(text)
+    return doc
+
+
+@lru_cache(maxsize=1)
+def _fast_validator() -> Callable[[Any], Any]:
+    import fastjsonschema
+
+    return fastjsonschema.compile(manifest_schema())  # type: ignore[no-any-return]
+
+
+# ---------------------------------------------------------------------------------------------
+# Reading: YAML/JSON text -> (data, {json path: line})
+
+
+class _Reader:
+    """Builds plain data from a composed YAML node tree and records each node's line."""
+
+    def __init__(self, source: str, limits: Limits) -> None:
+        self.source = source
+        self.limits = limits
+        self.lines: dict[JsonPath, int] = {}
+        self.count = 0
+        self._scalars = yaml.SafeLoader("")
+
+    def build(self, node: yaml.Node, path: JsonPath, depth: int = 0) -> Any:
+        self.count += 1
+        if self.count > self.limits.max_document_items:
+            raise ManifestError(f"more than {self.limits.max_document_items} nodes (alias bomb?)",
+                                source=self.source)
+        if depth > self.limits.max_document_depth:
+            raise ManifestError(f"line {node.start_mark.line + 1}: nesting deeper than "
+                                f"{self.limits.max_document_depth}", source=self.source)
+        self.lines.setdefault(path, node.start_mark.line + 1)
+        if isinstance(node, yaml.MappingNode):
+            out: dict[str, Any] = {}
+            for knode, vnode in node.value:
+                if not isinstance(knode, yaml.ScalarNode):
+                    raise ManifestError(f"line {knode.start_mark.line + 1}: mapping keys must be plain "
+                                        "scalars", source=self.source)
+                key = str(knode.value)
+                if key in out:
+                    raise ManifestError(f"line {knode.start_mark.line + 1}: {_fmt((*path, key))}: "
+                                        "duplicate key", source=self.source)
+                self.lines.setdefault((*path, key), knode.start_mark.line + 1)
+                out[key] = self.build(vnode, (*path, key), depth + 1)
+            return out
+        if isinstance(node, yaml.SequenceNode):
+            return [self.build(v, (*path, i), depth + 1) for i, v in enumerate(node.value)]
+        try:
+            return self._scalars.construct_object(node)
+        except yaml.YAMLError as exc:
+            raise ManifestError(f"line {node.start_mark.line + 1}: {_fmt(path)}: bad value: {exc}",
+                                source=self.source) from exc
+
+
+def _fmt(path: Sequence[str | int]) -> str:
+    """``('ecus', 0, 'bench', 'tx_id')`` -> ``ecus[0].bench.tx_id``."""
+    out = ""
+    for p in path:
+        out += f"[{p}]" if isinstance(p, int) else (f".{p}" if out else str(p))
+    return out or "(document)"
+
+
+def _is_json(text: str) -> bool:
+    return text.lstrip().startswith("{")
+
+
+def read_document(text: str, source: str, limits: Limits = DEFAULT_LIMITS) -> tuple[Any, dict[JsonPath, int]]:
+    """Parse YAML or JSON ``text`` into data plus a map from JSON path to 1-based line (exact reader).
+
+    >>> data, lines = read_document("a:\\n  - x\\n  - {F189: 1}\\n", "m.yaml")
+    >>> data, lines[("a", 1, "F189")]
+    ({'a': ['x', {'F189': 1}]}, 3)
+    """
+    if len(text) > limits.max_document_bytes:
+        raise ManifestError(f"larger than {limits.max_document_bytes} bytes", source=source)
+    reader = _Reader(source, limits)
+    if _is_json(text):
+        data = _json_loads(text, source, limits)
+        try:  # line numbers only; JSON is YAML, but be tolerant of the rare difference
+            node = yaml.compose(text, Loader=_composer())
+            if node is not None:
+                reader.build(node, ())
+        except (yaml.YAMLError, ManifestError, RecursionError):
+            pass
+        return data, reader.lines
+    node = _compose_yaml(text, source)
+    return reader.build(node, ()), reader.lines
+
+
+def _composer() -> type[yaml.SafeLoader]:
+    """libyaml's parser when PyYAML has it (marks and node tree are the same), else the pure-Python one."""
+    return getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # type: ignore[no-any-return]
+
+
+def _compose_yaml(text: str, source: str) -> yaml.Node:
+    try:
+        node = yaml.compose(text, Loader=_composer())
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark
+        line = f"line {mark.line + 1}: " if mark is not None else ""
+        raise ManifestError(f"{line}invalid YAML: {exc.problem}", source=source) from exc
+    except (yaml.YAMLError, RecursionError) as exc:
+        raise ManifestError(f"invalid YAML: {exc}", source=source) from exc
+    if node is None:
+        raise ManifestError("empty document", source=source)
+    return node
+
+
+def _json_loads(text: str, source: str, limits: Limits) -> Any:
+    count = 0
+
+    def pairs(items: list[tuple[str, Any]]) -> dict[str, Any]:
+        nonlocal count
+        count += 1
+        if count > limits.max_document_items:
+            raise ManifestError(f"more than {limits.max_document_items} objects", source=source)
+        out = dict(items)
+        if len(out) != len(items):
+            seen: set[str] = set()
+            dup = next(k for k, _ in items if k in seen or seen.add(k))  # type: ignore[func-returns-value]
+            raise ManifestError(f"duplicate key {dup!r}", source=source)
+        return out
+
+    try:
+        return json.loads(text, object_pairs_hook=pairs)
+    except (json.JSONDecodeError, RecursionError) as exc:
+        raise ManifestError(f"invalid JSON: {exc}", source=source) from exc
+
+
+class _FastYamlLoader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):  # type: ignore[misc]
+    """libyaml with the exact reader's rules: keys are strings, duplicates refused, items counted."""
+
+    limits: Limits = DEFAULT_LIMITS
+    source = "<manifest>"
+
+    def construct_object(self, node: yaml.Node, deep: bool = False) -> Any:
+        if node in self.constructed_objects and not isinstance(node, yaml.ScalarNode):
+            # an alias of a collection: the validator would walk it again, so it counts again
+            self._count(node)
+        elif not isinstance(node, yaml.ScalarNode):
+            self._count(node)
+        return super().construct_object(node, deep=deep)
+
+    def _count(self, node: yaml.Node) -> None:
+        self.items = getattr(self, "items", 0) + 1 + (len(node.value) if isinstance(node.value, list) else 0)
+        if self.items > self.limits.max_document_items:
+            raise ManifestError(f"more than {self.limits.max_document_items} nodes (alias bomb?)",
+                                source=self.source)
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[str, Any]:  # type: ignore[override]
+        out: dict[str, Any] = {}
+        for knode, vnode in node.value:
+            if not isinstance(knode, yaml.ScalarNode):
+                raise ManifestError(f"line {knode.start_mark.line + 1}: mapping keys must be plain scalars",
+                                    source=self.source)
+            key = str(knode.value)
+            if key in out:
+                raise ManifestError(f"line {knode.start_mark.line + 1}: {key}: duplicate key", source=self.source)
+            out[key] = self.construct_object(vnode, deep=True)
+        return out
+
+
+def _fast_read(text: str, source: str, limits: Limits) -> Any:
+    if _is_json(text):
+        return _json_loads(text, source, limits)
+    loader = _FastYamlLoader(text)
+    loader.limits, loader.source = limits, source
+    try:
+        data = loader.get_single_data()
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark
+        line = f"line {mark.line + 1}: " if mark is not None else ""
+        raise ManifestError(f"{line}invalid YAML: {exc.problem}", source=source) from exc
+    except (yaml.YAMLError, RecursionError) as exc:
+        raise ManifestError(f"invalid YAML: {exc}", source=source) from exc
+    finally:
+        loader.dispose()
+    if data is None:
+        raise ManifestError("empty document", source=source)
+    return data
+
+
+class _Lines(Mapping[JsonPath, int]):
+    """The JSON path -> line map of a document, read with the exact reader on first use."""
+
+    def __init__(self, text: str, source: str, limits: Limits) -> None:
+        self._args = (text, source, limits)
+        self._map: dict[JsonPath, int] | None = None
+
+    def _get(self) -> dict[JsonPath, int]:
+        if self._map is None:
+            try:
+                self._map = read_document(*self._args)[1]
+            except ManifestError:
+                self._map = {}
+        return self._map
+
+    def __getitem__(self, key: JsonPath) -> int:
+        return self._get()[key]
+
+    def __iter__(self) -> Any:
+        return iter(self._get())
+
+    def __len__(self) -> int:
+        return len(self._get())
+
+
+# ---------------------------------------------------------------------------------------------
+# Validation and records
+
+
+class _Ctx:
+    """Error context: the source and a (possibly lazy) line map; record lines only when they are cheap."""
+
+    def __init__(self, source: str, lines: Mapping[JsonPath, int], base: Path, check_files: bool,
+                 record_lines: bool = True) -> None:
+        self.source = source
+        self.lines = lines
+        self.base = base
+        self.check_files = check_files
+        self.record_lines = record_lines
+        self.warnings: list[str] = []
+        self._exists: dict[str, bool] = {}
+
+    def line(self, path: JsonPath) -> int | None:
+        p = tuple(path)
+        while p:
+            if p in self.lines:
+                return self.lines[p]
+            p = p[:-1]
+        return self.lines.get(())
+
+    def record_line(self, path: JsonPath) -> int | None:
+        return self.line(path) if self.record_lines else None
+
+    def error(self, path: JsonPath, message: str) -> ManifestError:
+        line = self.line(path)
+        where = f"{self.source}:{line}" if line else self.source
+        return ManifestError(f"{where}: {_fmt(path)}: {message}")
+
+    def resolve(self, path: JsonPath, rel: str) -> str:
+        """``rel`` against the manifest's folder; a missing file is an error when files are checked."""
+        full = os.path.normpath(self.base / rel)
+        if self.check_files:
+            exists = self._exists.get(full)
+            if exists is None:  # thousands of ECUs share a few images: stat each once
+                exists = self._exists[full] = os.path.exists(full)
+            if not exists:
+                raise self.error(path, f"file not found: {rel!r} (looked in {full})")
+        return full
+
+
+def _as_int(value: Any) -> int:
+    return int(value, 16) if isinstance(value, str) else int(value)
+
+
+def _did(value: str) -> int:
+    return int(value[2:] if value.lower().startswith("0x") else value, 16)
+
+
+def _check_schema(data: Any, ctx: _Ctx) -> None:
+    import fastjsonschema
+
+    try:
+        _fast_validator()(data)
+        return
+    except fastjsonschema.JsonSchemaException:
+        pass
+    import jsonschema  # the full error list with paths, only for an invalid manifest
+
+    validator = jsonschema.Draft202012Validator(manifest_schema())
+    errors = sorted(validator.iter_errors(data),
+                    key=lambda e: (ctx.line(tuple(e.absolute_path)) or 0, list(map(str, e.absolute_path))))
+    if errors:
+        first = errors[0]
+        msgs = [str(ctx.error(tuple(e.absolute_path), _schema_message(e))) for e in errors[:10]]
+        more = f" (and {len(errors) - 10} more)" if len(errors) > 10 else ""
+        raise ManifestError("\n".join(msgs) + more) from (first if isinstance(first, Exception) else None)
+
+
+def _suppliers(data: Sequence[Mapping[str, Any]], ctx: _Ctx) -> tuple[Supplier, ...]:
+    suppliers: list[Supplier] = []
+    seen: set[str] = set()
+    for i, s in enumerate(data):
+        if s["id"] in seen:
+            raise ctx.error(("suppliers", i, "id"), f"duplicate supplier id {s['id']!r}")
+        seen.add(s["id"])
+        suppliers.append(Supplier(id=s["id"], name=s.get("name", s["id"]), tier=s["tier"],
+                                  sources_from=tuple(s.get("sources_from", ())),
+                                  provides=tuple(s.get("provides", ())), tisax=s.get("tisax"),
+                                  country=s.get("country"), contact=s.get("contact"),
+                                  line=ctx.record_line(("suppliers", i))))
+    tiers = {s.id: s.tier for s in suppliers}
+    for i, s in enumerate(suppliers):
+        for j, parent in enumerate(s.sources_from):
+            if parent not in tiers:
+                raise ctx.error(("suppliers", i, "sources_from", j), f"unknown supplier {parent!r}")
+            pt = tiers[parent]
+            if isinstance(s.tier, int) and isinstance(pt, int) and pt <= s.tier and parent != s.id:
+                where = f"{ctx.source}:{s.line}" if s.line else ctx.source
+                ctx.warnings.append(f"{where}: supplier {s.id!r} (tier {s.tier}) sources from "
+                                    f"{parent!r} (tier {pt}), which is not a higher tier number")
+    ctx.warnings.extend(_cycle_warnings(suppliers, ctx.source))
+    return tuple(suppliers)
+
+
+def _firmware(f: Mapping[str, Any], p: JsonPath, ctx: _Ctx) -> FirmwareRef:
+    return FirmwareRef(
+        path=ctx.resolve((*p, "path"), f["path"]), role=f.get("role", "application"), version=f.get("version"),
+        sbom=ctx.resolve((*p, "sbom"), f["sbom"]) if "sbom" in f else None,
+        sha256=f["sha256"].lower() if "sha256" in f else None, declared_path=f["path"],
+        base_address=_as_int(f["base_address"]) if "base_address" in f else None,
+        previous=ctx.resolve((*p, "previous"), f["previous"]) if "previous" in f else None)
+
+
+def _bench(b: Mapping[str, Any], p: JsonPath, ctx: _Ctx) -> BenchSpec:
+    bench = BenchSpec(
+        tx_id=_as_int(b["tx_id"]) if "tx_id" in b else None,
+        rx_id=_as_int(b["rx_id"]) if "rx_id" in b else None,
+        addressing=Addressing(b.get("addressing", "normal_11bit")),
+        target_address=_as_int(b["target_address"]) if "target_address" in b else None,
+        source_address=_as_int(b["source_address"]) if "source_address" in b else None,
+        expect=tuple((_did(k), str(v)) for k, v in b.get("expect", {}).items()),
+        dids=tuple(DidSpec(did=_did(d["did"]), name=d.get("name", ""), codec=Codec.parse(d["codec"]),
+                           length=d.get("length")) for d in b.get("dids", ())),
+        simulate=b.get("simulate"), security=b.get("security"), cvn=b.get("cvn"))
+    for key in ("tx_id", "rx_id"):
+        value = getattr(bench, key)
+        problem = None if value is None else can_id_problem(bench.addressing, value)
+        if problem:
+            raise ctx.error((*p, key), problem)
+    return bench
+
+
+def _ecus(data: Sequence[Mapping[str, Any]], suppliers: Mapping[str, Supplier], ctx: _Ctx) -> tuple[Ecu, ...]:
+    ecus: list[Ecu] = []
+    ids: set[str] = set()
+    for i, e in enumerate(data):
+        if e["id"] in ids:
+            raise ctx.error(("ecus", i, "id"), f"duplicate ECU id {e['id']!r}")
+        ids.add(e["id"])
+        if e["supplier"] not in suppliers:
+            raise ctx.error(("ecus", i, "supplier"), f"unknown supplier {e['supplier']!r}")
+        fws = tuple(_firmware(f, ("ecus", i, "firmware", j), ctx) for j, f in enumerate(e.get("firmware", ())))
+        bench = _bench(e["bench"], ("ecus", i, "bench"), ctx) if "bench" in e else None
+        ecus.append(Ecu(id=e["id"], name=e.get("name", e["id"]), supplier=e["supplier"], firmware=fws,
+                        hardware_part_number=e.get("hardware_part_number"), criticality=e.get("criticality"),
+                        bench=bench, line=ctx.record_line(("ecus", i))))
+    return tuple(ecus)
+
+
+def _vehicles(data: Sequence[Mapping[str, Any]], ecu_ids: Mapping[str, Any], ctx: _Ctx) -> tuple[Vehicle, ...]:
+    vehicles: list[Vehicle] = []
+    ids: set[str] = set()
+    for i, v in enumerate(data):
+        if v["id"] in ids:
+            raise ctx.error(("vehicles", i, "id"), f"duplicate vehicle id {v['id']!r}")
+        ids.add(v["id"])
+        for j, eid in enumerate(v["ecus"]):
+            if eid not in ecu_ids:
+                raise ctx.error(("vehicles", i, "ecus", j), f"unknown ECU {eid!r}")
+        rx = v.get("rxswin", ())
+        vehicles.append(Vehicle(id=v["id"], name=v.get("name", v["id"]), ecus=tuple(dict.fromkeys(v["ecus"])),
+                                rxswin=(rx,) if isinstance(rx, str) else tuple(rx),
+                                line=ctx.record_line(("vehicles", i))))
+    return tuple(vehicles)
+
+
+def _settings(b: Mapping[str, Any]) -> BenchSettings:
+    return BenchSettings(simulate=bool(b.get("simulate", False)), interface=b.get("interface"),
+                         channel=str(b["channel"]) if "channel" in b else None, bitrate=b.get("bitrate"),
+                         timeout=float(b["timeout"]) if "timeout" in b else None)
+
+
+def parse_manifest(data: Any, source: str = "<manifest>", base_dir: str | os.PathLike[str] = ".",
+                   lines: Mapping[JsonPath, int] | None = None, *, check_files: bool = True,
+                   record_lines: bool = True) -> Manifest:
+    """Validate parsed manifest data and turn it into a :class:`Manifest`.
+
+    ``base_dir`` resolves relative paths; ``check_files`` makes missing firmware, SBOM,
+    feed and VEX files an error.
+
+    >>> m = parse_manifest({"schema": "ecuscan/manifest/v1", "suppliers": [{"id": "a", "tier": 1}],
+    ...     "ecus": [{"id": "bcm", "supplier": "a"}], "vehicles": [{"id": "v", "ecus": ["bcm"]}]})
+    >>> m.ecus[0].supplier, m.vehicles[0].ecus
+    ('a', ('bcm',))
+    >>> parse_manifest({"schema": "ecuscan/manifest/v1", "suppliers": [], "ecus": [],
+    ...     "vehicles": [{"id": "v", "ecus": ["nope"]}]})
+    Traceback (most recent call last):
+    ...
+    ecuscan.errors.ManifestError: <manifest>: vehicles[0].ecus[0]: unknown ECU 'nope'
+    """
+    base = Path(base_dir)
+    ctx = _Ctx(source, lines or {}, base, check_files, record_lines)
+    _check_schema(data, ctx)
+    suppliers = _suppliers(data["suppliers"], ctx)
+    ecus = _ecus(data["ecus"], {s.id: s for s in suppliers}, ctx)
+    vehicles = _vehicles(data["vehicles"], {e.id: e for e in ecus}, ctx)
+    feeds = tuple(ctx.resolve(("feeds", i), f) for i, f in enumerate(data.get("feeds", ())))
+    vex = tuple(ctx.resolve(("vex", i), f) for i, f in enumerate(data.get("vex", ())))
+    return Manifest(name=data.get("name", Path(source).stem), suppliers=suppliers, ecus=ecus, vehicles=vehicles,
+                    feeds=feeds, vex=vex, bench=_settings(data.get("bench", {})), source=source,
+                    base_dir=str(base), warnings=tuple(ctx.warnings))
+
+
+def _schema_message(err: Any) -> str:
+    if err.validator == "additionalProperties":
+        return f"unknown field(s): {err.message.split('(')[-1].rstrip(')')}"
+    if err.validator == "oneOf" and err.context:
+        return "; ".join(dict.fromkeys(c.message for c in err.context))
+    return str(err.message)
+
+
+def _cycle_warnings(suppliers: Sequence[Supplier], source: str) -> list[str]:
+    import networkx as nx
+
+    g: nx.DiGraph[str] = nx.DiGraph()
+    for s in suppliers:
+        for p in s.sources_from:
+            g.add_edge(s.id, p)
+    out = []
+    for scc in nx.strongly_connected_components(g):
+        if len(scc) > 1 or any(g.has_edge(n, n) for n in scc):
+            out.append(f"{source}: sourcing cycle among suppliers: {', '.join(sorted(scc))}")
+    return sorted(out)
+
+
+def load_manifest(path: str | os.PathLike[str], *, limits: Limits = DEFAULT_LIMITS,
+                  check_files: bool = True) -> Manifest:
+    """Read, validate and resolve a manifest file (YAML or JSON).
+
+    Raises :class:`~ecuscan.errors.ManifestError` naming the file, line and field.
+    """
+    p = Path(path)
+    source = str(path)
+    try:
+        size = p.stat().st_size
+        if size > limits.max_document_bytes:
+            raise ManifestError(f"larger than {limits.max_document_bytes} bytes", source=source)
+        text = p.read_text("utf-8")
+    except OSError as exc:
+        raise ManifestError(f"cannot read: {exc.strerror or exc}", source=source) from exc
+    except UnicodeDecodeError as exc:
+        raise ManifestError(f"not UTF-8 text: {exc}", source=source) from exc
+    if len(text) <= FAST_READ_BYTES:
+        data, lines = read_document(text, source, limits)
+        return parse_manifest(data, source, p.parent, lines, check_files=check_files)
+    if len(text) > limits.max_document_bytes:
+        raise ManifestError(f"larger than {limits.max_document_bytes} bytes", source=source)
+    data = _fast_read(text, source, limits)
+    return parse_manifest(data, source, p.parent, _Lines(text, source, limits), check_files=check_files,
+                          record_lines=False)
