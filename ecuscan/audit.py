@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -339,7 +339,7 @@ def _attribution_stage(run: AuditRun) -> None:
     from .graph.queries import undeclared_sources
 
     if run.graph is not None:
-        run.undeclared_sources = list(undeclared_sources(run.graph, run.manifest))
+        run.undeclared_sources = undeclared_sources(run.graph)
 
 
 def policy_failures(run: AuditRun, fail_on: Sequence[str]) -> list[str]:

@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -40,7 +41,7 @@ import yaml
 
 from ..errors import BenchError, ManifestError
 from ..limits import DEFAULT_LIMITS, Limits
-from ..manifest.model import BenchSpec, FirmwareRef, Manifest
+from ..manifest.model import BenchSettings, BenchSpec, FirmwareRef, Manifest
 from . import obd
 from .addressing import normal_fixed_ids
 from .dids import parse_did
@@ -353,6 +354,23 @@ def load_targets(path: str | Path,
     from its analysed image (:func:`~ecuscan.bench.flash.memory_expectations`); ``bench.cvn`` gives
     the expected CVN recomputed from the image; simulated ECUs serve the image's flash.
     """
+    plan = load_bench(path, scans, memory=memory)
+    return plan.targets, plan.specs
+
+
+@dataclass(frozen=True)
+class BenchPlan:
+    """What a bench run of one file checks: targets, simulated ECUs, and the file's top-level
+    ``bench:`` settings (which bus, or the simulator; a bench file has none)."""
+
+    targets: list[BenchTarget]
+    specs: list[EcuSpec]
+    settings: BenchSettings = field(default_factory=BenchSettings)
+
+
+def load_bench(path: str | Path, scans: Mapping[str, Any] | Callable[[Any], Mapping[str, Any]] | None = None, *,
+               memory: Regions | None = None) -> BenchPlan:
+    """:func:`load_targets` plus the manifest's top-level ``bench:`` settings."""
     p = Path(path)
     try:
         head = yaml.safe_load(p.read_text("utf-8")) if p.stat().st_size < DEFAULT_LIMITS.max_document_bytes else None
@@ -364,8 +382,10 @@ def load_targets(path: str | Path,
         manifest = load_manifest(p, check_files=False)
         if callable(scans):
             scans = scans(manifest)
-        return manifest_bench(manifest, scans or {}, memory=memory)
-    return load_bench_file(p)
+        targets, specs = manifest_bench(manifest, scans or {}, memory=memory)
+        return BenchPlan(targets, specs, manifest.bench)
+    targets, specs = load_bench_file(p)
+    return BenchPlan(targets, specs)
 
 
 def manifest_bench(manifest: Manifest, scans: Mapping[str, Any], *,

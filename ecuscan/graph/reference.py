@@ -7,13 +7,10 @@ tests check that the indexed queries give identical answers; the benchmark times
 
 from __future__ import annotations
 
-from collections import defaultdict, deque
+from collections import defaultdict
 
 from .build import NodeKind, SupplyGraph, kind_of, node_id
 from .queries import matcher
-
-_DEPENDENCY = {"installs", "runs", "contains", "uses", "sources_from"}
-_SUPPLY = {"provides", "supplies"}
 
 
 def brute_impact(graph: SupplyGraph, component: str, version_range: str | None = None,
@@ -46,17 +43,6 @@ def brute_impact(graph: SupplyGraph, component: str, version_range: str | None =
         if e in ecus:
             vehicles[v] = vehicles.get(v, False) or ecus[e]
     return {"firmware": fw, "ecus": ecus, "vehicles": vehicles}
-
-
-def _dependency_reverse(graph: SupplyGraph) -> dict[str, set[str]]:
-    """node -> nodes that depend on it directly (one full pass over the edges)."""
-    rev: dict[str, set[str]] = defaultdict(set)
-    for u, v, k in graph.graph.edges(keys=True):
-        if k in _DEPENDENCY:
-            rev[v].add(u)
-        elif k in _SUPPLY:  # supplier -> thing: the thing depends on the supplier
-            rev[u].add(v)
-    return rev
 
 
 def brute_exposure(graph: SupplyGraph, supplier: str) -> dict[str, set[str]]:

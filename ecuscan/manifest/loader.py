@@ -70,7 +70,8 @@ def manifest_schema() -> dict[str, Any]:
 def _fast_validator() -> Callable[[Any], Any]:
     import fastjsonschema
 
-    return fastjsonschema.compile(manifest_schema())  # type: ignore[no-any-return]
+    validate: Callable[[Any], Any] = fastjsonschema.compile(manifest_schema())
+    return validate
 
 
 # ---------------------------------------------------------------------------------------------
@@ -155,7 +156,8 @@ def read_document(text: str, source: str, limits: Limits = DEFAULT_LIMITS) -> tu
 
 def _composer() -> type[yaml.SafeLoader]:
     """libyaml's parser when PyYAML has it (marks and node tree are the same), else the pure-Python one."""
-    return getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # type: ignore[no-any-return]
+    loader: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+    return loader
 
 
 def _compose_yaml(text: str, source: str) -> yaml.Node:
@@ -213,7 +215,7 @@ class _FastYamlLoader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):  # type: i
             raise ManifestError(f"more than {self.limits.max_document_items} nodes (alias bomb?)",
                                 source=self.source)
 
-    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[str, Any]:  # type: ignore[override]
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[str, Any]:
         out: dict[str, Any] = {}
         for knode, vnode in node.value:
             if not isinstance(knode, yaml.ScalarNode):
@@ -347,14 +349,14 @@ def _check_schema(data: Any, ctx: _Ctx) -> None:
 def _suppliers(data: Sequence[Mapping[str, Any]], ctx: _Ctx) -> tuple[Supplier, ...]:
     suppliers: list[Supplier] = []
     seen: set[str] = set()
-    for i, s in enumerate(data):
-        if s["id"] in seen:
-            raise ctx.error(("suppliers", i, "id"), f"duplicate supplier id {s['id']!r}")
-        seen.add(s["id"])
-        suppliers.append(Supplier(id=s["id"], name=s.get("name", s["id"]), tier=s["tier"],
-                                  sources_from=tuple(s.get("sources_from", ())),
-                                  provides=tuple(s.get("provides", ())), tisax=s.get("tisax"),
-                                  country=s.get("country"), contact=s.get("contact"),
+    for i, d in enumerate(data):
+        if d["id"] in seen:
+            raise ctx.error(("suppliers", i, "id"), f"duplicate supplier id {d['id']!r}")
+        seen.add(d["id"])
+        suppliers.append(Supplier(id=d["id"], name=d.get("name", d["id"]), tier=d["tier"],
+                                  sources_from=tuple(d.get("sources_from", ())),
+                                  provides=tuple(d.get("provides", ())), tisax=d.get("tisax"),
+                                  country=d.get("country"), contact=d.get("contact"),
                                   line=ctx.record_line(("suppliers", i))))
     tiers = {s.id: s.tier for s in suppliers}
     for i, s in enumerate(suppliers):

@@ -91,15 +91,9 @@ def _bench(run: AuditRun) -> tuple[dict[str, dict[str, Any]], dict[str, Any]]:
     for c in run.bench.checks:
         by_ecu[c.ecu_id].append(c)
     for ecu_id, checks in by_ecu.items():
-        verdicts = {c.verdict.value for c in checks}
-        if {"MISMATCH", "INVALID"} & verdicts:
-            status = "drifted"
-        elif verdicts and verdicts <= {"UNREACHABLE"}:
-            status = "unreachable"
-        elif "MISSING" in verdicts:
-            status = "missing"
-        else:
-            status = "verified"
+        # the per-ECU verdict is the audit's (VERIFIED only when every expected item matched)
+        verdict = run.ecu_verdicts[ecu_id].value if ecu_id in run.ecu_verdicts else "PARTIAL"
+        status = verdict.lower()
         rows = []
         for c in checks:
             o = c.observation
@@ -109,7 +103,7 @@ def _bench(run: AuditRun) -> tuple[dict[str, dict[str, Any]], dict[str, Any]]:
                          "detail": o.detail or (f"NRC 0x{o.nrc:02X}" if o.nrc is not None else ""),
                          "request": o.exchange.request.hex(" ").upper(),
                          "response": " | ".join(r.hex(" ").upper() for r in o.exchange.responses)})
-        per_ecu[ecu_id] = {"status": status, "verdicts": rows}
+        per_ecu[ecu_id] = {"status": status, "verdict": verdict, "verdicts": rows}
     counts = Counter(v["status"] for v in per_ecu.values())
     summary = (f"{len(per_ecu)} ECU(s) checked ({run.bench_mode}) in {run.bench.duration_s:.2f} s: "
                + ", ".join(f"{n} {s}" for s, n in sorted(counts.items())))
@@ -268,6 +262,7 @@ def audit_document(run: AuditRun, fail_on: Sequence[str]) -> dict[str, Any]:
                          "summary": {"ecus": len(v.ecus), "verified": statuses["verified"],
                                      "drifted": statuses["drifted"], "unreachable": statuses["unreachable"],
                                      "missing": statuses["missing"], "not_checked": statuses["not-checked"],
+                                     "partial": statuses["partial"],
                                      "components": len(comps), "undeclared": len(undeclared),
                                      "vulnerable_components": {s: len(c) for s, c in vuln_comps.items()},
                                      "exposed_ecus": sorted(exposed_ecus),
@@ -287,7 +282,13 @@ def audit_document(run: AuditRun, fail_on: Sequence[str]) -> dict[str, Any]:
         graph = {"svg": to_svg(g, highlight=highlight, title=run.manifest.name), "nodes": g.graph.number_of_nodes(),
                  "edges": g.graph.number_of_edges(), "warnings": list(g.warnings)}
 
+    incomplete = [i.to_dict() for i in run.incomplete]
     return {
+        # "failed": the --fail-on policy failed; "incomplete": nothing failed but something could not
+        # be checked (the "incomplete" list says what); "passed": everything asked for was checked and held
+        "status": "failed" if reasons else ("incomplete" if incomplete else "passed"),
+        "incomplete": incomplete,
+        "undeclared_sources": [u.to_dict() for u in run.undeclared_sources],
         "schema": SCHEMA, "generated": run.generated.isoformat(timespec="seconds"),
         "ecuscan_version": __version__,
         "manifest": {"name": run.manifest.name, "path": run.manifest_path},
@@ -307,7 +308,8 @@ def write_reports(run: AuditRun, outdir: Path, fail_on: Sequence[str]) -> dict[s
     from .sarif import audit_sarif
 
     run.outputs.update({"json": "report.json", "html": "report.html", "sarif": "report.sarif",
-                        "sboms": [s for fw in run.firmware for s in fw.sbom_files], "bus_log": run.bench_log})
+                        "sboms": list(dict.fromkeys(s for fw in run.firmware for s in fw.sbom_files)),
+                        "bus_log": run.bench_log})
     doc = audit_document(run, fail_on)
     (outdir / "report.json").write_text(json.dumps(doc, indent=2, sort_keys=True, ensure_ascii=False), "utf-8")
     (outdir / "report.html").write_text(render_html(doc), "utf-8")
