@@ -224,3 +224,16 @@ def test_undeclared_sources_on_the_small_portfolio(small):
     # brake sources only from rtosco: nothing undeclared for esc unless its firmware holds more
     assert all(e != "ecu:esc" or c.startswith("component:pkg:generic/freertos") is False for e, c in found)
     assert all(u.elsewhere or u.component for u in undeclared_sources(small))
+
+
+def test_graph_query_with_unscanned_firmware_is_incomplete(tmp_path):
+    from click.testing import CliRunner
+
+    from ecuscan.cli import main
+
+    args = ["graph", "exposure", str(GRAPHS / "attribution.yaml"), "linuxco", "--no-scan",
+            "--store", str(tmp_path / "empty.sqlite")]
+    r = CliRunner().invoke(main, args)
+    assert r.exit_code == 3, r.output  # components unknown: the answer cannot be complete
+    assert "INCOMPLETE" in r.output and "not in the store" in " ".join(r.output.split())
+    assert CliRunner().invoke(main, [*args, "--allow-incomplete"]).exit_code == 0
