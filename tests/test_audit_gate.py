@@ -123,7 +123,7 @@ def test_simulated_bench_answers_from_the_manifest_not_from_the_image(tmp_path: 
     m = _manifest(tmp_path, str(FIRMWARE / "tcu_app.elf"),
                   "    bench: {tx_id: 0x7E2, rx_id: 0x7EA, simulate: {values: {F189: '1.9.1'}}}")
     (m.parent / "m2.yaml").write_text(m.read_text().replace("schema:", "bench: {simulate: true}\nschema:"))
-    code, text = _audit([str(m.parent / "m2.yaml"), "-o", str(out)], store)
+    code, _text = _audit([str(m.parent / "m2.yaml"), "-o", str(out)], store)
     doc = _doc(out)
     bench = doc["ecus"][0]["bench"]
     f189 = next(v for v in bench["verdicts"] if v["did"] == "F189")

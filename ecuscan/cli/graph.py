@@ -27,7 +27,6 @@ from .common import (
     store_option,
 )
 
-
 #: Stages whose failure leaves a query's answer INCOMPLETE (exit 3 after the answer, see common.exit_code).
 _INCOMPLETE: list[Incomplete] = []
 
