@@ -143,3 +143,27 @@ def test_manifest_bench_cvn_is_honoured_by_audit(tmp_path: Path, store: str) -> 
     _audit([str(m.parent / "m2.yaml"), "-o", str(out)], store)
     checks = _doc(out)["bench"]["checks"]
     assert any(c["item"] == "OBD 09/06" and c["expected"] for c in checks), checks
+
+
+def test_each_image_is_scanned_once_per_content_hash(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import os
+
+    from ecuscan.graph.inputs import scan_firmware
+    from ecuscan.manifest import load_manifest
+    from ecuscan.scanner import Scanner
+
+    a = tmp_path / "a.elf"
+    a.write_bytes((FIRMWARE / "tcu_app.elf").read_bytes())
+    os.link(a, tmp_path / "b.elf")  # another name, the same bytes
+    m = tmp_path / "m.yaml"
+    m.write_text("schema: ecuscan/manifest/v1\nsuppliers: [{id: s, tier: 1}]\necus:\n"
+                 + "".join(f"  - {{id: e{i}, supplier: s, firmware: [{{path: {'ab'[i % 2]}.elf}}]}}\n"
+                           for i in range(6))
+                 + "vehicles: []\n")
+    calls: list[str] = []
+    real = Scanner.scan_file
+    monkeypatch.setattr(Scanner, "scan_file", lambda self, p: calls.append(str(p)) or real(self, p))
+    scans = scan_firmware(load_manifest(m))
+    assert len(calls) == 1
+    assert set(scans.results) == {str(a), str(tmp_path / "b.elf")}
+    assert scans.results[str(tmp_path / "b.elf")][0].path == str(tmp_path / "b.elf")

@@ -201,12 +201,15 @@ def audit_document(run: AuditRun, fail_on: Sequence[str]) -> dict[str, Any]:
     exposed = [v for v in vulns if v["exposed"]]
     reasons = policy_failures(run, fail_on)
 
+    fw_of: dict[str, list[dict[str, Any]]] = defaultdict(list)  # one pass: 10,000 ECUs x 10,000 firmware was quadratic
+    for f in firmware:
+        fw_of[f["ecu"]].append(f)
     ecus = []
     for e in run.manifest.ecus:
         ecus.append({"id": e.id, "name": e.name, "supplier": e.supplier,
                      "hardware_part_number": e.hardware_part_number, "criticality": e.criticality,
                      "supplier_chain": _supplier_chain(run, e.supplier),
-                     "firmware": [f for f in firmware if f["ecu"] == e.id],
+                     "firmware": fw_of.get(e.id, []),
                      "bench": bench_by_ecu.get(e.id)})
 
     supplier_findings: dict[str, int] = {}
@@ -237,7 +240,7 @@ def audit_document(run: AuditRun, fail_on: Sequence[str]) -> dict[str, Any]:
             key_ecus[finding_key(f)] = sorted(fw_ecus.get(f.firmware_path or "", set()))
     vehicles = []
     for v in run.manifest.vehicles:
-        v_fw = [f for f in firmware if f["ecu"] in v.ecus]
+        v_fw = [f for e in v.ecus for f in fw_of.get(e, [])]
         statuses = Counter((bench_by_ecu.get(e) or {}).get("status", "not-checked") for e in v.ecus)
         comps = {(c["id"], c["version"]) for f in v_fw for c in f["components"] if c["relation"] == "contains"}
         undeclared = {r["component"] for f in v_fw if f["reconciliation"]

@@ -10,7 +10,8 @@ Generates, in a temporary folder:
   references point at ``--images`` distinct small images, and times
   ``ecuscan graph validate MANIFEST`` in a fresh process (wall time and peak RSS of the child,
   from ``resource.getrusage(RUSAGE_CHILDREN)``);
-* a manifest of ``--audit-ecus`` ECUs sharing the same images and times
+* a manifest of ``--audit-ecus`` ECUs sharing the same images (each under 4 hard-linked names, so
+  200 paths hold 50 contents) and times
   ``ecuscan audit MANIFEST --no-bench --store sqlite:///<fresh>`` (cold store: every image
   scanned, once per content hash), also with ``--fail-on none`` so the exit code is 0.
 
@@ -37,13 +38,19 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def make_images(folder: Path, n: int) -> list[Path]:
+def make_images(folder: Path, n: int, links: int = 4) -> list[Path]:
+    """``n`` distinct images, each reachable under ``links`` file names (hard links: distinct paths,
+    the same bytes), so the audit must notice that 4n paths hold n contents."""
     base = (ROOT / "firmware" / "tcu_app.elf").read_bytes()
     out = []
     for i in range(n):
         p = folder / f"img{i:03d}.elf"
         p.write_bytes(base + f"\0bench-trailer-{i:06d}\0".encode())
         out.append(p)
+        for k in range(1, links):
+            alias = folder / f"img{i:03d}-copy{k}.elf"
+            os.link(p, alias)
+            out.append(alias)
     return out
 
 
