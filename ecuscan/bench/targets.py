@@ -1,6 +1,6 @@
 """Bench targets from a manifest, or from a small bench file.
 
-:func:`targets_from_manifest` adapts a validated :class:`ecuscan.graph.manifest.Manifest` (ECUs
+:func:`targets_from_manifest` adapts a validated :class:`ecuscan.manifest.Manifest` (ECUs
 with a ``bench:`` section). :func:`load_bench_file` reads the same ``ecus: [{id, bench: {...}}]``
 shape directly, with bench-only extras the manifest schema does not carry:
 

@@ -15,8 +15,8 @@ from typing import Any
 
 from ..errors import EcuscanError
 from ..limits import DEFAULT_LIMITS, Limits
+from ..manifest import FirmwareRef, Manifest
 from ..model import ScanFailure, ScanResult
-from .manifest import FirmwareRef, Manifest
 
 
 def _firmware(manifest: Manifest) -> Iterator[FirmwareRef]:
