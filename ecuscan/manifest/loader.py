@@ -197,19 +197,9 @@ class _FastYamlLoader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):  # type: i
     limits: Limits = DEFAULT_LIMITS
     source = "<manifest>"
 
-    def construct_object(self, node: yaml.Node, deep: bool = False) -> Any:
-        if node in self.constructed_objects and not isinstance(node, yaml.ScalarNode):
-            # an alias of a collection: the validator would walk it again, so it counts again
-            self._count(node)
-        elif not isinstance(node, yaml.ScalarNode):
-            self._count(node)
-        return super().construct_object(node, deep=deep)
-
-    def _count(self, node: yaml.Node) -> None:
-        self.items = getattr(self, "items", 0) + 1 + (len(node.value) if isinstance(node.value, list) else 0)
-        if self.items > self.limits.max_document_items:
-            raise ManifestError(f"more than {self.limits.max_document_items} nodes (alias bomb?)",
-                                source=self.source)
+    def construct_document(self, node: yaml.Node) -> Any:
+        _check_expanded(node, self.limits, self.source)
+        return super().construct_document(node)
 
     def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[str, Any]:
         out: dict[str, Any] = {}
@@ -222,6 +212,34 @@ class _FastYamlLoader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):  # type: i
                 raise ManifestError(f"line {knode.start_mark.line + 1}: {key}: duplicate key", source=self.source)
             out[key] = self.construct_object(vnode, deep=True)
         return out
+
+
+def _check_expanded(root: yaml.Node, limits: Limits, source: str) -> None:
+    """Refuse a node tree whose mappings and sequences, with every alias expanded (what the validator
+    and the records walk), number more than ``limits.max_document_items``, or whose nesting exceeds
+    ``max_document_depth``. Aliases share nodes, so each node's expanded size is computed once."""
+    sizes: dict[int, int] = {}
+
+    def size(node: yaml.Node, depth: int) -> int:
+        known = sizes.get(id(node))
+        if known is not None:
+            return known
+        if depth > limits.max_document_depth:
+            raise ManifestError(f"line {node.start_mark.line + 1}: nesting deeper than {limits.max_document_depth}",
+                                source=source)
+        if isinstance(node, yaml.ScalarNode):
+            return 0  # scalars are bounded by the document's bytes; only aliased collections multiply
+        total = 1
+        if isinstance(node, yaml.MappingNode):
+            total += sum(size(v, depth + 1) for _, v in node.value)
+        elif isinstance(node, yaml.SequenceNode):
+            total += sum(size(v, depth + 1) for v in node.value)
+        if total > limits.max_document_items:
+            raise ManifestError(f"more than {limits.max_document_items} nodes (alias bomb?)", source=source)
+        sizes[id(node)] = total
+        return total
+
+    size(root, 0)
 
 
 def _fast_read(text: str, source: str, limits: Limits) -> Any:
