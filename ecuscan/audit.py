@@ -240,6 +240,10 @@ def _vulns_stage(run: AuditRun, store: Store, catalog: Catalog, options: AuditOp
             run.could_not_check("vulns", problem.file, f"feed not fully imported: {problem}")
     vulns = load_vulnerabilities(store)
     run.n_vulnerabilities = len(vulns)
+    gated = sorted(set(options.fail_on) & {"critical", "high", "medium", "low"})
+    if not vulns and gated:  # matching against an empty database finds nothing: that is not a pass
+        run.could_not_check("vulns", "vulnerability database", f"no vulnerability records to match (--fail-on "
+                            f"{','.join(gated)}): add feeds: to the manifest or run ecuscan vulns import first")
     index = build_index(vulns, catalog)
     findings: list[Any] = []
     for path, result in run.results().items():

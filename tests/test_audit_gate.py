@@ -167,3 +167,12 @@ def test_each_image_is_scanned_once_per_content_hash(tmp_path: Path, monkeypatch
     assert len(calls) == 1
     assert set(scans.results) == {str(a), str(tmp_path / "b.elf")}
     assert scans.results[str(tmp_path / "b.elf")][0].path == str(tmp_path / "b.elf")
+
+
+def test_a_severity_policy_against_an_empty_vulnerability_database_is_incomplete(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    m = _manifest(tmp_path, str(FIRMWARE / "tcu_app.elf"))
+    code, text = _audit([str(m), "--no-bench", "-o", str(out), "--fail-on", "high"], str(tmp_path / "fresh.sqlite"))
+    assert code == 3, text
+    assert "no vulnerability records" in text
+    assert _doc(out)["incomplete"][0]["stage"] == "vulns"
