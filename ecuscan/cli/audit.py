@@ -63,7 +63,8 @@ def _summary(doc: dict[str, Any], allow_incomplete: bool) -> None:
         table.add_row("ECUs", str(s["ecus"]))
         table.add_row("bench", f"[green]{s['verified']} verified[/], "
                       f"{'[red]' if s['drifted'] else ''}{s['drifted']} drifted{'[/]' if s['drifted'] else ''}, "
-                      f"{s['unreachable']} unreachable, {s['missing']} missing DIDs, {s['not_checked']} not checked")
+                      f"{s.get('partial', 0)} partial, {s['unreachable']} unreachable, {s['missing']} missing DIDs, "
+                      f"{s['not_checked']} not checked")
         table.add_row("components", str(s["components"]))
         table.add_row("undeclared", f"{'[red]' if s['undeclared'] else ''}{s['undeclared']}"
                       f"{'[/]' if s['undeclared'] else ''}")
