@@ -55,7 +55,7 @@ def make_images(folder: Path, n: int, links: int = 4) -> list[Path]:
 
 
 def make_manifest(path: Path, n_ecus: int, images: list[Path]) -> None:
-    """A JSON manifest (JSON is what a generator writes; YAML of the same shape is also measured by users)."""
+    """A JSON manifest (what a generator writes), or YAML of the same shape when ``path`` ends in .yaml."""
     suppliers = [{"id": f"t1-{i}", "name": f"Tier1 {i}", "tier": 1, "sources_from": [f"t2-{i % 50}"]}
                  for i in range(100)]
     suppliers += [{"id": f"t2-{i}", "tier": 2, "sources_from": [f"oss-{i % 50}"],
@@ -73,7 +73,12 @@ def make_manifest(path: Path, n_ecus: int, images: list[Path]) -> None:
                 for v in range(max(1, n_ecus // 100))]
     doc = {"schema": "ecuscan/manifest/v1", "name": f"scale {n_ecus}", "suppliers": suppliers, "ecus": ecus,
            "vehicles": vehicles}
-    path.write_text(json.dumps(doc), "utf-8")
+    if path.suffix == ".yaml":
+        import yaml
+
+        path.write_text(yaml.dump(doc, Dumper=getattr(yaml, "CSafeDumper", yaml.SafeDumper), sort_keys=False), "utf-8")
+    else:
+        path.write_text(json.dumps(doc), "utf-8")
 
 
 def run(cmd: list[str]) -> tuple[float, float, int, str]:
@@ -95,16 +100,17 @@ def main() -> int:
     ap.add_argument("--python", default=sys.executable)
     ap.add_argument("--skip-audit", action="store_true")
     ap.add_argument("--skip-validate", action="store_true")
+    ap.add_argument("--yaml", action="store_true", help="Write the validate manifest as YAML instead of JSON.")
     args = ap.parse_args()
     with tempfile.TemporaryDirectory(prefix="ecuscan-scale-") as tmp:
         folder = Path(tmp)
         images = make_images(folder, args.images)
         env_cmd = [args.python, "-m", "ecuscan"]
         if not args.skip_validate:
-            m = folder / "validate.json"
+            m = folder / ("validate.yaml" if args.yaml else "validate.json")
             make_manifest(m, args.ecus, images)
             wall, rss, rc, tail = run([*env_cmd, "graph", "validate", str(m)])
-            print(f"graph validate {args.ecus} ECUs ({m.stat().st_size / 2**20:.1f} MiB JSON): "
+            print(f"graph validate {args.ecus} ECUs ({m.stat().st_size / 2**20:.1f} MiB {m.suffix[1:].upper()}): "
                   f"{wall:.2f} s, peak RSS {rss:.0f} MiB, exit {rc}")
             if rc:
                 print(tail)
