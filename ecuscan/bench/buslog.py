@@ -39,8 +39,8 @@ def open_bus(interface: str | None = None, channel: str | int | None = None, bit
         kwargs["data_bitrate"] = data_bitrate
     if "interface" not in kwargs and not _configured_interface():
         raise BenchError("no CAN interface given: pass -i/--interface (e.g. -i socketcan -c can0) or set "
-                         "CAN_INTERFACE (python-can's configuration); for the built-in simulator use --simulate "
-                         "or the manifest's bench: {simulate: true}")
+                         "CAN_INTERFACE (python-can's configuration); verify and audit also run the built-in "
+                         "simulator with --simulate or the manifest's bench: {simulate: true}")
     shown = ", ".join(f"{k}={v}" for k, v in sorted(kwargs.items())) or "python-can defaults"
     try:
         return can.Bus(**kwargs)
