@@ -191,75 +191,124 @@ def _json_loads(text: str, source: str, limits: Limits) -> Any:
         raise ManifestError(f"invalid JSON: {exc}", source=source) from exc
 
 
-class _FastYamlLoader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):  # type: ignore[misc]
-    """libyaml with the exact reader's rules: keys are strings, duplicates refused, items counted."""
-
-    limits: Limits = DEFAULT_LIMITS
-    source = "<manifest>"
-
-    def construct_document(self, node: yaml.Node) -> Any:
-        _check_expanded(node, self.limits, self.source)
-        return super().construct_document(node)
-
-    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[str, Any]:
-        out: dict[str, Any] = {}
-        for knode, vnode in node.value:
-            if not isinstance(knode, yaml.ScalarNode):
-                raise ManifestError(f"line {knode.start_mark.line + 1}: mapping keys must be plain scalars",
-                                    source=self.source)
-            key = str(knode.value)
-            if key in out:
-                raise ManifestError(f"line {knode.start_mark.line + 1}: {key}: duplicate key", source=self.source)
-            out[key] = self.construct_object(vnode, deep=True)
-        return out
-
-
-def _check_expanded(root: yaml.Node, limits: Limits, source: str) -> None:
-    """Refuse a node tree whose mappings and sequences, with every alias expanded (what the validator
-    and the records walk), number more than ``limits.max_document_items``, or whose nesting exceeds
-    ``max_document_depth``. Aliases share nodes, so each node's expanded size is computed once."""
-    sizes: dict[int, int] = {}
-
-    def size(node: yaml.Node, depth: int) -> int:
-        known = sizes.get(id(node))
-        if known is not None:
-            return known
-        if depth > limits.max_document_depth:
-            raise ManifestError(f"line {node.start_mark.line + 1}: nesting deeper than {limits.max_document_depth}",
-                                source=source)
-        if isinstance(node, yaml.ScalarNode):
-            return 0  # scalars are bounded by the document's bytes; only aliased collections multiply
-        total = 1
-        if isinstance(node, yaml.MappingNode):
-            total += sum(size(v, depth + 1) for _, v in node.value)
-        elif isinstance(node, yaml.SequenceNode):
-            total += sum(size(v, depth + 1) for v in node.value)
-        if total > limits.max_document_items:
-            raise ManifestError(f"more than {limits.max_document_items} nodes (alias bomb?)", source=source)
-        sizes[id(node)] = total
-        return total
-
-    size(root, 0)
-
-
 def _fast_read(text: str, source: str, limits: Limits) -> Any:
     if _is_json(text):
         return _json_loads(text, source, limits)
-    loader = _FastYamlLoader(text)
-    loader.limits, loader.source = limits, source
     try:
-        data = loader.get_single_data()
+        data = _EventBuilder(source, limits).build(yaml.parse(text, Loader=_composer()))
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark
         line = f"line {mark.line + 1}: " if mark is not None else ""
         raise ManifestError(f"{line}invalid YAML: {exc.problem}", source=source) from exc
     except (yaml.YAMLError, RecursionError) as exc:
         raise ManifestError(f"invalid YAML: {exc}", source=source) from exc
-    finally:
-        loader.dispose()
     if data is None:
         raise ManifestError("empty document", source=source)
     return data
+
+
+class _EventBuilder:
+    """Data straight from libyaml's event stream, with the exact reader's rules (string keys, no
+    duplicates, bounded nesting and alias expansion) and without a node tree: a 100,000-ECU YAML
+    manifest never holds millions of nodes with their marks (measured: 1.4 GiB composed)."""
+
+    def __init__(self, source: str, limits: Limits) -> None:
+        self.source = source
+        self.limits = limits
+        self.resolver = yaml.resolver.Resolver()
+        #: first characters of plain scalars that may resolve to something other than a string
+        self.firsts = frozenset(k for k in self.resolver.yaml_implicit_resolvers if k is not None)
+        self.scalars = yaml.SafeLoader("")
+        self.anchors: dict[str, tuple[Any, int]] = {}  # anchor -> (value, collections inside it, expanded)
+
+    def _error(self, event: yaml.Event, message: str) -> ManifestError:
+        where = f"line {event.start_mark.line + 1}: " if event.start_mark is not None else ""
+        return ManifestError(f"{where}{message}", source=self.source)
+
+    def _scalar(self, ev: yaml.ScalarEvent) -> Any:
+        if ev.tag is None and (not ev.implicit[0] or ev.value[:1] not in self.firsts):
+            return ev.value  # quoted, or plain text no implicit type can start with (ids, names): a string
+        tag = ev.tag if ev.tag not in (None, "!") else \
+            self.resolver.resolve(yaml.ScalarNode, ev.value, ev.implicit)  # type: ignore[no-untyped-call]
+        # the tag's constructor directly: construct_object would keep every node in its memo
+        construct = self.scalars.yaml_constructors.get(tag) or self.scalars.yaml_constructors[None]
+        try:
+            return construct(self.scalars, yaml.ScalarNode(tag, ev.value, style=ev.style))
+        except yaml.YAMLError as exc:
+            raise self._error(ev, f"bad value: {exc}") from exc
+
+    def build(self, events: Any) -> Any:
+        # one frame per open collection: [container, pending key (mappings), expanded size, anchor]
+        stack: list[list[Any]] = []
+        root: Any = None
+        documents = 0
+        for ev in events:
+            kind = type(ev)
+            if kind is yaml.ScalarEvent:  # the common case first
+                frame = stack[-1] if stack else None
+                if frame is not None and frame[1] is None and type(frame[0]) is dict:
+                    key = str(ev.value)
+                    if key in frame[0]:
+                        raise self._error(ev, f"{key}: duplicate key")
+                    frame[1] = key
+                    continue
+                value = self._scalar(ev)
+                if ev.anchor is None and frame is not None:
+                    if frame[1] is None:
+                        frame[0].append(value)
+                    else:
+                        frame[0][frame[1]] = value
+                        frame[1] = None
+                    continue
+            if isinstance(ev, yaml.DocumentStartEvent):
+                documents += 1
+                if documents > 1:
+                    raise self._error(ev, "expected a single document")
+                continue
+            if isinstance(ev, (yaml.StreamStartEvent, yaml.StreamEndEvent, yaml.DocumentEndEvent)):
+                continue
+            size = 0
+            if isinstance(ev, (yaml.MappingStartEvent, yaml.SequenceStartEvent)):
+                if len(stack) >= self.limits.max_document_depth:
+                    raise self._error(ev, f"nesting deeper than {self.limits.max_document_depth}")
+                if stack and isinstance(stack[-1][0], dict) and stack[-1][1] is None:
+                    raise self._error(ev, "mapping keys must be plain scalars")
+                stack.append([{} if isinstance(ev, yaml.MappingStartEvent) else [], None, 1, ev.anchor])
+                continue
+            if isinstance(ev, (yaml.MappingEndEvent, yaml.SequenceEndEvent)):
+                value, _, size, anchor = stack.pop()
+                if anchor is not None:
+                    self.anchors[anchor] = (value, size)
+            elif isinstance(ev, yaml.AliasEvent):
+                if ev.anchor not in self.anchors:
+                    raise self._error(ev, f"unknown alias *{ev.anchor}")
+                value, size = self.anchors[ev.anchor]
+            else:  # a scalar: a mapping key or a value
+                frame = stack[-1] if stack else None
+                if frame is not None and isinstance(frame[0], dict) and frame[1] is None:
+                    key = str(ev.value)
+                    if key in frame[0]:
+                        raise self._error(ev, f"{key}: duplicate key")
+                    frame[1] = key
+                    continue
+                value = self._scalar(ev)
+                if ev.anchor is not None:
+                    self.anchors[ev.anchor] = (value, 0)
+            if not stack:
+                root = value
+                continue
+            frame = stack[-1]
+            frame[2] += size
+            if frame[2] > self.limits.max_document_items:
+                raise self._error(ev, f"more than {self.limits.max_document_items} nodes (alias bomb?)")
+            if isinstance(frame[0], dict):
+                if frame[1] is None:
+                    raise self._error(ev, "mapping keys must be plain scalars")
+                frame[0][frame[1]] = value
+                frame[1] = None
+            else:
+                frame[0].append(value)
+        return root
 
 
 class _Lines(Mapping[JsonPath, int]):

@@ -211,3 +211,23 @@ def test_schema_accepts_and_refuses_can_ids_like_before(tmp_path):
             assert ok, value
         except fastjsonschema.JsonSchemaException:
             assert not ok, value
+
+
+@pytest.mark.parametrize("text", [
+    (GRAPHS.parent / "demo.yaml").read_text(),
+    (GRAPHS / "small.yaml").read_text(),
+    "a: &x {k: [1, 0x10, '0x10', yes, ~, 1.5, 2027-01-01, F189]}\nb: *x\nc: &s text\nd: *s\n1234: [\"q\", '', ]\n",
+])
+def test_event_reader_builds_what_the_exact_reader_builds(text):
+    from ecuscan.manifest import loader
+
+    assert loader._fast_read(text, "m.yaml", loader.DEFAULT_LIMITS) == loader.read_document(text, "m.yaml")[0]
+
+
+def test_event_reader_refuses_what_the_exact_reader_refuses():
+    from ecuscan.manifest import loader
+
+    for text, message in (("a: 1\n---\nb: 2\n", "single document"), ("? [a]\n: 1\n", "plain scalars"),
+                          ("a: " + "[" * 70 + "]" * 70 + "\n", "nesting deeper")):
+        with pytest.raises(ManifestError, match=message):
+            loader._fast_read(text, "m.yaml", loader.DEFAULT_LIMITS)
