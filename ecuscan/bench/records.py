@@ -14,6 +14,7 @@ from typing import Any
 
 from ..errors import BenchError
 from ..manifest.model import Addressing, Codec, DidSpec, can_id_problem
+from .dids import STANDARD_DIDS
 
 __all__ = ["Addressing", "BenchOptions", "BenchReport", "BenchTarget", "Check", "Codec", "CvnConfig", "DidSpec",
            "EcuVerdict", "Exchange", "ItemKind", "MemoryRegion", "Observation", "SecurityConfig", "Verdict"]
@@ -185,8 +186,6 @@ class BenchTarget:
 
     def codec_for(self, did: int) -> Codec:
         """The codec of ``did``: an explicit OEM entry first, then the standard table, else RAW."""
-        from .dids import STANDARD_DIDS
-
         for spec in self.dids:
             if spec.did == did:
                 return spec.codec
