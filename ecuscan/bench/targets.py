@@ -41,6 +41,7 @@ import yaml
 
 from ..errors import BenchError, ManifestError
 from ..limits import DEFAULT_LIMITS, Limits
+from ..manifest import load_manifest
 from ..manifest.model import BenchSettings, BenchSpec, FirmwareRef, Manifest
 from . import obd
 from .addressing import normal_fixed_ids
@@ -48,6 +49,7 @@ from .dids import parse_did
 from .flash import Flash, Regions, compute_cvn, load_flash, memory_expectations, parse_regions
 from .records import Addressing, BenchTarget, Codec, CvnConfig, DidSpec, MemoryRegion, SecurityConfig
 from .simulator import EcuSpec, Faults
+from .verify import expected_from_scan
 
 #: Firmware roles (manifest ``role:``) whose image is what the ECU runs and answers for.
 APPLICATION_ROLES = frozenset({"application", "app", ""})
@@ -331,8 +333,6 @@ def _image_target(t: BenchTarget, bench: BenchSpec | None, image: tuple[Any, Fla
 
 def image_expectations(manifest: Manifest, scans: Mapping[str, Any]) -> dict[str, dict[int, str]]:
     """Per ECU, the identification its application image carries (``scans``: firmware path -> ScanResult)."""
-    from .verify import expected_from_scan
-
     out: dict[str, dict[int, str]] = {}
     for ecu in manifest.ecus:
         for ref in ecu.firmware:
@@ -377,8 +377,6 @@ def load_bench(path: str | Path, scans: Mapping[str, Any] | Callable[[Any], Mapp
     except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
         raise BenchError(f"cannot read: {exc}", source=str(p)) from exc
     if isinstance(head, Mapping) and ("suppliers" in head or "schema" in head):
-        from ..manifest import load_manifest
-
         manifest = load_manifest(p, check_files=False)
         if callable(scans):
             scans = scans(manifest)
