@@ -317,6 +317,8 @@ class BenchReport:
     duration_s: float = 0.0
     #: Problems beside the checks (a bus log writer that failed mid-run).
     notes: tuple[str, ...] = ()
+    #: Every ECU that was to be checked, in target order (one with no check at all is PARTIAL).
+    ecus: tuple[str, ...] = ()
 
     @property
     def failed(self) -> bool:
@@ -336,7 +338,7 @@ class BenchReport:
 
     def ecu_verdicts(self) -> dict[str, EcuVerdict]:
         """Per ECU (in check order), its :class:`EcuVerdict`."""
-        by_ecu: dict[str, list[Check]] = {}
+        by_ecu: dict[str, list[Check]] = {e: [] for e in self.ecus}
         for c in self.checks:
             by_ecu.setdefault(c.ecu_id, []).append(c)
         return {ecu: ecu_verdict(checks) for ecu, checks in by_ecu.items()}

@@ -183,4 +183,5 @@ def verify(targets: Sequence[BenchTarget], bus: can.BusABC, *, options: BenchOpt
                 results.extend(fut.result())
                 if observer:
                     observer.on_ecu_done(target.ecu_id)
-    return BenchReport(tuple(results), time.monotonic() - start, tuple(dispatcher.log_errors))
+    return BenchReport(tuple(results), time.monotonic() - start, tuple(dispatcher.log_errors),
+                       ecus=tuple(t.ecu_id for t in targets))

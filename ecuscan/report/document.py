@@ -88,6 +88,8 @@ def _bench(run: AuditRun) -> tuple[dict[str, dict[str, Any]], dict[str, Any]]:
     from ..bench.dids import STANDARD_DIDS
 
     by_ecu: dict[str, list[Any]] = defaultdict(list)
+    for ecu_id in run.ecu_verdicts:  # an ECU with nothing to compare has no check but a verdict (PARTIAL)
+        by_ecu[ecu_id] = []
     for c in run.bench.checks:
         by_ecu[c.ecu_id].append(c)
     for ecu_id, checks in by_ecu.items():

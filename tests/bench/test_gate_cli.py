@@ -107,3 +107,13 @@ def test_no_interface_is_a_clear_usage_error(tmp_path: Path, no_can_config: None
 def test_an_adapter_that_cannot_be_opened_is_exit_3(tmp_path: Path) -> None:
     res = CliRunner().invoke(main, ["discover", "-i", "socketcan", "-c", "can9"])
     assert res.exit_code == 3 and "cannot open CAN bus" in res.output
+
+
+def test_an_ecu_with_nothing_to_compare_is_partial_not_silently_skipped(tmp_path: Path) -> None:
+    p = tmp_path / "bench.yaml"
+    p.write_text('ecus:\n  - id: bcm\n    bench: {tx_id: 0x7E0, rx_id: 0x7E8, expect: {F189: "2.4.1"}}\n'
+                 '  - id: blank\n    bench: {tx_id: 0x7E1, rx_id: 0x7E9}\n')
+    res = CliRunner().invoke(main, ["verify", str(p), "--simulate", "--p2", "0.2", "--json"])
+    doc = json.loads(res.stdout)
+    assert {e["ecu"]: e["verdict"] for e in doc["ecus"]} == {"bcm": "VERIFIED", "blank": "PARTIAL"}
+    assert res.exit_code == 3 and "nothing to compare" in doc["incomplete"][0]["reason"]
