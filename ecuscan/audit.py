@@ -115,11 +115,6 @@ class AuditRun:
         self.incomplete.append(Incomplete(stage, source, reason))
         self.error(source, reason)
 
-    @property
-    def status(self) -> str:
-        """``incomplete`` when something could not be checked, else ``complete`` (the policy decides pass/fail)."""
-        return "incomplete" if self.incomplete else "complete"
-
     def results(self) -> dict[str, ScanResult]:
         """Scan results by firmware path."""
         return {f.path: f.result for f in self.firmware if f.result is not None}
