@@ -167,7 +167,8 @@ def command(manifest: str, store_url: str | None, as_json: bool, log_path: str |
     """
     wanted = _fail_on(fail_on)
     regions: Regions = _regions(memory_regions) if memory_regions else "all"
-    plan = load_bench(manifest, _manifest_scans(store_url), memory=regions if read_memory else None)
+    scan_problems: list[Incomplete] = []
+    plan = load_bench(manifest, _manifest_scans(store_url, scan_problems), memory=regions if read_memory else None)
     targets, specs = plan.targets, plan.specs
     extra = _scan_expectations(expect_from)
     targets = [with_expectations(t, extra.get(t.ecu_id, {})) for t in targets if not only or t.ecu_id in only]
@@ -197,6 +198,7 @@ def command(manifest: str, store_url: str | None, as_json: bool, log_path: str |
         incomplete = [Incomplete("bench", bus_cfg.describe(), f"{exc} (no ECU was checked)")]
     else:
         incomplete = incomplete_of(report)
+    incomplete = [*scan_problems, *incomplete]
     reasons = policy(report, wanted)
     if as_json:
         print_json({**report.to_dict(), "status": run_status(bool(reasons), incomplete),
@@ -232,14 +234,18 @@ def _regions(items: tuple[str, ...]) -> list[tuple[int, int]]:
     return out
 
 
-def _manifest_scans(store_url: str | None) -> Callable[[Manifest], dict[str, ScanResult]]:
+def _manifest_scans(store_url: str | None, problems: list[Incomplete]) -> Callable[[Manifest], dict[str, ScanResult]]:
     """For a manifest: its application images' scan results (cached in the store), so the analysed
-    images' own identification becomes the expectation."""
+    images' own identification becomes the expectation. An image that cannot be read or scanned is
+    added to ``problems``: its ECU is checked against the manifest's expectations only."""
     from ..graph.inputs import scan_firmware
     from ..store import Store
 
     def scan(manifest: Manifest) -> dict[str, ScanResult]:
         with Store.open(store_url) as store:
-            return scan_firmware(manifest, store=store, roles=APPLICATION_ROLES).top()
+            scans = scan_firmware(manifest, store=store, roles=APPLICATION_ROLES)
+        problems.extend(Incomplete("scan", path, f"{reason}: the analysed release's identification is unknown")
+                        for path, reason in scans.failures.items())
+        return scans.top()
 
     return scan

@@ -117,3 +117,15 @@ def test_an_ecu_with_nothing_to_compare_is_partial_not_silently_skipped(tmp_path
     doc = json.loads(res.stdout)
     assert {e["ecu"]: e["verdict"] for e in doc["ecus"]} == {"bcm": "VERIFIED", "blank": "PARTIAL"}
     assert res.exit_code == 3 and "nothing to compare" in doc["incomplete"][0]["reason"]
+
+
+def test_verify_with_an_unreadable_analysed_image_is_incomplete(tmp_path: Path) -> None:
+    m = tmp_path / "m.yaml"
+    m.write_text("schema: ecuscan/manifest/v1\nbench: {simulate: true}\nsuppliers: [{id: s, tier: 1}]\n"
+                 "ecus:\n  - id: bcm\n    supplier: s\n    firmware: [{path: gone.elf}]\n"
+                 "    bench: {tx_id: 0x7E0, rx_id: 0x7E8, expect: {F189: '2.4.1'}}\nvehicles: []\n")
+    res = CliRunner().invoke(main, ["verify", str(m), "--json", "--p2", "0.2", "--store", str(tmp_path / "s.sqlite")])
+    doc = json.loads(res.stdout)
+    assert doc["ecus"] == [{"ecu": "bcm", "verdict": "VERIFIED", "complete": True}]  # against the manifest only
+    assert res.exit_code == 3 and doc["incomplete"][0]["stage"] == "scan"
+    assert doc["incomplete"][0]["source"].endswith("gone.elf")
