@@ -73,6 +73,12 @@ def _summary(doc: dict[str, Any], allow_incomplete: bool) -> None:
         table.add_row("top suppliers by exposure",
                       safe(", ".join(f"{t['name']} ({t['findings']})" for t in s["top_suppliers"]) or "none"))
         out.print(table)
+    sources = doc.get("undeclared_sources", [])
+    if sources:
+        shown = ", ".join(sorted({f"{u['ecu'].split(':', 1)[-1]}:{u['component'].split(':', 1)[-1]}"
+                                  for u in sources})[:8])
+        out.print(f"[yellow]undeclared sources[/] {len(sources)} (no supplier of the ECU's chain provides them): "
+                  f"{safe(shown, 600)}")
     pol = doc["policy"]
     if pol["failed"]:
         out.print(f"[bold red]policy failed[/] (fail on: {', '.join(pol['fail_on'])})")
