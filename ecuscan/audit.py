@@ -15,27 +15,31 @@ from __future__ import annotations
 
 import dataclasses
 import os
-import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Protocol
 
+from .bench.busconfig import BusConfig
 from .catalog import Catalog, load_catalog
-from .errors import EcuscanError
+from .errors import EcuscanError, IncompleteError
 from .graph.build import SupplyGraph, build_graph
 from .graph.inputs import scan_firmware
-from .graph.manifest import Ecu, Manifest, load_manifest
 from .limits import DEFAULT_LIMITS, Limits
-from .model import ScanFailure, ScanResult
+from .manifest import Ecu, Manifest, load_manifest
+from .model import Incomplete, ScanFailure, ScanResult
 from .sbom import DeclaredSbom, Reconciliation, SbomFormat, SupplierInfo, load_sbom, reconcile, write_sbom
 from .scanner import Scanner, ScanOptions
 from .store import Store
 
-#: Policy names accepted by ``--fail-on``.
-FAIL_ON_CHOICES = ("mismatch", "unreachable", "undeclared", "drift", "critical", "high", "medium", "low",
-                   "scan-error")
+#: Policy names accepted by ``--fail-on``. ``incomplete`` is always in force (exit code 3) unless the
+#: run is accepted with ``--allow-incomplete``; naming it changes nothing and documents the intent.
+FAIL_ON_CHOICES = ("mismatch", "unreachable", "missing", "undeclared", "undeclared-source", "drift", "critical",
+                   "high", "medium", "low", "scan-error", "incomplete")
+
+__all__ = ["FAIL_ON_CHOICES", "AuditObserver", "AuditOptions", "AuditRun", "BusConfig", "FirmwareAudit",
+           "policy_failures", "run_audit"]
 
 
 class AuditObserver(Protocol):
@@ -43,24 +47,6 @@ class AuditObserver(Protocol):
 
     def stage(self, name: str, detail: str = "") -> None:
         """A stage starts (``scan``, ``sbom``, ``reconcile``, ``graph``, ``vulns``, ``bench``, ``report``)."""
-
-
-@dataclass(frozen=True)
-class BusConfig:
-    """Where the bench check talks: python-can options, or the simulator on a virtual bus."""
-
-    interface: str | None = None
-    channel: str | int | None = None
-    bitrate: int | None = None
-    fd: bool = False
-    data_bitrate: int | None = None
-    extra: Mapping[str, Any] = field(default_factory=dict)
-    simulate: bool = False
-
-    @property
-    def given(self) -> bool:
-        """True when the user named an interface or channel."""
-        return self.interface is not None or self.channel is not None or bool(self.extra)
 
 
 @dataclass(frozen=True)
@@ -114,10 +100,22 @@ class AuditRun:
     outputs: dict[str, Any] = field(default_factory=dict)
     records: dict[str, Any] = field(default_factory=dict)  # vulnerability id -> Vulnerability of each finding
     summary: Any = None  # ecuscan.audit_summary.AuditSummary, computed at the end of run_audit
+    #: What could not be checked: the run is INCOMPLETE (never passed) while this is not empty.
+    incomplete: list[Incomplete] = field(default_factory=list)
+    #: Per ECU with a bench section that was run: its verdict (ecuscan.bench.records.EcuVerdict).
+    ecu_verdicts: dict[str, Any] = field(default_factory=dict)
+    #: Components in an ECU's firmware that no supplier of that ECU's sourcing chain provides
+    #: (ecuscan.graph.queries.UndeclaredSource), the ``undeclared-source`` findings.
+    undeclared_sources: list[Any] = field(default_factory=list)
 
     def error(self, source: str, message: str) -> None:
         """Record a problem with one input; the audit goes on."""
         self.errors.append((source, message))
+
+    def could_not_check(self, stage: str, source: str, reason: str) -> None:
+        """Record that ``stage`` could not check ``source`` (an error too): the run is INCOMPLETE."""
+        self.incomplete.append(Incomplete(stage, source, reason))
+        self.error(source, reason)
 
     def results(self) -> dict[str, ScanResult]:
         """Scan results by firmware path."""
@@ -140,7 +138,7 @@ def _scan_stage(run: AuditRun, store: Store, options: AuditOptions, catalog: Cat
             outcome = scans.results.get(ref.path)
             if outcome is None:
                 reason = scans.failures.get(ref.path, "not scanned")
-                run.error(ref.declared_path or ref.path, reason)
+                run.could_not_check("scan", ref.declared_path or ref.path, reason)
                 run.firmware.append(FirmwareAudit(ecu.id, ref.path, ref.role, ref.version, None, reason,
                                                   declared_sbom=ref.sbom))
                 continue
@@ -153,22 +151,33 @@ def _sbom_stage(run: AuditRun, options: AuditOptions) -> None:
     outdir.mkdir(parents=True, exist_ok=True)
     suffix = {SbomFormat.CYCLONEDX_JSON: ".cdx.json", SbomFormat.CYCLONEDX_XML: ".cdx.xml",
               SbomFormat.SPDX_JSON: ".spdx.json", SbomFormat.SPDX_TV: ".spdx"}
+    # the same image delivered by the same supplier gives the same SBOM: written once, shared by its ECUs
+    done: dict[tuple[str, str], tuple[str, ...]] = {}
     for i, fw in enumerate(run.firmware):
         if fw.result is None:
             continue
         ecu = run.manifest.ecu(fw.ecu_id)
-        supplier = _supplier_info(run.manifest, ecu) if ecu else None
-        written = []
-        for fmt in options.sbom_formats:
-            name = f"{_slug(fw.ecu_id)}__{_slug(Path(fw.path).name)}{suffix[fmt]}"
-            try:
-                text = write_sbom([fw.result], fmt, supplier=supplier, timestamp=options.timestamp)
-            except EcuscanError as exc:
-                run.error(fw.path, f"SBOM ({fmt.value}) not written: {exc}")
-                continue
-            (outdir / name).write_text(text, "utf-8")
-            written.append(f"sbom/{name}")
-        run.firmware[i] = dataclasses.replace(fw, sbom_files=tuple(written))
+        key = (fw.result.sha256, ecu.supplier if ecu else "")
+        if key not in done:
+            done[key] = _write_sboms(run, fw, ecu, outdir, suffix, options)
+        run.firmware[i] = dataclasses.replace(fw, sbom_files=done[key])
+
+
+def _write_sboms(run: AuditRun, fw: FirmwareAudit, ecu: Ecu | None, outdir: Path, suffix: dict[SbomFormat, str],
+                 options: AuditOptions) -> tuple[str, ...]:
+    supplier = _supplier_info(run.manifest, ecu) if ecu else None
+    written = []
+    assert fw.result is not None
+    for fmt in options.sbom_formats:
+        name = f"{_slug(fw.ecu_id)}__{_slug(Path(fw.path).name)}{suffix[fmt]}"
+        try:
+            text = write_sbom([fw.result], fmt, supplier=supplier, timestamp=options.timestamp)
+        except EcuscanError as exc:
+            run.could_not_check("sbom", fw.path, f"SBOM ({fmt.value}) not written: {exc}")
+            continue
+        (outdir / name).write_text(text, "utf-8")
+        written.append(f"sbom/{name}")
+    return tuple(written)
 
 
 def _drift_stage(run: AuditRun, store: Store, options: AuditOptions, catalog: Catalog) -> None:
@@ -176,30 +185,42 @@ def _drift_stage(run: AuditRun, store: Store, options: AuditOptions, catalog: Ca
     from .diff import diff_results
 
     scanner = Scanner(store, catalog=catalog, options=ScanOptions(limits=options.limits))
+    previous: dict[str, Any] = {}
     for i, fw in enumerate(run.firmware):
         if fw.previous is None or fw.result is None:
             continue
-        outcome = scanner.scan_file(fw.previous)
+        if fw.previous not in previous:  # one scan per previous release, however many ECUs share it
+            previous[fw.previous] = scanner.scan_file(fw.previous)
+        outcome = previous[fw.previous]
         if isinstance(outcome, ScanFailure) or not outcome:
             reason = outcome.reason if isinstance(outcome, ScanFailure) else "nothing scanned"
-            run.error(fw.previous, f"previous release not scanned: {reason}")
+            run.could_not_check("drift", fw.previous, f"previous release not scanned: {reason}")
             continue
         run.firmware[i] = dataclasses.replace(fw, release_diff=diff_results(outcome[0], fw.result, catalog))
 
 
 def _reconcile_stage(run: AuditRun, options: AuditOptions, catalog: Catalog) -> dict[str, DeclaredSbom]:
     declared: dict[str, DeclaredSbom] = {}
+    loaded: dict[str, DeclaredSbom | None] = {}
+    reconciled: dict[tuple[str, str], Reconciliation] = {}
     for i, fw in enumerate(run.firmware):
         if fw.declared_sbom is None:
             continue
-        try:
-            sbom = load_sbom(fw.declared_sbom, limits=options.limits)
-        except EcuscanError as exc:
-            run.error(fw.declared_sbom, f"supplier SBOM not imported: {exc}")
+        if fw.declared_sbom not in loaded:
+            try:
+                loaded[fw.declared_sbom] = load_sbom(fw.declared_sbom, limits=options.limits)
+            except EcuscanError as exc:
+                loaded[fw.declared_sbom] = None
+                run.could_not_check("reconcile", fw.declared_sbom, f"supplier SBOM not imported: {exc}")
+        sbom = loaded[fw.declared_sbom]
+        if sbom is None:
             continue
         declared[fw.path] = sbom
         if fw.result is not None:
-            run.firmware[i] = dataclasses.replace(fw, reconciliation=reconcile(fw.result, sbom, catalog))
+            key = (fw.result.sha256, fw.declared_sbom)
+            if key not in reconciled:
+                reconciled[key] = reconcile(fw.result, sbom, catalog)
+            run.firmware[i] = dataclasses.replace(fw, reconciliation=reconciled[key])
     return declared
 
 
@@ -213,10 +234,14 @@ def _vulns_stage(run: AuditRun, store: Store, catalog: Catalog, options: AuditOp
     manifest = run.manifest
     if manifest.feeds:
         report = import_feeds(store, list(manifest.feeds), options.limits)
-        for problem in getattr(report, "errors", ()):
-            run.error("feeds", str(problem))
+        for problem in report.errors:
+            run.could_not_check("vulns", problem.file, f"feed not fully imported: {problem}")
     vulns = load_vulnerabilities(store)
     run.n_vulnerabilities = len(vulns)
+    gated = sorted(set(options.fail_on) & {"critical", "high", "medium", "low"})
+    if not vulns and gated:  # matching against an empty database finds nothing: that is not a pass
+        run.could_not_check("vulns", "vulnerability database", f"no vulnerability records to match (--fail-on "
+                            f"{','.join(gated)}): add feeds: to the manifest or run ecuscan vulns import first")
     index = build_index(vulns, catalog)
     distro = DistroIndex(vulns)  # distribution advisories judge installed packages first
     findings: list[Any] = []
@@ -228,7 +253,7 @@ def _vulns_stage(run: AuditRun, store: Store, catalog: Catalog, options: AuditOp
         try:
             statements.extend(load_vex(vex_path, options.limits))
         except EcuscanError as exc:
-            run.error(vex_path, f"VEX not applied: {exc}")
+            run.could_not_check("vulns", vex_path, f"VEX not applied: {exc}")
     topo = topology_from_manifest(manifest)
     run.findings = apply_vex(findings, statements, topo.ecus_of)
     run.impact = aggregate_impact(run.findings, topo)
@@ -236,54 +261,37 @@ def _vulns_stage(run: AuditRun, store: Store, catalog: Catalog, options: AuditOp
 
 
 def _bench_stage(run: AuditRun, options: AuditOptions) -> None:
-    import can
-
-    from .bench.buslog import log_writer, open_bus
     from .bench.records import BenchOptions
-    from .bench.simulator import Simulator
-    from .bench.targets import image_expectations, manifest_simulator_spec, targets_from_manifest
-    from .bench.verify import verify, with_expectations
+    from .bench.runner import choose_bus, run_bench
+    from .bench.targets import manifest_bench
 
     manifest = run.manifest
-    targets = targets_from_manifest(manifest)
+    # the same targets verify builds: bench.expect + the analysed image's identification (+ bench.cvn)
+    targets, specs = manifest_bench(manifest, run.results())
     if not targets:
         run.bench_mode = "no ECU has a bench section"
         return
-    # Expected identification: the manifest's bench.expect, plus what the analysed image says.
-    image_ids = image_expectations(manifest, run.results())
-    targets = [with_expectations(t, image_ids.get(t.ecu_id, {})) for t in targets]
-    bus_cfg = options.bus or BusConfig()
-    simulate = bus_cfg.simulate or (not bus_cfg.given and manifest.bench.simulate)
+    bus = choose_bus(options.bus, manifest.bench)
+    run.bench_mode = bus.describe()
+    (options.outdir / "bus.log").unlink(missing_ok=True)  # a log left by an earlier run is not this run's
     bench_options = BenchOptions(p2=options.bench_timeout, p2_star=max(options.bench_timeout * 5, 2.0),
                                  request_timeout=max(options.bench_timeout * 20, 10.0))
-    log_path = options.outdir / "bus.log"
-    writer = log_writer(log_path)
     try:
-        if simulate:
-            channel = f"ecuscan-audit-{uuid.uuid4().hex[:8]}"
-            run.bench_mode = "built-in ECU simulator on a python-can virtual bus"
-            specs = []
-            for t in targets:
-                ecu = manifest.ecu(t.ecu_id)
-                # The simulated ECU answers with what its analysed image carries (the deployed
-                # release), unless the manifest's bench.simulate section injects drift or faults.
-                specs.append(manifest_simulator_spec(t, ecu.bench if ecu else None, image_ids.get(t.ecu_id, {})))
-            with can.Bus(interface="virtual", channel=channel) as bus, \
-                    can.Bus(interface="virtual", channel=channel) as sim_bus, Simulator(specs, sim_bus):
-                run.bench = verify(targets, bus, options=bench_options, listeners=[writer])
-        else:
-            cfg = bus_cfg if bus_cfg.given else BusConfig(interface=manifest.bench.interface,
-                                                           channel=manifest.bench.channel,
-                                                           bitrate=manifest.bench.bitrate)
-            run.bench_mode = (f"CAN interface {cfg.interface or '(python-can configuration)'}"
-                              f" channel {cfg.channel if cfg.channel is not None else '(default)'}")
-            with open_bus(cfg.interface, cfg.channel, cfg.bitrate, cfg.fd, cfg.data_bitrate, cfg.extra) as bus:
-                run.bench = verify(targets, bus, options=bench_options, listeners=[writer])
-    finally:
-        writer.stop()
+        run.bench = run_bench(targets, specs, bus, bench_options, log_path=options.outdir / "bus.log")
+    except IncompleteError as exc:
+        run.bench_mode = f"not run: {bus.describe()} could not be opened"
+        run.could_not_check("bench", bus.describe(), f"{exc} (no ECU was checked; check the adapter, or run "
+                            "with --simulate for the built-in simulator, or --no-bench to skip the bench)")
+        return
     run.bench_log = "bus.log"
-    for note in run.bench.notes if run.bench is not None else ():
+    for note in run.bench.notes:
         run.error("bus.log", note)
+    run.ecu_verdicts = run.bench.ecu_verdicts()
+    for ecu_id, verdict in run.ecu_verdicts.items():
+        if not verdict.complete:
+            silent = sum(1 for c in run.bench.for_ecu(ecu_id) if c.verdict.value == "UNREACHABLE")
+            run.could_not_check("bench", f"ecu {ecu_id}", f"{verdict.value}: {silent} expected item(s) unanswered"
+                                if silent else f"{verdict.value}: nothing to compare (no expectation)")
 
 
 def run_audit(manifest_path: str | os.PathLike[str], options: AuditOptions,
@@ -314,22 +322,31 @@ def run_audit(manifest_path: str | os.PathLike[str], options: AuditOptions,
         _drift_stage(run, store, options, catalog)
         stage("graph")
         run.graph = build_graph(manifest, run.results(), declared, catalog)
+        stage("supply chain")
+        _attribution_stage(run)
         stage("vulns")
         try:
             _vulns_stage(run, store, catalog, options)
         except EcuscanError as exc:
-            run.error("vulnerabilities", str(exc))
+            run.could_not_check("vulns", "vulnerabilities", str(exc))
     if options.bench:
         stage("bench")
         try:
             _bench_stage(run, options)
         except EcuscanError as exc:
             run.bench_mode = "failed"
-            run.error("bench", str(exc))
+            run.could_not_check("bench", "bench", str(exc))
     from .audit_summary import summarize
 
     run.summary = summarize(run)
     return run
+
+
+def _attribution_stage(run: AuditRun) -> None:
+    from .graph.queries import undeclared_sources
+
+    if run.graph is not None:
+        run.undeclared_sources = undeclared_sources(run.graph)
 
 
 def policy_failures(run: AuditRun, fail_on: Sequence[str]) -> list[str]:
@@ -337,16 +354,21 @@ def policy_failures(run: AuditRun, fail_on: Sequence[str]) -> list[str]:
     from .vulns.records import Severity
 
     reasons: list[str] = []
-    if run.bench is not None:
-        from .bench.records import Verdict
-
-        drifted = sorted({c.ecu_id for c in run.bench.checks if c.verdict.failed})
-        silent = sorted({c.ecu_id for c in run.bench.checks if c.verdict is Verdict.UNREACHABLE})
-        if "mismatch" in fail_on and drifted:
-            reasons.append(f"bench: {len(drifted)} ECU(s) answer differently from the analysed release: "
-                           + ", ".join(drifted))
-        if "unreachable" in fail_on and silent:
-            reasons.append(f"bench: {len(silent)} ECU(s) did not answer: " + ", ".join(silent))
+    verdicts = {e: v.value for e, v in run.ecu_verdicts.items()}
+    drifted = sorted(e for e, v in verdicts.items() if v == "DRIFTED")
+    silent = sorted(e for e, v in verdicts.items() if v in ("UNREACHABLE", "PARTIAL"))
+    refused = sorted(e for e, v in verdicts.items() if v == "MISSING")
+    if "mismatch" in fail_on and drifted:
+        reasons.append(f"bench: {len(drifted)} ECU(s) answer differently from the analysed release: "
+                       + ", ".join(drifted))
+    if "unreachable" in fail_on and silent:
+        reasons.append(f"bench: {len(silent)} ECU(s) did not answer every expected item: " + ", ".join(silent))
+    if "missing" in fail_on and refused:
+        reasons.append(f"bench: {len(refused)} ECU(s) refused an expected item: " + ", ".join(refused))
+    if "undeclared-source" in fail_on and run.undeclared_sources:
+        shown = ", ".join(sorted({f"{u.ecu}:{u.component}" for u in run.undeclared_sources})[:10])
+        reasons.append(f"supply chain: {len(run.undeclared_sources)} component(s) with no provider in their ECU's "
+                       f"sourcing chain: {shown}")
     if "undeclared" in fail_on:
         for fw in run.firmware:
             if fw.reconciliation is not None and fw.reconciliation.undeclared:

@@ -40,8 +40,12 @@ class AuditSummary:
 
 
 def bench_status(run: AuditRun) -> dict[str, str]:
-    """The bench outcome of each checked ECU: ``drifted`` (a mismatch or invalid answer),
-    ``unreachable`` (no answer at all), ``missing`` (a DID refused), else ``verified``."""
+    """The bench outcome of each checked ECU: the audit's per-ECU verdict in lower case
+    (``verified`` only when every expected item matched; ``drifted``, ``missing``, ``partial``,
+    ``unreachable``). An ECU with checks but no verdict (a run recorded before verdicts) is judged
+    from its checks: ``drifted`` (a mismatch or invalid answer), ``unreachable`` (no answer at
+    all), ``missing`` (a DID refused), else ``verified``."""
+    verdicts_of = {e: str(v.value).lower() for e, v in run.ecu_verdicts.items()}
     by_ecu: dict[str, set[str]] = defaultdict(set)
     for c in run.bench.checks if run.bench is not None else ():
         by_ecu[c.ecu_id].add(c.verdict.value)
@@ -55,6 +59,7 @@ def bench_status(run: AuditRun) -> dict[str, str]:
             out[ecu_id] = "missing"
         else:
             out[ecu_id] = "verified"
+    out.update(verdicts_of)
     return out
 
 
@@ -163,6 +168,7 @@ def _vehicles(run: AuditRun, status: dict[str, str], suppliers: list[dict[str, A
                          "summary": {"ecus": len(v.ecus), "verified": statuses["verified"],
                                      "drifted": statuses["drifted"], "unreachable": statuses["unreachable"],
                                      "missing": statuses["missing"], "not_checked": statuses["not-checked"],
+                                     "partial": statuses["partial"],
                                      "components": len(comps), "undeclared": len(undeclared),
                                      "vulnerable_components": {s: len(c) for s, c in vuln_comps.items()},
                                      "exposed_ecus": sorted(exposed_ecus),

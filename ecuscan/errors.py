@@ -59,3 +59,11 @@ class ReportError(EcuscanError):
 
 class GraphError(EcuscanError):
     """A supply-chain graph query got bad input (unknown node, bad purl or version range)."""
+
+
+class IncompleteError(EcuscanError):
+    """Something the user asked to be checked could not be checked (CLI exit code 3, INCOMPLETE)."""
+
+
+class BusUnavailable(BenchError, IncompleteError):
+    """The CAN bus could not be opened (adapter absent, driver missing, interface down)."""

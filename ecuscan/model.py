@@ -530,3 +530,17 @@ class ScanFailure:
 
 
 ScanOutcome = ScanResult | ScanFailure
+
+
+@dataclass(frozen=True)
+class Incomplete:
+    """A stage that could not check what was asked (bus not opened, image missing or unreadable,
+    feed not imported, scan error): the run is INCOMPLETE, never passed (CLI exit code 3)."""
+
+    stage: str  # "scan", "bench", "vulns", "sbom", "reconcile", "drift", "graph" ...
+    source: str  # the input it is about: a file, an ECU id, the bus
+    reason: str
+
+    def to_dict(self) -> dict[str, str]:
+        """JSON-ready form (``{"stage", "source", "reason"}``)."""
+        return {"stage": self.stage, "source": self.source, "reason": self.reason}

@@ -15,7 +15,7 @@ from typing import Any
 
 import can
 
-from ..errors import BenchError, LimitExceeded
+from ..errors import BenchError, BusUnavailable, LimitExceeded
 from ..limits import DEFAULT_LIMITS, Limits
 
 #: Log formats the bench writes and replays (python-can picks the writer/reader by suffix).
@@ -37,11 +37,32 @@ def open_bus(interface: str | None = None, channel: str | int | None = None, bit
         kwargs["fd"] = True
     if data_bitrate is not None:
         kwargs["data_bitrate"] = data_bitrate
+    if "interface" not in kwargs and not _configured_interface():
+        raise BenchError("no CAN interface given: pass -i/--interface (e.g. -i socketcan -c can0) or set "
+                         "CAN_INTERFACE (python-can's configuration); verify and audit also run the built-in "
+                         "simulator with --simulate or the manifest's bench: {simulate: true}")
+    shown = ", ".join(f"{k}={v}" for k, v in sorted(kwargs.items())) or "python-can defaults"
     try:
         return can.Bus(**kwargs)
+    except can.CanInterfaceNotImplementedError as exc:
+        if "Unknown interface type" in str(exc):
+            raise BenchError(f"cannot open CAN bus ({shown}): {exc}; known interfaces: "
+                             f"{', '.join(sorted(can.VALID_INTERFACES))}") from exc
+        raise BusUnavailable(f"cannot open CAN bus ({shown}): {exc}") from exc
     except (can.CanError, ValueError, ImportError, NotImplementedError, OSError, TypeError) as exc:
-        shown = ", ".join(f"{k}={v}" for k, v in sorted(kwargs.items())) or "python-can defaults"
-        raise BenchError(f"cannot open CAN bus ({shown}): {exc}") from exc
+        raise BusUnavailable(f"cannot open CAN bus ({shown}): {exc or type(exc).__name__}; check that the "
+                             "adapter is connected, its driver installed and the interface up "
+                             "(e.g. ip link set can0 up type can bitrate 500000)") from exc
+
+
+def _configured_interface() -> bool:
+    """True when python-can's own configuration (file or CAN_INTERFACE) names an interface."""
+    try:
+        return bool(can.util.load_config().get("interface"))
+    except can.CanInterfaceNotImplementedError as exc:  # python-can's way to say "no interface configured"
+        return 'type "None"' not in str(exc)
+    except Exception:
+        return True
 
 
 def log_writer(path: str | Path) -> can.Listener:

@@ -16,7 +16,7 @@ from typing import Any
 from udsoncan import DidCodec
 
 from ..errors import BenchError
-from .records import Codec, DidSpec
+from ..manifest.model import Codec, DidSpec
 
 
 class DidDecodeError(BenchError):

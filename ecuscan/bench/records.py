@@ -8,50 +8,16 @@ as hex in :meth:`Check.to_dict`.
 from __future__ import annotations
 
 import enum
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from ..errors import BenchError
+from ..manifest.model import Addressing, Codec, DidSpec, can_id_problem
+from .dids import STANDARD_DIDS
 
-
-class Addressing(enum.Enum):
-    """ISO 15765-2/-4 addressing of one ECU."""
-
-    #: 11-bit identifiers, e.g. request 0x7E0, response 0x7E8; functional 0x7DF.
-    NORMAL_11BIT = "normal11"
-    #: 29-bit normal-fixed identifiers 0x18DA<target><source>; functional 0x18DB33F1.
-    NORMAL_FIXED_29BIT = "normalfixed29"
-
-    @property
-    def extended(self) -> bool:
-        """True for 29-bit identifiers."""
-        return self is Addressing.NORMAL_FIXED_29BIT
-
-    @property
-    def functional_id(self) -> int:
-        """The OBD/UDS functional request identifier of this addressing scheme."""
-        return 0x18DB33F1 if self.extended else 0x7DF
-
-
-class Codec(enum.Enum):
-    """How a DID's bytes are turned into the text compared with the expectation."""
-
-    ASCII = "ascii"  # printable text, trailing NUL/space/0xFF padding stripped
-    BCD = "bcd"  # packed BCD digits, e.g. 0x20 0x24 -> "2024"
-    RAW = "raw"  # lower-case hex of the bytes (the manifest calls it "hex")
-    UINT = "uint"  # big-endian unsigned integer, decimal text
-
-    @classmethod
-    def parse(cls, name: str) -> Codec:
-        """A codec from its manifest name (``ascii``, ``bcd``, ``hex``/``raw``, ``uint``)."""
-        key = str(name).strip().lower()
-        if key == "hex":
-            return cls.RAW
-        try:
-            return cls(key)
-        except ValueError:
-            raise BenchError(f"unknown DID codec {name!r} (ascii, bcd, hex, uint)") from None
+__all__ = ["Addressing", "BenchOptions", "BenchReport", "BenchTarget", "Check", "Codec", "CvnConfig", "DidSpec",
+           "EcuVerdict", "Exchange", "ItemKind", "MemoryRegion", "Observation", "SecurityConfig", "Verdict"]
 
 
 class Verdict(enum.Enum):
@@ -70,6 +36,46 @@ class Verdict(enum.Enum):
         return self in (Verdict.MISMATCH, Verdict.INVALID)
 
 
+class EcuVerdict(enum.Enum):
+    """Outcome for one ECU, from all its checks (the verdict a release is gated on).
+
+    VERIFIED only when every expected item was answered and matched.
+    """
+
+    VERIFIED = "VERIFIED"  # every expected item answered and matched
+    DRIFTED = "DRIFTED"  # at least one item differs from the analysed release, or a malformed answer
+    MISSING = "MISSING"  # the ECU refused at least one expected item (negative response), no drift
+    PARTIAL = "PARTIAL"  # some expected items unanswered (or nothing to compare): not fully checked
+    UNREACHABLE = "UNREACHABLE"  # no expected item was answered
+
+    @property
+    def complete(self) -> bool:
+        """False when the ECU could not be (fully) checked: the run is incomplete."""
+        return self not in (EcuVerdict.PARTIAL, EcuVerdict.UNREACHABLE)
+
+
+def ecu_verdict(checks: Sequence[Check]) -> EcuVerdict:
+    """The verdict of one ECU from its checks (OBSERVED reads without an expectation do not count).
+
+    >>> from ecuscan.bench.records import Exchange, ItemKind
+    >>> def c(v): return Check(Observation("e", ItemKind.DID, 0xF189, Exchange(b"")), "1", Verdict[v])
+    >>> ecu_verdict([c("MATCH"), c("UNREACHABLE")]).value, ecu_verdict([c("MATCH")]).value
+    ('PARTIAL', 'VERIFIED')
+    """
+    verdicts = [c.verdict for c in checks if c.verdict is not Verdict.OBSERVED]
+    if any(v.failed for v in verdicts):
+        return EcuVerdict.DRIFTED
+    if not verdicts:
+        return EcuVerdict.PARTIAL
+    if all(v is Verdict.UNREACHABLE for v in verdicts):
+        return EcuVerdict.UNREACHABLE
+    if Verdict.MISSING in verdicts:
+        return EcuVerdict.MISSING
+    if Verdict.UNREACHABLE in verdicts:
+        return EcuVerdict.PARTIAL
+    return EcuVerdict.VERIFIED
+
+
 class ItemKind(enum.Enum):
     """What was read."""
 
@@ -77,19 +83,6 @@ class ItemKind(enum.Enum):
     OBD = "obd"  # OBD-II service 0x09 info type
     MEMORY = "memory"  # UDS ReadMemoryByAddress (0x23) hashed with SHA-256
     SECURITY = "security"  # UDS SecurityAccess (0x27) before memory reads; never a check of its own
-
-
-@dataclass(frozen=True)
-class DidSpec:
-    """One data identifier to read, with the codec that turns its bytes into text."""
-
-    did: int
-    name: str
-    codec: Codec = Codec.ASCII
-
-    def __post_init__(self) -> None:
-        if not 0 <= self.did <= 0xFFFF:
-            raise BenchError(f"DID {self.did:#x} is outside 0x0000-0xFFFF")
 
 
 @dataclass(frozen=True)
@@ -175,11 +168,10 @@ class BenchTarget:
     security: SecurityConfig | None = None
 
     def __post_init__(self) -> None:
-        limit = 0x1FFFFFFF if self.addressing.extended else 0x7FF
         for name, value in (("tx_id", self.tx_id), ("rx_id", self.rx_id)):
-            if not 0 <= value <= limit:
-                raise BenchError(f"ECU {self.ecu_id}: {name} {value:#x} does not fit "
-                                 f"{self.addressing.value} addressing")
+            problem = can_id_problem(self.addressing, value)
+            if problem:
+                raise BenchError(f"ECU {self.ecu_id}: {name} {problem}")
         if self.tx_id == self.rx_id:
             raise BenchError(f"ECU {self.ecu_id}: tx_id and rx_id are both {self.tx_id:#x}")
         if self.padding is not None and not 0 <= self.padding <= 0xFF:
@@ -194,8 +186,6 @@ class BenchTarget:
 
     def codec_for(self, did: int) -> Codec:
         """The codec of ``did``: an explicit OEM entry first, then the standard table, else RAW."""
-        from .dids import STANDARD_DIDS
-
         for spec in self.dids:
             if spec.did == did:
                 return spec.codec
@@ -327,6 +317,8 @@ class BenchReport:
     duration_s: float = 0.0
     #: Problems beside the checks (a bus log writer that failed mid-run).
     notes: tuple[str, ...] = ()
+    #: Every ECU that was to be checked, in target order (one with no check at all is PARTIAL).
+    ecus: tuple[str, ...] = ()
 
     @property
     def failed(self) -> bool:
@@ -344,8 +336,21 @@ class BenchReport:
         """The checks of one ECU."""
         return tuple(c for c in self.checks if c.ecu_id == ecu_id)
 
+    def ecu_verdicts(self) -> dict[str, EcuVerdict]:
+        """Per ECU (in check order), its :class:`EcuVerdict`."""
+        by_ecu: dict[str, list[Check]] = {e: [] for e in self.ecus}
+        for c in self.checks:
+            by_ecu.setdefault(c.ecu_id, []).append(c)
+        return {ecu: ecu_verdict(checks) for ecu, checks in by_ecu.items()}
+
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready form (``ecuscan verify --json``)."""
+        verdicts = self.ecu_verdicts()
+        ecu_counts: dict[str, int] = {}
+        for v in verdicts.values():
+            ecu_counts[v.value] = ecu_counts.get(v.value, 0) + 1
         return {"schema": "ecuscan/bench-report/v1", "failed": self.failed, "counts": self.counts(),
                 "duration_s": round(self.duration_s, 4), "checks": [c.to_dict() for c in self.checks],
-                "notes": list(self.notes)}
+                "notes": list(self.notes),
+                "ecus": [{"ecu": ecu, "verdict": v.value, "complete": v.complete} for ecu, v in verdicts.items()],
+                "ecu_counts": ecu_counts}

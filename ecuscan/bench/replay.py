@@ -193,4 +193,4 @@ def replay(targets: Sequence[BenchTarget], log: str | Path, *, options: BenchOpt
             obs = _observe(target, kind, item, last.get((kind, item)))
             codec = target.codec_for(item) if kind is ItemKind.DID else Codec.ASCII
             checks.append(compare(obs, expected, codec))
-    return BenchReport(tuple(checks), 0.0)
+    return BenchReport(tuple(checks), 0.0, ecus=tuple(t.ecu_id for t in targets))

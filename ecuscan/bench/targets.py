@@ -1,6 +1,6 @@
 """Bench targets from a manifest, or from a small bench file.
 
-:func:`targets_from_manifest` adapts a validated :class:`ecuscan.graph.manifest.Manifest` (ECUs
+:func:`targets_from_manifest` adapts a validated :class:`ecuscan.manifest.Manifest` (ECUs
 with a ``bench:`` section). :func:`load_bench_file` reads the same ``ecus: [{id, bench: {...}}]``
 shape directly, with bench-only extras the manifest schema does not carry:
 
@@ -33,25 +33,27 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import yaml
 
-from ..errors import BenchError
+from ..errors import BenchError, ManifestError
 from ..limits import DEFAULT_LIMITS, Limits
+from ..manifest import load_manifest
+from ..manifest.model import BenchSettings, BenchSpec, FirmwareRef, Manifest
 from . import obd
 from .addressing import normal_fixed_ids
 from .dids import parse_did
 from .flash import Flash, Regions, compute_cvn, load_flash, memory_expectations, parse_regions
 from .records import Addressing, BenchTarget, Codec, CvnConfig, DidSpec, MemoryRegion, SecurityConfig
 from .simulator import EcuSpec, Faults
+from .verify import expected_from_scan
 
 #: Firmware roles (manifest ``role:``) whose image is what the ECU runs and answers for.
 APPLICATION_ROLES = frozenset({"application", "app", ""})
 
-_ADDRESSING = {"normal_11bit": Addressing.NORMAL_11BIT, "normal11": Addressing.NORMAL_11BIT,
-               "normal_fixed_29bit": Addressing.NORMAL_FIXED_29BIT, "normalfixed29": Addressing.NORMAL_FIXED_29BIT}
 _OBD_NAMES = {"VIN": obd.VIN, "CALID": obd.CALID, "CVN": obd.CVN, "ECUNAME": obd.ECU_NAME, "ECU_NAME": obd.ECU_NAME}
 
 
@@ -75,18 +77,17 @@ def _ids(ecu_id: str, addressing: Addressing, tx: Any, rx: Any, ta: Any, sa: Any
     raise BenchError(f"ECU {ecu_id}: bench needs tx_id and rx_id (or target_address for normal_fixed_29bit)")
 
 
-def targets_from_manifest(manifest: Any) -> list[BenchTarget]:
-    """A :class:`BenchTarget` for every ECU of an ``ecuscan.graph.manifest.Manifest`` with a bench section."""
+def targets_from_manifest(manifest: Manifest) -> list[BenchTarget]:
+    """A :class:`BenchTarget` for every ECU of the manifest with a bench section (expectations: ``bench.expect``)."""
     out = []
     for ecu in manifest.ecus:
         b = ecu.bench
         if b is None:
             continue
-        addressing = _ADDRESSING[str(getattr(b.addressing, "value", b.addressing))]
-        tx, rx = _ids(ecu.id, addressing, b.tx_id, b.rx_id, b.target_address, b.source_address)
-        dids = tuple(DidSpec(d.did, d.name or f"{d.did:04X}", Codec.parse(d.codec)) for d in b.dids)
-        out.append(BenchTarget(ecu.id, tx, rx, addressing, expect=b.expected(), dids=dids,
-                               security=security_config(ecu.id, getattr(b, "security", None))))
+        tx, rx = _ids(ecu.id, b.addressing, b.tx_id, b.rx_id, b.target_address, b.source_address)
+        dids = tuple(d if d.name else dataclasses.replace(d, name=f"{d.did:04X}") for d in b.dids)
+        out.append(BenchTarget(ecu.id, tx, rx, b.addressing, expect=b.expected(), dids=dids,
+                               security=security_config(ecu.id, b.security)))
     return out
 
 
@@ -145,10 +146,10 @@ def _target(ecu_id: str, b: Mapping[str, Any], base: Path | None = None) -> Benc
     unknown = sorted(set(b) - known)
     if unknown:
         raise BenchError(f"ECU {ecu_id}: unknown bench field(s) {', '.join(map(str, unknown))}")
-    name = str(b.get("addressing", "normal_11bit"))
-    if name not in _ADDRESSING:
-        raise BenchError(f"ECU {ecu_id}: addressing {name!r} is not normal_11bit or normal_fixed_29bit")
-    addressing = _ADDRESSING[name]
+    try:
+        addressing = Addressing.parse(b.get("addressing", "normal_11bit"))
+    except ManifestError as exc:
+        raise BenchError(f"ECU {ecu_id}: {exc}") from None
     tx, rx = _ids(ecu_id, addressing, b.get("tx_id"), b.get("rx_id"), b.get("target_address"),
                   b.get("source_address"))
     expect = {parse_did(k): str(v) for k, v in dict(b.get("expect") or {}).items()}
@@ -256,21 +257,21 @@ def load_bench_file(path: str | Path, limits: Limits = DEFAULT_LIMITS) -> tuple[
             t = _target(str(e["id"]), e["bench"], p.parent)
             targets.append(t)
             specs.append(_spec(t, e["bench"], p.parent))
-    except BenchError as exc:
+    except (BenchError, ManifestError) as exc:
         raise BenchError(exc.message, source=str(p)) from exc
     except (KeyError, TypeError, ValueError, AttributeError) as exc:
         raise BenchError(f"invalid bench entry: {type(exc).__name__}: {exc}", source=str(p)) from exc
     return targets, specs
 
 
-def manifest_simulator_spec(target: BenchTarget, bench: Any, image_values: Mapping[int, str],
-                            flash: Flash | None = None) -> EcuSpec:
-    """A virtual ECU for a manifest ECU: it answers what its analysed image carries (``image_values``,
-    else the expectation; memory reads and the CVN from the image's ``flash``), overridden by the
-    manifest's ``bench.simulate`` values, faults and ``flash_patch``."""
-    sim: Mapping[str, Any] = getattr(bench, "simulate", None) or {}
-    values = dict(target.expect)
-    values.update(image_values)
+def manifest_simulator_spec(target: BenchTarget, bench: BenchSpec | None, flash: Flash | None = None) -> EcuSpec:
+    """A virtual ECU for a manifest ECU. It answers what the manifest *declares* the bench ECU carries:
+    ``bench.simulate.values``, else ``bench.expect``, never what the analysed image says (the image is
+    what the bench check expects, so answering from it would make every MATCH true by construction).
+    Memory reads and the CVN come from the image's ``flash`` (``simulate.flash_patch`` drifts it);
+    faults from ``bench.simulate.faults``."""
+    sim: Mapping[str, Any] = (bench.simulate if bench is not None else None) or {}
+    values = bench.expected() if bench is not None else {}
     try:
         values.update({parse_did(k): str(v) for k, v in dict(sim.get("values") or {}).items()})
         faults = _faults(target.ecu_id, dict(sim.get("faults") or {}))
@@ -278,21 +279,22 @@ def manifest_simulator_spec(target: BenchTarget, bench: Any, image_values: Mappi
     except (TypeError, ValueError, AttributeError) as exc:
         raise BenchError(f"ECU {target.ecu_id}: bad bench.simulate section: {exc}") from exc
     memory = patch_flash(target.ecu_id, flash, sim.get("flash_patch")).as_mapping() if flash is not None else {}
-    cvn = cvn_config(target.ecu_id, getattr(bench, "cvn", None)) if flash is not None else None
+    cvn = cvn_config(target.ecu_id, bench.cvn if bench is not None else None) if flash is not None else None
     return EcuSpec(target, values=values, faults=faults, response_delay=delay, memory=memory, cvn=cvn)
 
 
-def application_image(manifest: Any, ecu_id: str, scans: Mapping[str, Any]) -> tuple[Any, Any] | None:
+def application_image(manifest: Manifest, ecu_id: str,
+                      scans: Mapping[str, Any]) -> tuple[FirmwareRef, Any] | None:
     """``(FirmwareRef, ScanResult)`` of the ECU's scanned application image, if any."""
     ecu = manifest.ecu(ecu_id)
-    for ref in getattr(ecu, "firmware", ()) or ():
+    for ref in ecu.firmware if ecu is not None else ():
         result = scans.get(ref.path)
         if result is not None and ref.role in APPLICATION_ROLES:
             return ref, result
     return None
 
 
-def image_flash(manifest: Any, scans: Mapping[str, Any]) -> dict[str, tuple[Any, Flash]]:
+def image_flash(manifest: Manifest, scans: Mapping[str, Any]) -> dict[str, tuple[Any, Flash]]:
     """Per ECU with a scanned application image: ``(segments, Flash)``; an image that cannot be
     loaded again (moved, changed since the scan) is left out."""
     out: dict[str, tuple[Any, Flash]] = {}
@@ -311,11 +313,11 @@ def image_flash(manifest: Any, scans: Mapping[str, Any]) -> dict[str, tuple[Any,
     return out
 
 
-def _image_target(t: BenchTarget, bench: Any, image: tuple[Any, Flash] | None, memory: Regions | None) -> \
+def _image_target(t: BenchTarget, bench: BenchSpec | None, image: tuple[Any, Flash] | None, memory: Regions | None) -> \
         BenchTarget:
     """Memory-region hashes and a recomputed CVN from the analysed image, where configured."""
     if image is None:
-        if memory is not None or getattr(bench, "cvn", None):
+        if memory is not None or (bench is not None and bench.cvn):
             raise BenchError(f"ECU {t.ecu_id}: memory regions and CVN need its analysed application image "
                              "(scanned firmware with role application)")
         return t
@@ -323,16 +325,14 @@ def _image_target(t: BenchTarget, bench: Any, image: tuple[Any, Flash] | None, m
     changes: dict[str, Any] = {}
     if memory is not None:
         changes["memory"] = memory_expectations(result, memory, flash)
-    cvn = cvn_config(t.ecu_id, getattr(bench, "cvn", None))
+    cvn = cvn_config(t.ecu_id, bench.cvn if bench is not None else None)
     if cvn is not None and obd.CVN not in t.expect_obd:
         changes["expect_obd"] = {**t.expect_obd, obd.CVN: compute_cvn(cvn, flash)}
     return dataclasses.replace(t, **changes) if changes else t
 
 
-def image_expectations(manifest: Any, scans: Mapping[str, Any]) -> dict[str, dict[int, str]]:
+def image_expectations(manifest: Manifest, scans: Mapping[str, Any]) -> dict[str, dict[int, str]]:
     """Per ECU, the identification its application image carries (``scans``: firmware path -> ScanResult)."""
-    from .verify import expected_from_scan
-
     out: dict[str, dict[int, str]] = {}
     for ecu in manifest.ecus:
         for ref in ecu.firmware:
@@ -354,29 +354,68 @@ def load_targets(path: str | Path,
     from its analysed image (:func:`~ecuscan.bench.flash.memory_expectations`); ``bench.cvn`` gives
     the expected CVN recomputed from the image; simulated ECUs serve the image's flash.
     """
+    plan = load_bench(path, scans, memory=memory)
+    return plan.targets, plan.specs
+
+
+@dataclass(frozen=True)
+class BenchPlan:
+    """What a bench run of one file checks: targets, simulated ECUs, and the file's top-level
+    ``bench:`` settings (which bus, or the simulator; a bench file has none)."""
+
+    targets: list[BenchTarget]
+    specs: list[EcuSpec]
+    settings: BenchSettings = field(default_factory=BenchSettings)
+
+
+def load_bench(path: str | Path, scans: Mapping[str, Any] | Callable[[Any], Mapping[str, Any]] | None = None, *,
+               memory: Regions | None = None) -> BenchPlan:
+    """:func:`load_targets` plus the manifest's top-level ``bench:`` settings."""
     p = Path(path)
     try:
         head = yaml.safe_load(p.read_text("utf-8")) if p.stat().st_size < DEFAULT_LIMITS.max_document_bytes else None
     except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
         raise BenchError(f"cannot read: {exc}", source=str(p)) from exc
     if isinstance(head, Mapping) and ("suppliers" in head or "schema" in head):
-        from ..graph.manifest import load_manifest
-
         manifest = load_manifest(p, check_files=False)
         if callable(scans):
             scans = scans(manifest)
-        images = image_expectations(manifest, scans or {})
-        flashes = image_flash(manifest, scans or {})
-        targets = targets_from_manifest(manifest)
-        benches = {t.ecu_id: getattr(manifest.ecu(t.ecu_id), "bench", None) for t in targets}
-        # an ECU without an analysed application image has nothing to hash; one whose image is
-        # there but cannot be loaded again (moved, changed since the scan) is an error
-        targets = [_image_target(t, benches[t.ecu_id], flashes.get(t.ecu_id), memory)
-                   if flashes.get(t.ecu_id) or getattr(benches[t.ecu_id], "cvn", None)
-                   or (memory is not None and application_image(manifest, t.ecu_id, scans or {}))
-                   else t for t in targets]
-        specs = [manifest_simulator_spec(t, benches[t.ecu_id], images.get(t.ecu_id, {}),
-                                         (flashes.get(t.ecu_id) or (None, None))[1]) for t in targets]
-        targets = [dataclasses.replace(t, expect={**images.get(t.ecu_id, {}), **t.expect}) for t in targets]
-        return targets, specs
-    return load_bench_file(p)
+        targets, specs = manifest_bench(manifest, scans or {}, memory=memory)
+        return BenchPlan(targets, specs, manifest.bench)
+    targets, specs = load_bench_file(p)
+    return BenchPlan(targets, specs)
+
+
+def manifest_bench(manifest: Manifest, scans: Mapping[str, Any], *,
+                   memory: Regions | None = None) -> tuple[list[BenchTarget], list[EcuSpec]]:
+    """The bench targets and simulated ECUs of a manifest: the one path ``verify`` and ``audit`` share.
+
+    ``scans`` maps firmware paths to the analysed images' scan results. Each target expects the
+    manifest's ``bench.expect`` plus the identification its application image carries (the manifest
+    wins for the same DID); ``bench.cvn`` adds the CVN recomputed from the image; ``memory``
+    (``"all"`` or ``[(address, size)]``, verify ``--read-memory``) the image's segment hashes.
+    Simulated ECUs answer from the manifest's declarations (:func:`manifest_simulator_spec`).
+    """
+    images = image_expectations(manifest, scans)
+    flashes = image_flash(manifest, scans)
+    targets = targets_from_manifest(manifest)
+    benches = {t.ecu_id: _bench_of(manifest, t.ecu_id) for t in targets}
+    # an ECU without an analysed application image has nothing to hash; one whose image is
+    # there but cannot be loaded again (moved, changed since the scan) is an error
+    targets = [_image_target(t, benches[t.ecu_id], flashes.get(t.ecu_id), memory)
+               if flashes.get(t.ecu_id) or _has_cvn(benches[t.ecu_id])
+               or (memory is not None and application_image(manifest, t.ecu_id, scans))
+               else t for t in targets]
+    specs = [manifest_simulator_spec(t, benches[t.ecu_id], (flashes.get(t.ecu_id) or (None, None))[1])
+             for t in targets]
+    targets = [dataclasses.replace(t, expect={**images.get(t.ecu_id, {}), **t.expect}) for t in targets]
+    return targets, specs
+
+
+def _has_cvn(bench: BenchSpec | None) -> bool:
+    return bench is not None and bench.cvn is not None
+
+
+def _bench_of(manifest: Manifest, ecu_id: str) -> BenchSpec | None:
+    ecu = manifest.ecu(ecu_id)
+    return ecu.bench if ecu is not None else None

@@ -19,6 +19,7 @@ from typing import Protocol
 
 import can
 
+from ..errors import BenchError
 from ..model import ScanResult
 from . import obd
 from .client import Dispatcher, EcuSession, attached
@@ -170,8 +171,6 @@ def verify(targets: Sequence[BenchTarget], bus: can.BusABC, *, options: BenchOpt
     options = options or BenchOptions()
     ids = [t.ecu_id for t in targets]
     if len(set(ids)) != len(ids):
-        from ..errors import BenchError
-
         raise BenchError("two bench targets share an ECU id")
     start = time.monotonic()
     on_check = observer.on_check if observer else None
@@ -184,4 +183,5 @@ def verify(targets: Sequence[BenchTarget], bus: can.BusABC, *, options: BenchOpt
                 results.extend(fut.result())
                 if observer:
                     observer.on_ecu_done(target.ecu_id)
-    return BenchReport(tuple(results), time.monotonic() - start, tuple(dispatcher.log_errors))
+    return BenchReport(tuple(results), time.monotonic() - start, tuple(dispatcher.log_errors),
+                       ecus=tuple(t.ecu_id for t in targets))

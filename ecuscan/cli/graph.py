@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -11,11 +12,28 @@ from rich.table import Table
 from rich.tree import Tree
 
 from ..graph.build import SupplyGraph, build_graph
-from ..graph.manifest import Manifest, load_manifest
-from .common import err, handle_errors, json_option, out, print_json, safe, store_option
+from ..manifest import Manifest, load_manifest
+from ..model import Incomplete
+from .common import (
+    allow_incomplete_option,
+    err,
+    exit_code,
+    handle_errors,
+    incomplete_banner,
+    json_option,
+    out,
+    print_json,
+    safe,
+    store_option,
+)
+
+#: Stages whose failure leaves a query's answer INCOMPLETE (exit 3 after the answer, see common.exit_code).
+_INCOMPLETE: list[Incomplete] = []
 
 
 def _build(manifest_path: str, store_url: str | None, scan: bool) -> tuple[Manifest, SupplyGraph, list[str]]:
+    """Manifest, graph and warnings. Firmware that could not be scanned (its components unknown) and
+    supplier SBOMs that could not be imported are also recorded in :data:`_INCOMPLETE`."""
     from ..catalog import load_catalog
     from ..graph.inputs import gather_declared, gather_scans
 
@@ -31,12 +49,37 @@ def _build(manifest_path: str, store_url: str | None, scan: bool) -> tuple[Manif
         if store is not None:
             store.close()
     declared, more = gather_declared(manifest)
+    _INCOMPLETE.extend(Incomplete("graph", p.split(": ", 1)[0], p) for p in [*problems, *more])
     graph = build_graph(manifest, scans, declared, load_catalog())
     return manifest, graph, [*problems, *more, *graph.warnings]
 
 
+def _gated(f: Any) -> Any:
+    """Run a query command, then exit 3 if its answer is incomplete (``--allow-incomplete`` accepts)."""
+
+    @functools.wraps(f)
+    def wrapper(*args: Any, allow_incomplete: bool = False, **kwargs: Any) -> Any:
+        _INCOMPLETE.clear()
+        result = f(*args, **kwargs)
+        _finish(allow_incomplete, bool(kwargs.get("as_json")))
+        return result
+
+    return wrapper
+
+
+def _finish(allow_incomplete: bool, as_json: bool) -> None:
+    """Exit 3 when the answer is incomplete (firmware not scanned, SBOM not imported), unless accepted."""
+    items, _INCOMPLETE[:] = list(_INCOMPLETE), []
+    if items and not as_json:
+        incomplete_banner(items, allow_incomplete)
+    code = exit_code(False, items, allow_incomplete)
+    if code:
+        raise SystemExit(code)
+
+
 def _common(f: Any) -> Any:
     f = json_option(f)
+    f = allow_incomplete_option(f)
     f = click.option("--no-scan", "no_scan", is_flag=True,
                      help="Do not scan firmware missing from the store (their components stay unknown).")(f)
     f = store_option(f)
@@ -78,6 +121,7 @@ def validate(manifest: str, as_json: bool) -> None:
 @click.option("--certain-only", is_flag=True, help="Leave out components whose version is unknown.")
 @_common
 @handle_errors
+@_gated
 def impact(manifest: str, component: str, version_range: str | None, certain_only: bool,
            store_url: str | None, no_scan: bool, as_json: bool) -> None:
     """Firmware, ECUs and vehicles a component (name or purl) reaches, with paths and tier chains."""
@@ -113,6 +157,7 @@ def _listing(title: str, doc: dict[str, Any], keys: tuple[str, ...]) -> None:
 @click.argument("supplier")
 @_common
 @handle_errors
+@_gated
 def exposure(manifest: str, supplier: str, store_url: str | None, no_scan: bool, as_json: bool) -> None:
     """Everything that depends on a supplier through any number of tiers."""
     from ..graph.queries import exposure as run
@@ -135,6 +180,7 @@ def exposure(manifest: str, supplier: str, store_url: str | None, no_scan: bool,
 @click.option("--top", default=20, show_default=True, help="Rows per table.")
 @_common
 @handle_errors
+@_gated
 def concentration(manifest: str, top: int, store_url: str | None, no_scan: bool, as_json: bool) -> None:
     """Suppliers and components ranked by dependence; single sources; suppliers whose loss cuts vehicles off."""
     from ..graph.queries import concentration as run
@@ -162,6 +208,7 @@ def concentration(manifest: str, top: int, store_url: str | None, no_scan: bool,
 @click.argument("ecu")
 @_common
 @handle_errors
+@_gated
 def provenance(manifest: str, ecu: str, store_url: str | None, no_scan: bool, as_json: bool) -> None:
     """The tree of firmware, components and supplier chains (with tiers) of one ECU."""
     from ..graph.provenance import SupplierTree
@@ -196,6 +243,7 @@ def provenance(manifest: str, ecu: str, store_url: str | None, no_scan: bool, as
 @click.argument("new", type=click.Path(dir_okay=False))
 @_common
 @handle_errors
+@_gated
 def diff(old: str, new: str, store_url: str | None, no_scan: bool, as_json: bool) -> None:
     """Compare two manifests (suppliers, ECUs, vehicles) and their graphs (component versions per ECU)."""
     from ..graph.provenance import diff_graphs, diff_manifests

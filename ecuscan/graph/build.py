@@ -36,8 +36,8 @@ import networkx as nx
 from packageurl import PackageURL
 
 from ..catalog import Catalog, normalize_name
+from ..manifest import FirmwareRef, Manifest
 from ..model import Relation, ScanResult
-from .manifest import FirmwareRef, Manifest
 
 
 class NodeKind(enum.StrEnum):
@@ -245,7 +245,7 @@ def build_graph(manifest: Manifest, scans: Mapping[str, ScanResult] | None = Non
     (any object with ``.components`` of objects with ``name``, ``version``, ``purl``,
     ``cpe``). ``catalog`` folds names, purls and CPEs to one component key.
 
-    >>> from ecuscan.graph.manifest import parse_manifest
+    >>> from ecuscan.manifest import parse_manifest
     >>> m = parse_manifest({"schema": "ecuscan/manifest/v1",
     ...     "suppliers": [{"id": "acme", "tier": 1}], "ecus": [{"id": "bcm", "supplier": "acme"}],
     ...     "vehicles": [{"id": "ev", "ecus": ["bcm"]}]})

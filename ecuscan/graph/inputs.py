@@ -6,6 +6,7 @@ the batch: it is reported in the returned problem list (naming the file) and lef
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from collections.abc import Collection, Iterator, Mapping
 from dataclasses import dataclass
@@ -14,8 +15,8 @@ from typing import Any
 
 from ..errors import EcuscanError
 from ..limits import DEFAULT_LIMITS, Limits
+from ..manifest import FirmwareRef, Manifest
 from ..model import ScanFailure, ScanResult
-from .manifest import FirmwareRef, Manifest
 
 
 def _firmware(manifest: Manifest) -> Iterator[FirmwareRef]:
@@ -60,18 +61,32 @@ def scan_firmware(manifest: Manifest, *, store: Any = None, catalog: Any = None,
     results: dict[str, tuple[ScanResult, ...]] = {}
     failures: dict[str, str] = {}
     scanners: dict[int | None, Scanner] = {}
+    #: (content hash, base address) -> outcome: thousands of ECUs sharing a few images scan each once
+    by_content: dict[tuple[str, int | None], tuple[ScanResult, ...] | str] = {}
     for ref in _firmware(manifest):
         if roles is not None and ref.role not in roles:
             continue
         if not os.path.isfile(ref.path):
             failures[ref.path] = "firmware file not found; its components are unknown"
             continue
+        try:
+            key = (sha256_file(Path(ref.path)), ref.base_address)
+        except OSError as exc:
+            failures[ref.path] = f"cannot read: {exc.strerror or exc}; its components are unknown"
+            continue
+        if key in by_content:
+            done = by_content[key]
+            if isinstance(done, str):
+                failures[ref.path] = done
+            else:
+                results[ref.path] = tuple(dataclasses.replace(r, path=ref.path) if i == 0 else r
+                                          for i, r in enumerate(done))
+            continue
         if not scan:
             cached = None
             if store is not None:
                 try:
-                    cached = store.get(sha256_file(Path(ref.path)),
-                                       ScanOptions(base_address=ref.base_address).result_version())
+                    cached = store.get(key[0], ScanOptions(base_address=ref.base_address).result_version())
                 except (OSError, EcuscanError) as exc:
                     failures[ref.path] = f"store lookup failed: {exc}"
                     continue
@@ -85,11 +100,11 @@ def scan_firmware(manifest: Manifest, *, store: Any = None, catalog: Any = None,
                 limits=limits, base_address=ref.base_address))
         outcome = scanners[ref.base_address].scan_file(ref.path)
         if isinstance(outcome, ScanFailure):
-            failures[ref.path] = f"could not be scanned: {outcome.reason}"
+            failures[ref.path] = by_content[key] = f"could not be scanned: {outcome.reason}"
         elif not outcome:
-            failures[ref.path] = "could not be scanned: nothing in it"
+            failures[ref.path] = by_content[key] = "could not be scanned: nothing in it"
         else:
-            results[ref.path] = tuple(outcome)
+            results[ref.path] = by_content[key] = tuple(outcome)
     return FirmwareScans(results, failures)
 
 

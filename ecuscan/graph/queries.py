@@ -343,7 +343,11 @@ def _supplier_node(graph: SupplyGraph, supplier: str) -> str:
 
 def exposure(graph: SupplyGraph, supplier: str) -> Exposure:
     """Suppliers, components, firmware, ECUs and vehicles that depend on ``supplier``
-    through any number of tiers (see the module docstring for "depends on").
+    through any number of tiers, **along the sourcing chain**: an ECU is exposed only when its
+    tier-1's ``sources_from`` closure reaches ``supplier``; a component counts only where such an
+    ECU's firmware holds it (a supplier providing zlib to one OEM line is not exposure for an ECU
+    whose tier-1 never sources from it, however many other ECUs use zlib). Components in an ECU
+    that no supplier of its chain provides are :func:`undeclared_sources`.
 
     >>> from ecuscan.graph.synth import tiny_graph
     >>> x = exposure(tiny_graph(), "rtos")
@@ -367,11 +371,82 @@ def exposure(graph: SupplyGraph, supplier: str) -> Exposure:
         while path[-1] != sid:
             path.append(chain_to[path[-1]])
         chains[b] = tuple(path)
-    comps = _reach(graph.supplier_components, chain_to)
-    fws = _reach(graph.component_firmware, comps)
-    ecus = _reach(graph.supplier_ecus, chain_to) | _reach(graph.firmware_ecus, fws)
+    ecus = _reach(graph.supplier_ecus, chain_to)
+    comps: set[str] = set()
+    fws: set[str] = set()
+    for c in _reach(graph.supplier_components, chain_to):
+        held = {f for f in graph.component_firmware.get(c, ()) if graph.firmware_ecus.get(f, set()) & ecus}
+        if held:
+            comps.add(c)
+            fws |= held
     vehicles = _reach(graph.ecu_vehicles, ecus)
     return Exposure(sid, chains, _sorted(comps), _sorted(fws), _sorted(ecus), _sorted(vehicles))
+
+
+@dataclass(frozen=True)
+class UndeclaredSource:
+    """A component in an ECU's firmware that no supplier of the ECU's sourcing chain provides.
+
+    ``elsewhere`` are the suppliers outside the chain that do provide it (empty: nobody in the
+    manifest does). Finding kind ``undeclared-source``.
+    """
+
+    ecu: str
+    supplier: str
+    firmware: str
+    component: str
+    elsewhere: tuple[str, ...] = ()
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready form."""
+        return {"kind": "undeclared-source", "ecu": self.ecu, "supplier": self.supplier,
+                "firmware": self.firmware, "component": self.component, "provided_elsewhere_by": list(self.elsewhere)}
+
+
+def sourcing_closure(graph: SupplyGraph, supplier_node: str) -> set[str]:
+    """``supplier_node`` and every supplier it sources from, through any number of tiers (cycles cut)."""
+    seen = {supplier_node}
+    stack = [supplier_node]
+    while stack:
+        for parent in graph.sources.get(stack.pop(), ()):
+            if parent not in seen:
+                seen.add(parent)
+                stack.append(parent)
+    return seen
+
+
+def undeclared_sources(graph: SupplyGraph) -> list[UndeclaredSource]:
+    """Every (ECU, firmware, component) whose component no supplier in the ECU's chain provides.
+
+    The chain of an ECU is its supplier plus that supplier's ``sources_from`` closure. Sorted by
+    ECU, firmware, component; one entry per ECU and component (the first firmware that holds it).
+    """
+    fw_components: dict[str, set[str]] = {}
+    for c, fws in graph.component_firmware.items():
+        for f in fws:
+            fw_components.setdefault(f, set()).add(c)
+    ecu_firmware: dict[str, set[str]] = {}
+    for f, ecus in graph.firmware_ecus.items():
+        for e in ecus:
+            ecu_firmware.setdefault(e, set()).add(f)
+    closures: dict[str, set[str]] = {}
+    out: list[UndeclaredSource] = []
+    for e in sorted(ecu_firmware):
+        sup = graph.ecu_supplier.get(e)
+        if sup is None:
+            continue
+        if sup not in closures:
+            closures[sup] = sourcing_closure(graph, sup)
+        chain = closures[sup]
+        seen: set[str] = set()
+        for f in sorted(ecu_firmware[e]):
+            for c in sorted(fw_components.get(f, ())):
+                providers = graph.component_providers.get(c, set())
+                if c in seen or providers & chain:
+                    continue
+                seen.add(c)
+                out.append(UndeclaredSource(e, sup, f, c, _sorted(providers)))
+    return out
 
 
 @dataclass(frozen=True)

@@ -7,13 +7,10 @@ tests check that the indexed queries give identical answers; the benchmark times
 
 from __future__ import annotations
 
-from collections import defaultdict, deque
+from collections import defaultdict
 
 from .build import NodeKind, SupplyGraph, kind_of, node_id
 from .queries import matcher
-
-_DEPENDENCY = {"installs", "runs", "contains", "uses", "sources_from"}
-_SUPPLY = {"provides", "supplies"}
 
 
 def brute_impact(graph: SupplyGraph, component: str, version_range: str | None = None,
@@ -48,33 +45,31 @@ def brute_impact(graph: SupplyGraph, component: str, version_range: str | None =
     return {"firmware": fw, "ecus": ecus, "vehicles": vehicles}
 
 
-def _dependency_reverse(graph: SupplyGraph) -> dict[str, set[str]]:
-    """node -> nodes that depend on it directly (one full pass over the edges)."""
-    rev: dict[str, set[str]] = defaultdict(set)
-    for u, v, k in graph.graph.edges(keys=True):
-        if k in _DEPENDENCY:
-            rev[v].add(u)
-        elif k in _SUPPLY:  # supplier -> thing: the thing depends on the supplier
-            rev[u].add(v)
-    return rev
-
-
 def brute_exposure(graph: SupplyGraph, supplier: str) -> dict[str, set[str]]:
-    """Every node that depends on ``supplier``, grouped by kind (supplier itself excluded)."""
+    """What depends on ``supplier`` along the sourcing chain, grouped by kind (supplier itself excluded):
+    its transitive buyers, the ECUs they supply, the components a chain supplier provides that those
+    ECUs' firmware holds, that firmware, and the vehicles installing those ECUs (full edge scans)."""
     sid = supplier if supplier.startswith("supplier:") else node_id(NodeKind.SUPPLIER, supplier)
-    rev = _dependency_reverse(graph)
-    seen = {sid}
-    queue = deque([sid])
-    while queue:
-        n = queue.popleft()
-        for m in rev.get(n, ()):
-            if m not in seen:
-                seen.add(m)
-                queue.append(m)
-    seen.discard(sid)
+    edges = list(graph.graph.edges(keys=True))
+    chain = {sid}
+    grew = True
+    while grew:  # fixed point over every sources_from edge
+        grew = False
+        for u, v, k in edges:
+            if k == "sources_from" and v in chain and u not in chain:
+                chain.add(u)
+                grew = True
+    ecus = {v for u, v, k in edges if k == "supplies" and u in chain}
+    runs = {(u, v) for u, v, k in edges if k == "runs" and u in ecus}
+    provided = {v for u, v, k in edges if k == "provides" and u in chain}
+    held = {(u, v) for u, v, k in edges if k in ("contains", "uses") and v in provided}
+    firmware = {f for _, f in runs}
     out: dict[str, set[str]] = {k.value: set() for k in NodeKind}
-    for n in seen:
-        out[kind_of(n).value].add(n)
+    out["supplier"] = chain - {sid}
+    out["ecu"] = ecus
+    out["component"] = {c for f, c in held if f in firmware}
+    out["firmware"] = {f for f, c in held if f in firmware}
+    out["vehicle"] = {u for u, v, k in edges if k == "installs" and v in ecus}
     return out
 
 

@@ -80,11 +80,14 @@ def _bench(run: AuditRun) -> tuple[dict[str, dict[str, Any]], dict[str, Any]]:
     from ..bench.dids import STANDARD_DIDS
 
     by_ecu: dict[str, list[Any]] = defaultdict(list)
+    for ecu_id in run.ecu_verdicts:  # an ECU with nothing to compare has no check but a verdict (PARTIAL)
+        by_ecu[ecu_id] = []
     for c in run.bench.checks:
         by_ecu[c.ecu_id].append(c)
     status_of = _summary(run).bench_status
     for ecu_id, checks in by_ecu.items():
-        status = status_of.get(ecu_id, "verified")
+        status = status_of.get(ecu_id, "partial")
+        verdict = status.upper()
         rows = []
         for c in checks:
             o = c.observation
@@ -94,7 +97,7 @@ def _bench(run: AuditRun) -> tuple[dict[str, dict[str, Any]], dict[str, Any]]:
                          "detail": o.detail or (f"NRC 0x{o.nrc:02X}" if o.nrc is not None else ""),
                          "request": o.exchange.request.hex(" ").upper(),
                          "response": " | ".join(r.hex(" ").upper() for r in o.exchange.responses)})
-        per_ecu[ecu_id] = {"status": status, "verdicts": rows}
+        per_ecu[ecu_id] = {"status": status, "verdict": verdict, "verdicts": rows}
     counts = Counter(v["status"] for v in per_ecu.values())
     summary = (f"{len(per_ecu)} ECU(s) checked ({run.bench_mode}) in {run.bench.duration_s:.2f} s: "
                + ", ".join(f"{n} {s}" for s, n in sorted(counts.items())))
@@ -174,18 +177,27 @@ def audit_document(run: AuditRun, fail_on: Sequence[str]) -> dict[str, Any]:
     reasons = policy_failures(run, fail_on)
 
     summary = _summary(run)
+    fw_of: dict[str, list[dict[str, Any]]] = defaultdict(list)  # one pass: 10,000 ECUs x 10,000 firmware was quadratic
+    for f in firmware:
+        fw_of[f["ecu"]].append(f)
     ecus = []
     for e in run.manifest.ecus:
         ecus.append({"id": e.id, "name": e.name, "supplier": e.supplier,
                      "hardware_part_number": e.hardware_part_number, "criticality": e.criticality,
                      "supplier_chain": summary.supplier_chains.get(e.supplier, []),
-                     "firmware": [f for f in firmware if f["ecu"] == e.id],
+                     "firmware": fw_of.get(e.id, []),
                      "bench": bench_by_ecu.get(e.id)})
     suppliers = summary.suppliers
     vehicles = summary.vehicles
     graph = summary.graph
 
+    incomplete = [i.to_dict() for i in run.incomplete]
     return {
+        # "failed": the --fail-on policy failed; "incomplete": nothing failed but something could not
+        # be checked (the "incomplete" list says what); "passed": everything asked for was checked and held
+        "status": "failed" if reasons else ("incomplete" if incomplete else "passed"),
+        "incomplete": incomplete,
+        "undeclared_sources": [u.to_dict() for u in run.undeclared_sources],
         "schema": SCHEMA, "generated": run.generated.isoformat(timespec="seconds"),
         "ecuscan_version": __version__,
         "manifest": {"name": run.manifest.name, "path": run.manifest_path},
@@ -206,7 +218,8 @@ def write_reports(run: AuditRun, outdir: Path, fail_on: Sequence[str]) -> dict[s
     from .sarif import audit_sarif
 
     run.outputs.update({"json": "report.json", "html": "report.html", "md": "report.md", "sarif": "report.sarif",
-                        "sboms": [s for fw in run.firmware for s in fw.sbom_files], "bus_log": run.bench_log})
+                        "sboms": list(dict.fromkeys(s for fw in run.firmware for s in fw.sbom_files)),
+                        "bus_log": run.bench_log})
     doc = audit_document(run, fail_on)
     (outdir / "report.json").write_text(json.dumps(doc, indent=2, sort_keys=True, ensure_ascii=False), "utf-8")
     render_files(doc, outdir)

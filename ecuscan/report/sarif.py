@@ -108,4 +108,21 @@ def audit_sarif(run: AuditRun, doc: dict[str, Any]) -> dict[str, Any]:
                                         f"supplier SBOM {rec['declared']} (evidence: {row['evidence']})"},
                     "locations": [{"physicalLocation": {"artifactLocation": {"uri": fw["path"]}}}]})
     rules.extend(extra_rules[r] for r in sorted(used))
+    _incomplete_notifications(sarif_run, doc)
     return log
+
+
+def _incomplete_notifications(sarif_run: dict[str, Any], doc: dict[str, Any]) -> None:
+    """One tool-execution notification per stage that could not check (SARIF 2.1.0 section 3.20.21);
+    ``executionSuccessful`` is false then, so a code-scanning UI never shows an incomplete run as clean."""
+    items = doc.get("incomplete") or []
+    invocations = sarif_run.setdefault("invocations", [{}])
+    inv = invocations[0]
+    inv["executionSuccessful"] = not items
+    if not items:
+        return
+    notes = inv.setdefault("toolExecutionNotifications", [])
+    for it in items:
+        notes.append({"level": "error", "descriptor": {"id": f"ECUSCAN-INCOMPLETE-{it['stage'].upper()}"},
+                      "message": {"text": f"INCOMPLETE: {it['stage']}: {it['source']}: {it['reason']}"},
+                      "properties": {"stage": it["stage"], "source": it["source"]}})

@@ -160,9 +160,11 @@ def test_manifest_sub_region_and_wrong_key_from_command_line(tmp_path, hexfile):
     (check,) = doc["checks"]
     assert (check["verdict"], check["nrc"]) == ("MISSING", "0x35")
     assert check["evidence"]["responses"][-1] == "7f2735"
-    # without --read-memory a configured key is never used and no memory is read: nothing to check
+    # without --read-memory a configured key is never used and no memory is read: nothing to check,
+    # which is not a pass (the ECU is PARTIAL, the run INCOMPLETE)
     code, doc = _verify(tmp_path, m, "--security-key", "00000000")
-    assert (code, doc["checks"]) == (0, [])
+    assert (code, doc["checks"]) == (3, [])
+    assert doc["ecus"][0]["verdict"] == "PARTIAL"
 
 
 def test_bench_file_with_image_memory_all_and_cvn(tmp_path, hexfile):

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from ecuscan.errors import ManifestError
-from ecuscan.graph.manifest import Addressing, load_manifest, manifest_schema
+from ecuscan.graph.manifest import Addressing, Codec, load_manifest, manifest_schema
 
 from .conftest import GRAPHS
 
@@ -32,7 +32,7 @@ def test_small_manifest_records(small_manifest):
     assert bcm.firmware[0].declared_path == "fw/bcm_app.bin"
     assert bcm.bench.tx_id == 0x726 and bcm.bench.rx_id == 0x72E
     assert bcm.bench.expected() == {0xF189: "2.4.1", 0xF190: "WVWZZZ1JZXW000001"}
-    assert bcm.bench.dids[0].did == 0xF1A0 and bcm.bench.dids[0].codec == "ascii"
+    assert bcm.bench.dids[0].did == 0xF1A0 and bcm.bench.dids[0].codec is Codec.ASCII
     esc = m.ecu("esc")
     assert esc.bench.addressing is Addressing.NORMAL_FIXED_29BIT and esc.bench.tx_id == 0x18DA30F1
     assert m.vehicle("ev27").rxswin == ("R156-EV27-001",) and m.vehicle("van26").rxswin == ("R156-VAN26-004",)
@@ -139,3 +139,95 @@ def test_schema_is_packaged_and_self_valid():
     import jsonschema
 
     jsonschema.Draft202012Validator.check_schema(manifest_schema())
+
+
+@pytest.fixture
+def fast_reader(monkeypatch):
+    """Every manifest goes through the fast reader (normally only those above 1 MiB)."""
+    from ecuscan.manifest import loader
+
+    monkeypatch.setattr(loader, "FAST_READ_BYTES", 0)
+
+
+def test_fast_reader_gives_the_same_manifest(fast_reader):
+    import dataclasses
+
+    from ecuscan.manifest import loader
+
+    fast = load_manifest(GRAPHS / "small.yaml")
+    exact_data, lines = loader.read_document((GRAPHS / "small.yaml").read_text(), "x")
+    exact = loader.parse_manifest(exact_data, str(GRAPHS / "small.yaml"), GRAPHS, lines)
+
+    def strip(m):  # record lines are left out by the fast reader (computed only for errors)
+        return [dataclasses.replace(x, line=None) for x in (*m.suppliers, *m.ecus, *m.vehicles)]
+
+    assert strip(fast) == strip(exact) and fast.bench == exact.bench and fast.warnings == exact.warnings
+
+
+@pytest.mark.parametrize(("body", "expected"), [
+    ("suppliers: [{id: a, tier: 1}]\necus:\n  - {id: e, supplier: zz}\nvehicles: []\n",
+     "m.yaml:4: ecus[0].supplier: unknown supplier 'zz'"),
+    ("suppliers: [{id: a, tier: 1}]\necus:\n  - id: e\n    supplier: a\n    bench: {tx_id: 0x800}\nvehicles: []\n",
+     "m.yaml:6: ecus[0].bench.tx_id: 0x800 does not fit normal_11bit addressing"),
+    ("suppliers: [{id: a, tier: 1}]\necus:\n  - id: e\n    supplier: a\n    bench: {tx_id: 'x12'}\nvehicles: []\n",
+     "m.yaml:6: ecus[0].bench.tx_id:"),
+    ("suppliers: [{id: a, tier: 1}]\nsuppliers: []\necus: []\nvehicles: []\n", "line 3: suppliers: duplicate key"),
+    ("suppliers: [{id: a, tier: 1}\n", "line 3: invalid YAML"),
+])
+def test_fast_reader_errors_still_name_the_line(tmp_path, fast_reader, body, expected):
+    with pytest.raises(ManifestError) as exc:
+        load_manifest(write(tmp_path, HEAD + body))
+    assert expected in str(exc.value)
+
+
+def test_fast_reader_json_duplicates_and_alias_bomb(tmp_path, fast_reader):
+    p = tmp_path / "m.json"
+    p.write_text('{"schema": "ecuscan/manifest/v1", "suppliers": [], "suppliers": [], "ecus": [], "vehicles": []}')
+    with pytest.raises(ManifestError, match="duplicate key 'suppliers'"):
+        load_manifest(p)
+    lines = [HEAD, "a0: &a0 [x, x, x, x, x, x, x, x, x, x]\n"]
+    for i in range(1, 9):
+        lines.append(f"a{i}: &a{i} [" + ", ".join([f"*a{i - 1}"] * 10) + "]\n")
+    with pytest.raises(ManifestError, match="alias bomb"):
+        load_manifest(write(tmp_path, "".join(lines)))
+
+
+def test_schema_accepts_and_refuses_can_ids_like_before(tmp_path):
+    # one schema (integer in range, or hex string) instead of oneOf: same answers
+    import fastjsonschema
+    import jsonschema
+
+    from ecuscan.manifest import manifest_schema
+
+    fast = fastjsonschema.compile(manifest_schema())
+    full = jsonschema.Draft202012Validator(manifest_schema())
+    for value, ok in ((0x7E0, True), ("0x7E0", True), (0x1FFFFFFF, True), (0x20000000, False), (-1, False),
+                      ("7E0", False), ("0x123456789", False), (True, False), (1.5, False)):
+        doc = {"schema": "ecuscan/manifest/v1", "suppliers": [{"id": "a", "tier": 1}],
+               "ecus": [{"id": "e", "supplier": "a", "bench": {"tx_id": value}}], "vehicles": []}
+        assert full.is_valid(doc) is ok, value
+        try:
+            fast(doc)
+            assert ok, value
+        except fastjsonschema.JsonSchemaException:
+            assert not ok, value
+
+
+@pytest.mark.parametrize("text", [
+    (GRAPHS.parent / "demo.yaml").read_text(),
+    (GRAPHS / "small.yaml").read_text(),
+    "a: &x {k: [1, 0x10, '0x10', yes, ~, 1.5, 2027-01-01, F189]}\nb: *x\nc: &s text\nd: *s\n1234: [\"q\", '', ]\n",
+])
+def test_event_reader_builds_what_the_exact_reader_builds(text):
+    from ecuscan.manifest import loader
+
+    assert loader._fast_read(text, "m.yaml", loader.DEFAULT_LIMITS) == loader.read_document(text, "m.yaml")[0]
+
+
+def test_event_reader_refuses_what_the_exact_reader_refuses():
+    from ecuscan.manifest import loader
+
+    for text, message in (("a: 1\n---\nb: 2\n", "single document"), ("? [a]\n: 1\n", "plain scalars"),
+                          ("a: " + "[" * 70 + "]" * 70 + "\n", "nesting deeper")):
+        with pytest.raises(ManifestError, match=message):
+            loader._fast_read(text, "m.yaml", loader.DEFAULT_LIMITS)

@@ -8,9 +8,10 @@ from ecuscan.errors import GraphError
 from ecuscan.graph.build import build_graph
 from ecuscan.graph.manifest import load_manifest
 from ecuscan.graph.provenance import diff_graphs, diff_manifests, provenance
-from ecuscan.graph.queries import concentration, exposure, impact, loss
+from ecuscan.graph.queries import concentration, exposure, impact, loss, undeclared_sources
+from ecuscan.model import Relation
 
-from .conftest import GRAPHS, catalog, small_inputs
+from .conftest import GRAPHS, catalog, comp, scan, small_inputs
 
 Z11 = "component:pkg:generic/zlib@1.2.11"
 Z13 = "component:pkg:generic/zlib@1.3.1"
@@ -101,8 +102,8 @@ def test_exposure(small):
     x = exposure(small, "cryptoco")
     assert set(x.suppliers) == {"supplier:acme"}
     assert x.firmware == (fw(small, "gw_app.bin"),) and x.ecus == ("ecu:bcm", "ecu:gw")
-    x = exposure(small, "mirror")
-    assert x.suppliers == {} and x.components == (Z11, Z13) and x.ecus == ("ecu:bcm", "ecu:gw")
+    x = exposure(small, "mirror")  # provides zlib, but no ECU's tier-1 sources from it
+    assert x.suppliers == {} and x.components == () and x.ecus == () and x.vehicles == ()
     with pytest.raises(GraphError, match="unknown supplier"):
         exposure(small, "nobody")
 
@@ -130,7 +131,7 @@ def test_concentration(small):
     zl = next(r for r in c.components if r["component"] == "zlib")
     assert zl["versions"] == ["1.2.11", "1.3.1"] and zl["providers"] == ["supplier:mirror", "supplier:zlibp"]
     sup = {r["supplier"]: r for r in c.suppliers}
-    assert sup["supplier:siliconco"]["ecus"] == 3 and sup["supplier:mirror"]["vehicles"] == 2
+    assert sup["supplier:siliconco"]["ecus"] == 3 and sup["supplier:mirror"]["vehicles"] == 0  # not in any chain
     assert c.suppliers[0]["vehicles"] == 2
 
 
@@ -189,3 +190,50 @@ def test_diffs(small_manifest, small):
     md = diff_manifests(small_manifest, m2)
     assert md["removed"] == ["vehicle:van26"]
     assert md["changed"] == {"supplier:acme": {"tisax": {"old": "AL3", "new": "AL2"}}}
+
+
+def _attribution_graph():
+    m = load_manifest(GRAPHS / "attribution.yaml")
+    cat = catalog()
+    ivi, tcu = (e.firmware[0].path for e in m.ecus)
+    scans = {ivi: scan(ivi, comp(cat, "zlib", "1.3.1")),
+             tcu: scan(tcu, comp(cat, "zlib", "1.3.1", Relation.USES), comp(cat, "mbedtls", "3.6.0"))}
+    return build_graph(m, scans, None, cat)
+
+
+def test_exposure_follows_the_sourcing_chain_only():
+    g = _attribution_graph()
+    x = exposure(g, "linuxco")
+    # the telematics unit uses the same zlib, but telco never sources from linuxco
+    assert x.ecus == ("ecu:ivi",) and x.vehicles == ("vehicle:sedan",)
+    assert set(x.suppliers) == {"supplier:infoco"}
+    assert x.components == ("component:pkg:generic/zlib@1.3.1",) and len(x.firmware) == 1
+    assert exposure(g, "modemco").ecus == ("ecu:tcu",)
+
+
+def test_component_without_a_provider_in_its_chain_is_an_undeclared_source():
+    g = _attribution_graph()
+    found = undeclared_sources(g)
+    assert [(u.ecu, u.component, u.elsewhere) for u in found] == [
+        ("ecu:tcu", "component:pkg:generic/zlib@1.3.1", ("supplier:linuxco",))]
+    assert found[0].to_dict()["kind"] == "undeclared-source"
+
+
+def test_undeclared_sources_on_the_small_portfolio(small):
+    found = {(u.ecu, u.component) for u in undeclared_sources(small)}
+    # brake sources only from rtosco: nothing undeclared for esc unless its firmware holds more
+    assert all(e != "ecu:esc" or c.startswith("component:pkg:generic/freertos") is False for e, c in found)
+    assert all(u.elsewhere or u.component for u in undeclared_sources(small))
+
+
+def test_graph_query_with_unscanned_firmware_is_incomplete(tmp_path):
+    from click.testing import CliRunner
+
+    from ecuscan.cli import main
+
+    args = ["graph", "exposure", str(GRAPHS / "attribution.yaml"), "linuxco", "--no-scan",
+            "--store", str(tmp_path / "empty.sqlite")]
+    r = CliRunner().invoke(main, args)
+    assert r.exit_code == 3, r.output  # components unknown: the answer cannot be complete
+    assert "INCOMPLETE" in r.output and "not in the store" in " ".join(r.output.split())
+    assert CliRunner().invoke(main, [*args, "--allow-incomplete"]).exit_code == 0
