@@ -2,8 +2,8 @@
 
 Each query is a plain function of a :class:`~ecuscan.graph.build.SupplyGraph` that walks
 the graph's reverse indices, so it touches only the part of the graph it answers about.
-:mod:`ecuscan.graph.reference` holds index-free brute-force versions that the tests and the
-benchmark compare these with. Every walk keeps a visited set, so sourcing cycles never loop.
+Independent brute-force oracles (``tests/graph/oracle.py``, sharing no code with ecuscan) are what
+the tests and the benchmark compare these with. Every walk keeps a visited set, so sourcing cycles never loop.
 
 Definitions:
 
