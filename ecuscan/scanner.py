@@ -42,6 +42,7 @@ from .model import (
     Severity,
     Sha256,
 )
+from .safeio import NotRegularFile, WalkError, open_regular, read_regular, walk_files
 from .store import Store
 
 if TYPE_CHECKING:
@@ -114,8 +115,9 @@ class ScanObserver(Protocol):
 
 
 def sha256_file(path: Path) -> Sha256:
-    """SHA-256 of a file, read in chunks."""
-    with path.open("rb") as f:
+    """SHA-256 of a regular file, read in chunks (:class:`~ecuscan.safeio.NotRegularFile` for a
+    FIFO, device or socket: those are never read)."""
+    with os.fdopen(open_regular(path), "rb") as f:
         return Sha256(hashlib.file_digest(f, "sha256").hexdigest())
 
 
@@ -377,8 +379,11 @@ def _member_summary(members: Sequence[ScanResult], prefix: str) -> list[Diagnost
 
 
 def _open_mapped(path: Path) -> tuple[Buffer, object]:
-    """Memory-map a file (empty files give ``b""``). Returns the buffer and what to close."""
-    f = path.open("rb")
+    """Memory-map a regular file (empty files give ``b""``). Returns the buffer and what to close.
+
+    Raises :class:`~ecuscan.safeio.NotRegularFile` for anything else (a FIFO would block,
+    ``/dev/zero`` never ends), :class:`OSError` when it cannot be opened."""
+    f = os.fdopen(open_regular(path), "rb")
     try:
         size = os.fstat(f.fileno()).st_size
         if size == 0:
@@ -405,6 +410,8 @@ def analyze_path(path: str, options: ScanOptions, sha256: Sha256 | None = None) 
         data, closer = _open_mapped(p)
     except OSError as exc:
         return ScanFailure(path, f"cannot read: {exc.strerror or exc}")
+    except NotRegularFile as exc:
+        return ScanFailure(path, exc.message)
     try:
         return analyze_bytes(data, path, catalog=load_catalog(), options=options, sha256=sha256)
     except EcuscanError as exc:
@@ -424,23 +431,23 @@ def analyze_path(path: str, options: ScanOptions, sha256: Sha256 | None = None) 
 def expand_paths(paths: Iterable[str | os.PathLike[str]], limits: Limits) -> Iterator[tuple[str, str | None]]:
     """Files to scan: each given file, and every regular file below each given directory.
 
-    Yields ``(file, tree_root)``; symlinks are not followed. Bounded by ``limits.max_members``
-    per directory tree.
+    Yields ``(file, tree_root)``; symlinks are not followed; the walk has no recursion (a tree
+    10,000 directories deep is walked like any other). A directory that cannot be listed is
+    yielded itself, so that scanning it reports why. Bounded by ``limits.max_members`` per
+    directory tree.
     """
     for raw in paths:
         p = Path(raw)
         if p.is_dir():
             count = 0
-            for dirpath, dirnames, filenames in os.walk(p, followlinks=False):
-                dirnames.sort()
-                for name in sorted(filenames):
-                    fp = Path(dirpath) / name
-                    if fp.is_symlink() or not fp.is_file():
-                        continue
-                    count += 1
-                    if count > limits.max_members:
-                        return
-                    yield str(fp), str(p)
+            errors: list[WalkError] = []
+            for fp in walk_files(str(p), errors):
+                count += 1
+                if count > limits.max_members:
+                    return
+                yield fp, str(p)
+            for e in errors[:limits.max_items_per_kind]:
+                yield e.path, str(p)
         else:
             yield str(p), None
 
@@ -478,6 +485,8 @@ class Scanner:
             sha = sha256_file(Path(path))
         except OSError as exc:
             return None, None, f"cannot read: {exc.strerror or exc}"
+        except NotRegularFile as exc:
+            return None, None, exc.message
         if self.store is None or not self.options.use_cache:
             return sha, None, None
         top = self.store.get(sha, self.options.result_version())
@@ -597,18 +606,14 @@ def _tree_package_db(root: str, limits: Limits) -> dict[str, bytes]:
     """The package-database files under a directory tree (dpkg/opkg status and lists ...)."""
     out: dict[str, bytes] = {}
     total = 0
-    for dirpath, _dirnames, filenames in os.walk(root, followlinks=False):
-        rel_dir = os.path.relpath(dirpath, root)
-        for name in filenames:
-            rel = name if rel_dir == "." else f"{rel_dir}/{name}"
-            if not _wants_package_db(rel):
-                continue
-            fp = Path(dirpath) / name
-            if fp.is_symlink() or not fp.is_file():
-                continue
-            size = fp.stat().st_size
-            total += size
-            if total > limits.max_document_bytes:
-                return out  # keep what fits; a package database this large is not a real one
-            out[rel] = fp.read_bytes()
+    for fp in walk_files(root):
+        rel = os.path.relpath(fp, root)
+        if not _wants_package_db(rel):
+            continue
+        try:
+            data = read_regular(fp, limits.max_document_bytes - total)
+        except (OSError, EcuscanError):
+            continue  # unreadable, special, or over what is left: a package database this large is not a real one
+        total += len(data)
+        out[rel] = data
     return out
