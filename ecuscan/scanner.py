@@ -315,15 +315,19 @@ def analyze_bytes(data: Buffer, path: str, *, catalog: Catalog, options: ScanOpt
     refuses (links, devices, unsafe names, oversized members) become diagnostics of the container.
     """
     from .formats import detect
+    from .formats._util import budget_scope
     from .formats.archive import Skipped, UnpackBudget, is_container, iter_members
     limits = options.limits
+    if budget is None:  # a top-level input: one decode budget for everything decompressed from it
+        with budget_scope(limits):
+            return analyze_bytes(data, path, catalog=catalog, options=options, sha256=sha256, parent=parent,
+                                 depth=depth, budget=UnpackBudget())
     if sha256 is None:
         sha256 = Sha256(hashlib.sha256(data).hexdigest())
     if detect(data) is not ImageFormat.ARCHIVE:
         return [analyze_image(data, path, catalog=catalog, options=options, sha256=sha256, parent=parent)]
     if depth >= limits.max_container_depth:
         raise LimitExceeded(f"containers nested deeper than {limits.max_container_depth}", source=path)
-    budget = budget if budget is not None else UnpackBudget()
     skipped: list[Skipped] = []
     members: list[ScanResult] = []
     direct: list[ScanResult] = []
