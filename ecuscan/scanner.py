@@ -469,6 +469,21 @@ class Scanner:
         self.catalog = catalog or load_catalog()
         self.options = options or ScanOptions()
         self.observer = observer
+        self._unsaved: list[ScanResult] = []  # written to the store in batches (see _save)
+        self._unsaved_paths: list[tuple[str, str]] = []
+
+    #: Results written to the store per transaction.
+    SAVE_BATCH = 512
+
+    def _save(self, force: bool = False) -> None:
+        """Write the results analysed since the last write in one transaction (when a batch is
+        full, or ``force``: at the end of a scan)."""
+        if self.store is None or not (self._unsaved or self._unsaved_paths):
+            return
+        if force or len(self._unsaved) + len(self._unsaved_paths) >= self.SAVE_BATCH:
+            results, paths = self._unsaved, self._unsaved_paths
+            self._unsaved, self._unsaved_paths = [], []
+            self.store.put_many(results, paths)
 
     def scan_file(self, path: str | os.PathLike[str]) -> list[ScanResult] | ScanFailure:
         """Scan one file (cached when possible); returns its results or a failure."""
@@ -493,12 +508,10 @@ class Scanner:
             return None, None, exc.message
         if self.store is None or not self.options.use_cache:
             return sha, None, None
-        top = self.store.get(sha, self.options.result_version())
-        if top is None:
-            return sha, None, None
-        if top.path != path:
-            top = dataclasses.replace(top, path=path)
-        return sha, [top], None
+        # the analysis of these bytes as a file of their own: one stored as a container's member
+        # carries that container's path, parent and package evidence and is no answer here
+        top = self.store.get_analysis(sha, self.options.result_version(), path)
+        return sha, ([top] if top is not None else None), None
 
     def _record(self, results: list[ScanResult] | ScanFailure, cached: bool,
                 root: str | None = None) -> list[ScanOutcome]:
@@ -513,9 +526,10 @@ class Scanner:
             return [results]
         if self.store is not None:
             if cached:
-                self.store.touch_path(results[0].path, results[0].sha256)
+                self._unsaved_paths.append((results[0].path, results[0].sha256))
             else:
-                self.store.put_many(results)
+                self._unsaved.extend(results)
+            self._save()
         shown = self._with_tree_packages(results, root)
         if self.observer:
             self.observer.finished(shown[0] if isinstance(shown, list) else shown, cached)
@@ -526,6 +540,12 @@ class Scanner:
         the end, once every file of the tree is known (a file's version may come from a library it
         loads: :func:`~ecuscan.identify.links.versions_from_links`). Each file is stored as soon as
         it is analysed either way."""
+        try:
+            yield from self._scan_items(items)
+        finally:
+            self._save(force=True)
+
+    def _scan_items(self, items: Sequence[tuple[str, str | None]]) -> Iterator[ScanOutcome]:
         from .identify.links import versions_from_links
 
         trees: dict[str, list[ScanOutcome]] = {}
