@@ -32,9 +32,10 @@ def _escape(m: re.Match[str]) -> str:
     return f"\\x{code:02x}" if code < 256 else f"\\u{code:04x}"
 
 
-def printable(text: str, limit: int = 200) -> str:
+def printable(text: str, limit: int = 200, *, keep_lines: bool = False) -> str:
     r"""One line of text: control characters (ESC, newline, bidi overrides ...) become ``\xNN`` /
-    ``\uNNNN``; cut to ``limit`` characters.
+    ``\uNNNN``; cut to ``limit`` characters. ``keep_lines``: tab and line feed stay (for values
+    stored as data, such as evidence text, that every output escapes again when it shows them).
 
     >>> printable("ok\x1b[31mred")
     'ok\\x1b[31mred'
@@ -43,7 +44,7 @@ def printable(text: str, limit: int = 200) -> str:
     >>> printable("a" * 10, limit=4)
     'aaaa…'
     """
-    out = _CONTROL.sub(_escape, text)
+    out = (_CONTROL_MULTILINE if keep_lines else _CONTROL).sub(_escape, text)
     return out if len(out) <= limit else out[:limit] + "…"
 
 
