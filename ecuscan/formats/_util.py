@@ -29,7 +29,7 @@ class BufferStream(io.RawIOBase):
 
     def __init__(self, data: Buffer) -> None:
         super().__init__()
-        self._mv = as_view(data)
+        self._mv = memoryview(as_view(data))  # a view of its own: closing it leaves the caller's view usable
         self._pos = 0
 
     def readable(self) -> bool:

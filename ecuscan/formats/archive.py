@@ -388,14 +388,21 @@ def _cpio(f: BinaryIO, w: _Walker) -> Iterator[Member]:
 
 
 def _ar(data: Buffer, w: _Walker) -> Iterator[Member]:
-    entries: list[tuple[RawEntry, bytes]] = []
-    for count, (entry, reader) in enumerate(iter_ar(cast(BinaryIO, BufferStream(data)))):
+    # members are views into the archive's own buffer until one is taken, so listing a static
+    # library does not copy every object in it first
+    mv = as_view(data)
+    stream = BufferStream(data)
+    entries: list[tuple[RawEntry, memoryview]] = []
+    for count, (entry, _reader) in enumerate(iter_ar(cast(BinaryIO, stream))):
         if count > w.limits.max_members:
             raise LimitExceeded(f"more than max_members={w.limits.max_members} ar members", source=w.path)
         if entry.size > w.limits.max_member_bytes:
             w.skip(entry.name, f"{entry.size} bytes, more than max_member_bytes={w.limits.max_member_bytes}")
             continue
-        entries.append((entry, reader.read()))
+        start = stream.tell()
+        if start + entry.size > len(mv):
+            raise FormatError(f"ar member {printable(entry.name, 200)!r} runs past the end of the archive")
+        entries.append((entry, mv[start:start + entry.size]))
     names = [e.name for e, _ in entries]
     is_deb = bool(names) and names[0] == "debian-binary"
     if not is_deb:
@@ -414,27 +421,27 @@ def _ar(data: Buffer, w: _Walker) -> Iterator[Member]:
 
 
 class _BytesReader:
-    def __init__(self, blob: bytes) -> None:
+    def __init__(self, blob: bytes | memoryview) -> None:
         self._blob = blob
 
     def read(self, n: int = -1) -> bytes:
-        return self._blob if n < 0 else self._blob[:n]
+        return bytes(self._blob if n < 0 else self._blob[:n])
 
 
-def _deb_tar(blob: bytes, w: _Walker) -> tarfile.TarFile:
-    head = blob[:16]
+def _deb_tar(blob: Buffer, w: _Walker) -> tarfile.TarFile:
+    head = bytes(as_view(blob)[:16])
     if _decompressor(head, BufferStream(blob)) is None:
         return tarfile.open(fileobj=cast(IO[bytes], BufferStream(blob)), mode="r:")
     dec = _decompressor(head, BufferStream(blob))
     return tarfile.open(fileobj=cast(IO[bytes], _Counting(dec, w.limits.max_unpacked_bytes, w.path)), mode="r|")
 
 
-def _deb_data(blob: bytes, w: _Walker) -> Iterator[Member]:
+def _deb_data(blob: Buffer, w: _Walker) -> Iterator[Member]:
     with _deb_tar(blob, w) as tf:
         yield from _tar(tf, w, "")
 
 
-def _deb_control(blob: bytes, w: _Walker) -> Iterator[Member]:
+def _deb_control(blob: Buffer, w: _Walker) -> Iterator[Member]:
     with _deb_tar(blob, w) as tf:
         for info in tf:
             if info.isreg() and _safe_name(info.name) == "control" and info.size <= 1024 * 1024:
