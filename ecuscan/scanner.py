@@ -17,6 +17,7 @@ import hashlib
 import mmap
 import os
 import re
+import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from dataclasses import dataclass
@@ -540,19 +541,25 @@ class Scanner:
         self.observer = observer
         self._unsaved: list[ScanResult] = []  # written to the store in batches (see _save)
         self._unsaved_paths: list[tuple[str, str]] = []
+        self._saved_at = time.monotonic()
 
-    #: Results written to the store per transaction.
+    #: Most results written to the store per transaction ...
     SAVE_BATCH = 512
+    #: ... and the longest a result waits for its transaction: a killed scan loses at most this
+    #: much work, and a slow scan still fills the store as it goes.
+    SAVE_SECONDS = 1.0
 
     def _save(self, force: bool = False) -> None:
-        """Write the results analysed since the last write in one transaction (when a batch is
-        full, or ``force``: at the end of a scan)."""
+        """Write the results analysed since the last write in one transaction: when a batch is
+        full or has waited ``SAVE_SECONDS``, or ``force`` (at the end of a scan)."""
         if self.store is None or not (self._unsaved or self._unsaved_paths):
             return
-        if force or len(self._unsaved) + len(self._unsaved_paths) >= self.SAVE_BATCH:
+        if (force or len(self._unsaved) + len(self._unsaved_paths) >= self.SAVE_BATCH
+                or time.monotonic() - self._saved_at >= self.SAVE_SECONDS):
             results, paths = self._unsaved, self._unsaved_paths
             self._unsaved, self._unsaved_paths = [], []
             self.store.put_many(results, paths)
+            self._saved_at = time.monotonic()
 
     def scan_file(self, path: str | os.PathLike[str]) -> list[ScanResult] | ScanFailure:
         """Scan one file (cached when possible); returns its results or a failure."""
