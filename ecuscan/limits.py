@@ -58,6 +58,10 @@ class Limits:
     max_isotp_payload: int = 64 * KiB
     #: Most frames read from one bus log for replay.
     max_log_frames: int = 5_000_000
+    #: Most bytes decompressed in total from one top-level input: archive and PDX members and
+    #: compressed streams and sections at any depth draw on one shared budget; sizes a format
+    #: declares (zip central directory, tar headers) are checked against it before inflating.
+    max_decompressed_bytes: int = 8 * GiB
     #: Largest PE/COFF file whose headers, imports and resources are parsed (larger: bytes scanned only).
     max_pe_bytes: int = 256 * MiB
     #: Deepest nesting inside a UEFI firmware volume (compressed / GUID-defined sections, volumes in volumes).

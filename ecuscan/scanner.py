@@ -17,6 +17,7 @@ import hashlib
 import mmap
 import os
 import re
+import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from dataclasses import dataclass
@@ -33,6 +34,7 @@ from .model import (
     Buffer,
     Component,
     Diagnostic,
+    EvidenceMethod,
     ImageFormat,
     Provenance,
     Relation,
@@ -42,6 +44,7 @@ from .model import (
     Severity,
     Sha256,
 )
+from .safeio import NotRegularFile, WalkError, open_regular, read_regular, walk_files
 from .store import Store
 
 if TYPE_CHECKING:
@@ -115,8 +118,9 @@ class ScanObserver(Protocol):
 
 
 def sha256_file(path: Path) -> Sha256:
-    """SHA-256 of a file, read in chunks."""
-    with path.open("rb") as f:
+    """SHA-256 of a regular file, read in chunks (:class:`~ecuscan.safeio.NotRegularFile` for a
+    FIFO, device or socket: those are never read)."""
+    with os.fdopen(open_regular(path), "rb") as f:
         return Sha256(hashlib.file_digest(f, "sha256").hexdigest())
 
 
@@ -148,23 +152,82 @@ _DOC_NAME = re.compile(r"(?i)^(?:changelog|changes|news|readme|authors|thanks|hi
                        r"|\.(?:md|rst|html?)$")
 
 
-def is_documentation(path: str, data: Buffer) -> bool:
-    r"""True for a text document (changelog, man page, README...) by its path and its bytes.
+#: Document markup, recognised at the start of a line in the first 64 KiB: POD (Perl's
+#: documentation, in ``.pod`` files and inside modules), roff man pages, Texinfo, HTML.
+_DOC_MARKUP = re.compile(rb"(?m)^(?:=(?:pod|head[1-6]|over|item|back|encoding|begin|end|for)\b"
+                         rb"|\.(?:TH|Dt|Dd|SH|Sh)[ \t]|\\input texinfo|@node |<!DOCTYPE html|<html\b)")
 
-    The path decides what is documentation (a ``share/doc`` or ``share/man`` directory, or a
-    changelog/NEWS/README/Markdown/HTML name); the bytes must be text (no NUL in the first
-    64 KiB), so a binary that happens to live there is still analysed.
+
+def _is_text(head: bytes) -> bool:
+    """No NUL and almost only printable ASCII/UTF-8 bytes and whitespace."""
+    if not head or b"\x00" in head:
+        return False
+    control = sum(head.count(bytes([c])) for c in (*range(1, 9), 11, 12, *range(14, 32), 127))
+    return control <= len(head) // 200
+
+
+def is_documentation(path: str, data: Buffer) -> bool:
+    r"""True for a text document (changelog, man page, README, POD ...) by its path or its content.
+
+    A document by path: in a ``share/doc`` / ``share/man`` ... directory, or named like a
+    changelog/NEWS/README/Markdown/HTML file. A document by content, wherever it lives and
+    whatever its name: text whose lines carry document markup (POD ``=head1``/``=item``/``=cut``
+    in at least two places, a roff man page's ``.TH``/``.SH``, Texinfo, HTML): Perl's ``.pod``
+    files under a library directory quote the releases of the libraries they document. Either
+    way the bytes must be text (no NUL in the first 64 KiB), so a binary is still analysed.
 
     >>> is_documentation("pkg.deb!/usr/share/doc/zlib1g/changelog.gz!/changelog", b"zlib (1:1.3)")
     True
     >>> is_documentation("usr/lib/libz.so.1", b"zlib 1.3"), is_documentation("docs/README", b"\x7fELF\x00")
     (False, False)
+    >>> is_documentation("usr/lib/perl5/Net/SSLeay.pod", b"=head1 NAME\n\nNet::SSLeay\n\n=head1 OpenSSL 1.0.0d\n")
+    True
     """
     p = "/" + path.replace("\\", "/").replace("!/", "/").lstrip("/")
     name = p.rsplit("/", 1)[-1]
-    if not (any(d in p for d in _DOC_DIRS) or _DOC_NAME.search(name)):
+    head = bytes(data[:65536])
+    if b"\x00" in head:
         return False
-    return b"\x00" not in bytes(data[:65536])
+    if any(d in p for d in _DOC_DIRS) or _DOC_NAME.search(name):
+        return True
+    if not _is_text(head):
+        return False
+    marks = _DOC_MARKUP.findall(head)
+    return len(marks) >= 2 or (len(marks) == 1 and not marks[0].startswith(b"="))
+
+
+_LD_SCRIPT = re.compile(rb"\A(?:\s|/\*.*?\*/)*(?:OUTPUT_FORMAT|GROUP|INPUT|SEARCH_DIR|OUTPUT_ARCH)\s*\(", re.DOTALL)
+_LD_REF = re.compile(rb"[^\s()]+?\.(?:so(?:\.\d+)*|a)(?=[\s()]|$)")
+
+
+def linker_script_references(data: Buffer) -> list[str] | None:
+    r"""The files a GNU ld script (``libc.so`` on glibc systems) names, or ``None`` when the
+    bytes are no linker script (text starting, after comments, with a linker command).
+
+    >>> linker_script_references(b"/* GNU ld script */\nGROUP ( /lib/libc.so.6 /usr/lib/libc_nonshared.a "
+    ...                          b"AS_NEEDED ( /lib/ld-linux.so.2 ) )\n")
+    ['/lib/libc.so.6', '/usr/lib/libc_nonshared.a', '/lib/ld-linux.so.2']
+    >>> linker_script_references(b"\x7fELF") is None
+    True
+    """
+    head = bytes(data[:65536])
+    if len(data) > 65536 or not _is_text(head) or not _LD_SCRIPT.match(head):
+        return None
+    return [m.decode("utf-8", "replace") for m in _LD_REF.findall(head)][:64]
+
+
+def _linker_script_components(refs: list[str], catalog: Catalog, limits: Limits) -> tuple[Component, ...]:
+    """USES components for the libraries a linker script points the linker at (it holds no code)."""
+    from .identify import merge_hits
+    from .identify._hits import Hit, make_evidence
+    from .identify.symbols import match_soname
+
+    hits = []
+    for ref in refs:
+        for entry, _version, rule in match_soname(catalog, ref.rsplit("/", 1)[-1]):
+            hits.append(Hit(entry.id, None, Relation.USES, make_evidence(
+                None, EvidenceMethod.NEEDED, ref, limits=limits, detail=f"ld script; {rule}")))
+    return merge_hits(hits, catalog, limits)
 
 
 def _package_listing(path: str, data: Buffer, catalog: Catalog,
@@ -249,6 +312,12 @@ def analyze_image(data: Buffer, path: str, *, catalog: Catalog, options: ScanOpt
         # "QNX 6.5"): mentions, not contents; its package's metadata still applies to it
         prov = Provenance(sha256=sha256, size=size)
         metadata["content"] = "documentation (not identified)"
+    elif image.format is ImageFormat.RAW and (refs := linker_script_references(data)) is not None:
+        # a GNU ld script (glibc's libc.so) is text that sends the linker to other files: what it
+        # names is used, nothing is contained (its name is no library's file name)
+        components = _linker_script_components(refs, catalog, limits)
+        prov = Provenance(sha256=sha256, size=size)
+        metadata["content"] = "GNU ld script: " + ", ".join(refs)[:500]
     else:
         components = identify.identify(image, catalog, limits)
         prov = provenance.extract(image, limits, file_sha256=sha256, file_size=size)
@@ -274,6 +343,9 @@ def _container_result(path: str, sha256: Sha256, size: int, members: Sequence[Sc
                 union[key] = dataclasses.replace(have, confidence=max(have.confidence, c.confidence))
             else:
                 union[key] = c
+    versioned = {(cid, rel) for (cid, v, rel) in union if v is not None}
+    for bare in [k for k in union if k[1] is None and (k[0], k[2]) in versioned]:
+        del union[bare]  # one member knew the version another's bare marker lacked: one component
     return ScanResult(
         path=path, sha256=sha256, size=size, format=ImageFormat.ARCHIVE,
         provenance=Provenance(sha256=sha256, size=size),
@@ -314,15 +386,19 @@ def analyze_bytes(data: Buffer, path: str, *, catalog: Catalog, options: ScanOpt
     refuses (links, devices, unsafe names, oversized members) become diagnostics of the container.
     """
     from .formats import detect
+    from .formats._util import budget_scope
     from .formats.archive import Skipped, UnpackBudget, is_container, iter_members
     limits = options.limits
+    if budget is None:  # a top-level input: one decode budget for everything decompressed from it
+        with budget_scope(limits):
+            return analyze_bytes(data, path, catalog=catalog, options=options, sha256=sha256, parent=parent,
+                                 depth=depth, budget=UnpackBudget())
     if sha256 is None:
         sha256 = Sha256(hashlib.sha256(data).hexdigest())
     if detect(data) is not ImageFormat.ARCHIVE:
         return [analyze_image(data, path, catalog=catalog, options=options, sha256=sha256, parent=parent)]
     if depth >= limits.max_container_depth:
         raise LimitExceeded(f"containers nested deeper than {limits.max_container_depth}", source=path)
-    budget = budget if budget is not None else UnpackBudget()
     skipped: list[Skipped] = []
     members: list[ScanResult] = []
     direct: list[ScanResult] = []
@@ -378,8 +454,11 @@ def _member_summary(members: Sequence[ScanResult], prefix: str) -> list[Diagnost
 
 
 def _open_mapped(path: Path) -> tuple[Buffer, object]:
-    """Memory-map a file (empty files give ``b""``). Returns the buffer and what to close."""
-    f = path.open("rb")
+    """Memory-map a regular file (empty files give ``b""``). Returns the buffer and what to close.
+
+    Raises :class:`~ecuscan.safeio.NotRegularFile` for anything else (a FIFO would block,
+    ``/dev/zero`` never ends), :class:`OSError` when it cannot be opened."""
+    f = os.fdopen(open_regular(path), "rb")
     try:
         size = os.fstat(f.fileno()).st_size
         if size == 0:
@@ -406,6 +485,8 @@ def analyze_path(path: str, options: ScanOptions, sha256: Sha256 | None = None) 
         data, closer = _open_mapped(p)
     except OSError as exc:
         return ScanFailure(path, f"cannot read: {exc.strerror or exc}")
+    except NotRegularFile as exc:
+        return ScanFailure(path, exc.message)
     try:
         return analyze_bytes(data, path, catalog=load_catalog(), options=options, sha256=sha256)
     except EcuscanError as exc:
@@ -425,23 +506,23 @@ def analyze_path(path: str, options: ScanOptions, sha256: Sha256 | None = None) 
 def expand_paths(paths: Iterable[str | os.PathLike[str]], limits: Limits) -> Iterator[tuple[str, str | None]]:
     """Files to scan: each given file, and every regular file below each given directory.
 
-    Yields ``(file, tree_root)``; symlinks are not followed. Bounded by ``limits.max_members``
-    per directory tree.
+    Yields ``(file, tree_root)``; symlinks are not followed; the walk has no recursion (a tree
+    10,000 directories deep is walked like any other). A directory that cannot be listed is
+    yielded itself, so that scanning it reports why. Bounded by ``limits.max_members`` per
+    directory tree.
     """
     for raw in paths:
         p = Path(raw)
         if p.is_dir():
             count = 0
-            for dirpath, dirnames, filenames in os.walk(p, followlinks=False):
-                dirnames.sort()
-                for name in sorted(filenames):
-                    fp = Path(dirpath) / name
-                    if fp.is_symlink() or not fp.is_file():
-                        continue
-                    count += 1
-                    if count > limits.max_members:
-                        return
-                    yield str(fp), str(p)
+            errors: list[WalkError] = []
+            for fp in walk_files(str(p), errors):
+                count += 1
+                if count > limits.max_members:
+                    return
+                yield fp, str(p)
+            for e in errors[:limits.max_items_per_kind]:
+                yield e.path, str(p)
         else:
             yield str(p), None
 
@@ -459,6 +540,27 @@ class Scanner:
         self.catalog = catalog or load_catalog()
         self.options = options or ScanOptions()
         self.observer = observer
+        self._unsaved: list[ScanResult] = []  # written to the store in batches (see _save)
+        self._unsaved_paths: list[tuple[str, str]] = []
+        self._saved_at = time.monotonic()
+
+    #: Most results written to the store per transaction ...
+    SAVE_BATCH = 512
+    #: ... and the longest a result waits for its transaction: a killed scan loses at most this
+    #: much work, and a slow scan still fills the store as it goes.
+    SAVE_SECONDS = 1.0
+
+    def _save(self, force: bool = False) -> None:
+        """Write the results analysed since the last write in one transaction: when a batch is
+        full or has waited ``SAVE_SECONDS``, or ``force`` (at the end of a scan)."""
+        if self.store is None or not (self._unsaved or self._unsaved_paths):
+            return
+        if (force or len(self._unsaved) + len(self._unsaved_paths) >= self.SAVE_BATCH
+                or time.monotonic() - self._saved_at >= self.SAVE_SECONDS):
+            results, paths = self._unsaved, self._unsaved_paths
+            self._unsaved, self._unsaved_paths = [], []
+            self.store.put_many(results, paths)
+            self._saved_at = time.monotonic()
 
     def scan_file(self, path: str | os.PathLike[str]) -> list[ScanResult] | ScanFailure:
         """Scan one file (cached when possible); returns its results or a failure."""
@@ -479,14 +581,14 @@ class Scanner:
             sha = sha256_file(Path(path))
         except OSError as exc:
             return None, None, f"cannot read: {exc.strerror or exc}"
+        except NotRegularFile as exc:
+            return None, None, exc.message
         if self.store is None or not self.options.use_cache:
             return sha, None, None
-        top = self.store.get(sha, self.options.result_version())
-        if top is None:
-            return sha, None, None
-        if top.path != path:
-            top = dataclasses.replace(top, path=path)
-        return sha, [top], None
+        # the analysis of these bytes as a file of their own: one stored as a container's member
+        # carries that container's path, parent and package evidence and is no answer here
+        top = self.store.get_analysis(sha, self.options.result_version(), path)
+        return sha, ([top] if top is not None else None), None
 
     def _record(self, results: list[ScanResult] | ScanFailure, cached: bool,
                 root: str | None = None) -> list[ScanOutcome]:
@@ -501,9 +603,10 @@ class Scanner:
             return [results]
         if self.store is not None:
             if cached:
-                self.store.touch_path(results[0].path, results[0].sha256)
+                self._unsaved_paths.append((results[0].path, results[0].sha256))
             else:
-                self.store.put_many(results)
+                self._unsaved.extend(results)
+            self._save()
         shown = self._with_tree_packages(results, root)
         if self.observer:
             self.observer.finished(shown[0] if isinstance(shown, list) else shown, cached)
@@ -514,6 +617,12 @@ class Scanner:
         the end, once every file of the tree is known (a file's version may come from a library it
         loads: :func:`~ecuscan.identify.links.versions_from_links`). Each file is stored as soon as
         it is analysed either way."""
+        try:
+            yield from self._scan_items(items)
+        finally:
+            self._save(force=True)
+
+    def _scan_items(self, items: Sequence[tuple[str, str | None]]) -> Iterator[ScanOutcome]:
         from .identify.links import versions_from_links
 
         trees: dict[str, list[ScanOutcome]] = {}
@@ -598,18 +707,14 @@ def _tree_package_db(root: str, limits: Limits) -> dict[str, bytes]:
     """The package-database files under a directory tree (dpkg/opkg status and lists ...)."""
     out: dict[str, bytes] = {}
     total = 0
-    for dirpath, _dirnames, filenames in os.walk(root, followlinks=False):
-        rel_dir = os.path.relpath(dirpath, root)
-        for name in filenames:
-            rel = name if rel_dir == "." else f"{rel_dir}/{name}"
-            if not _wants_package_db(rel):
-                continue
-            fp = Path(dirpath) / name
-            if fp.is_symlink() or not fp.is_file():
-                continue
-            size = fp.stat().st_size
-            total += size
-            if total > limits.max_document_bytes:
-                return out  # keep what fits; a package database this large is not a real one
-            out[rel] = fp.read_bytes()
+    for fp in walk_files(root):
+        rel = os.path.relpath(fp, root)
+        if not _wants_package_db(rel):
+            continue
+        try:
+            data = read_regular(fp, limits.max_document_bytes - total)
+        except (OSError, EcuscanError):
+            continue  # unreadable, special, or over what is left: a package database this large is not a real one
+        total += len(data)
+        out[rel] = data
     return out

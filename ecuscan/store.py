@@ -6,15 +6,25 @@ image is written in one transaction, so a killed process leaves either the whole
 or nothing. The schema is versioned in the ``meta`` table; :func:`Store.open` migrates.
 
 URLs: ``sqlite:///PATH``, ``postgresql://user@host/db`` (psycopg 3), or a bare file path.
+
+The images table is a cache of the analysis of *bytes*: a result is keyed by content hash, and
+one found as the member of a container does not replace one analysed as a file of its own
+(which :meth:`Store.get_analysis` serves). Writes are batched: :meth:`Store.put_many` writes any
+number of results in one transaction with one multi-row statement per table and chunk. A
+damaged database gives a :class:`StoreError` that says so (never a driver traceback);
+:meth:`Store.check` reports the damage and :meth:`Store.repair` rebuilds an SQLite store from
+what can still be read.
 """
 
 from __future__ import annotations
 
+import contextlib
+import dataclasses
 import json
 import os
 import time
-from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -76,6 +86,42 @@ def _to_url(spec: str) -> str:
             return "postgresql+psycopg://" + spec[len("postgresql://"):]
         return spec
     return "sqlite:///" + str(Path(spec).expanduser())
+
+
+#: Rows per multi-row INSERT (SQLite allows 32,766 bound parameters per statement; 6 per image row).
+_CHUNK = 500
+_REPAIR_HINT = "the store is damaged; `ecuscan store check` reports what, `ecuscan store check --repair` rebuilds it"
+
+
+@contextlib.contextmanager
+def _guard(url: str, doing: str) -> Iterator[None]:
+    """Database errors (a damaged file, a lost server) become one clear :class:`StoreError`."""
+    try:
+        yield
+    except sa.exc.DatabaseError as exc:
+        orig = getattr(exc, "orig", None) or exc
+        hint = f" ({_REPAIR_HINT})" if "malformed" in str(orig) or "not a database" in str(orig) else ""
+        raise StoreError(f"cannot {doing}: {orig.__class__.__name__}: {str(orig)[:300]}{hint}", source=url) from exc
+    except sa.exc.SQLAlchemyError as exc:
+        raise StoreError(f"cannot {doing}: {exc.__class__.__name__}: {str(exc)[:300]}", source=url) from exc
+
+
+def _parse(doc: str, sha: str, url: str) -> ScanResult:
+    try:
+        return ScanResult.from_dict(json.loads(doc))
+    except (ValueError, KeyError, TypeError, AttributeError) as exc:
+        raise StoreError(f"stored result of image {sha} is unreadable ({exc.__class__.__name__}); {_REPAIR_HINT}",
+                         source=url) from exc
+
+
+@dataclass(frozen=True)
+class RepairReport:
+    """What :meth:`Store.repair` kept and lost, per table, and where the damaged file went."""
+
+    kept: dict[str, int] = field(default_factory=dict)
+    lost: dict[str, int] = field(default_factory=dict)
+    backup: str | None = None
+    notes: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -162,88 +208,230 @@ class Store:
     # --- scan results -------------------------------------------------------------------
 
     def get(self, sha256: str, scanner_version: str | None = None) -> ScanResult | None:
-        """The stored result for this content hash (and scanner version, when given)."""
+        """The stored result for this content hash (and scanner version, when given); a stored
+        document that no longer parses is a miss (the next scan replaces it)."""
         q = sa.select(images_t.c.result, images_t.c.scanner_version).where(images_t.c.sha256 == sha256)
-        with self.engine.connect() as conn:
+        with _guard(self.url, "read the store"), self.engine.connect() as conn:
             row = conn.execute(q).first()
         if row is None or (scanner_version is not None and row[1] != scanner_version):
             return None
-        return ScanResult.from_dict(json.loads(row[0]))
+        try:
+            return _parse(row[0], sha256, self.url)
+        except StoreError:
+            return None
+
+    def get_analysis(self, sha256: str, scanner_version: str, path: str) -> ScanResult | None:
+        """The cached analysis of these bytes as a file of their own, shown at ``path``.
+
+        A result stored as the member of a container is no answer: its path, parent and package
+        evidence came from that container (a direct scan of the same bytes analyses them).
+        """
+        top = self.get(sha256, scanner_version)
+        if top is None or top.parent is not None:
+            return None
+        return top if top.path == path else dataclasses.replace(top, path=path)
 
     def put(self, result: ScanResult) -> None:
         """Store one result (and the path it was seen at) in one transaction; replaces older ones."""
         self.put_many([result])
 
-    def put_many(self, results: Iterable[ScanResult]) -> None:
-        """Store several results (a container and its members) in one transaction."""
+    def put_many(self, results: Iterable[ScanResult], touched: Iterable[tuple[str, str]] = ()) -> None:
+        """Store results (and paths seen holding known hashes, ``touched``) in one transaction,
+        with one multi-row statement per table and chunk of rows.
+
+        A result whose ``parent`` is set (a container member) replaces a stored result of the same
+        bytes only when that one is from another scanner version or is itself a member result:
+        the analysis of a file of its own is kept.
+        """
         now = time.time()
-        try:
-            with self.engine.begin() as conn:
-                for result in results:
-                    self._upsert(conn, images_t, {"sha256": result.sha256}, {
-                        "scanner_version": result.scanner_version, "size": result.size,
-                        "format": result.format.value, "scanned_at": now,
-                        "result": json.dumps(result.to_dict(), sort_keys=True)})
-                    self._upsert(conn, paths_t, {"path": result.path},
-                                 {"sha256": result.sha256, "seen_at": now})
-        except sa.exc.SQLAlchemyError as exc:
-            raise StoreError(f"cannot store results: {exc}", source=self.url) from exc
+        top: dict[str, dict[str, Any]] = {}
+        members: dict[str, dict[str, Any]] = {}
+        paths: dict[str, dict[str, Any]] = {}
+        for result in results:
+            row = {"sha256": result.sha256, "scanner_version": result.scanner_version, "size": result.size,
+                   "format": result.format.value, "scanned_at": now,
+                   "result": json.dumps(result.to_dict(), sort_keys=True)}
+            (members if result.parent is not None else top)[result.sha256] = row
+            paths[result.path] = {"path": result.path, "sha256": result.sha256, "seen_at": now}
+        for path, sha in touched:
+            paths[path] = {"path": path, "sha256": sha, "seen_at": now}
+        for sha in top:
+            members.pop(sha, None)
+        with _guard(self.url, "store results"), self.engine.begin() as conn:
+            self._upsert_rows(conn, images_t, ["sha256"], list(members.values()), members_only=True)
+            self._upsert_rows(conn, images_t, ["sha256"], list(top.values()))
+            self._upsert_rows(conn, paths_t, ["path"], list(paths.values()))
 
     def touch_path(self, path: str, sha256: str) -> None:
         """Record that ``path`` was seen holding ``sha256`` (a cached rescan)."""
-        with self.engine.begin() as conn:
-            self._upsert(conn, paths_t, {"path": path}, {"sha256": sha256, "seen_at": time.time()})
+        self.put_many([], [(path, sha256)])
 
     def for_path(self, path: str) -> ScanResult | None:
         """The result last recorded for ``path``."""
-        q = (sa.select(images_t.c.result).select_from(paths_t.join(images_t, paths_t.c.sha256 == images_t.c.sha256))
+        q = (sa.select(images_t.c.result, images_t.c.sha256)
+             .select_from(paths_t.join(images_t, paths_t.c.sha256 == images_t.c.sha256))
              .where(paths_t.c.path == path))
-        with self.engine.connect() as conn:
+        with _guard(self.url, "read the store"), self.engine.connect() as conn:
             row = conn.execute(q).first()
-        return ScanResult.from_dict(json.loads(row[0])) if row else None
+        return _parse(row[0], row[1], self.url) if row else None
 
     def results(self) -> Iterator[ScanResult]:
-        """Every stored result, by hash."""
-        with self.engine.connect() as conn:
-            for (doc,) in conn.execute(sa.select(images_t.c.result).order_by(images_t.c.sha256)):
-                yield ScanResult.from_dict(json.loads(doc))
+        """Every stored result, by hash (:class:`StoreError` on a damaged store or document)."""
+        with _guard(self.url, "read the store"), self.engine.connect() as conn:
+            q = sa.select(images_t.c.result, images_t.c.sha256).order_by(images_t.c.sha256)
+            for doc, sha in conn.execute(q):
+                yield _parse(doc, sha, self.url)
 
     def hashes(self) -> set[Sha256]:
         """The content hashes held."""
-        with self.engine.connect() as conn:
+        with _guard(self.url, "read the store"), self.engine.connect() as conn:
             return {Sha256(r[0]) for r in conn.execute(sa.select(images_t.c.sha256))}
 
     def count(self) -> int:
         """Number of stored image results."""
-        with self.engine.connect() as conn:
+        with _guard(self.url, "read the store"), self.engine.connect() as conn:
             return int(conn.execute(sa.select(sa.func.count()).select_from(images_t)).scalar_one())
 
     def check(self) -> IntegrityReport:
         """Integrity check: the database's own check (SQLite) plus every stored document parses
-        and matches its key; every path points at a stored image."""
+        and matches its key; every path points at a stored image. Damage the database itself
+        reports (a malformed page) is a problem in the report, not an exception."""
         problems: list[str] = []
+        n_images = n_paths = 0
         with self.engine.connect() as conn:
             if self.engine.dialect.name == "sqlite":
-                res = conn.execute(sa.text("PRAGMA integrity_check")).scalar_one()
-                if res != "ok":
-                    problems.append(f"sqlite integrity_check: {res}")
-            n_images = 0
-            for sha, doc in conn.execute(sa.select(images_t.c.sha256, images_t.c.result)):
-                n_images += 1
                 try:
-                    r = ScanResult.from_dict(json.loads(doc))
-                except (ValueError, KeyError, TypeError) as exc:
-                    problems.append(f"image {sha}: unreadable result ({exc})")
-                    continue
-                if r.sha256 != sha:
-                    problems.append(f"image {sha}: result is for {r.sha256}")
-            dangling = conn.execute(
-                sa.select(sa.func.count()).select_from(paths_t)
-                .where(~paths_t.c.sha256.in_(sa.select(images_t.c.sha256)))).scalar_one()
-            n_paths = conn.execute(sa.select(sa.func.count()).select_from(paths_t)).scalar_one()
-        if dangling:
-            problems.append(f"{dangling} path(s) point at no stored image")
-        return IntegrityReport(images=n_images, paths=int(n_paths), problems=tuple(problems))
+                    rows = [r[0] for r in conn.execute(sa.text("PRAGMA integrity_check(20)"))]
+                except sa.exc.DatabaseError as exc:
+                    rows = [f"cannot run: {getattr(exc, 'orig', exc)}"]
+                if rows != ["ok"]:
+                    problems.extend(f"sqlite integrity_check: {str(r)[:300]}" for r in rows)
+            try:
+                for sha, doc in conn.execute(sa.select(images_t.c.sha256, images_t.c.result)):
+                    n_images += 1
+                    try:
+                        r = ScanResult.from_dict(json.loads(doc))
+                    except (ValueError, KeyError, TypeError, AttributeError) as exc:
+                        problems.append(f"image {sha}: unreadable result ({exc.__class__.__name__}: {str(exc)[:100]})")
+                        continue
+                    if r.sha256 != sha:
+                        problems.append(f"image {sha}: result is for {r.sha256}")
+                dangling = conn.execute(
+                    sa.select(sa.func.count()).select_from(paths_t)
+                    .where(~paths_t.c.sha256.in_(sa.select(images_t.c.sha256)))).scalar_one()
+                n_paths = int(conn.execute(sa.select(sa.func.count()).select_from(paths_t)).scalar_one())
+                if dangling:
+                    problems.append(f"{dangling} path(s) point at no stored image")
+                conn.execute(sa.select(sa.func.count()).select_from(vulns_t)).scalar_one()
+                for (doc,) in conn.execute(sa.select(vulns_t.c.doc)):
+                    json.loads(doc)
+            except sa.exc.DatabaseError as exc:
+                problems.append(f"reading the tables failed after {n_images} image(s): "
+                                f"{str(getattr(exc, 'orig', exc))[:300]}")
+            except ValueError as exc:
+                problems.append(f"a vulnerability record is unreadable: {exc}")
+        return IntegrityReport(images=n_images, paths=n_paths, problems=tuple(problems))
+
+    def repair(self) -> RepairReport:
+        """Rebuild the store from what can still be read; report what was kept and lost.
+
+        SQLite: every row that reads back and (for images) parses and matches its hash is copied
+        into a new database file, which replaces the damaged one; the damaged file is kept beside
+        it as ``<name>.damaged-<time>``. Rows are read in chunks by rowid and one by one inside a
+        chunk that fails, so one bad page costs only its own rows. PostgreSQL: the server keeps its
+        own pages; unreadable image documents and dangling paths are deleted.
+        Lost images are only a cache (the next scan analyses those files again); lost
+        vulnerability records must be imported again (``ecuscan vulns import``).
+        """
+        if self.engine.dialect.name != "sqlite":
+            return self._repair_rows()
+        src = Path(self.engine.url.database or "")
+        kept: dict[str, int] = {}
+        lost: dict[str, int] = {}
+        salvaged: dict[str, list[dict[str, Any]]] = {}
+        with self.engine.connect() as conn:
+            for table in (images_t, paths_t, vulns_t, meta_t):
+                rows, bad = _salvage(conn, table)
+                if table is images_t:
+                    good = []
+                    for row in rows:
+                        try:
+                            ok = ScanResult.from_dict(json.loads(row["result"])).sha256 == row["sha256"]
+                        except (ValueError, KeyError, TypeError, AttributeError):
+                            ok = False
+                        if ok:
+                            good.append(row)
+                        else:
+                            bad += 1
+                    rows = good
+                elif table is vulns_t:
+                    good = []
+                    for row in rows:
+                        try:
+                            json.loads(row["doc"])
+                            good.append(row)
+                        except ValueError:
+                            bad += 1
+                    rows = good
+                salvaged[table.name] = rows
+                kept[table.name], lost[table.name] = len(rows), bad
+        shas = {r["sha256"] for r in salvaged["images"]}
+        dangling = [r for r in salvaged["paths"] if r["sha256"] not in shas]
+        salvaged["paths"] = [r for r in salvaged["paths"] if r["sha256"] in shas]
+        kept["paths"] -= len(dangling)
+        lost["paths"] += len(dangling)
+        self.engine.dispose()
+        fresh = src.with_name(src.name + ".rebuilt")
+        for p in (fresh, Path(str(fresh) + "-wal"), Path(str(fresh) + "-shm")):
+            p.unlink(missing_ok=True)
+        new = Store.open(str(fresh))
+        try:
+            with _guard(str(fresh), "write the rebuilt store"), new.engine.begin() as conn:
+                conn.execute(meta_t.delete())
+                for table in (meta_t, images_t, paths_t, vulns_t):
+                    rows = salvaged[table.name]
+                    for i in range(0, len(rows), _CHUNK):
+                        conn.execute(table.insert(), rows[i:i + _CHUNK])
+                if not salvaged["meta"]:
+                    conn.execute(meta_t.insert().values(key="schema_version", value=str(SCHEMA_VERSION)))
+            with new.engine.connect() as conn:
+                conn.execute(sa.text("PRAGMA wal_checkpoint(TRUNCATE)"))
+        finally:
+            new.close()
+        backup = src.with_name(f"{src.name}.damaged-{time.strftime('%Y%m%dT%H%M%S')}")
+        for suffix in ("", "-wal", "-shm"):
+            old = Path(str(src) + suffix)
+            if old.exists():
+                old.rename(Path(str(backup) + suffix))
+        fresh.rename(src)
+        for suffix in ("-wal", "-shm"):
+            Path(str(fresh) + suffix).unlink(missing_ok=True)
+        self.engine = Store.open(str(src)).engine
+        notes = []
+        if lost.get("images"):
+            notes.append(f"{lost['images']} cached image result(s) lost: the next scan analyses those files again")
+        if lost.get("vuln_records"):
+            notes.append(f"{lost['vuln_records']} vulnerability record(s) lost: run `ecuscan vulns import` again")
+        return RepairReport(kept=kept, lost=lost, backup=str(backup), notes=tuple(notes))
+
+    def _repair_rows(self) -> RepairReport:
+        """Repair on a server database: delete unreadable image documents and dangling paths."""
+        bad: list[str] = []
+        with _guard(self.url, "repair the store"), self.engine.begin() as conn:
+            total = 0
+            for sha, doc in conn.execute(sa.select(images_t.c.sha256, images_t.c.result)):
+                total += 1
+                try:
+                    if ScanResult.from_dict(json.loads(doc)).sha256 != sha:
+                        bad.append(sha)
+                except (ValueError, KeyError, TypeError, AttributeError):
+                    bad.append(sha)
+            for i in range(0, len(bad), _CHUNK):
+                conn.execute(images_t.delete().where(images_t.c.sha256.in_(bad[i:i + _CHUNK])))
+            gone = conn.execute(paths_t.delete().where(~paths_t.c.sha256.in_(sa.select(images_t.c.sha256))))
+        notes = (f"{len(bad)} cached image result(s) lost: the next scan analyses those files again",) if bad else ()
+        return RepairReport(kept={"images": total - len(bad)}, lost={"images": len(bad), "paths": gone.rowcount},
+                            notes=notes)
 
     # --- vulnerability records -----------------------------------------------------------
 
@@ -254,7 +442,7 @@ class Store:
         """
         key = f"{source}:{record_id}"
         text = json.dumps(doc, sort_keys=True)
-        with self.engine.begin() as conn:
+        with _guard(self.url, "store a vulnerability record"), self.engine.begin() as conn:
             row = conn.execute(sa.select(vulns_t.c.modified, vulns_t.c.doc).where(vulns_t.c.id == key)).first()
             if row is None:
                 conn.execute(vulns_t.insert().values(id=key, source=source, record_id=record_id,
@@ -272,11 +460,40 @@ class Store:
         q = sa.select(vulns_t.c.source, vulns_t.c.record_id, vulns_t.c.doc).order_by(vulns_t.c.id)
         if source:
             q = q.where(vulns_t.c.source == source)
-        with self.engine.connect() as conn:
+        with _guard(self.url, "read vulnerability records"), self.engine.connect() as conn:
             for src, rid, doc in conn.execute(q):
-                yield src, rid, json.loads(doc)
+                try:
+                    parsed = json.loads(doc)
+                except ValueError as exc:
+                    raise StoreError(f"stored vulnerability record {src}:{rid} is unreadable; {_REPAIR_HINT}",
+                                     source=self.url) from exc
+                yield src, rid, parsed
 
     # --- helpers --------------------------------------------------------------------------
+
+    def _upsert_rows(self, conn: sa.Connection, table: sa.Table, key: list[str], rows: Sequence[dict[str, Any]],
+                     members_only: bool = False) -> None:
+        """Insert-or-update ``rows`` (unique by ``key``) with one statement per chunk of rows.
+
+        ``members_only``: an existing image row is replaced only when it is itself a member result
+        (its document names a parent) or from another scanner version."""
+        if not rows:
+            return
+        dialect = self.engine.dialect.name
+        if dialect == "sqlite":
+            from sqlalchemy.dialects.sqlite import insert as insert_for
+        elif dialect == "postgresql":
+            from sqlalchemy.dialects.postgresql import insert as insert_for  # type: ignore[assignment]
+        else:  # pragma: no cover - only the two dialects above are supported
+            raise StoreError(f"unsupported database {dialect}", source=self.url)
+        for i in range(0, len(rows), _CHUNK):
+            stmt = insert_for(table).values(list(rows[i:i + _CHUNK]))
+            update = {c: stmt.excluded[c] for c in rows[0] if c not in key}
+            where = None
+            if members_only:
+                where = sa.or_(table.c.scanner_version != stmt.excluded.scanner_version,
+                               ~table.c.result.contains('"parent": null'))
+            conn.execute(stmt.on_conflict_do_update(index_elements=key, set_=update, where=where))
 
     def _upsert(self, conn: sa.Connection, table: sa.Table, key: dict[str, Any], values: dict[str, Any]) -> None:
         dialect = self.engine.dialect.name
@@ -290,3 +507,41 @@ class Store:
             conn.execute(pstmt.on_conflict_do_update(index_elements=list(key), set_=values))
         else:  # pragma: no cover - only the two dialects above are supported
             raise StoreError(f"unsupported database {dialect}", source=self.url)
+
+
+def _salvage(conn: sa.Connection, table: sa.Table) -> tuple[list[dict[str, Any]], int]:
+    """The rows of an SQLite table that still read back, and how many did not (as far as known).
+
+    Reads in chunks of rowids; inside a chunk that fails, row by row. Rowids are the ones the
+    table's b-tree still lists; when even that fails, ranges up to the highest known rowid are
+    probed."""
+    cols = [c.name for c in table.columns]
+    select = sa.select(*table.columns, sa.literal_column("rowid"))
+    rows: list[dict[str, Any]] = []
+    lost = 0
+    try:
+        top = conn.execute(sa.text(f"SELECT max(rowid) FROM {table.name}")).scalar() or 0  # noqa: S608
+    except sa.exc.DatabaseError:
+        top = 0
+    if not top:
+        try:
+            return [dict(zip(cols, r[:len(cols)], strict=True)) for r in conn.execute(select)], 0
+        except sa.exc.DatabaseError:
+            return [], 1
+    step = 256
+    for lo in range(0, int(top) + 1, step):
+        try:
+            chunk = conn.execute(select.where(sa.literal_column("rowid").between(lo, lo + step - 1))).all()
+            rows.extend(dict(zip(cols, r[:len(cols)], strict=True)) for r in chunk)
+            continue
+        except sa.exc.DatabaseError:
+            pass
+        for rowid in range(lo, lo + step):
+            try:
+                row = conn.execute(select.where(sa.literal_column("rowid") == rowid)).first()
+            except sa.exc.DatabaseError:
+                lost += 1
+                continue
+            if row is not None:
+                rows.append(dict(zip(cols, row[:len(cols)], strict=True)))
+    return rows, lost

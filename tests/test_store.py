@@ -124,3 +124,38 @@ def test_integrity_check_finds_corrupt_document(tmp_path) -> None:  # type: igno
         report = store.check()
     assert not report.ok
     assert "unreadable" in report.problems[0]
+
+
+def test_member_result_does_not_replace_the_direct_analysis(store_url: str) -> None:
+    with Store.open(store_url) as store:
+        direct = make_result(7, "/fw/libz.so")
+        member = dataclasses.replace(direct, path="/fw/pkg.tar!/libz.so", parent="/fw/pkg.tar")
+        store.put_many([direct])
+        store.put_many([member])  # same bytes seen again inside a container
+        assert store.get(direct.sha256) == direct
+        assert store.get_analysis(direct.sha256, "v1", "/elsewhere/libz.so") == dataclasses.replace(
+            direct, path="/elsewhere/libz.so")
+        assert store.for_path("/fw/pkg.tar!/libz.so") == direct  # the path history still records it
+        # the other way round: a member result first, then a direct scan replaces it
+        other = make_result(8, "/fw/a.tar!/x")
+        other_member = dataclasses.replace(other, parent="/fw/a.tar")
+        store.put_many([other_member])
+        assert store.get_analysis(other.sha256, "v1", "/fw/x") is None  # a member's result is no answer
+        store.put_many([dataclasses.replace(other, path="/fw/x")])
+        assert store.get_analysis(other.sha256, "v1", "/fw/x") == dataclasses.replace(other, path="/fw/x")
+        # a member result of a newer scanner version does replace an older direct one
+        newer = dataclasses.replace(member, scanner_version="v2")
+        store.put_many([newer])
+        assert store.get(direct.sha256) == newer
+
+
+def test_put_many_writes_a_large_batch_in_one_go(store_url: str) -> None:
+    with Store.open(store_url) as store:
+        batch = [make_result(i) for i in range(1, 1301)]
+        batch.append(dataclasses.replace(make_result(1), path="/fw/again.elf"))  # same bytes, second path
+        store.put_many(batch, [("/fw/touched.elf", make_result(2).sha256), ("/fw/img3.elf", make_result(3).sha256)])
+        assert store.count() == 1300
+        again, touched = store.for_path("/fw/again.elf"), store.for_path("/fw/touched.elf")
+        assert again is not None and again.sha256 == make_result(1).sha256
+        assert touched is not None and touched.sha256 == make_result(2).sha256
+        assert store.check().ok

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import sys
 from typing import Any
 
@@ -149,7 +150,8 @@ def command(paths: tuple[str, ...], store_url: str | None, as_json: bool, no_cac
     options = ScanOptions(base_address=parse_int(base_address), use_cache=not no_cache, jobs=jobs, dask=dask_spec,
                           package_metadata=package_metadata)
     outcomes: list[ScanOutcome] = []
-    with Store.open(store_url) as store:
+    # --no-cache neither reads nor (unless a store is named) writes the inventory
+    with Store.open(store_url) if store_url or not no_cache else contextlib.nullcontext() as store:
         with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                       console=err, transient=True, disable=as_json or not err.is_terminal) as progress:
             scanner = Scanner(store, options=options, observer=_ProgressObserver(progress))

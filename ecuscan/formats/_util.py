@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import hashlib
 import io
+from collections.abc import Iterator
 from typing import Any
 
 from ecuscan.errors import LimitExceeded
@@ -26,7 +29,7 @@ class BufferStream(io.RawIOBase):
 
     def __init__(self, data: Buffer) -> None:
         super().__init__()
-        self._mv = as_view(data)
+        self._mv = memoryview(as_view(data))  # a view of its own: closing it leaves the caller's view usable
         self._pos = 0
 
     def readable(self) -> bool:
@@ -114,3 +117,59 @@ def head(data: Buffer, n: int) -> bytes:
 def decode_text(raw: bytes) -> str:
     """Decode bytes from an image as UTF-8, replacing what does not decode."""
     return raw.decode("utf-8", errors="replace")
+
+
+class DecodeBudget:
+    """Bytes decompressed so far for one top-level input, against ``limits.max_decompressed_bytes``.
+
+    One budget is shared by every decompression of an input (archive members at any depth, PDX
+    members, compressed ELF sections): :func:`budget_scope` installs it for the duration of one
+    input's analysis and :func:`decode_budget` finds it. Charge a size a format *declares* before
+    inflating it, so a bomb is refused from its headers; charge what a stream produced when
+    nothing was declared.
+    """
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.used = 0
+
+    @property
+    def left(self) -> int:
+        """Bytes that may still be decompressed."""
+        return max(0, self.limit - self.used)
+
+    def check(self, size: int, path: str, what: str = "decompressed data") -> None:
+        """Refuse ``size`` more bytes if they do not fit, without charging them."""
+        if self.used + size > self.limit:
+            raise LimitExceeded(f"{what} of {size} bytes would bring what is decompressed from this input to "
+                                f"{self.used + size} bytes, more than max_decompressed_bytes={self.limit}",
+                                source=path)
+
+    def charge(self, size: int, path: str, what: str = "decompressed data") -> None:
+        """Count ``size`` bytes, refusing them (:class:`LimitExceeded`) if they do not fit."""
+        self.check(size, path, what)
+        self.used += size
+
+
+_BUDGET: contextvars.ContextVar[DecodeBudget | None] = contextvars.ContextVar("ecuscan_decode_budget", default=None)
+
+
+def decode_budget(limits: Limits) -> DecodeBudget:
+    """The budget of the input being analysed, or a fresh one for a loader called on its own."""
+    return _BUDGET.get() or DecodeBudget(limits.max_decompressed_bytes)
+
+
+@contextlib.contextmanager
+def budget_scope(limits: Limits) -> Iterator[DecodeBudget]:
+    """Install one decode budget for everything analysed inside the ``with`` block (kept when one
+    is already installed: a nested input shares its top-level input's budget)."""
+    active = _BUDGET.get()
+    if active is not None:
+        yield active
+        return
+    budget = DecodeBudget(limits.max_decompressed_bytes)
+    token = _BUDGET.set(budget)
+    try:
+        yield budget
+    finally:
+        _BUDGET.reset(token)

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import bz2
 import gzip
+import itertools
 import lzma
 import posixpath
 import shutil
@@ -42,7 +43,7 @@ from ecuscan.model import Buffer, ImageFormat
 from ecuscan.textsafe import printable
 
 from ._cpio_ar import RawEntry, iter_ar, iter_cpio
-from ._util import BufferStream, as_view
+from ._util import BufferStream, as_view, decode_budget
 from .base import FormatInfo, LoaderFormat, OffsetMap
 from .registry import is_container
 
@@ -124,6 +125,7 @@ class _Walker:
 
     def __init__(self, path: str, limits: Limits, budget: UnpackBudget, skipped: list[Skipped] | None) -> None:
         self.path, self.limits, self.budget, self.skipped = path, limits, budget, skipped
+        self.decoded = decode_budget(limits)  # shared with everything else decompressed from this input
 
     def skip(self, name: str, reason: str) -> None:
         if self.skipped is not None and len(self.skipped) < self.limits.max_members:
@@ -149,11 +151,16 @@ class _Walker:
         return name
 
     def take(self, name: str, read: Any, mode: int | None) -> Member | None:
-        """Read a member's bytes (bounded) and charge the budget."""
-        data = read(self.limits.max_member_bytes + 1)
-        if len(data) > self.limits.max_member_bytes:
+        """Read a member's bytes (bounded by the member limit and by what is left of the input's
+        decode budget, so a stream cannot inflate past either) and charge the budgets."""
+        want = min(self.limits.max_member_bytes, self.decoded.left)
+        data = read(want + 1)
+        if len(data) > want:
+            if want < self.limits.max_member_bytes:
+                self.decoded.charge(len(data), self.path, f"member {printable(name, 200)}")
             self.skip(name, f"more than max_member_bytes={self.limits.max_member_bytes}")
             return None
+        self.decoded.charge(len(data), self.path, f"member {printable(name, 200)}")
         self.budget.members += 1
         self.budget.bytes += len(data)
         if self.budget.members > self.limits.max_members:
@@ -202,6 +209,7 @@ def _dispatch(data: Buffer, w: _Walker) -> Iterator[Member]:
         yield from _squashfs(data, w)
     elif head[257:262] == b"ustar" or is_tar_header(head):
         with tarfile.open(fileobj=cast(IO[bytes], BufferStream(data)), mode="r:") as tf:
+            _tar_preflight(tf, w)
             yield from _tar(tf, w, "")
     elif head.startswith(CPIO_MAGICS):
         yield from _cpio(cast(BinaryIO, BufferStream(data)), w)
@@ -291,12 +299,58 @@ def _tar(tf: tarfile.TarFile, w: _Walker, prefix: str) -> Iterator[Member]:
             yield member
 
 
+def _tar_preflight(tf: tarfile.TarFile, w: _Walker) -> None:
+    """A tar held in memory: read every header first (cheap: the data is skipped) and refuse the
+    archive when its regular files declare more than the input's decode budget has left."""
+    total = 0
+    for count, info in enumerate(tf):
+        if count > w.limits.max_members * 2:
+            raise LimitExceeded(f"more than twice max_members={w.limits.max_members} tar entries", source=w.path)
+        if info.isreg() and info.size <= w.limits.max_member_bytes:
+            total += info.size
+    w.decoded.check(total, w.path, "the tar's regular files")
+
+
+def zip_preflight(zf: zipfile.ZipFile, data: Buffer, path: str, limits: Limits, declared: int) -> None:
+    """Checks on a zip from its headers alone, before anything is inflated.
+
+    Refuses more than ``max_members`` entries and entries whose compressed data overlap (several
+    central-directory entries reading the same compressed bytes is how the classic non-recursive
+    zip bombs reach a ratio of millions); ``declared`` (the sizes of the entries the caller will
+    read) must fit ``max_unpacked_bytes`` and the input's decode budget.
+    """
+    infos = zf.infolist()
+    if len(infos) > limits.max_members:
+        raise LimitExceeded(f"zip lists {len(infos)} entries, more than max_members={limits.max_members}",
+                            source=path)
+    mv = as_view(data)
+    spans = []
+    for info in infos:
+        local = bytes(mv[info.header_offset:info.header_offset + 30])
+        if len(local) < 30 or not local.startswith(b"PK\x03\x04"):
+            raise FormatError(f"zip entry {printable(info.filename, 200)!r}: no local header at offset "
+                              f"{info.header_offset}", source=path)
+        start = info.header_offset
+        end = start + 30 + int.from_bytes(local[26:28], "little") + int.from_bytes(local[28:30], "little") \
+            + info.compress_size
+        spans.append((start, end, info.filename))
+    spans.sort()
+    for (_s1, e1, n1), (s2, _e2, n2) in itertools.pairwise(spans):
+        if s2 < e1:
+            raise LimitExceeded(f"zip entries {printable(n1, 100)!r} and {printable(n2, 100)!r} share compressed "
+                                "data (overlapping entries: a zip-bomb construction): refused", source=path)
+    if declared > limits.max_unpacked_bytes:
+        raise LimitExceeded(f"zip entries declare {declared} bytes, more than max_unpacked_bytes="
+                            f"{limits.max_unpacked_bytes}", source=path)
+    decode_budget(limits).check(declared, path, "the zip's entries")
+
+
 def _zip(data: Buffer, w: _Walker) -> Iterator[Member]:
     with zipfile.ZipFile(cast(IO[bytes], BufferStream(data))) as zf:
         infos = zf.infolist()
-        if len(infos) > w.limits.max_members:
-            raise LimitExceeded(f"zip lists {len(infos)} entries, more than max_members={w.limits.max_members}",
-                                source=w.path)
+        declared = sum(i.file_size for i in infos if not i.is_dir() and not i.flag_bits & 0x1
+                       and i.file_size <= w.limits.max_member_bytes)
+        zip_preflight(zf, data, w.path, w.limits, declared)
         for info in infos:
             if info.is_dir():
                 continue
@@ -335,14 +389,21 @@ def _cpio(f: BinaryIO, w: _Walker) -> Iterator[Member]:
 
 
 def _ar(data: Buffer, w: _Walker) -> Iterator[Member]:
-    entries: list[tuple[RawEntry, bytes]] = []
-    for count, (entry, reader) in enumerate(iter_ar(cast(BinaryIO, BufferStream(data)))):
+    # members are views into the archive's own buffer until one is taken, so listing a static
+    # library does not copy every object in it first
+    mv = as_view(data)
+    stream = BufferStream(data)
+    entries: list[tuple[RawEntry, memoryview]] = []
+    for count, (entry, _reader) in enumerate(iter_ar(cast(BinaryIO, stream))):
         if count > w.limits.max_members:
             raise LimitExceeded(f"more than max_members={w.limits.max_members} ar members", source=w.path)
         if entry.size > w.limits.max_member_bytes:
             w.skip(entry.name, f"{entry.size} bytes, more than max_member_bytes={w.limits.max_member_bytes}")
             continue
-        entries.append((entry, reader.read()))
+        start = stream.tell()
+        if start + entry.size > len(mv):
+            raise FormatError(f"ar member {printable(entry.name, 200)!r} runs past the end of the archive")
+        entries.append((entry, mv[start:start + entry.size]))
     names = [e.name for e, _ in entries]
     is_deb = bool(names) and names[0] == "debian-binary"
     if not is_deb:
@@ -361,27 +422,27 @@ def _ar(data: Buffer, w: _Walker) -> Iterator[Member]:
 
 
 class _BytesReader:
-    def __init__(self, blob: bytes) -> None:
+    def __init__(self, blob: bytes | memoryview) -> None:
         self._blob = blob
 
     def read(self, n: int = -1) -> bytes:
-        return self._blob if n < 0 else self._blob[:n]
+        return bytes(self._blob if n < 0 else self._blob[:n])
 
 
-def _deb_tar(blob: bytes, w: _Walker) -> tarfile.TarFile:
-    head = blob[:16]
+def _deb_tar(blob: Buffer, w: _Walker) -> tarfile.TarFile:
+    head = bytes(as_view(blob)[:16])
     if _decompressor(head, BufferStream(blob)) is None:
         return tarfile.open(fileobj=cast(IO[bytes], BufferStream(blob)), mode="r:")
     dec = _decompressor(head, BufferStream(blob))
     return tarfile.open(fileobj=cast(IO[bytes], _Counting(dec, w.limits.max_unpacked_bytes, w.path)), mode="r|")
 
 
-def _deb_data(blob: bytes, w: _Walker) -> Iterator[Member]:
+def _deb_data(blob: Buffer, w: _Walker) -> Iterator[Member]:
     with _deb_tar(blob, w) as tf:
         yield from _tar(tf, w, "")
 
 
-def _deb_control(blob: bytes, w: _Walker) -> Iterator[Member]:
+def _deb_control(blob: Buffer, w: _Walker) -> Iterator[Member]:
     with _deb_tar(blob, w) as tf:
         for info in tf:
             if info.isreg() and _safe_name(info.name) == "control" and info.size <= 1024 * 1024:

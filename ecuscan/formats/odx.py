@@ -13,7 +13,7 @@ from __future__ import annotations
 import re
 import tempfile
 import zipfile
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import IO, Any, cast
 
 import defusedxml.ElementTree as SafeET
@@ -23,7 +23,8 @@ from ecuscan.limits import DEFAULT_LIMITS, Limits
 from ecuscan.model import Buffer, Diagnostic, Image, ImageFormat, Segment, SegmentKind, Severity
 from ecuscan.textsafe import printable
 
-from ._util import BufferStream, as_view, check_file_size, sha256_of
+from ._util import BufferStream, as_view, check_file_size, decode_budget, sha256_of
+from .archive import zip_preflight
 from .base import FormatInfo, LoaderFormat, OffsetMap
 
 __all__ = ["load_odx"]
@@ -36,31 +37,72 @@ def _check_xml(raw: bytes, name: str, path: str) -> None:
         raise FormatError(f"{name}: unsafe or malformed XML: {printable(str(exc), 200)}", source=path) from exc
 
 
+def _is_xml(name: str) -> bool:
+    """Members odxtools parses as XML (any ``.odx*`` suffix, ``index.xml``), and other ``.xml``."""
+    suffix = PurePosixPath(name).suffix.lower()
+    return suffix.startswith(".odx") or suffix == ".xml"
+
+
+class _Extern:
+    """The non-XML members of a PDX, read only when a FLASHDATA refers to one, each checked from
+    its declared size (against the room left for flash data and the input's decode budget)
+    before it is inflated."""
+
+    def __init__(self, zf: zipfile.ZipFile | None, path: str, limits: Limits) -> None:
+        self.zf, self.path, self.limits = zf, path, limits
+        self.infos: dict[str, zipfile.ZipInfo] = {}
+        if zf is not None:
+            for info in zf.infolist():
+                if not info.is_dir() and not _is_xml(info.filename):
+                    self.infos.setdefault(info.filename.rsplit("/", 1)[-1], info)
+
+    def read(self, name: str, room: int) -> bytes | None:
+        info = self.infos.get(name.rsplit("/", 1)[-1])
+        if info is None or self.zf is None:
+            return None
+        shown = printable(info.filename, 200)
+        if info.file_size > min(room, self.limits.max_member_bytes):
+            raise LimitExceeded(f"PDX member {shown!r} declares {info.file_size} bytes of flash data, more than "
+                                f"the {room} left under max_decoded_bytes={self.limits.max_decoded_bytes}",
+                                source=self.path)
+        decode_budget(self.limits).charge(info.file_size, self.path, f"PDX member {shown!r}")
+        try:
+            return self.zf.read(info)
+        except (zipfile.BadZipFile, OSError, EOFError, ValueError, NotImplementedError, RuntimeError) as exc:
+            raise FormatError(f"PDX member {shown!r} unreadable: {printable(str(exc), 200)}", source=self.path) from exc
+
+
 def load_odx(data: Buffer, path: str, *, limits: Limits = DEFAULT_LIMITS) -> Image:
-    """Load an ODX-F file or a PDX container; flash data blocks become segments."""
+    """Load an ODX-F file or a PDX container; flash data blocks become segments.
+
+    A PDX is checked from its zip headers before anything is inflated (entry count, overlapping
+    entries, each XML document against ``max_document_bytes``, their total against the input's
+    decode budget); external flash data files are read only when referenced, each against what
+    is left of ``max_decoded_bytes``.
+    """
     check_file_size(data, path, limits)
     raw = bytes(as_view(data))
-    is_pdx = raw.startswith(b"PK")
-    extern: dict[str, bytes] = {}
-    if is_pdx:
-        try:
-            with zipfile.ZipFile(cast(IO[bytes], BufferStream(raw))) as zf:
-                for info in zf.infolist()[: limits.max_members]:
-                    if info.file_size > limits.max_member_bytes:
-                        raise LimitExceeded(f"PDX member {info.filename!r} is {info.file_size} bytes", source=path)
-                    if re.search(r"\.(odx(-\w+)?|xml)$", info.filename, re.IGNORECASE):
-                        _check_xml(zf.read(info), info.filename, path)
-                    else:
-                        extern[info.filename.rsplit("/", 1)[-1]] = zf.read(info)
-        except zipfile.BadZipFile as exc:
-            raise FormatError(f"corrupt PDX: {exc}", source=path) from exc
-    else:
+    if not raw.startswith(b"PK"):
         if len(raw) > limits.max_document_bytes:
             raise LimitExceeded(f"ODX document larger than max_document_bytes={limits.max_document_bytes}",
                                 source=path)
         _check_xml(raw, "ODX", path)
-    database = _odxtools_load(raw, ".pdx" if is_pdx else ".odx-f", path)
-    return _to_image(database, path, extern, limits)
+        return _to_image(_odxtools_load(raw, ".odx-f", path), path, _Extern(None, path, limits), limits)
+    try:
+        with zipfile.ZipFile(cast(IO[bytes], BufferStream(raw))) as zf:
+            xml = [i for i in zf.infolist() if not i.is_dir() and _is_xml(i.filename)]
+            for info in xml:
+                if info.file_size > limits.max_document_bytes:
+                    raise LimitExceeded(f"PDX member {printable(info.filename, 200)!r} is {info.file_size} bytes, "
+                                        f"more than max_document_bytes={limits.max_document_bytes}", source=path)
+            zip_preflight(zf, raw, path, limits, sum(i.file_size for i in xml))
+            for info in xml:
+                decode_budget(limits).charge(info.file_size, path, f"PDX member {printable(info.filename, 200)!r}")
+                _check_xml(zf.read(info), info.filename, path)
+            database = _odxtools_load(raw, ".pdx", path)
+            return _to_image(database, path, _Extern(zf, path, limits), limits)
+    except zipfile.BadZipFile as exc:
+        raise FormatError(f"corrupt PDX: {exc}", source=path) from exc
 
 
 def _odxtools_load(raw: bytes, suffix: str, path: str) -> Any:
@@ -76,15 +118,15 @@ def _odxtools_load(raw: bytes, suffix: str, path: str) -> Any:
                               source=path) from exc
 
 
-def _flash_bytes(fd: Any, extern: dict[str, bytes], path: str,
-                 limits: Limits) -> tuple[bytes, list[tuple[int, int, int]]]:
+def _flash_bytes(fd: Any, extern: _Extern, path: str, limits: Limits,
+                 room: int) -> tuple[bytes, list[tuple[int, int, int]]]:
     """Decoded flash data and, for HEX/S-record data, its (address, offset, size) runs."""
     selection = str(getattr(getattr(fd.dataformat, "selection", None), "value", fd.dataformat.selection))
     if hasattr(fd, "data"):
         text = fd.data
     else:
         name = str(getattr(getattr(fd, "datafile", None), "value", "") or "")
-        blob = extern.get(name.rsplit("/", 1)[-1])
+        blob = extern.read(name, room)
         if blob is None:
             raise FormatError(f"external flash data file {name!r} not in the PDX", source=path)
         if selection == "BINARY":
@@ -103,7 +145,7 @@ def _flash_bytes(fd: Any, extern: dict[str, bytes], path: str,
     return bytes(img.data), [(s.address or 0, s.offset, s.size) for s in img.segments]
 
 
-def _to_image(database: Any, path: str, extern: dict[str, bytes], limits: Limits) -> Image:
+def _to_image(database: Any, path: str, extern: _Extern, limits: Limits) -> Image:
     payload = bytearray()
     segments: list[Segment] = []
     meta: dict[str, str] = {}
@@ -122,7 +164,7 @@ def _to_image(database: Any, path: str, extern: dict[str, bytes], limits: Limits
                     diags.append(Diagnostic("odx-no-flashdata", f"datablock {block.short_name} has no flash data",
                                             Severity.INFO))
                     continue
-                blob, runs = _flash_bytes(fd, extern, path, limits)
+                blob, runs = _flash_bytes(fd, extern, path, limits, limits.max_decoded_bytes - len(payload))
                 if len(payload) + len(blob) > limits.max_decoded_bytes:
                     raise LimitExceeded("ODX flash data exceeds max_decoded_bytes", source=path)
                 base = len(payload)

@@ -128,7 +128,9 @@ def parse_vbf_header(data: Buffer, path: str, *, limits: Limits = DEFAULT_LIMITS
     tok = _Tokens(bytes(mv[:MAX_HEADER_BYTES]).decode("latin-1"), path)
     tok.expect("vbf_version")
     tok.expect("=")
-    fields: dict[str, str] = {"vbf_version": tok.next()}
+    # each key's values are collected in a list and joined once at the end: appending to the
+    # joined string on every repetition made a header of one repeated key quadratic
+    values: dict[str, list[str]] = {"vbf_version": [tok.next()]}
     tok.expect(";")
     tok.expect("header")
     tok.expect("{")
@@ -136,7 +138,7 @@ def parse_vbf_header(data: Buffer, path: str, *, limits: Limits = DEFAULT_LIMITS
     while True:
         key = tok.next()
         if key == "}":
-            return fields, tok.pos
+            return {k: ";".join(v) for k, v in values.items()}, tok.pos
         if key in "{=;,":
             raise FormatError(f"expected a header field name at byte {tok.pos}, got {key!r}", source=path)
         count += 1
@@ -145,7 +147,7 @@ def parse_vbf_header(data: Buffer, path: str, *, limits: Limits = DEFAULT_LIMITS
         tok.expect("=")
         val = _value(tok, 0, limits.max_document_depth)
         tok.expect(";")
-        fields[key] = f"{fields[key]};{val}" if key in fields else val
+        values.setdefault(key, []).append(val)
 
 
 def load_vbf(data: Buffer, path: str, *, limits: Limits = DEFAULT_LIMITS) -> Image:

@@ -15,7 +15,9 @@ Merging rules, per catalog id:
   ``programs`` (the ``openssl`` CLI holds OpenSSL's own code besides importing libssl).
 * a version that is a strict prefix of another kept version of the same component
   (``10.0`` beside ``10.0p2``) is dropped;
-* a marker string that is the name of a symbol the image imports is a USES hit;
+* a marker string that is the name of a symbol the image imports is a USES hit, and so is
+  one that is a D-Bus name (``org.freedesktop.Avahi``): every client of a service carries the
+  service's bus name to call it, so the name proves talking to the service, not holding its code;
 * bare version hints count only when another method proved presence, and only when unique;
 * all versions with *strong* evidence (a version string, a versioned SONAME/file name,
   DWARF path or package database) are kept as separate components; otherwise the
@@ -26,6 +28,7 @@ Merging rules, per catalog id:
 
 from __future__ import annotations
 
+import re
 from collections import defaultdict
 
 from ..catalog import Catalog, load_catalog
@@ -44,6 +47,10 @@ __all__ = ["identify", "merge_hits"]
 STRONG = 0.85
 _CODE_METHODS = {EvidenceMethod.SYMBOL, EvidenceMethod.SONAME, EvidenceMethod.FILE_NAME,
                  EvidenceMethod.DWARF_UNIT, EvidenceMethod.PACKAGE_METADATA, EvidenceMethod.CONSTANT}
+
+
+#: A D-Bus bus or interface name: reverse-DNS, three or more dotted elements.
+_DBUS_NAME = re.compile(r"^(?:org|com|net|io|de|fi|ca)\.[A-Za-z_][\w-]*(?:\.[A-Za-z_][\w-]*)+$")
 
 
 def _combine(evidence: list[Evidence]) -> float:
@@ -119,7 +126,8 @@ def identify(image: Image, catalog: Catalog | None = None, limits: Limits = DEFA
     program = file_name(image.path)
     hits: list[Hit] = []
     for h in found.hits:
-        if h.evidence.method is EvidenceMethod.MARKER_STRING and h.evidence.text in undefined:
+        if h.evidence.method is EvidenceMethod.MARKER_STRING and (
+                h.evidence.text in undefined or _DBUS_NAME.match(h.evidence.text.removesuffix("\\x00"))):
             # the marker is the name of a symbol the image imports (its .dynstr entry): that is
             # a use of the library, not its code (libnftables importing xtables_init_all)
             h = Hit(h.component, h.version, Relation.USES, h.evidence)

@@ -49,7 +49,7 @@ def make_evidence(image: Image | None, method: EvidenceMethod, text: str, *, lim
         address = image.address_of(offset)
     conf = METHOD_CONFIDENCE.get(method, 0.5) if confidence is None else confidence
     return Evidence(method=method, confidence=conf,
-                    text=printable(text, limits.max_evidence_text), offset=offset,
+                    text=printable(text, limits.max_evidence_text, keep_lines=True), offset=offset,
                     address=address, detail=detail[:limits.max_evidence_text])
 
 

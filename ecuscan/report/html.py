@@ -17,6 +17,7 @@ from jinja2 import Environment, PackageLoader, select_autoescape
 from markupsafe import Markup
 
 from ..errors import ReportError
+from ..textsafe import finalize_for_html
 from .values import cell, flaw, offset, percent
 
 _SVG_NS = "{http://www.w3.org/2000/svg}"
@@ -54,7 +55,7 @@ def safe_svg(svg: str | None) -> Markup | None:
 def render_html(doc: Mapping[str, Any]) -> str:
     """Render the audit document (schema ``ecuscan/audit/v1``) to one HTML page."""
     env = Environment(loader=PackageLoader("ecuscan.report", "templates"),
-                      autoescape=select_autoescape(default=True, default_for_string=True))
+                      autoescape=select_autoescape(default=True, default_for_string=True), finalize=finalize_for_html)
     env.filters.update(v=lambda value, limit=400: cell(value, limit=limit), hexoff=offset, pct=percent, flaw=flaw)
     template = env.get_template("report.html.j2")
     return template.render(doc=doc, graph_svg=safe_svg(doc.get("graph", {}).get("svg")))

@@ -130,3 +130,25 @@ def test_corpus_payloads_match_elf(name: str) -> None:
     raw = load(binary, f"{name}.bin", base_address=min(s.address for s in elf.segments))
     for seg in elf.segments:
         assert _payload_at(raw, seg.address, seg.size) == bytes(elf.data[seg.offset:seg.offset + seg.size])
+
+
+@pytest.mark.parametrize("fmt", ["ihex", "srec"])
+def test_reversed_one_byte_records_merge_into_one_run_within_max_segments(fmt: str) -> None:
+    """Thousands of out-of-order records are merged as they come (runs never exceed twice
+    max_segments), and the result equals what bincopy assembles from the same file."""
+    payload = bytes((i * 7) & 0xFF for i in range(5000))
+    bf = bincopy.BinFile()
+    bf.add_binary(payload, address=0x2000)
+    text = bf.as_ihex(number_of_data_bytes=1) if fmt == "ihex" else bf.as_srec(number_of_data_bytes=1)
+    lines = text.splitlines()
+    data_lines = [ln for ln in lines if (ln[7:9] == "00" if fmt == "ihex" else ln[:2] in ("S1", "S2", "S3"))]
+    other = [ln for ln in lines if ln not in set(data_lines)]
+    if fmt == "ihex":
+        head, tail = [ln for ln in other if ln[7:9] == "04"], [ln for ln in other if ln[7:9] != "04"]
+    else:
+        head, tail = [ln for ln in other if ln.startswith("S0")], [ln for ln in other if ln[:2] in ("S7", "S8", "S9")]
+    shuffled = "\n".join([*head, *reversed(data_lines), *tail]) + "\n"
+    img = load_hexsrec(shuffled.encode(), f"rev.{fmt}", limits=Limits(max_segments=8))
+    assert img.data == payload
+    assert [(s.address, s.size) for s in img.segments] == [(0x2000, len(payload))]
+    assert not [d for d in img.diagnostics if d.severity.value != "info"]

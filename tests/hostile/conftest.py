@@ -1,0 +1,1 @@
+"""Hostile-input suite: each case runs the CLI in a bounded child process (see runner.py)."""
