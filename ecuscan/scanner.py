@@ -140,7 +140,7 @@ def _merge_components(found: Iterable[Component], extra: Iterable[Component]) ->
                 best = have if have.version else comp
                 out[i] = dataclasses.replace(
                     best, version=version, confidence=max(have.confidence, comp.confidence),
-                    evidence=have.evidence + comp.evidence)
+                    evidence=have.evidence + comp.evidence, package=have.package or comp.package)
                 break
         else:
             out.append(comp)
@@ -240,8 +240,9 @@ def _package_listing(path: str, data: Buffer, catalog: Catalog,
     from .identify.packages import PackageIndex
 
     inner = path.replace("\\", "/").split("!/")[-1]
-    if not _wants_package_db(inner) or inner.endswith((".list", "/control")) or "/changelog" in inner:
-        return None
+    if (not _wants_package_db(inner) or inner.endswith((".list", "/control", "os-release"))
+            or "/changelog" in inner):
+        return None  # os-release names the distribution release, it lists no packages
     if len(data) > limits.max_document_bytes:
         return None
     index = PackageIndex.from_files({inner.lstrip("/"): bytes(data)}, catalog, limits)

@@ -3,6 +3,8 @@ planted bug the rest of the suite let through: tests/benchmarks/bench_mutation.p
 
 from __future__ import annotations
 
+import dataclasses
+
 from ecuscan.model import Component, ComponentId, Evidence, EvidenceMethod, Relation, Severity
 from ecuscan.scanner import _merge_components, _merge_package
 
@@ -97,3 +99,12 @@ def test_built_in_components_only_confirm_what_the_bytes_show() -> None:
     out, _ = _merge_package([bytes_say("zlib", "1.3.1")], [], [package_says("musl", "1.2.5"),
                                                                package_says("zlib", "1.3.1")])
     assert [(c.id, c.version, len(c.evidence)) for c in out] == [("zlib", "1.3.1", 2)]
+
+
+def test_the_installed_package_survives_the_merge() -> None:
+    from ecuscan.model import PackageRef
+
+    ref = PackageRef(type="deb", name="zlib1g", version="1:1.3.dfsg+really1.3.1-1", source="zlib")
+    pkg = dataclasses.replace(package_says("zlib", "1.3.1"), package=ref)
+    [c] = _merge_components([bytes_say("zlib", "1.3.1")], [pkg])
+    assert c.package == ref
