@@ -25,6 +25,8 @@ def test_read_requests_go_out(hexpayload: str) -> None:
     ("10", "refused to send service 0x10 with parameter none: 10"),
     ("1901", None),
     ("1914", "refused to send service 0x19 with parameter 14: 1914"),
+    ("191401", "refused to send service 0x19 with parameter 14: 191401"),
+    ("10" + "02" * 20, "refused to send service 0x10 with parameter 02: 10" + "02" * 15),
     ("3E01", "refused to send service 0x3e with parameter 01: 3e01"),
     ("2701", "refused to send service 0x27 (not on the read-only allow-list): 2701"),
     ("23" + "00" * 20, "refused to send service 0x23 (not on the read-only allow-list): 23" + "00" * 15),
