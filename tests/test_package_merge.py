@@ -108,3 +108,12 @@ def test_the_installed_package_survives_the_merge() -> None:
     pkg = dataclasses.replace(package_says("zlib", "1.3.1"), package=ref)
     [c] = _merge_components([bytes_say("zlib", "1.3.1")], [pkg])
     assert c.package == ref
+
+
+def test_the_merged_list_is_ordered_by_version_whatever_the_bytes_order() -> None:
+    found = [bytes_say("zlib", "1.2.13"), bytes_say("zlib", "1.2.11")]
+    out, _ = _merge_package(found, [package_says("zlib", "1.3.1")], [])
+    assert [c.version for c in out] == ["1.2.11", "1.2.13", "1.3.1"]
+    # a package record without a version sorts before the versions (unknown first, as everywhere)
+    out, _ = _merge_package(found, [package_says("zlib", None)], [])
+    assert [c.version for c in out] == [None, "1.2.11", "1.2.13"]
