@@ -127,7 +127,7 @@ def identify(image: Image, catalog: Catalog | None = None, limits: Limits = DEFA
             continue
         entry = catalog.get(h.component)
         if (h.component in imported and h.component not in code and entry is not None
-                and entry.kind == "library" and program not in entry.programs):
+                and entry.kind in ("library", "runtime") and program not in entry.programs):
             h = Hit(h.component, h.version, Relation.USES, h.evidence)
         hits.append(h)
     hits += other

@@ -46,10 +46,39 @@ MIN_ANCHOR = 3
 #: Most distinct standalone strings remembered per image (bounds memory on hostile input).
 MAX_STANDALONE_STRINGS = 20_000
 
+#: Bytes searched around a hit for the text it stands in (advisory prose, see :func:`in_advisory`).
+ADVISORY_CONTEXT = 400
+_ADVISORY = re.compile(rb"CVE-\d{4}-\d{4,}|[Vv]ulnerab|\b(?:prior to|before|through|and earlier|or earlier|allows?"
+                       rb"|[Aa]n issue was discovered|[Bb]uffer overflow|[Uu]se-after-free)\b")
 _DIGIT_DOT = re.compile(rb"[0-9]\.[0-9]")
 _PRINTABLE = re.compile(rb"[\x20-\x7e]+")
 _PRINTABLE_TAIL = re.compile(rb"[\x20-\x7e]*\Z")
 _PUNCT = bytes(range(0x20, 0x30)) + bytes(range(0x3a, 0x41)) + bytes(range(0x5b, 0x61)) + bytes(range(0x7b, 0x7f))
+
+
+def in_advisory(data: bytes | bytearray | mmap.mmap, start: int, end: int) -> bool:
+    """True when the text around ``data[start:end]`` reads like a vulnerability advisory.
+
+    A CVE description inside an image ("... in Lua 5.4.0 through 5.4.3 allows ...", a vulnerability
+    feed shipped on the device) names a product and a version without holding its code. The check
+    looks at the printable run around the hit (at most :data:`ADVISORY_CONTEXT` bytes each way).
+
+    >>> in_advisory(b"\\x00CVE-2022-28805: singlevar in lparser.c in Lua 5.4.0 through 5.4.3\\x00", 40, 55)
+    True
+    >>> in_advisory(b"\\x00Lua 5.4.6  Copyright (C) 1994-2023 Lua.org, PUC-Rio\\x00", 1, 10)
+    False
+    """
+    lo = max(0, start - ADVISORY_CONTEXT)
+    hi = min(len(data), end + ADVISORY_CONTEXT)
+    head = _NONPRINT_TAIL.search(data, lo, start)
+    s0 = head.end() if head is not None else lo
+    tail = _NONPRINT.search(data, end, hi)
+    s1 = tail.start() if tail is not None else hi
+    return _ADVISORY.search(data, s0, s1) is not None
+
+
+_NONPRINT = re.compile(rb"[^\x20-\x7e\t\r\n]")
+_NONPRINT_TAIL = re.compile(rb"[^\x20-\x7e\t\r\n](?=[\x20-\x7e\t\r\n]*\Z)")
 
 
 def literal_anchor(pattern: bytes) -> bytes:
@@ -225,6 +254,8 @@ def scan(image: Image, catalog: Catalog, limits: Limits) -> SignatureScan:
         key = (rule.rule_id, m.start())
         if key in seen or per_rule.get(rule.rule_id, 0) >= cap:
             return
+        if in_advisory(data, m.start(), m.end()):
+            return  # a product named in a vulnerability description is no code of it
         seen.add(key)
         per_rule[rule.rule_id] = per_rule.get(rule.rule_id, 0) + 1
         version = None
