@@ -2,6 +2,7 @@
 
     python -m ecuscan.mining fetch [--releases bullseye,trixie,sid] [--arches armhf,arm64] [--projects a,b]
     python -m ecuscan.mining mine [--projects a,b] [--write] [--docs docs/accuracy.md]
+    python -m ecuscan.mining measure [--docs docs/accuracy.md]  # re-measure the last report's entries
     python -m ecuscan.mining write [--docs docs/accuracy.md]    # from the last mine report
 
 ``fetch`` downloads and unpacks the projects' Debian packages (private apt state, never installed).
@@ -192,6 +193,36 @@ def cmd_mine(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_measure(args: argparse.Namespace) -> int:
+    """Measure the entries of the last ``mine`` report again (mining set and held-out release) and
+    rewrite the report's figures: the tables then describe exactly the catalog as shipped."""
+    path = args.root / "mining-report.json"
+    report = json.loads(path.read_text("utf-8"))
+    final = report["entries"]
+    judged = {p["id"] for p in final}
+    dev_files, dev_truth = dev_corpus_files(args.dev_corpus)
+    mining_files = list(corpus_files(args.root, MINING_RELEASES, ARCHES, set(report["projects"])))
+    held_files = list(corpus_files(args.root, HELDOUT_RELEASES, ARCHES, set(report["projects"])))
+    cat = catalog_with(final, load_catalog())
+    res = evaluate(mining_files + dev_files, cat, judged, dev_truth)
+    held = evaluate(held_files, cat, judged)
+    report["mining"], report["heldout"] = res.rule_table(), held.rule_table()
+    report["per_project"] = _per_project(judged, res, held)
+    report["measured"] = time.strftime("%Y-%m-%d", time.gmtime())
+    path.write_text(json.dumps(report, indent=1, sort_keys=True), "utf-8")
+    if args.docs:
+        from .report import write_docs
+        write_docs(report, args.docs)
+    return 0
+
+
+def _per_project(judged: set[str], res3: SetResult, held3: SetResult) -> dict[str, dict[str, int]]:
+    return {pid: {"mining_files": res3.project_files.get(pid, 0), "mining_tp": res3.project_tp.get(pid, 0),
+                  "mining_fp": res3.project_fp.get(pid, 0), "heldout_files": held3.project_files.get(pid, 0),
+                  "heldout_tp": held3.project_tp.get(pid, 0), "heldout_fp": held3.project_fp.get(pid, 0)}
+            for pid in sorted(judged)}
+
+
 def cmd_write(args: argparse.Namespace) -> int:
     """Write the YAML files (and the docs table) from the last ``mine`` report, without mining again."""
     report = json.loads((args.root / "mining-report.json").read_text("utf-8"))
@@ -243,10 +274,13 @@ def main(argv: list[str] | None = None) -> int:
     m.add_argument("--dev-corpus", type=Path, default=DEV_CORPUS)
     m.add_argument("--write", action="store_true", help="write ecuscan/data/catalog/linux-*.yaml")
     m.add_argument("--docs", type=Path, default=None, help="regenerate the mined table in this Markdown file")
+    me = sub.add_parser("measure", help="measure the last report's entries again and rewrite its figures")
+    me.add_argument("--dev-corpus", type=Path, default=DEV_CORPUS)
+    me.add_argument("--docs", type=Path, default=None)
     w = sub.add_parser("write", help="write the YAML (and docs) from the last mine report")
     w.add_argument("--docs", type=Path, default=None)
     args = ap.parse_args(argv)
-    return {"fetch": cmd_fetch, "mine": cmd_mine, "write": cmd_write}[args.cmd](args)
+    return {"fetch": cmd_fetch, "mine": cmd_mine, "measure": cmd_measure, "write": cmd_write}[args.cmd](args)
 
 
 if __name__ == "__main__":

@@ -100,6 +100,8 @@ def evaluate(files: Iterable[FileRec], catalog: Catalog, judged: set[str],
         except (EcuscanError, OSError):
             continue
         got_version: set[str] = set()
+        verdicts: dict[str, set[bool]] = defaultdict(set)  # rule -> outcomes on this file (counted once each)
+        wrong_versions: dict[str, str | None] = {}
         for c in comps:
             if c.relation is not Relation.CONTAINS or c.id not in judged:
                 continue
@@ -123,13 +125,17 @@ def evaluate(files: Iterable[FileRec], catalog: Catalog, judged: set[str],
                 if versioned and c.version is None:
                     continue
                 ok = right_version if versioned else own
-                st = res.rules[key]
-                if ok:
-                    st.tp += 1
-                else:
-                    st.fp += 1
-                    if len(st.fp_examples) < 5:
-                        st.fp_examples.append(f"{f.state}:{f.rel} ({f.project} {f.version}) -> {c.version}")
+                verdicts[key].add(ok)
+                if not ok:
+                    wrong_versions[key] = c.version
+        for key, outcomes in verdicts.items():
+            st = res.rules[key]
+            if True in outcomes:
+                st.tp += 1
+            if False in outcomes:
+                st.fp += 1
+                if len(st.fp_examples) < 5:
+                    st.fp_examples.append(f"{f.state}:{f.rel} ({f.project} {f.version}) -> {wrong_versions[key]}")
         for cid in got_version:
             res.project_tp[cid] += 1
     return res

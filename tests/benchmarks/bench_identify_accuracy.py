@@ -216,7 +216,7 @@ def debian(corpus: Path, verbose: bool, debs: bool = False, tree: bool = False) 
 MINED_ROOT = Path(os.environ.get("ECUSCAN_MINED_CORPUS", Path.home() / ".cache/ecuscan/catalog"))
 
 
-def mined(root: Path, verbose: bool, tree: bool) -> None:
+def mined(root: Path, verbose: bool, tree: bool, releases: list[str] | None = None) -> None:
     """Whole-catalog figures on the miner's corpus, per release (mining releases and held out)."""
     from ecuscan.mining.corpus import ARCHES, HELDOUT_RELEASES, MINING_RELEASES, load_projects
     from ecuscan.mining.mine import corpus_files
@@ -227,7 +227,7 @@ def mined(root: Path, verbose: bool, tree: bool) -> None:
     mode = ("each (release, arch) scanned as one tree, no package metadata" if tree
             else "binary only, one file at a time")
     print(f"Mined corpus ({root}), {mode}; {len(mined_ids)} mined entries in the catalog")
-    for release in (*MINING_RELEASES, *HELDOUT_RELEASES):
+    for release in releases or (*MINING_RELEASES, *HELDOUT_RELEASES):
         st: collections.Counter[str] = collections.Counter()
         per: dict[str, collections.Counter[str]] = collections.defaultdict(collections.Counter)
         details: list[str] = []
@@ -364,13 +364,15 @@ def main() -> int:
                     help="also score each arch's tree scanned as a directory without package metadata")
     ap.add_argument("--mined", nargs="?", const=MINED_ROOT, type=Path, default=None,
                     help="also score the signature miner's corpus (default root: ~/.cache/ecuscan/catalog)")
+    ap.add_argument("--mined-releases", default="", help="only these releases of the mined corpus (comma-separated)")
     ap.add_argument("--signatures", action="store_true", help="print the miner's per-signature table")
     ap.add_argument("--no-dev", action="store_true", help="skip the development corpus")
     args = ap.parse_args()
     if args.mined is not None:
-        mined(args.mined, args.verbose, tree=False)
+        rels = [r for r in args.mined_releases.split(",") if r] or None
+        mined(args.mined, args.verbose, tree=False, releases=rels)
         if args.tree:
-            mined(args.mined, args.verbose, tree=True)
+            mined(args.mined, args.verbose, tree=True, releases=rels)
     if args.signatures:
         signature_table(args.mined or MINED_ROOT)
     if args.no_dev:

@@ -23,7 +23,7 @@ CAT = load_catalog()
 
 OPENSSL_BANNER = b"OpenSSL 1.1.1k  25 Mar 2021"
 #: A mined version string (Lua's own banner, ``lua:pattern``) and a hand one (OpenSSL's).
-LUA_BANNER = b"Lua 5.4.4  Copyright (C) 1994-2022 Lua.org, PUC-Rio"
+LUA_BANNER = b"$LuaVersion: Lua 5.3.6  Copyright (C) 1994-2020 Lua.org, PUC-Rio $"
 
 
 def _raw(blob: bytes, path: str = "fw.bin") -> Image:
@@ -36,7 +36,7 @@ def _contains(comps: tuple, cid: str) -> set:  # type: ignore[type-arg]
 
 def test_control_banners_alone_are_found() -> None:
     assert "1.1.1k" in _contains(identify(_raw(b"\x00" + OPENSSL_BANNER + b"\x00"), CAT), "openssl")
-    assert "5.4.4" in _contains(identify(_raw(b"\x00" + LUA_BANNER + b"\x00"), CAT), "lua")
+    assert "5.3.6" in _contains(identify(_raw(b"\x00" + LUA_BANNER + b"\x00"), CAT), "lua")
 
 
 def test_cve_description_inside_an_image_is_no_component() -> None:
@@ -54,12 +54,12 @@ def test_cve_description_inside_an_image_is_no_component() -> None:
 def test_runtime_version_quoted_by_a_program_that_loads_it_is_a_use() -> None:
     # a program embedding Lua through liblua quotes LUA_COPYRIGHT in its --version text
     data = b"\x00" + LUA_BANNER + b"\x00"
-    img = Image(path="/usr/bin/some-tool", format=ImageFormat.ELF, data=data, needed=("liblua5.4.so.0",))
+    img = Image(path="/usr/bin/some-tool", format=ImageFormat.ELF, data=data, needed=("liblua5.3.so.0",))
     lua = [c for c in identify(img, CAT) if c.id == "lua"]
     assert lua and all(c.relation is Relation.USES for c in lua)
     # control: Lua's own interpreter (a declared program) holding the same text contains it
-    own = Image(path="/usr/bin/lua5.4", format=ImageFormat.ELF, data=data, needed=("liblua5.4.so.0",))
-    assert "5.4.4" in _contains(identify(own, CAT), "lua")
+    own = Image(path="/usr/bin/lua5.3", format=ImageFormat.ELF, data=data, needed=("liblua5.3.so.0",))
+    assert "5.3.6" in _contains(identify(own, CAT), "lua")
 
 
 def test_documentation_file_in_a_tree_is_no_component(tmp_path: Path) -> None:
