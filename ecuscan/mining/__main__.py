@@ -270,7 +270,24 @@ def _is_mined_file(catalog: Any, cid: str) -> bool:
     return False
 
 
+def _unique_programs(entries: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Entries without the program names another entry (mined or hand-written) also declares.
+
+    A program name two projects ship (``crontab`` of cron and of cronie) says nothing about which
+    project a file of that name belongs to; the same-tree rule must not attach it to either.
+    """
+    mined = {e["id"] for e in entries}
+    count: Counter[str] = Counter()
+    for e in entries:
+        count.update(set(e.get("programs", [])))
+    for shipped in load_catalog():
+        if shipped.id not in mined:
+            count.update(set(shipped.programs))
+    return [{**e, "programs": [p for p in e.get("programs", []) if count[p] == 1]} for e in entries]
+
+
 def _write_yaml(entries: list[dict[str, Any]], meta: dict[str, dict[str, Any]]) -> None:
+    entries = _unique_programs(entries)
     files: dict[str, list[dict[str, Any]]] = defaultdict(list)
     order = ("id", "name", "vendor", "purl", "cpe", "aliases", "kind", "network_facing", "patterns", "version_hints",
              "markers", "sonames", "programs", "modules")
