@@ -27,7 +27,10 @@ Entry fields (all but ``id`` and ``purl`` optional)::
     version_hints: [...]              # regexes that must match a whole NUL-delimited string
                                       # (group ``v``); used only when presence is proven otherwise
     programs: [openssl]               # file names of the project's own programs: a library's
-                                      # version string in one of them is not a mere mention
+                                      # version string in one of them is not a mere mention;
+                                      # in a tree, they take the version the tree names (same-tree)
+    modules: ['/lighttpd/mod_[a-z0-9_]+[.]so$']  # path regexes of the project's plug-ins / helper
+                                      # libraries (same-tree rule, like ``programs``)
 """
 
 from __future__ import annotations
@@ -79,6 +82,7 @@ class CatalogEntry:
     dwarf_paths: tuple[str, ...] = ()
     version_hints: tuple[str, ...] = ()
     programs: tuple[str, ...] = ()
+    modules: tuple[str, ...] = ()
 
     def purl(self, version: str | None = None) -> str:
         """The package URL of this component, with ``version`` when known.
@@ -263,9 +267,10 @@ def parse_entries(doc: Any, source: str) -> list[CatalogEntry]:
             dwarf_paths=_tuple_of_str(raw, "dwarf_paths", where),
             version_hints=_tuple_of_str(raw, "version_hints", where),
             programs=_tuple_of_str(raw, "programs", where),
+            modules=_tuple_of_str(raw, "modules", where),
         )
         for rx in (*entry.patterns, *entry.markers, *entry.sonames, *entry.dwarf_paths,
-                   *entry.version_hints):
+                   *entry.version_hints, *entry.modules):
             try:
                 re.compile(rx)
             except re.error as exc:

@@ -7,12 +7,15 @@ Methods (one module each): :mod:`.signatures` (version strings, markers, bare ve
 
 Merging rules, per catalog id:
 
-* a string hit for a *library* is a *mention* (USES) rather than code (CONTAINS) when the
+* a string hit for a *library* or *runtime* (Lua, Python...) is a *mention* (USES) rather than
+  code (CONTAINS) when the
   image imports that library (DT_NEEDED / undefined symbols / symbol versions) and nothing
   but strings says it holds its code (e.g. ``nginx -V`` quoting ``OPENSSL_VERSION_TEXT``).
   Services and tools are not demoted: ``mosquitto_ctrl`` importing ``libmosquitto`` is still
   mosquitto's own program; nor are a library project's own programs named in the catalog's
   ``programs`` (the ``openssl`` CLI holds OpenSSL's own code besides importing libssl).
+* a version string standing in a vulnerability description (CVE text) is no hit at all
+  (:func:`.signatures.in_advisory`).
 * a version that is a strict prefix of another kept version of the same component
   (``10.0`` beside ``10.0p2``) is dropped;
 * a marker string that is the name of a symbol the image imports is a USES hit, and so is
@@ -135,7 +138,7 @@ def identify(image: Image, catalog: Catalog | None = None, limits: Limits = DEFA
             continue
         entry = catalog.get(h.component)
         if (h.component in imported and h.component not in code and entry is not None
-                and entry.kind == "library" and program not in entry.programs):
+                and entry.kind in ("library", "runtime") and program not in entry.programs):
             h = Hit(h.component, h.version, Relation.USES, h.evidence)
         hits.append(h)
     hits += other

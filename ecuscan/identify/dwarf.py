@@ -7,9 +7,9 @@ version.
 
 DW_AT_producer names the *compiler* that built a unit: that is build provenance
 (``ecuscan.provenance``), not a component, and is not counted here. The one use made of the
-toolchain here: when libgcc code is proven present (its compile units or its helper symbols),
-the GCC version from the ``.comment`` banner is libgcc's version, because libgcc ships with
-the compiler that linked the image.
+toolchain here: when libgcc or libstdc++ code is proven present (compile units, helper symbols,
+SONAME), the GCC version from the ``.comment`` banner is its version, because both ship with
+the compiler that built them.
 """
 
 from __future__ import annotations
@@ -58,14 +58,26 @@ def identify_dwarf(image: Image, catalog: Catalog, limits: Limits) -> list[Hit]:
     return hits
 
 
+#: Runtime libraries shipped with GCC itself: their release is the compiler's (catalog ids).
+GCC_RUNTIMES = ("libgcc", "libstdcxx")
+
+
 def runtime_version_hits(image: Image, catalog: Catalog, present: set[ComponentId], limits: Limits) -> list[Hit]:
-    """libgcc's version from the GCC ``.comment`` banner, when libgcc is already proven present."""
-    if "libgcc" not in present or catalog.get("libgcc") is None:
+    """The GCC release from the ``.comment`` banner for GCC's own runtime libraries proven present.
+
+    libgcc (``libgcc_s.so.1`` or its helpers linked in) and libstdc++ (``libstdc++.so.6``) are
+    built by the compiler they ship with, so the ``GCC: (...) 14.2.0`` banner of the image that
+    holds their code names their release. Only components proven present by other evidence
+    (symbols, SONAME, DWARF) get a version here; a program that merely links against them has
+    them as USES, not CONTAINS, and is not touched.
+    """
+    wanted = [cid for cid in GCC_RUNTIMES if cid in present and catalog.get(cid) is not None]
+    if not wanted:
         return []
     for comment in image.comments:
         m = _GCC_BANNER.search(comment)
         if m is not None:
-            return [Hit(ComponentId("libgcc"), m.group("v"), Relation.CONTAINS, make_evidence(
+            return [Hit(ComponentId(cid), m.group("v"), Relation.CONTAINS, make_evidence(
                 image, EvidenceMethod.DWARF_PRODUCER, comment, limits=limits,
-                detail="libgcc:gcc-comment-banner", confidence=0.6))]
+                detail=f"{cid}:gcc-comment-banner", confidence=0.6)) for cid in wanted]
     return []

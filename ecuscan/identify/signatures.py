@@ -13,9 +13,10 @@ windows:
   patterns to run, and only those run, on the window;
 * the same places give the NUL-delimited strings that ``version_hints`` are checked against;
 * markers (presence without a version) have no digits to key on: they get one alternation
-  pass of the tails of their anchors, each starting at its rarest byte (by measured byte
-  frequency in binaries), factored by first byte, because ``re`` spends its time on positions
-  whose first byte is in the alternation's first-byte set and then on each branch.
+  pass of the tails of their anchors, factored by first byte; the tails start at bytes of one
+  small set chosen for all markers together (:func:`marker_anchors`), because ``re`` spends its
+  time on positions whose first byte is in the alternation's first-byte set and then on each
+  branch.
 
 The buffer is never copied: ``re`` searches ``bytes`` and ``mmap`` alike with ``pos``/``endpos``.
 """
@@ -46,10 +47,39 @@ MIN_ANCHOR = 3
 #: Most distinct standalone strings remembered per image (bounds memory on hostile input).
 MAX_STANDALONE_STRINGS = 20_000
 
+#: Bytes searched around a hit for the text it stands in (advisory prose, see :func:`in_advisory`).
+ADVISORY_CONTEXT = 400
+_ADVISORY = re.compile(rb"CVE-\d{4}-\d{4,}|[Vv]ulnerab|\b(?:prior to|before|through|and earlier|or earlier|allows?"
+                       rb"|[Aa]n issue was discovered|[Bb]uffer overflow|[Uu]se-after-free)\b")
 _DIGIT_DOT = re.compile(rb"[0-9]\.[0-9]")
 _PRINTABLE = re.compile(rb"[\x20-\x7e]+")
 _PRINTABLE_TAIL = re.compile(rb"[\x20-\x7e]*\Z")
 _PUNCT = bytes(range(0x20, 0x30)) + bytes(range(0x3a, 0x41)) + bytes(range(0x5b, 0x61)) + bytes(range(0x7b, 0x7f))
+
+
+def in_advisory(data: bytes | bytearray | mmap.mmap, start: int, end: int) -> bool:
+    """True when the text around ``data[start:end]`` reads like a vulnerability advisory.
+
+    A CVE description inside an image ("... in Lua 5.4.0 through 5.4.3 allows ...", a vulnerability
+    feed shipped on the device) names a product and a version without holding its code. The check
+    looks at the printable run around the hit (at most :data:`ADVISORY_CONTEXT` bytes each way).
+
+    >>> in_advisory(b"\\x00CVE-2022-28805: singlevar in lparser.c in Lua 5.4.0 through 5.4.3\\x00", 40, 55)
+    True
+    >>> in_advisory(b"\\x00Lua 5.4.6  Copyright (C) 1994-2023 Lua.org, PUC-Rio\\x00", 1, 10)
+    False
+    """
+    lo = max(0, start - ADVISORY_CONTEXT)
+    hi = min(len(data), end + ADVISORY_CONTEXT)
+    head = _NONPRINT_TAIL.search(data, lo, start)
+    s0 = head.end() if head is not None else lo
+    tail = _NONPRINT.search(data, end, hi)
+    s1 = tail.start() if tail is not None else hi
+    return _ADVISORY.search(data, s0, s1) is not None
+
+
+_NONPRINT = re.compile(rb"[^\x20-\x7e\t\r\n]")
+_NONPRINT_TAIL = re.compile(rb"[^\x20-\x7e\t\r\n](?=[\x20-\x7e\t\r\n]*\Z)")
 
 
 def literal_anchor(pattern: bytes) -> bytes:
@@ -104,6 +134,59 @@ def rare_anchor(anchor: bytes, width: int = 5) -> bytes:
         return anchor
     start = min(range(len(anchor) - width + 1), key=lambda i: (_RANK[anchor[i]], i))
     return anchor[start:]
+
+
+#: Frequency of each byte value in the ELF files of the development corpus (one file in three),
+#: as ``round(8 * log2(count + 1))``: the weights of :func:`marker_anchors`.
+_BYTE_LOG_FREQ = bytes.fromhex(
+    "c1a1a0a59b979595968e938f9389938b91888d948e8889948c8488888a8185929f919194898b87858c859084858d8682"
+    "8f8588868987848687888982868f878c9f96988e928f979089878a868681888b8a7f948d92828280857d8284837c7d94"
+    "93958a98929a8a8d8f9482888f8a9393908b9294968c84838a8d848b827f7c849e8f89938a93898787888085827f7d82"
+    "8b9a85928c86849887838487838484848d8287807e7f827d8694987a7d827d7a8c807d8188847d8582917e7d80837e8d"
+    "93878285828082808582817d81807d7a8d87928989928d878582817f808585839c928e8c8887848a8c87878c85818091"
+    "9588848c8c8c8592949d868789918ba0"
+)
+#: Shortest tail a marker anchor is cut to.
+MARKER_TAIL = 4
+
+
+def marker_anchors(anchors: list[bytes]) -> dict[bytes, bytes]:
+    """Each marker anchor cut to a tail starting at a byte of one small shared set (anchor -> tail).
+
+    ``re`` spends the marker pass on positions whose byte is in the alternation's first-byte set,
+    so the cost is the summed frequency of the *distinct* first bytes, not the anchors' count.
+    The first bytes are chosen as a weighted hitting set: greedily, the byte that starts the most
+    still-uncovered anchors per unit of its frequency in binaries (measured: 370 anchors cut this
+    way search 2x faster than each cut at its own rarest byte, and faster than 71 anchors were).
+
+    >>> cut = marker_anchors([b"invalid distance too far back", b"incorrect header check", b"Avahi"])
+    >>> all(a.endswith(t) and len(t) >= 4 for a, t in cut.items())
+    True
+    """
+    weight = [2.0 ** (f / 8) for f in _BYTE_LOG_FREQ]
+
+    def starts(a: bytes) -> set[int]:
+        return set(a[: len(a) - MARKER_TAIL + 1]) if len(a) > MARKER_TAIL else {a[0]}
+
+    cover = {a: starts(a) for a in anchors if a}
+    chosen: set[int] = set()
+    left = set(cover)
+    while left:
+        counts: dict[int, int] = {}
+        for a in left:
+            for b in cover[a]:
+                counts[b] = counts.get(b, 0) + 1
+        best = min(counts, key=lambda b: (weight[b] / counts[b], b))
+        chosen.add(best)
+        left = {a for a in left if best not in cover[a]}
+    out = {}
+    for a in cover:
+        if len(a) <= MARKER_TAIL:
+            out[a] = a
+            continue
+        i = min((i for i in range(len(a) - MARKER_TAIL + 1) if a[i] in chosen), key=lambda i: (weight[a[i]], i))
+        out[a] = a[i:]
+    return out
 
 
 @dataclass(frozen=True)
@@ -166,17 +249,20 @@ def _compile(entry: CatalogEntry, kind: str, i: int, text: str) -> tuple[bytes, 
 def compile_signatures(catalog: Catalog) -> SignatureSet:
     """Compile every pattern, marker and hint of ``catalog`` (cached per catalog object)."""
     sig = SignatureSet(None, None)
+    markers: list[tuple[bytes, _Rule]] = []
     for entry in catalog:
         for i, p in enumerate(entry.patterns):
             anchor, rule = _compile(entry, "pattern", i, p)
             sig.by_version_anchor.setdefault(anchor, []).append(rule)
         for i, p in enumerate(entry.markers):
             anchor, rule = _compile(entry, "marker", i, p)
-            anchor = rare_anchor(anchor)
-            sig.by_marker_anchor.setdefault(anchor, []).append(rule)
+            markers.append((anchor, rule))
         for i, p in enumerate(entry.version_hints):
             _, rule = _compile(entry, "hint", i, p)
             sig.hints.setdefault(entry.id, []).append(rule)
+    cut = marker_anchors(sorted({a for a, _r in markers}))
+    for anchor, rule in markers:
+        sig.by_marker_anchor.setdefault(cut[anchor], []).append(rule)
     sig.version_anchor_rx = _anchor_regex(list(sig.by_version_anchor))
     sig.marker_anchor_rx = _anchor_regex(list(sig.by_marker_anchor))
     return sig
@@ -225,6 +311,8 @@ def scan(image: Image, catalog: Catalog, limits: Limits) -> SignatureScan:
         key = (rule.rule_id, m.start())
         if key in seen or per_rule.get(rule.rule_id, 0) >= cap:
             return
+        if in_advisory(data, m.start(), m.end()):
+            return  # a product named in a vulnerability description is no code of it
         seen.add(key)
         per_rule[rule.rule_id] = per_rule.get(rule.rule_id, 0) + 1
         version = None

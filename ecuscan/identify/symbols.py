@@ -37,15 +37,61 @@ SYMBOL_VERSION_PREFIXES: dict[str, str] = {
 _VERSION_NAME = re.compile(r"^([A-Za-z][A-Za-z0-9]*?(?:_[A-Za-z][A-Za-z0-9]*)*?)_(?:v?\d[\w.]*|PRIVATE\w*)$")
 
 
+#: Length of the literal name prefix the soname rules are indexed by.
+_PREFIX = 6
+
+
 @lru_cache(maxsize=8)
-def _soname_rules(catalog: Catalog) -> tuple[tuple[CatalogEntry, re.Pattern[str]], ...]:
-    return tuple((e, re.compile(rx)) for e in catalog for rx in e.sonames)
+def _soname_rules(catalog: Catalog) -> tuple[dict[str, list[tuple[CatalogEntry, re.Pattern[str]]]],
+                                             list[tuple[CatalogEntry, re.Pattern[str]]]]:
+    r"""The catalog's soname regexes, indexed by the first :data:`_PREFIX` characters of the literal
+    text they must start with (``^libpython3\.`` -> ``libpyt``); rules without such a prefix are
+    tried on every name. Hundreds of rules times every DT_NEEDED entry of every file otherwise
+    cost more than the rest of the symbol identification."""
+    indexed: dict[str, list[tuple[CatalogEntry, re.Pattern[str]]]] = {}
+    always: list[tuple[CatalogEntry, re.Pattern[str]]] = []
+    for e in catalog:
+        for rx in e.sonames:
+            compiled = re.compile(rx)
+            prefix = literal_prefix(rx)
+            if len(prefix) >= _PREFIX:
+                indexed.setdefault(prefix[:_PREFIX], []).append((e, compiled))
+            else:
+                always.append((e, compiled))
+    return indexed, always
+
+
+def literal_prefix(rx: str) -> str:
+    r"""The literal text a ``^``-anchored regex must start with (empty when not anchored).
+
+    >>> literal_prefix(r"^libz\.so\.1$"), literal_prefix(r"^lib(?:ssl|crypto)\.so"), literal_prefix("libz")
+    ('libz.so.1', 'lib', '')
+    """
+    if not rx.startswith("^"):
+        return ""
+    out = []
+    i = 1
+    while i < len(rx):
+        c = rx[i]
+        if c == "\\" and i + 1 < len(rx) and not rx[i + 1].isalnum():
+            out.append(rx[i + 1])
+            i += 2
+            continue
+        if c in ".^$*+?{}[]|()\\":
+            break
+        out.append(c)
+        i += 1
+    # a quantifier after the last literal makes that literal optional
+    if i < len(rx) and rx[i] in "*?{" and out:
+        out.pop()
+    return "".join(out)
 
 
 def match_soname(catalog: Catalog, name: str) -> list[tuple[CatalogEntry, str | None, str]]:
     """Entries whose ``sonames`` match ``name``; version from the ``v`` group, and the rule."""
+    indexed, always = _soname_rules(catalog)
     out: dict[str, tuple[CatalogEntry, str | None, str]] = {}
-    for entry, rx in _soname_rules(catalog):
+    for entry, rx in (*indexed.get(name[:_PREFIX], ()), *always):
         m = rx.search(name)
         if m is None:
             continue

@@ -30,6 +30,15 @@ also gets the package-metadata evidence of its ``.deb`` control file (the method
 scanning packages or a root filesystem with a package database). Both figures are printed and
 kept apart: binary-only identification (one file at a time, no context) and with package metadata.
 
+Mined part (``--mined``): the signature miner's corpus (``python -m ecuscan.mining fetch``;
+Debian bullseye + trixie = mining set, sid = held out, armhf + arm64): every ELF file of a mined
+project's package, ground truth = that project at the package's upstream version. Scored one
+file at a time (binary only) and as one package-less tree per (release, arch). Precision counts
+every version reported for a mined project's entry: on a file of that project with another
+version, and on any file of another project (``contradiction``); ``strict`` also counts every
+version of any other catalog entry on these files (``extra``). ``--signatures`` prints the
+per-rule table of the miner's last report.
+
 Bare-metal part (``baremetal.json``): every component whose version string survives in the
 file (``version_string_in_file``) or decoded payload (``version_string_in_payload``) must be
 found with its exact version; the others are reported as presence found / not found.
@@ -204,6 +213,97 @@ def debian(corpus: Path, verbose: bool, debs: bool = False, tree: bool = False) 
                 print(f"    ... {len(lines) - 8} more")
 
 
+MINED_ROOT = Path(os.environ.get("ECUSCAN_MINED_CORPUS", Path.home() / ".cache/ecuscan/catalog"))
+
+
+def mined(root: Path, verbose: bool, tree: bool, releases: list[str] | None = None) -> None:
+    """Whole-catalog figures on the miner's corpus, per release (mining releases and held out)."""
+    from ecuscan.mining.corpus import ARCHES, HELDOUT_RELEASES, MINING_RELEASES, load_projects
+    from ecuscan.mining.mine import corpus_files
+    from ecuscan.model import ScanResult
+    from ecuscan.scanner import Scanner, ScanOptions
+
+    mined_ids = {p.id for p in load_projects()} & {e.id for e in load_catalog()}
+    mode = ("each (release, arch) scanned as one tree, no package metadata" if tree
+            else "binary only, one file at a time")
+    print(f"Mined corpus ({root}), {mode}; {len(mined_ids)} mined entries in the catalog")
+    for release in releases or (*MINING_RELEASES, *HELDOUT_RELEASES):
+        st: collections.Counter[str] = collections.Counter()
+        per: dict[str, collections.Counter[str]] = collections.defaultdict(collections.Counter)
+        details: list[str] = []
+        t0 = time.perf_counter()
+        for arch in ARCHES:
+            files = [f for f in corpus_files(root, [release], [arch], mined_ids)]
+            if not files:
+                continue
+            found_by_path: dict[str, dict[str, set[str | None]]] = {}
+            if tree:
+                options = ScanOptions(use_cache=False, package_metadata=False, jobs=os.cpu_count() or 1)
+                for o in Scanner(None, options=options).scan_paths([root / "root" / f"{release}-{arch}"]):
+                    if isinstance(o, ScanResult) and o.parent is None:
+                        got: dict[str, set[str | None]] = collections.defaultdict(set)
+                        for c in o.components:
+                            if c.relation is Relation.CONTAINS:
+                                got[c.id].add(c.version)
+                        found_by_path[str(Path(o.path).resolve())] = got
+            for f in files:
+                try:
+                    found = (found_by_path.get(str(f.path.resolve()), {}) if tree
+                             else _found(f.path, f"{f.state}{f.rel}"))
+                except EcuscanError:
+                    st["load-error"] += 1
+                    continue
+                st["truth"] += 1
+                per[f.project]["truth"] += 1
+                got_own = found.get(f.project, set())
+                if f.version in got_own:
+                    st["tp"] += 1
+                    per[f.project]["tp"] += 1
+                elif got_own == {None}:
+                    st["miss-presence-only"] += 1
+                for comp, versions in found.items():
+                    for v in versions:
+                        if v is None or (comp == f.project and v == f.version):
+                            continue
+                        if comp == f.project or comp in mined_ids:
+                            st["contradiction"] += 1
+                            per[comp]["contradiction"] += 1
+                            details.append(f"{f.state}{f.rel} ({f.project} {f.version}): {comp} {v}")
+                        else:
+                            st["extra"] += 1
+        st["miss"] = st["truth"] - st["tp"]
+        label = f"{release} ({'held out' if release in HELDOUT_RELEASES else 'mining'})"
+        _print_group(label, st)
+        print(f"    ({time.perf_counter() - t0:.1f} s)")
+        if verbose:
+            for pid, c in sorted(per.items()):
+                if c["truth"] and (c["tp"] < c["truth"] or c["contradiction"]):
+                    print(f"      {pid:22} {c['tp']:4} / {c['truth']:4} exact  contradictions {c['contradiction']}")
+            for line in details[:20]:
+                print("      contradiction:", line)
+
+
+def signature_table(root: Path) -> None:
+    """The miner's per-rule table (precision / recall on the mining set and the held-out release)."""
+    path = root / "mining-report.json"
+    if not path.exists():
+        print(f"no miner report at {path}")
+        return
+    rep = json.loads(path.read_text())
+    print(f"\nPer-signature table ({len(rep['rules_text'])} shipped rules; mining {'+'.join(rep['mining_releases'])},"
+          f" held out {'+'.join(rep['heldout_releases'])}):")
+    print(f"  {'rule':34} {'mine P':>7} {'mine R':>7} {'held P':>7} {'held R':>7}")
+    def fmt(x: float | None) -> str:
+        return "    -  " if x is None else f"{x:7.3f}"
+
+    for rule in sorted(rep["rules_text"]):
+        m, h = rep["mining"].get(rule, {}), rep["heldout"].get(rule, {})
+        print(f"  {rule:34} {fmt(m.get('precision'))} {fmt(m.get('recall'))} {fmt(h.get('precision'))}"
+              f" {fmt(h.get('recall'))}")
+    for rule, st in sorted((rep.get("heldout_failed") or {}).items()):
+        print(f"  NOT SHIPPED {rule}: held-out precision {st and st.get('precision')}")
+
+
 def _print_group(group: str, st: collections.Counter[str]) -> None:
     recall = st["tp"] / st["truth"] if st["truth"] else 0.0
     prec = st["tp"] / (st["tp"] + st["contradiction"]) if st["tp"] + st["contradiction"] else 0.0
@@ -262,7 +362,21 @@ def main() -> int:
     ap.add_argument("--debs", action="store_true", help="also score the .deb packages scanned as containers")
     ap.add_argument("--tree", action="store_true",
                     help="also score each arch's tree scanned as a directory without package metadata")
+    ap.add_argument("--mined", nargs="?", const=MINED_ROOT, type=Path, default=None,
+                    help="also score the signature miner's corpus (default root: ~/.cache/ecuscan/catalog)")
+    ap.add_argument("--mined-releases", default="", help="only these releases of the mined corpus (comma-separated)")
+    ap.add_argument("--signatures", action="store_true", help="print the miner's per-signature table")
+    ap.add_argument("--no-dev", action="store_true", help="skip the development corpus")
     args = ap.parse_args()
+    if args.mined is not None:
+        rels = [r for r in args.mined_releases.split(",") if r] or None
+        mined(args.mined, args.verbose, tree=False, releases=rels)
+        if args.tree:
+            mined(args.mined, args.verbose, tree=True, releases=rels)
+    if args.signatures:
+        signature_table(args.mined or MINED_ROOT)
+    if args.no_dev:
+        return 0
     if not (args.corpus / "dev-corpus.json").exists():
         print(f"no corpus at {args.corpus}", file=sys.stderr)
         return 2
