@@ -4,16 +4,18 @@ dask.distributed does the scheduling, worker supervision and restarts; this modu
 decides *what* is sent and how results come back:
 
 - The parent checks the cache first (as for ``--jobs``), then submits one task per image
-  that still needs analysis: :func:`ecuscan.scanner.analyze_path` on the image's *path*.
+  that still needs analysis: :func:`ecuscan.scanner.scan_task` on the image's *path*.
   Workers read the image from a path they share with the parent (the same file system at
   the same place: trivially true for ``local``, an NFS/CIFS mount for a remote cluster).
   Bytes are never shipped: the parent would have to read every image a second time and
   push it through the scheduler, and a firmware portfolio is mostly large images. A worker
   hashes the file before analysing it, so a path that holds other bytes on the worker (a
   mount that is not really shared) becomes a :class:`ScanFailure`, never a wrong result.
-- At most a window of tasks is in flight (a few per worker thread); results stream back
-  with ``as_completed`` and are yielded as they arrive, so the caller (the one writer)
-  stores each image as soon as it is done.
+- Tasks go through ``Client.get_executor()`` into the same windowed loop as the local
+  process pool (:func:`ecuscan.executors.run_windowed`): at most a window of tasks is in
+  flight (a few per worker thread) and results are yielded as they arrive, so the caller
+  (the one writer) stores each image as soon as it is done. This module does not import the
+  scanner: the task function is handed in.
 - A worker process that dies (OOM kill, segfault in a native parser) loses only the task
   it was running: the scheduler resubmits it elsewhere, up to its ``allowed-failures``
   (``distributed.scheduler.allowed-failures``; ``local`` clusters use ``worker_deaths``).
@@ -34,9 +36,7 @@ DaskSpec(address='tcp://10.0.0.5:8786', workers=None)
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import os
-import uuid
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -125,28 +125,25 @@ def local_cluster(workers: int, *, worker_deaths: int = 3) -> Any:
                             dashboard_address=None, scheduler_port=0)
 
 
-def _digest(path: str) -> str:
-    with open(path, "rb") as f:
-        return hashlib.file_digest(f, "sha256").hexdigest()
+def window_for(client: Any) -> int:
+    """Tasks kept in flight on ``client``'s cluster: four per worker thread, at least 8."""
+    threads = sum(client.nthreads().values()) or 1
+    return max(8, 4 * threads)
 
 
-def scan_task(path: str, options: Any, sha256: Sha256 | None) -> TaskResult:
-    """The function a worker runs for one image: check the bytes are the ones the parent hashed,
-    then :func:`ecuscan.scanner.analyze_path`."""
-    from .scanner import analyze_path
+def failure_reason(exc: BaseException) -> str:
+    """Why a dask task gave no result, in words for a :class:`ScanFailure`."""
+    from distributed.client import FutureCancelledError
+    from distributed.scheduler import KilledWorker
 
-    if sha256 is not None:
-        try:
-            seen = _digest(path)
-        except OSError as exc:
-            return ScanFailure(path, f"cannot read on the dask worker: {exc.strerror or exc}", sha256)
-        if seen != sha256:
-            return ScanFailure(path, "the file holds other bytes on the dask worker than where it was "
-                                     "submitted (is the path really shared?)", sha256)
-    return analyze_path(path, options, sha256)
+    if isinstance(exc, KilledWorker):
+        return "every dask worker that ran this image died (crash or out of memory)"
+    if isinstance(exc, (FutureCancelledError, TimeoutError, OSError)):
+        return f"dask task lost: {exc.__class__.__name__}: {exc}"
+    return f"dask task failed: {exc.__class__.__name__}: {exc}"
 
 
-def _renamed(outcome: TaskResult, sent: str, given: str) -> TaskResult:
+def renamed(outcome: TaskResult, sent: str, given: str) -> TaskResult:
     """Results name the path the user gave, not the absolute path the worker read."""
     if sent == given:
         return outcome
@@ -160,59 +157,24 @@ def _renamed(outcome: TaskResult, sent: str, given: str) -> TaskResult:
 
 
 def scan_distributed(pending: Sequence[tuple[str, Sha256 | None]], options: Any, client: Any, *,
-                     task: Task = scan_task, retries: int = 1,
+                     task: Task, retries: int = 1,
                      window: int | None = None) -> Iterator[tuple[str, TaskResult]]:
     """Run ``task`` for each ``(path, sha256)`` on the cluster; yield ``(path, outcome)`` as each finishes.
 
     Order is completion order. Relative paths are sent as absolute paths (a worker's working
     directory is not the caller's) and the results renamed back. At most ``window`` tasks are
-    in flight (default: four per worker thread, at least 8). Never raises for a lost task: a
-    task whose workers kept dying, or that failed ``retries + 1`` times, becomes a
-    :class:`ScanFailure`.
+    in flight (default :func:`window_for`). Never raises for a lost task: a task whose workers
+    kept dying, or that failed ``retries + 1`` times, becomes a :class:`ScanFailure`.
     """
-    from distributed import as_completed
-    from distributed.client import FutureCancelledError
-    from distributed.scheduler import KilledWorker
+    from .executors import run_windowed
 
-    if window is None:
-        threads = sum(client.nthreads().values()) or 1
-        window = max(8, 4 * threads)
-    todo = list(reversed(pending))
-    running: dict[Any, tuple[str, str]] = {}
-    done_iter = as_completed()  # type: ignore[no-untyped-call]
+    executor = client.get_executor(retries=retries, pure=False)
 
-    def submit_next() -> None:
-        path, sha = todo.pop()
-        sent = os.path.abspath(path)
-        fut = client.submit(task, sent, options, sha, retries=retries, pure=False,
-                            key=f"ecuscan-scan-{uuid.uuid4().hex}")
-        running[fut] = (sent, path)
-        done_iter.add(fut)  # type: ignore[no-untyped-call]
+    def submit(item: tuple[str, Sha256 | None]) -> Any:
+        return executor.submit(task, os.path.abspath(item[0]), options, item[1])
 
-    while todo and len(running) < window:
-        submit_next()
-    for fut in done_iter:
-        sent, path = running.pop(fut)
-        outcome: TaskResult
-        try:
-            outcome = fut.result()
-        except KilledWorker:
-            outcome = ScanFailure(path, "every dask worker that ran this image died (crash or out of memory)")
-        except (FutureCancelledError, TimeoutError, OSError) as exc:
-            outcome = ScanFailure(path, f"dask task lost: {exc.__class__.__name__}: {exc}")
-        except Exception as exc:  # the task raised on every retry: report it, the batch goes on
-            outcome = ScanFailure(path, f"dask task failed: {exc.__class__.__name__}: {exc}")
-        fut.release()
-        if todo:
-            submit_next()
-        yield path, _renamed(outcome, sent, path)
+    def failed(item: tuple[str, Sha256 | None], exc: BaseException) -> TaskResult:
+        return ScanFailure(item[0], failure_reason(exc), item[1])
 
-
-def run_distributed(pending: Sequence[tuple[str, Sha256 | None]], options: Any, spec: str
-                    ) -> Iterator[tuple[str, TaskResult]]:
-    """:func:`scan_distributed` on a client opened from ``spec`` for the duration of the batch."""
-    if not pending:
-        return
-    with open_client(spec) as client:
-        yield from scan_distributed(pending, options, client)
-
+    for (path, _sha), outcome in run_windowed(submit, pending, window or window_for(client), failed):
+        yield path, renamed(outcome, os.path.abspath(path), path)

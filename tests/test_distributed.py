@@ -25,10 +25,9 @@ from ecuscan.distributed import (
     open_client,
     parse_spec,
     scan_distributed,
-    scan_task,
 )
 from ecuscan.model import ScanFailure, ScanResult
-from ecuscan.scanner import Scanner, ScanOptions, sha256_file
+from ecuscan.scanner import Scanner, ScanOptions, scan_task, sha256_file
 from ecuscan.store import Store
 
 sys.path.insert(0, str(Path(__file__).parent))

@@ -58,7 +58,7 @@ from ecuscan.model import (
 
 from ._util import BufferStream, as_view, check_file_size, decode_text, sha256_of
 
-__all__ = ["load_elf"]
+__all__ = ["load_elf", "preload"]
 
 _T = TypeVar("_T")
 
@@ -123,6 +123,11 @@ def _lief() -> Any:
 
     lief.logging.disable()
     return lief
+
+
+def preload() -> None:
+    """Import LIEF now (a process about to fork workers does this once for all of them)."""
+    _lief()
 
 
 @lru_cache(maxsize=1)
