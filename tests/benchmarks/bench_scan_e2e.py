@@ -113,19 +113,22 @@ def _descendants(pid: int) -> list[int]:
 
 def side_by_side(trees: list[Path], ecuscan: list[str], jobs: str, runs: int, label: str) -> dict[str, float]:
     size, files, _ = (sum(x) for x in zip(*(tree_bytes(t) for t in trees), strict=True))
-    regex, scan = [], []
+    regex, scan, peak = [], [], []
     with tempfile.TemporaryDirectory(prefix="ecuscan-e2e-") as tmp:
         for i in range(runs):
             regex.append(run([sys.executable, "-c", REGEX, *map(str, trees)])[0])
             env = {**os.environ, "ECUSCAN_STORE": f"sqlite:///{tmp}/s{i}.sqlite"}
             wall, rss, _ = run([*ecuscan, "scan", "--json", "--no-cache", "--jobs", jobs, *map(str, trees)], env)
             scan.append(wall)
+            peak.append(rss)
     mb = size / 1e6
     best_r, best_s = min(regex), min(scan)
     print(f"{label}: {files} files, {mb:.1f} MB, --jobs {jobs}")
     print(f"  regex pass  {', '.join(f'{t:.2f}' for t in regex)} s  best {mb / best_r:.1f} MB/s")
     print(f"  ecuscan     {', '.join(f'{t:.2f}' for t in scan)} s  best {mb / best_s:.1f} MB/s")
-    print(f"  ratio (best/best) {best_r / best_s:.2f}   (median/median {sorted(regex)[runs // 2] / sorted(scan)[runs // 2]:.2f})")
+    median = sorted(regex)[runs // 2] / sorted(scan)[runs // 2]
+    print(f"  ratio (best/best) {best_r / best_s:.2f}   (median/median {median:.2f})   "
+          f"peak RSS {max(peak) / 1024:.0f} MiB")
     return {"regex": best_r, "scan": best_s, "mb": mb}
 
 
