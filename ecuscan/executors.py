@@ -18,6 +18,8 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import threading
+import time
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import FIRST_COMPLETED, CancelledError, Future, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
@@ -123,7 +125,7 @@ class LocalPool:
             methods = multiprocessing.get_all_start_methods()
             context = multiprocessing.get_context("fork") if "fork" in methods else None
             self._pool = ProcessPoolExecutor(max_workers=self.workers, mp_context=context,
-                                             initializer=self._initializer)
+                                             initializer=_worker_init, initargs=(os.getpid(), self._initializer))
         return self._pool
 
     def submit(self, fn: Callable[..., _R], *args: Any) -> Future[_R]:
@@ -145,4 +147,17 @@ class LocalPool:
 
     def __exit__(self, *exc: object) -> None:
         self.close(wait_for=exc[0] is None)
+
+
+def _worker_init(parent: int, then: Callable[[], None] | None) -> None:
+    """In each pool worker: exit when the parent is gone (a ``kill -9`` of the scan must not leave
+    workers blocked on their task queue forever), then run the caller's initializer."""
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(0.5)
+        os._exit(70)  # the parent died: nobody will ever read this worker's results
+
+    threading.Thread(target=watch, name="ecuscan-parent-watch", daemon=True).start()
+    if then is not None:
+        then()
 

@@ -126,3 +126,49 @@ def test_a_file_is_read_once_through_its_map(tmp_path: Path) -> None:
     assert isinstance(result, ScanResult) and result.size == 24 << 20
     # hashing, detection, loading and identification all used the one mmap: no read() of the file
     assert read < 4 << 20, f"{read} bytes read through read() for a 24 MiB file"
+
+
+def _pool_workers(pid: int) -> list[int]:
+    try:
+        with open(f"/proc/{pid}/task/{pid}/children") as f:
+            kids = [int(c) for c in f.read().split()]
+    except OSError:
+        return []
+    out = []
+    for kid in kids:
+        try:
+            with open(f"/proc/{kid}/cmdline", "rb") as f:
+                if b"ecuscan" in f.read():  # forked workers share the parent's command line
+                    out.append(kid)
+        except OSError:
+            pass
+    return out
+
+
+@pytest.mark.skipif(not Path("/proc/self/task").exists(), reason="needs Linux /proc")
+def test_pool_workers_exit_when_the_scan_is_killed(images: list[Path], tmp_path: Path) -> None:
+    import signal
+    import subprocess
+
+    env = {**os.environ, "ECUSCAN_STORE": f"sqlite:///{tmp_path / 's.sqlite'}"}
+    proc = subprocess.Popen([sys.executable, "-m", "ecuscan", "scan", "--no-cache", "--json", "--jobs", "2",
+                             str(images[0].parent)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
+    try:
+        deadline = time.monotonic() + 120
+        workers: list[int] = []
+        while len(workers) < 2 and proc.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.05)
+            workers = _pool_workers(proc.pid)
+        if len(workers) < 2:
+            pytest.skip("the scan ended before its pool could be observed")
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=30)
+        deadline = time.monotonic() + 15
+        while any(Path(f"/proc/{w}").exists() for w in workers) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        left = [w for w in workers if Path(f"/proc/{w}/cmdline").exists()
+                and b"ecuscan" in Path(f"/proc/{w}/cmdline").read_bytes()]
+        assert not left, f"pool workers {left} outlived the killed scan"
+    finally:
+        if proc.poll() is None:
+            proc.kill()
