@@ -156,21 +156,62 @@ def renamed(outcome: TaskResult, sent: str, given: str) -> TaskResult:
     return [dataclasses.replace(r, path=swap(r.path) or r.path, parent=swap(r.parent)) for r in outcome]
 
 
+#: Stores opened by this worker process (one per URL, reused by every task it runs), and how many
+#: results each has written: a worker writes a shared database itself, concurrently with the others.
+_WORKER_STORES: dict[str, Any] = {}
+_WORKER_WRITES: dict[str, int] = {}
+
+
+def shares_store(url: str | None) -> bool:
+    """True for a store the workers can write themselves: a database server (PostgreSQL), not a
+    SQLite file on the machine of the process that started the scan."""
+    return url is not None and "://" in url and not url.startswith("sqlite")
+
+
+def stored_task(task: Task, store_url: str, path: str, options: Any, sha256: Sha256 | None) -> TaskResult:
+    """``task`` on a worker, whose results the worker then writes to ``store_url`` itself (in one
+    transaction per image, concurrently with the other workers; the store's upserts make a
+    file seen by two workers at once safe)."""
+    outcome = task(path, options, sha256)
+    if isinstance(outcome, ScanFailure):
+        return outcome
+    try:
+        store = _WORKER_STORES.get(store_url)
+        if store is None:
+            from .store import Store
+
+            store = _WORKER_STORES[store_url] = Store.open(store_url)
+        store.put_many(outcome)
+    except EcuscanError as exc:
+        return ScanFailure(path, f"analysed, but the dask worker could not write the store: {exc}", sha256)
+    _WORKER_WRITES[store_url] = _WORKER_WRITES.get(store_url, 0) + len(outcome)
+    return outcome
+
+
+def worker_writes() -> dict[str, int]:
+    """Results this worker process wrote per store URL (for ``Client.run``: tests, monitoring)."""
+    return dict(_WORKER_WRITES)
+
+
 def scan_distributed(pending: Sequence[tuple[str, Sha256 | None]], options: Any, client: Any, *,
-                     task: Task, retries: int = 1,
-                     window: int | None = None) -> Iterator[tuple[str, TaskResult]]:
+                     task: Task, retries: int = 1, window: int | None = None,
+                     store_url: str | None = None) -> Iterator[tuple[str, TaskResult]]:
     """Run ``task`` for each ``(path, sha256)`` on the cluster; yield ``(path, outcome)`` as each finishes.
 
     Order is completion order. Relative paths are sent as absolute paths (a worker's working
     directory is not the caller's) and the results renamed back. At most ``window`` tasks are
     in flight (default :func:`window_for`). Never raises for a lost task: a task whose workers
     kept dying, or that failed ``retries + 1`` times, becomes a :class:`ScanFailure`.
+    ``store_url``: each worker writes its results there itself (see :func:`stored_task`); the
+    results it stores name the absolute path it read.
     """
     from .executors import run_windowed
 
     executor = client.get_executor(retries=retries, pure=False)
 
     def submit(item: tuple[str, Sha256 | None]) -> Any:
+        if store_url is not None:
+            return executor.submit(stored_task, task, store_url, os.path.abspath(item[0]), options, item[1])
         return executor.submit(task, os.path.abspath(item[0]), options, item[1])
 
     def failed(item: tuple[str, Sha256 | None], exc: BaseException) -> TaskResult:

@@ -614,14 +614,26 @@ class Scanner:
     def _analyse_on_dask(self, pending: Sequence[tuple[str, str | None, Sha256 | None]]
                          ) -> Iterator[tuple[str | None, list[ScanOutcome]]]:
         """``pending`` on the dask cluster of ``options.dask``, through the same windowed loop."""
-        from .distributed import open_client, scan_distributed
+        from .distributed import open_client, scan_distributed, shares_store
 
         assert self.options.dask is not None
         roots = {path: root for path, root, _ in pending}
+        # a database server is written by the workers themselves, concurrently; a SQLite file by this process
+        shared = self.store.url if self.store is not None and shares_store(self.store.url) else None
         with open_client(self.options.dask) as client:
             for path, res in scan_distributed([(p, s) for p, _, s in pending], self.options, client,
-                                              task=scan_task):
-                yield roots[path], self._record(res, False, roots[path])
+                                              task=scan_task, store_url=shared):
+                root = roots[path]
+                yield root, (self._record(res, False, root) if shared is None or isinstance(res, ScanFailure)
+                             else self._stored_by_worker(res, root))
+
+    def _stored_by_worker(self, results: list[ScanResult], root: str | None) -> list[ScanOutcome]:
+        """What :meth:`_record` returns for results a worker has already written to the store."""
+        shown = self._with_tree_packages(results, root)
+        outcomes: list[ScanOutcome] = list(shown) if isinstance(shown, list) else [shown]
+        if self.observer:
+            self.observer.finished(outcomes[0], False)
+        return outcomes
 
     def _with_tree_packages(self, res: list[ScanResult] | ScanFailure,
                             root: str | None) -> list[ScanResult] | ScanFailure:
