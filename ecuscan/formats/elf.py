@@ -259,6 +259,10 @@ def _parse(data: Buffer) -> Any:
     config.parse_relocations = False
     config.parse_overlay = False
     config.count_mtd = lief.ELF.ParserConfig.DYNSYM_COUNT.SECTION
+    if len(data) >= _FEED_CHUNK:
+        # LIEF zero-fills its whole buffer before it reads: pages of the map touched earlier (the
+        # file hash) are dropped first, or the image would be resident twice at that moment
+        _drop_pages(data, 0, len(data))
     feed = _Feed(data)
     try:
         return lief.ELF.parse(feed, config)

@@ -136,9 +136,10 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--tree", default="root/armhf", help="tree under the dev corpus (or an absolute path)")
     ap.add_argument("--runs", type=int, default=3)
-    ap.add_argument("--jobs", nargs="+", default=["1", "auto"])
+    ap.add_argument("--jobs", nargs="*", default=["1", "auto"])
     ap.add_argument("--scaling", action="store_true")
     ap.add_argument("--big-mib", type=int, default=0)
+    ap.add_argument("--big-jobs", nargs="+", default=["1", "auto"])
     ap.add_argument("--ecuscan", default=str(Path(sys.executable).with_name("ecuscan")),
                     help="the command to run (e.g. 'env PYTHONPATH=/tmp/main python -m ecuscan' for a baseline)")
     args = ap.parse_args()
@@ -159,10 +160,10 @@ def main() -> None:
                 for jobs in ("1", "2"):
                     side_by_side(copies[:factor], ecuscan, jobs, max(1, args.runs - 1), f"{factor}x tree")
     if args.big_mib:
-        big_rss(tree, ecuscan, args.big_mib)
+        big_rss(tree, ecuscan, args.big_mib, args.big_jobs)
 
 
-def big_rss(tree: Path, ecuscan: list[str], mib: int) -> None:
+def big_rss(tree: Path, ecuscan: list[str], mib: int, jobs_list: list[str]) -> None:
     """Peak RSS of scanning a tree with one large ELF image, against that image's size."""
     elf = max((p for p in tree.rglob("*.so*") if p.is_file() and not p.is_symlink()), key=lambda p: p.stat().st_size)
     with tempfile.TemporaryDirectory(prefix="ecuscan-big-") as tmp:
@@ -174,7 +175,7 @@ def big_rss(tree: Path, ecuscan: list[str], mib: int) -> None:
         size = big.stat().st_size
         env = {**os.environ, "ECUSCAN_STORE": f"sqlite:///{tmp}/big.sqlite"}
         idle = peak_rss_tree([*ecuscan, "scan", "--json", "--no-cache", str(elf)], env)
-        for jobs in ("1", "auto"):
+        for jobs in jobs_list:
             peak = peak_rss_tree([*ecuscan, "scan", "--json", "--no-cache", "--jobs", jobs, str(big.parent)], env)
             print(f"big image {size / 2**20:.0f} MiB, --jobs {jobs}: peak RSS {peak / 1024:.0f} MiB = "
                   f"{peak * 1024 / size:.2f}x the image; a scan of one small ELF peaks at {idle / 1024:.0f} MiB "

@@ -279,3 +279,38 @@ def test_lief_loader_equals_pyelftools_reference_on_the_corpus(corpus: Path) -> 
         if [d.code for d in new.diagnostics] != [d.code for d in old.diagnostics]:
             differ.append(f"{path.relative_to(corpus)}: diagnostics")
     assert not differ, f"{len(differ)} differences over {len(files)} files, first: {differ[:10]}"
+
+
+_RSS_SCRIPT = r"""
+import hashlib, mmap, sys
+from ecuscan.formats.elf import load_elf, preload
+
+def kib(field):
+    with open("/proc/self/status") as f:
+        return next(int(line.split()[1]) for line in f if line.startswith(field))
+
+preload()
+with open(sys.argv[1], "rb") as f, mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) as mm:
+    base = kib("VmRSS:")
+    hashlib.sha256(mm).hexdigest()  # the scanner hashes the map first: every page is resident
+    img = load_elf(mm, "big.elf")
+    assert img.symbols
+    print(kib("VmHWM:") - base)
+    del img
+"""
+
+
+@pytest.mark.skipif(not Path("/proc/self/status").exists(), reason="needs Linux /proc")
+def test_large_image_is_not_resident_twice_while_lief_copies_it(elf_dir: Path, tmp_path: Path) -> None:
+    import sys
+
+    big = tmp_path / "big.elf"
+    with big.open("wb") as f:
+        f.write((elf_dir / "hello").read_bytes())
+        f.write(bytes(96 << 20))
+    res = subprocess.run([sys.executable, "-c", _RSS_SCRIPT, str(big)], capture_output=True, text=True,
+                         timeout=300, check=True)
+    grown = int(res.stdout.split()[-1]) * 1024
+    size = big.stat().st_size
+    # the map (hashed) and LIEF's own copy must not both be resident: about one image, not two
+    assert grown < 1.4 * size, f"peak RSS grew by {grown / size:.2f}x the image while loading it"
