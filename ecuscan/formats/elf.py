@@ -138,6 +138,12 @@ def _machine_names() -> dict[int, str]:
     return {int(v): k for k, v in ENUM_E_MACHINE.items() if k != "_default_"}
 
 
+def _str(value: str | bytes) -> str:
+    """A name from LIEF as text: LIEF hands out ``bytes`` for a name that is not UTF-8 (hostile or
+    legacy input), decoded here the way every other string of an image is (replacement characters)."""
+    return decode_text(value) if isinstance(value, bytes) else value
+
+
 # --- the header, checked by hand before LIEF sees the file -------------------------------------
 
 
@@ -366,7 +372,7 @@ def _sections(binary: Any, hdr: _Header, diag: _Diag) -> list[_Section]:
     try:
         for i, sec in enumerate(binary.sections):
             # .value, not int(): int() of a LIEF enum costs microseconds
-            out.append(_Section(index=i, name=sec.name, type=sec.type.value & 0xFFFFFFFF,
+            out.append(_Section(index=i, name=_str(sec.name), type=sec.type.value & 0xFFFFFFFF,
                                 flags=int(sec.flags), offset=sec.offset,
                                 size=sec.size, addr=sec.virtual_address))
     except Exception as exc:  # a name that does not decode, a type the bindings cannot represent
@@ -458,7 +464,7 @@ def _symbols(binary: Any, sections: list[_Section], limits: Limits, diag: _Diag)
             stype = sym.information & 0xF  # st_info: the raw int is far cheaper than LIEF's enum
             if stype in (3, 4):  # SECTION, FILE
                 continue
-            name = sym.name
+            name = _str(sym.name)
             if not name:
                 continue
             defined = sym.shndx != 0  # SHN_UNDEF
@@ -466,7 +472,7 @@ def _symbols(binary: Any, sections: list[_Section], limits: Limits, diag: _Diag)
             if is_dyn:
                 ver = sym.symbol_version
                 if ver is not None and ver.value & 0x7FFF > 1 and ver.has_auxiliary_version:
-                    version = ver.symbol_version_auxiliary.name or None
+                    version = _str(ver.symbol_version_auxiliary.name) or None
             value = sym.value
             key = (name, defined, value if defined else None)
             new = Symbol(name=name, address=key[2], size=sym.size, kind=_STT_KIND.get(stype, "other"),
@@ -497,10 +503,11 @@ def _dynamic(binary: Any, diag: _Diag) -> tuple[str | None, list[str]]:
         for entry in itertools.islice(binary.dynamic_entries, _MAX_DYN_TAGS):
             tag = entry.tag.value
             if tag == 14:  # DT_SONAME
-                soname = entry.name
+                soname = _str(entry.name)
             elif tag == 1:  # DT_NEEDED
-                if entry.name not in needed:
-                    needed.append(entry.name)
+                lib = _str(entry.name)
+                if lib not in needed:
+                    needed.append(lib)
             elif tag == 0:  # DT_NULL
                 break
 
@@ -512,7 +519,7 @@ def _build_id(binary: Any, diag: _Diag) -> str | None:
     def walk() -> str | None:
         gnu_build_id = _lief().ELF.Note.TYPE.GNU_BUILD_ID
         for note in itertools.islice(binary.notes, _MAX_NOTES):
-            if note.type == gnu_build_id and note.name == "GNU":
+            if note.type == gnu_build_id and _str(note.name) == "GNU":
                 return bytes(note.description).hex() or None
         return None
 

@@ -314,3 +314,19 @@ def test_large_image_is_not_resident_twice_while_lief_copies_it(elf_dir: Path, t
     size = big.stat().st_size
     # the map (hashed) and LIEF's own copy must not both be resident: about one image, not two
     assert grown < 1.4 * size, f"peak RSS grew by {grown / size:.2f}x the image while loading it"
+
+
+def test_names_that_are_not_utf8_are_text(elf_dir: Path) -> None:
+    from .elf_reference import load_elf as reference_load
+
+    data = bytearray((elf_dir / "libfoo.so").read_bytes())
+    for name in (b"foo_api", b"libdep.so.2", b"FOO_1.0"):  # a symbol, a DT_NEEDED entry, a version
+        at = data.find(name)
+        assert at > 0
+        data[at + 1] = 0xFF
+    img = load_elf(bytes(data), "latin.so")
+    assert all(isinstance(s.name, str) and (s.version is None or isinstance(s.version, str)) for s in img.symbols)
+    assert all(isinstance(n, str) for n in img.needed)
+    old = reference_load(bytes(data), "latin.so")
+    assert (img.symbols, img.needed, img.soname) == (old.symbols, old.needed, old.soname)
+    assert "f\ufffdo_api" in {s.name for s in img.symbols}
