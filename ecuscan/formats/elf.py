@@ -138,6 +138,12 @@ def _machine_names() -> dict[int, str]:
     return {int(v): k for k, v in ENUM_E_MACHINE.items() if k != "_default_"}
 
 
+def _num(value: Any) -> int:
+    """The number behind a LIEF enum field. ``.value``, not ``int()`` (which costs microseconds on
+    LIEF's enums); a value the enum does not name comes as a plain ``int``."""
+    return value if isinstance(value, int) else int(value.value)
+
+
 def _str(value: str | bytes) -> str:
     """A name from LIEF as text: LIEF hands out ``bytes`` for a name that is not UTF-8 (hostile or
     legacy input), decoded here the way every other string of an image is (replacement characters)."""
@@ -327,8 +333,8 @@ def _load(binary: Any, hdr: _Header, data: Buffer, mv: memoryview, path: str, si
           limits: Limits) -> Image:
     diag = _Diag()
     header = binary.header
-    machine, entry = header.machine_type.value, header.entrypoint
-    etype = header.file_type.value
+    machine, entry = _num(header.machine_type), header.entrypoint
+    etype = _num(header.file_type)
     name = _machine_names().get(machine)
     arch = (_ARCH.get(name, name.removeprefix("EM_").lower()) if name
             else _ARCH_BY_NUMBER.get(machine, f"em{machine}"))
@@ -371,8 +377,7 @@ def _sections(binary: Any, hdr: _Header, diag: _Diag) -> list[_Section]:
     out: list[_Section] = []
     try:
         for i, sec in enumerate(binary.sections):
-            # .value, not int(): int() of a LIEF enum costs microseconds
-            out.append(_Section(index=i, name=_str(sec.name), type=sec.type.value & 0xFFFFFFFF,
+            out.append(_Section(index=i, name=_str(sec.name), type=_num(sec.type) & 0xFFFFFFFF,
                                 flags=int(sec.flags), offset=sec.offset,
                                 size=sec.size, addr=sec.virtual_address))
     except Exception as exc:  # a name that does not decode, a type the bindings cannot represent
@@ -394,8 +399,8 @@ def _segments(binary: Any, data: Buffer, hdr: _Header, size: int, sections: list
     out: list[Segment] = []
     loads = 0
     try:
-        phdrs = [(ph.type.value & 0xFFFFFFFF, ph.file_offset, ph.physical_size, ph.virtual_address,
-                  ph.physical_address, ph.flags.value) for ph in binary.segments]
+        phdrs = [(_num(ph.type) & 0xFFFFFFFF, ph.file_offset, ph.physical_size, ph.virtual_address,
+                  ph.physical_address, _num(ph.flags)) for ph in binary.segments]
     except Exception as exc:
         diag.add("elf-program-headers", f"program headers unreadable: {type(exc).__name__}: {str(exc)[:200]}")
         phdrs = []
@@ -501,7 +506,7 @@ def _dynamic(binary: Any, diag: _Diag) -> tuple[str | None, list[str]]:
     def walk() -> None:
         nonlocal soname
         for entry in itertools.islice(binary.dynamic_entries, _MAX_DYN_TAGS):
-            tag = entry.tag.value
+            tag = _num(entry.tag)
             if tag == 14:  # DT_SONAME
                 soname = _str(entry.name)
             elif tag == 1:  # DT_NEEDED

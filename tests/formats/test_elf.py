@@ -9,6 +9,7 @@ import shutil
 import struct
 import subprocess
 import tracemalloc
+import warnings
 import zlib
 from pathlib import Path
 from typing import Any
@@ -330,3 +331,17 @@ def test_names_that_are_not_utf8_are_text(elf_dir: Path) -> None:
     old = reference_load(bytes(data), "latin.so")
     assert (img.symbols, img.needed, img.soname) == (old.symbols, old.needed, old.soname)
     assert "f\ufffdo_api" in {s.name for s in img.symbols}
+
+
+@pytest.mark.parametrize(("e_type", "e_machine"), [(0x1234, 62), (2, 0x9999), (0xFE00, 0xFF00)])
+def test_header_values_no_enum_names_load_as_numbers(elf_dir: Path, e_type: int, e_machine: int) -> None:
+    from .elf_reference import load_elf as reference_load
+
+    data = bytearray((elf_dir / "hello").read_bytes())
+    struct.pack_into("<HH", data, 16, e_type, e_machine)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # a library does not print (LIEF's enums warn on unnamed values)
+        img = load_elf(bytes(data), "odd.elf")
+    old = reference_load(bytes(data), "odd.elf")
+    assert (img.elf_type, img.arch, img.metadata) == (old.elf_type, old.arch, old.metadata)
+    assert img.symbols == old.symbols
