@@ -37,7 +37,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
@@ -193,7 +193,7 @@ def worker_writes() -> dict[str, int]:
     return dict(_WORKER_WRITES)
 
 
-def scan_distributed(pending: Sequence[tuple[str, Sha256 | None]], options: Any, client: Any, *,
+def scan_distributed(pending: Iterable[tuple[str, Sha256 | None]], options: Any, client: Any, *,
                      task: Task, retries: int = 1, window: int | None = None,
                      store_url: str | None = None) -> Iterator[tuple[str, TaskResult]]:
     """Run ``task`` for each ``(path, sha256)`` on the cluster; yield ``(path, outcome)`` as each finishes.

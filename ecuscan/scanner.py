@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import itertools
 import mmap
 import os
 import re
@@ -563,34 +564,45 @@ class Scanner:
             yield from (next(linked) if isinstance(o, ScanResult) else o for o in outcomes)
 
     def _analyse(self, items: Sequence[tuple[str, str | None]]) -> Iterator[tuple[str | None, list[ScanOutcome]]]:
-        pending: list[tuple[str, str | None, Sha256 | None]] = []
+        """Outcomes of ``items``: cache lookups are made as the analysis goes (workers start on the
+        first miss, not after every file of the batch has been hashed and looked up)."""
         lookup = self.store is not None and self.options.use_cache
-        for path, root in items:
-            if not lookup:  # no cache to consult: the file is hashed from the one map that analyses it
-                pending.append((path, root, None))
-                continue
-            sha, cached, error = self._cached(path)
-            if error is not None:
-                yield root, self._record(ScanFailure(path, error), False)
-            elif cached is not None:
-                yield root, self._record(cached, True, root)
+        ready: list[tuple[str | None, list[ScanOutcome]]] = []  # cached or unreadable, found on the way
+
+        def misses() -> Iterator[tuple[str, str | None, Sha256 | None]]:
+            for path, root in items:
+                if not lookup:  # no cache to consult: the file is hashed from the one map that analyses it
+                    yield path, root, None
+                    continue
+                sha, cached, error = self._cached(path)
+                if error is not None:
+                    ready.append((root, self._record(ScanFailure(path, error), False)))
+                elif cached is not None:
+                    ready.append((root, self._record(cached, True, root)))
+                else:
+                    yield path, root, sha
+
+        pending = misses()
+        first = next(pending, None)
+        if first is not None:
+            pending = itertools.chain([first], pending)
+            if self.options.dask:
+                analysed = self._analyse_on_dask(pending)
             else:
-                pending.append((path, root, sha))
-        if not pending:
-            return
-        if self.options.dask:
-            yield from self._analyse_on_dask(pending)
-            return
-        from .executors import auto_workers
+                from .executors import auto_workers
 
-        workers = self.options.jobs if self.options.jobs != JOBS_AUTO else auto_workers(len(pending))
-        if workers <= 1 or len(pending) <= 1:
-            for path, root, sha in pending:
-                yield root, self._record(analyze_path(path, self.options, sha), False, root)
-            return
-        yield from self._analyse_in_pool(pending, workers)
+                # auto: sized by the batch (how many files will miss the cache is not known yet)
+                workers = self.options.jobs if self.options.jobs != JOBS_AUTO else auto_workers(len(items))
+                analysed = (self._analyse_in_pool(pending, workers) if workers > 1 and len(items) > 1
+                            else ((root, self._record(analyze_path(path, self.options, sha), False, root))
+                                  for path, root, sha in pending))
+            for outcome in analysed:
+                yield from ready
+                ready.clear()
+                yield outcome
+        yield from ready
 
-    def _analyse_in_pool(self, pending: Sequence[tuple[str, str | None, Sha256 | None]],
+    def _analyse_in_pool(self, pending: Iterable[tuple[str, str | None, Sha256 | None]],
                          workers: int) -> Iterator[tuple[str | None, list[ScanOutcome]]]:
         """``pending`` on a local pool of ``workers`` processes, through the one windowed loop."""
         from concurrent.futures.process import BrokenProcessPool
@@ -611,18 +623,23 @@ class Scanner:
                                                          retry_on=(BrokenProcessPool,)):
                 yield root, self._record(res, False, root)
 
-    def _analyse_on_dask(self, pending: Sequence[tuple[str, str | None, Sha256 | None]]
+    def _analyse_on_dask(self, pending: Iterable[tuple[str, str | None, Sha256 | None]]
                          ) -> Iterator[tuple[str | None, list[ScanOutcome]]]:
         """``pending`` on the dask cluster of ``options.dask``, through the same windowed loop."""
         from .distributed import open_client, scan_distributed, shares_store
 
         assert self.options.dask is not None
-        roots = {path: root for path, root, _ in pending}
+        roots: dict[str, str | None] = {}
+
+        def sent() -> Iterator[tuple[str, Sha256 | None]]:
+            for path, root, sha in pending:
+                roots[path] = root
+                yield path, sha
+
         # a database server is written by the workers themselves, concurrently; a SQLite file by this process
         shared = self.store.url if self.store is not None and shares_store(self.store.url) else None
         with open_client(self.options.dask) as client:
-            for path, res in scan_distributed([(p, s) for p, _, s in pending], self.options, client,
-                                              task=scan_task, store_url=shared):
+            for path, res in scan_distributed(sent(), self.options, client, task=scan_task, store_url=shared):
                 root = roots[path]
                 yield root, (self._record(res, False, root) if shared is None or isinstance(res, ScanFailure)
                              else self._stored_by_worker(res, root))
