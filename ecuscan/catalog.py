@@ -291,5 +291,7 @@ def load_catalog() -> Catalog:
                   if f.name.endswith(".yaml")]
     entries: list[CatalogEntry] = []
     for source, node in files:
-        entries += parse_entries(yaml.safe_load(node.read_text("utf-8")), source)
+        # libyaml's loader when PyYAML has it (5x faster: the catalog is read at every scan's start-up)
+        loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+        entries += parse_entries(yaml.load(node.read_text("utf-8"), Loader=loader), source)  # noqa: S506
     return Catalog(entries)

@@ -4,16 +4,18 @@ dask.distributed does the scheduling, worker supervision and restarts; this modu
 decides *what* is sent and how results come back:
 
 - The parent checks the cache first (as for ``--jobs``), then submits one task per image
-  that still needs analysis: :func:`ecuscan.scanner.analyze_path` on the image's *path*.
+  that still needs analysis: :func:`ecuscan.scanner.scan_task` on the image's *path*.
   Workers read the image from a path they share with the parent (the same file system at
   the same place: trivially true for ``local``, an NFS/CIFS mount for a remote cluster).
   Bytes are never shipped: the parent would have to read every image a second time and
   push it through the scheduler, and a firmware portfolio is mostly large images. A worker
   hashes the file before analysing it, so a path that holds other bytes on the worker (a
   mount that is not really shared) becomes a :class:`ScanFailure`, never a wrong result.
-- At most a window of tasks is in flight (a few per worker thread); results stream back
-  with ``as_completed`` and are yielded as they arrive, so the caller (the one writer)
-  stores each image as soon as it is done.
+- Tasks go through ``Client.get_executor()`` into the same windowed loop as the local
+  process pool (:func:`ecuscan.executors.run_windowed`): at most a window of tasks is in
+  flight (a few per worker thread) and results are yielded as they arrive, so the caller
+  (the one writer) stores each image as soon as it is done. This module does not import the
+  scanner: the task function is handed in.
 - A worker process that dies (OOM kill, segfault in a native parser) loses only the task
   it was running: the scheduler resubmits it elsewhere, up to its ``allowed-failures``
   (``distributed.scheduler.allowed-failures``; ``local`` clusters use ``worker_deaths``).
@@ -34,10 +36,8 @@ DaskSpec(address='tcp://10.0.0.5:8786', workers=None)
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import os
-import uuid
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
@@ -125,28 +125,25 @@ def local_cluster(workers: int, *, worker_deaths: int = 3) -> Any:
                             dashboard_address=None, scheduler_port=0)
 
 
-def _digest(path: str) -> str:
-    with open(path, "rb") as f:
-        return hashlib.file_digest(f, "sha256").hexdigest()
+def window_for(client: Any) -> int:
+    """Tasks kept in flight on ``client``'s cluster: four per worker thread, at least 8."""
+    threads = sum(client.nthreads().values()) or 1
+    return max(8, 4 * threads)
 
 
-def scan_task(path: str, options: Any, sha256: Sha256 | None) -> TaskResult:
-    """The function a worker runs for one image: check the bytes are the ones the parent hashed,
-    then :func:`ecuscan.scanner.analyze_path`."""
-    from .scanner import analyze_path
+def failure_reason(exc: BaseException) -> str:
+    """Why a dask task gave no result, in words for a :class:`ScanFailure`."""
+    from distributed.client import FutureCancelledError
+    from distributed.scheduler import KilledWorker
 
-    if sha256 is not None:
-        try:
-            seen = _digest(path)
-        except OSError as exc:
-            return ScanFailure(path, f"cannot read on the dask worker: {exc.strerror or exc}", sha256)
-        if seen != sha256:
-            return ScanFailure(path, "the file holds other bytes on the dask worker than where it was "
-                                     "submitted (is the path really shared?)", sha256)
-    return analyze_path(path, options, sha256)
+    if isinstance(exc, KilledWorker):
+        return "every dask worker that ran this image died (crash or out of memory)"
+    if isinstance(exc, (FutureCancelledError, TimeoutError, OSError)):
+        return f"dask task lost: {exc.__class__.__name__}: {exc}"
+    return f"dask task failed: {exc.__class__.__name__}: {exc}"
 
 
-def _renamed(outcome: TaskResult, sent: str, given: str) -> TaskResult:
+def renamed(outcome: TaskResult, sent: str, given: str) -> TaskResult:
     """Results name the path the user gave, not the absolute path the worker read."""
     if sent == given:
         return outcome
@@ -159,60 +156,66 @@ def _renamed(outcome: TaskResult, sent: str, given: str) -> TaskResult:
     return [dataclasses.replace(r, path=swap(r.path) or r.path, parent=swap(r.parent)) for r in outcome]
 
 
-def scan_distributed(pending: Sequence[tuple[str, Sha256 | None]], options: Any, client: Any, *,
-                     task: Task = scan_task, retries: int = 1,
-                     window: int | None = None) -> Iterator[tuple[str, TaskResult]]:
+#: Stores opened by this worker process (one per URL, reused by every task it runs), and how many
+#: results each has written: a worker writes a shared database itself, concurrently with the others.
+_WORKER_STORES: dict[str, Any] = {}
+_WORKER_WRITES: dict[str, int] = {}
+
+
+def shares_store(url: str | None) -> bool:
+    """True for a store the workers can write themselves: a database server (PostgreSQL), not a
+    SQLite file on the machine of the process that started the scan."""
+    return url is not None and "://" in url and not url.startswith("sqlite")
+
+
+def stored_task(task: Task, store_url: str, path: str, options: Any, sha256: Sha256 | None) -> TaskResult:
+    """``task`` on a worker, whose results the worker then writes to ``store_url`` itself (in one
+    transaction per image, concurrently with the other workers; the store's upserts make a
+    file seen by two workers at once safe)."""
+    outcome = task(path, options, sha256)
+    if isinstance(outcome, ScanFailure):
+        return outcome
+    try:
+        store = _WORKER_STORES.get(store_url)
+        if store is None:
+            from .store import Store
+
+            store = _WORKER_STORES[store_url] = Store.open(store_url)
+        store.put_many(outcome)
+    except EcuscanError as exc:
+        return ScanFailure(path, f"analysed, but the dask worker could not write the store: {exc}", sha256)
+    _WORKER_WRITES[store_url] = _WORKER_WRITES.get(store_url, 0) + len(outcome)
+    return outcome
+
+
+def worker_writes() -> dict[str, int]:
+    """Results this worker process wrote per store URL (for ``Client.run``: tests, monitoring)."""
+    return dict(_WORKER_WRITES)
+
+
+def scan_distributed(pending: Iterable[tuple[str, Sha256 | None]], options: Any, client: Any, *,
+                     task: Task, retries: int = 1, window: int | None = None,
+                     store_url: str | None = None) -> Iterator[tuple[str, TaskResult]]:
     """Run ``task`` for each ``(path, sha256)`` on the cluster; yield ``(path, outcome)`` as each finishes.
 
     Order is completion order. Relative paths are sent as absolute paths (a worker's working
     directory is not the caller's) and the results renamed back. At most ``window`` tasks are
-    in flight (default: four per worker thread, at least 8). Never raises for a lost task: a
-    task whose workers kept dying, or that failed ``retries + 1`` times, becomes a
-    :class:`ScanFailure`.
+    in flight (default :func:`window_for`). Never raises for a lost task: a task whose workers
+    kept dying, or that failed ``retries + 1`` times, becomes a :class:`ScanFailure`.
+    ``store_url``: each worker writes its results there itself (see :func:`stored_task`); the
+    results it stores name the absolute path it read.
     """
-    from distributed import as_completed
-    from distributed.client import FutureCancelledError
-    from distributed.scheduler import KilledWorker
+    from .executors import run_windowed
 
-    if window is None:
-        threads = sum(client.nthreads().values()) or 1
-        window = max(8, 4 * threads)
-    todo = list(reversed(pending))
-    running: dict[Any, tuple[str, str]] = {}
-    done_iter = as_completed()  # type: ignore[no-untyped-call]
+    executor = client.get_executor(retries=retries, pure=False)
 
-    def submit_next() -> None:
-        path, sha = todo.pop()
-        sent = os.path.abspath(path)
-        fut = client.submit(task, sent, options, sha, retries=retries, pure=False,
-                            key=f"ecuscan-scan-{uuid.uuid4().hex}")
-        running[fut] = (sent, path)
-        done_iter.add(fut)  # type: ignore[no-untyped-call]
+    def submit(item: tuple[str, Sha256 | None]) -> Any:
+        if store_url is not None:
+            return executor.submit(stored_task, task, store_url, os.path.abspath(item[0]), options, item[1])
+        return executor.submit(task, os.path.abspath(item[0]), options, item[1])
 
-    while todo and len(running) < window:
-        submit_next()
-    for fut in done_iter:
-        sent, path = running.pop(fut)
-        outcome: TaskResult
-        try:
-            outcome = fut.result()
-        except KilledWorker:
-            outcome = ScanFailure(path, "every dask worker that ran this image died (crash or out of memory)")
-        except (FutureCancelledError, TimeoutError, OSError) as exc:
-            outcome = ScanFailure(path, f"dask task lost: {exc.__class__.__name__}: {exc}")
-        except Exception as exc:  # the task raised on every retry: report it, the batch goes on
-            outcome = ScanFailure(path, f"dask task failed: {exc.__class__.__name__}: {exc}")
-        fut.release()
-        if todo:
-            submit_next()
-        yield path, _renamed(outcome, sent, path)
+    def failed(item: tuple[str, Sha256 | None], exc: BaseException) -> TaskResult:
+        return ScanFailure(item[0], failure_reason(exc), item[1])
 
-
-def run_distributed(pending: Sequence[tuple[str, Sha256 | None]], options: Any, spec: str
-                    ) -> Iterator[tuple[str, TaskResult]]:
-    """:func:`scan_distributed` on a client opened from ``spec`` for the duration of the batch."""
-    if not pending:
-        return
-    with open_client(spec) as client:
-        yield from scan_distributed(pending, options, client)
-
+    for (path, _sha), outcome in run_windowed(submit, pending, window or window_for(client), failed):
+        yield path, renamed(outcome, os.path.abspath(path), path)

@@ -14,12 +14,13 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import itertools
 import mmap
 import os
 import re
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from concurrent.futures import Future
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -83,13 +84,17 @@ def scanner_version() -> str:
     return f"{__version__}+{digest.hexdigest()[:10]}"
 
 
+#: ``ScanOptions.jobs`` value for "as many worker processes as pay" (:func:`ecuscan.executors.auto_workers`).
+JOBS_AUTO = 0
+
+
 @dataclass(frozen=True)
 class ScanOptions:
     """How a batch is scanned."""
 
     base_address: int | None = None  # load address of raw flash dumps
     use_cache: bool = True
-    jobs: int = 1
+    jobs: int = 1  # worker processes; JOBS_AUTO: one per CPU for batches of many files
     limits: Limits = DEFAULT_LIMITS
     dask: str | None = None  # ``local[:N]`` or ``tcp://HOST:PORT``: analyse on a dask cluster (see ecuscan.distributed)
     #: Use package databases (dpkg, opkg, rpm, control files, changelogs); off judges the bytes alone
@@ -473,10 +478,14 @@ def _open_mapped(path: Path) -> tuple[Buffer, object]:
     return mm, mm
 
 
-def analyze_path(path: str, options: ScanOptions, sha256: Sha256 | None = None) -> list[ScanResult] | ScanFailure:
+def analyze_path(path: str, options: ScanOptions, sha256: Sha256 | None = None, *,
+                 verify: bool = False) -> list[ScanResult] | ScanFailure:
     """Analyse one file; never raises for a bad input (returns :class:`ScanFailure`).
 
-    Top-level so that worker processes can run it.
+    The file is mapped once, and that one map is hashed (unless ``sha256`` is given), detected,
+    loaded and identified: nothing is read twice. ``verify``: hash the map and refuse it when
+    it is not ``sha256`` (the bytes changed since they were hashed, or a dask worker sees
+    another file at that path). Top-level so that worker processes can run it.
     """
     p = Path(path)
     try:
@@ -489,6 +498,12 @@ def analyze_path(path: str, options: ScanOptions, sha256: Sha256 | None = None) 
     except NotRegularFile as exc:
         return ScanFailure(path, exc.message)
     try:
+        if sha256 is None or verify:
+            seen = Sha256(_sha256_of_buffer(data))
+            if sha256 is not None and seen != sha256:
+                return ScanFailure(path, "the file holds other bytes than when it was hashed (changed during the "
+                                         "scan, or a dask worker's path is not really shared)", sha256)
+            sha256 = seen
         return analyze_bytes(data, path, catalog=load_catalog(), options=options, sha256=sha256)
     except EcuscanError as exc:
         return ScanFailure(path, exc.message if exc.source else str(exc), sha256)
@@ -502,6 +517,28 @@ def analyze_path(path: str, options: ScanOptions, sha256: Sha256 | None = None) 
                 closer.close()
             except BufferError:
                 pass  # a result still references the map; the GC closes it
+
+
+def _sha256_of_buffer(data: Buffer) -> str:
+    """Hex SHA-256 of a whole buffer (an mmap is hashed in place, without a copy)."""
+    with memoryview(data) as view:
+        return hashlib.sha256(view).hexdigest()
+
+
+def scan_task(path: str, options: ScanOptions, sha256: Sha256 | None) -> list[ScanResult] | ScanFailure:
+    """What a dask worker runs for one image: :func:`analyze_path`, refusing bytes other than the
+    ones the parent hashed (a path that is not really shared). Picklable by reference."""
+    return analyze_path(path, options, sha256, verify=sha256 is not None)
+
+
+def _preload() -> None:
+    """Import and load what every analysis needs, before worker processes are forked from this one
+    (they inherit it instead of each paying for it: LIEF alone takes about a second)."""
+    from . import identify, provenance  # noqa: F401
+    from .formats import elf
+
+    elf.preload()
+    load_catalog()
 
 
 def expand_paths(paths: Iterable[str | os.PathLike[str]], limits: Limits) -> Iterator[tuple[str, str | None]]:
@@ -638,41 +675,93 @@ class Scanner:
             yield from (next(linked) if isinstance(o, ScanResult) else o for o in outcomes)
 
     def _analyse(self, items: Sequence[tuple[str, str | None]]) -> Iterator[tuple[str | None, list[ScanOutcome]]]:
-        pending: list[tuple[str, str | None, Sha256 | None]] = []
-        for path, root in items:
-            sha, cached, error = self._cached(path)
-            if error is not None:
-                yield root, self._record(ScanFailure(path, error), False)
-            elif cached is not None:
-                yield root, self._record(cached, True, root)
-            else:
-                pending.append((path, root, sha))
-        if self.options.dask and pending:
-            from .distributed import run_distributed
+        """Outcomes of ``items``: cache lookups are made as the analysis goes (workers start on the
+        first miss, not after every file of the batch has been hashed and looked up)."""
+        lookup = self.store is not None and self.options.use_cache
+        ready: list[tuple[str | None, list[ScanOutcome]]] = []  # cached or unreadable, found on the way
 
-            roots = {path: root for path, root, _ in pending}
-            for path, res in run_distributed([(p, s) for p, _, s in pending], self.options, self.options.dask):
-                yield roots[path], self._record(res, False, roots[path])
-            return
-        if self.options.jobs <= 1 or len(pending) <= 1:
+        def misses() -> Iterator[tuple[str, str | None, Sha256 | None]]:
+            for path, root in items:
+                if not lookup:  # no cache to consult: the file is hashed from the one map that analyses it
+                    yield path, root, None
+                    continue
+                sha, cached, error = self._cached(path)
+                if error is not None:
+                    ready.append((root, self._record(ScanFailure(path, error), False)))
+                elif cached is not None:
+                    ready.append((root, self._record(cached, True, root)))
+                else:
+                    yield path, root, sha
+
+        pending = misses()
+        first = next(pending, None)
+        if first is not None:
+            pending = itertools.chain([first], pending)
+            if self.options.dask:
+                analysed = self._analyse_on_dask(pending)
+            else:
+                from .executors import auto_workers
+
+                # auto: sized by the batch (how many files will miss the cache is not known yet)
+                workers = self.options.jobs if self.options.jobs != JOBS_AUTO else auto_workers(len(items))
+                analysed = (self._analyse_in_pool(pending, workers) if workers > 1 and len(items) > 1
+                            else ((root, self._record(analyze_path(path, self.options, sha), False, root))
+                                  for path, root, sha in pending))
+            for outcome in analysed:
+                yield from ready
+                ready.clear()
+                yield outcome
+        yield from ready
+
+    def _analyse_in_pool(self, pending: Iterable[tuple[str, str | None, Sha256 | None]],
+                         workers: int) -> Iterator[tuple[str | None, list[ScanOutcome]]]:
+        """``pending`` on a local pool of ``workers`` processes, through the one windowed loop."""
+        from concurrent.futures.process import BrokenProcessPool
+
+        from .executors import LocalPool, run_windowed
+
+        _preload()
+        options = self.options
+        with LocalPool(workers) as pool:
+            def submit(item: tuple[str, str | None, Sha256 | None]) -> Future[list[ScanResult] | ScanFailure]:
+                return pool.submit(analyze_path, item[0], options, item[2])
+
+            def failed(item: tuple[str, str | None, Sha256 | None], exc: BaseException) -> ScanFailure:
+                # a worker died (OOM kill, segfault in a native parser) twice while this file was in flight
+                return ScanFailure(item[0], f"worker failed: {exc.__class__.__name__}: {exc}", item[2])
+
+            for (_path, root, _sha), res in run_windowed(submit, pending, 2 * workers, failed, retries=1,
+                                                         retry_on=(BrokenProcessPool,)):
+                yield root, self._record(res, False, root)
+
+    def _analyse_on_dask(self, pending: Iterable[tuple[str, str | None, Sha256 | None]]
+                         ) -> Iterator[tuple[str | None, list[ScanOutcome]]]:
+        """``pending`` on the dask cluster of ``options.dask``, through the same windowed loop."""
+        from .distributed import open_client, scan_distributed, shares_store
+
+        assert self.options.dask is not None
+        roots: dict[str, str | None] = {}
+
+        def sent() -> Iterator[tuple[str, Sha256 | None]]:
             for path, root, sha in pending:
-                yield root, self._record(analyze_path(path, self.options, sha), False, root)
-            return
-        with ProcessPoolExecutor(max_workers=self.options.jobs) as pool:
-            todo = list(pending)
-            running: dict[Future[list[ScanResult] | ScanFailure], tuple[str, str | None]] = {}
-            while todo or running:
-                while todo and len(running) < self.options.jobs * 2:
-                    path, root, sha = todo.pop(0)
-                    running[pool.submit(analyze_path, path, self.options, sha)] = (path, root)
-                done, _ = wait(running, return_when=FIRST_COMPLETED)
-                for fut in done:
-                    path, root = running.pop(fut)
-                    try:
-                        res = fut.result()
-                    except Exception as exc:  # a worker died (OOM kill, segfault in a native parser)
-                        res = ScanFailure(path, f"worker failed: {exc.__class__.__name__}: {exc}")
-                    yield root, self._record(res, False, root)
+                roots[path] = root
+                yield path, sha
+
+        # a database server is written by the workers themselves, concurrently; a SQLite file by this process
+        shared = self.store.url if self.store is not None and shares_store(self.store.url) else None
+        with open_client(self.options.dask) as client:
+            for path, res in scan_distributed(sent(), self.options, client, task=scan_task, store_url=shared):
+                root = roots[path]
+                yield root, (self._record(res, False, root) if shared is None or isinstance(res, ScanFailure)
+                             else self._stored_by_worker(res, root))
+
+    def _stored_by_worker(self, results: list[ScanResult], root: str | None) -> list[ScanOutcome]:
+        """What :meth:`_record` returns for results a worker has already written to the store."""
+        shown = self._with_tree_packages(results, root)
+        outcomes: list[ScanOutcome] = list(shown) if isinstance(shown, list) else [shown]
+        if self.observer:
+            self.observer.finished(outcomes[0], False)
+        return outcomes
 
     def _with_tree_packages(self, res: list[ScanResult] | ScanFailure,
                             root: str | None) -> list[ScanResult] | ScanFailure:

@@ -4,7 +4,12 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
+import socket
+import subprocess
 import sys
+import time
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -25,10 +30,9 @@ from ecuscan.distributed import (
     open_client,
     parse_spec,
     scan_distributed,
-    scan_task,
 )
 from ecuscan.model import ScanFailure, ScanResult
-from ecuscan.scanner import Scanner, ScanOptions, sha256_file
+from ecuscan.scanner import Scanner, ScanOptions, scan_task, sha256_file
 from ecuscan.store import Store
 
 sys.path.insert(0, str(Path(__file__).parent))
@@ -184,3 +188,115 @@ def test_cli_rejects_bad_dask_options(images: list[Path], tmp_path: Path) -> Non
     assert res.exit_code == 2 and "local:N" in res.output
     res = CliRunner().invoke(scan_command, [str(images[0]), "--store", url, "--dask", "local:2", "-j", "2"])
     assert res.exit_code == 2 and "alternatives" in res.output
+
+
+# --- a real multi-process cluster: `dask scheduler` and two `dask worker` processes ---------------------
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _stop(procs: list[subprocess.Popen[bytes]]) -> None:
+    for proc in procs:
+        if proc.poll() is None:
+            proc.terminate()
+    for proc in procs:
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(timeout=10)
+
+
+@pytest.fixture
+def dask_cli_cluster(tmp_path: Path) -> Iterator[str]:
+    """``dask scheduler`` and two single-threaded ``dask worker`` processes on 127.0.0.1; always torn down."""
+    dask = shutil.which("dask", path=str(Path(sys.executable).parent)) or shutil.which("dask")
+    if dask is None:
+        pytest.skip("the dask command line (dask[distributed]) is not installed")
+    port = _free_port()
+    address = f"tcp://127.0.0.1:{port}"
+    logs = tmp_path / "dask-logs"
+    logs.mkdir()
+    procs: list[subprocess.Popen[bytes]] = []
+
+    def start(name: str, *args: str) -> None:
+        with (logs / f"{name}.log").open("wb") as log:
+            procs.append(subprocess.Popen([dask, *args], stdout=log, stderr=subprocess.STDOUT,
+                                          env={**os.environ, "DASK_DISTRIBUTED__SCHEDULER__WORKER_SATURATION": "1.0"}))
+
+    try:
+        start("scheduler", "scheduler", "--host", "127.0.0.1", "--port", str(port), "--no-dashboard")
+        for n in (1, 2):
+            start(f"worker{n}", "worker", address, "--host", "127.0.0.1", "--nworkers", "1", "--nthreads", "1",
+                  "--no-dashboard", "--name", f"ecuscan-test-{n}")
+        deadline = time.monotonic() + 120
+        with Client(address, timeout="60s") as client:
+            while len(client.nthreads()) < 2:
+                if time.monotonic() > deadline or any(p.poll() is not None for p in procs):
+                    text = "\n".join((logs / f).read_text(errors="replace")[-1500:] for f in sorted(os.listdir(logs)))
+                    pytest.fail(f"the dask cluster did not come up with two workers:\n{text}")
+                time.sleep(0.5)
+        yield address
+    finally:
+        _stop(procs)
+
+
+def _fresh_pg_database() -> str:
+    import sqlalchemy as sa
+
+    base = os.environ["ECUSCAN_TEST_PG"]
+    name = "t_" + uuid.uuid4().hex[:12]
+    admin = sa.create_engine(base.replace("postgresql://", "postgresql+psycopg://"), isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
+    admin.dispose()
+    return base.rsplit("/", 1)[0] + "/" + name
+
+
+def _scan_json(args: list[str], env: dict[str, str]) -> dict[str, Any]:
+    res = subprocess.run([sys.executable, "-m", "ecuscan", "scan", "--json", "--no-cache", *args],
+                         capture_output=True, text=True, timeout=600, env=env)
+    assert res.returncode == 0, res.stderr[-3000:]
+    doc: dict[str, Any] = json.loads(res.stdout)
+    assert doc["errors"] == []
+    return doc
+
+
+@pytest.mark.postgres
+def test_scan_on_a_multiprocess_cluster_equals_local_and_workers_write_postgres(
+        dask_cli_cluster: str, images: list[Path], tmp_path: Path) -> None:
+    tree = tmp_path / "tree"
+    shutil.copytree(images[0].parent, tree)
+    (tree / "same-bytes-twice.bin").write_bytes((tree / images[1].name).read_bytes())  # two workers, one hash
+    env = {**os.environ, "ECUSCAN_STORE": f"sqlite:///{tmp_path / 'unused.sqlite'}"}
+    local = _scan_json([str(tree), "--jobs", "1", "--store", f"sqlite:///{tmp_path / 'local.sqlite'}"], env)
+    url = _fresh_pg_database()
+    remote = _scan_json([str(tree), "--dask", dask_cli_cluster, "--store", url], env)
+
+    def by_path(doc: dict[str, Any]) -> dict[str, Any]:
+        return {r["path"]: r for r in doc["results"]}
+
+    assert by_path(remote).keys() == by_path(local).keys() == {str(p) for p in tree.iterdir()}
+    for path, want in by_path(local).items():
+        got = by_path(remote)[path]
+        assert got["components"] == want["components"], path  # the analysis, not only the hash
+        assert got == want, path
+    assert any(r["components"] for r in local["results"])  # the images really identify something
+
+    # the workers wrote PostgreSQL themselves, both of them, and the parent did not
+    with Client(dask_cli_cluster, timeout="30s") as client:
+        from ecuscan.distributed import worker_writes
+
+        writes = client.run(worker_writes)
+    per_worker = [w.get(url, 0) for w in writes.values()]
+    assert len(per_worker) == 2 and all(n > 0 for n in per_worker), writes
+    with Store.open(url) as store:
+        assert store.check().ok
+        with Store.open(f"sqlite:///{tmp_path / 'local.sqlite'}") as reference:
+            assert store.hashes() == reference.hashes()
+        assert sum(per_worker) >= len(store.hashes())
+        for path in tree.iterdir():
+            assert store.for_path(str(path)) is not None

@@ -29,6 +29,22 @@ COMMANDS: dict[str, str] = {
     "report": "ecuscan.cli.report:command",
 }
 
+#: name -> one-line summary for ``ecuscan --help``: listing the commands must not import them (their
+#: modules pull in networkx, SQLAlchemy, jsonschema, LIEF ...; seconds at start-up). A test checks
+#: every command has one.
+SUMMARIES: dict[str, str] = {
+    "audit": "Scan, SBOMs, reconciliation, graph, vulnerabilities and bench check for MANIFEST.",
+    "diff": "Components added / removed / changed between OLD and NEW, and provenance drift.",
+    "discover": "Find responding ECUs (functional, then physical TesterPresent) and read their identification.",
+    "graph": "Supply-chain graph of a manifest: suppliers in tiers → components → firmware → ECUs → vehicles.",
+    "sbom": "Write SBOMs (CycloneDX 1.6, SPDX 2.3) and reconcile supplier SBOMs.",
+    "scan": "Identify components and build provenance in firmware images (files or directories).",
+    "simulate": "Run the ECUs of MANIFEST as simulated UDS servers, with the faults each one is given.",
+    "store": "Inspect the inventory (scan results by content hash).",
+    "verify": "Read identification from every ECU of MANIFEST and compare it with the expected release.",
+    "vulns": "Offline vulnerability feeds, matching, impact through the supply chain, VEX.",
+}
+
 
 class LazyGroup(click.Group):
     """A click group whose subcommands are imported on first use."""
@@ -44,6 +60,16 @@ class LazyGroup(click.Group):
         cmd: Any = getattr(importlib.import_module(module), attr)
         return cmd  # type: ignore[no-any-return]
 
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        """The command list of ``--help`` from :data:`SUMMARIES`, without importing any command."""
+        names = self.list_commands(ctx)
+        if not names:
+            return
+        limit = formatter.width - 6 - max(len(n) for n in names)
+        rows = [(n, _shorten(SUMMARIES.get(n, ""), limit)) for n in names]
+        with formatter.section("Commands"):
+            formatter.write_dl(rows)
+
 
 @click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="ecuscan")
@@ -53,3 +79,10 @@ def main() -> None:
     Scan firmware for components and provenance, write and reconcile SBOMs, build the
     supply-chain graph, match vulnerabilities offline, and verify ECUs on a CAN bench.
     """
+
+
+def _shorten(text: str, limit: int) -> str:
+    """``text`` cut at a word boundary to at most ``limit`` characters, ``...`` marking the cut."""
+    if len(text) <= limit:
+        return text
+    return text[:max(0, limit - 3)].rsplit(" ", 1)[0].rstrip(",;:") + "..."

@@ -11,7 +11,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from ..inventory import files_with_findings, inventory
 from ..model import ScanFailure, ScanOutcome, ScanResult, Severity
-from ..scanner import Scanner, ScanOptions
+from ..scanner import JOBS_AUTO, Scanner, ScanOptions
 from ..store import Store
 from .common import (
     EXIT_FINDINGS,
@@ -111,13 +111,22 @@ def render_inventory(results: list[ScanResult], shown: list[ScanResult]) -> None
     out.print()
 
 
+def _jobs(value: str) -> int:
+    """``auto`` -> JOBS_AUTO, else a count from 1 to 64."""
+    if value == "auto":
+        return JOBS_AUTO
+    if not value.isdigit() or not 1 <= int(value) <= 64:
+        raise click.BadParameter(f"expected auto or a number from 1 to 64, not {value!r}")
+    return int(value)
+
+
 @click.command("scan")
 @click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True))
 @store_option
 @json_option
 @click.option("--no-cache", is_flag=True, help="Analyse again even if the store has a result for these bytes.")
-@click.option("--jobs", "-j", type=click.IntRange(1, 64), default=1, show_default=True,
-              help="Worker processes.")
+@click.option("--jobs", "-j", default="auto", show_default=True, callback=lambda _c, _p, v: _jobs(v),
+              help="Worker processes (1-64), or auto: one per CPU for trees of many files.")
 @click.option("--dask", "dask_spec", default=None, metavar="local[:N]|tcp://HOST:PORT",
               help="Analyse on a dask.distributed cluster: a local one with N worker processes, or an existing "
                    "scheduler (workers must see the scanned paths at the same place).")

@@ -1,36 +1,45 @@
 """ELF loader: any architecture, executables, shared objects and relocatable objects.
 
-Built on pyelftools, which parses lazily from a stream: the loader hands it a
-:class:`~ecuscan.formats._util.BufferStream` over the caller's buffer (an ``mmap`` for large
-files), so the file is never copied and :attr:`Image.data` *is* the caller's buffer.
+LIEF's C++ parser reads the structure: header (arch, bits, endianness, type, entry), sections,
+PT_LOAD program headers as segments (or allocated sections for relocatable objects),
+``.symtab``/``.dynsym`` with GNU symbol versions, dynamic entries (SONAME, NEEDED) and notes
+(GNU build-id). pyelftools is imported only for files that carry DWARF (``.debug_info``), and
+only to walk their compile units. :attr:`Image.data` *is* the caller's buffer (an ``mmap`` for
+large files): it is never copied by this module.
 
-What is read: the header (arch, bits, endianness, type, entry), PT_LOAD program headers as
-segments (or allocated sections for relocatable objects), ``.symtab``/``.dynsym`` with GNU
-symbol versions, the dynamic section (SONAME, NEEDED), notes (GNU build-id), ``.comment``,
-``.gnu_debuglink``, ``.ARM.attributes`` CPU name, and DWARF compile units.
+Hostile input, bounded before anything is spent:
 
-Hostile input: every table is checked against the file size before it is walked, every loop
-is bounded by :class:`~ecuscan.limits.Limits`, and pyelftools raises a wide range of
-exceptions on corrupt input (its own ELFError/DWARFError, but also struct, construct,
-Key/Index/Value/ZeroDivision errors), so each call into it is wrapped: a broken header is a
-:class:`~ecuscan.errors.FormatError`; a broken optional part (symbols, notes, DWARF ...) becomes a
-:class:`~ecuscan.model.Diagnostic` and the image still loads. LIEF is not used: pyelftools
-covers everything needed here and parses lazily over the mmap.
+- the ELF header and the program/section header tables are checked by hand against the file
+  size before LIEF sees the file (a table that does not fit is a :class:`FormatError`);
+- LIEF gets its one copy of the bytes through :class:`_Feed`, which copies an ``mmap`` in
+  chunks and drops each chunk's pages from this process right after (so a 1 GiB image is not
+  resident twice); relocations and the overlay are not parsed, the dynamic symbol count comes
+  from the section header (never from a hash table's claim);
+- every compressed section (``SHF_COMPRESSED`` with a zlib/zstd ``Elf_Chdr``, or GNU ``.zdebug_*``
+  with its ``ZLIB`` header) is inflated by :func:`_inflate`: the declared size is checked against
+  a decoded-bytes budget *before* inflating, and the inflater is fed with ``max_length`` so it
+  never produces more than the budget, whatever the header claims;
+- DWARF is handed to pyelftools only after the total it would inflate or materialise
+  (compressed, ``.zdebug`` and ``SHT_NOBITS`` debug sections) has been measured against
+  :attr:`Limits.max_decoded_bytes`; units are bounded in count and time.
+
+A broken header is a :class:`~ecuscan.errors.FormatError`; a broken optional part (symbols,
+notes, DWARF ...) becomes a :class:`~ecuscan.model.Diagnostic` and the image still loads.
 """
 
 from __future__ import annotations
 
+import io
 import itertools
+import mmap
 import struct
 import time
-from collections.abc import Callable, Iterator
+import warnings
+import zlib
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from functools import lru_cache
 from typing import IO, Any, TypeVar, cast
-
-from elftools.dwarf.enums import ENUM_DW_LANG
-from elftools.elf.dynamic import DynamicSection, DynamicSegment
-from elftools.elf.elffile import ELFFile
-from elftools.elf.gnuversions import GNUVerDefSection, GNUVerNeedSection, GNUVerSymSection
-from elftools.elf.sections import NoteSection, Section, SymbolTableSection
 
 from ecuscan.errors import FormatError
 from ecuscan.limits import DEFAULT_LIMITS, Limits
@@ -47,14 +56,14 @@ from ecuscan.model import (
     Symbol,
 )
 
-from ._util import BufferStream, check_file_size, decode_text, sha256_of
+from ._util import BufferStream, as_view, check_file_size, decode_text, sha256_of
 from .base import FormatInfo, LoaderFormat, OffsetMap
 
-__all__ = ["load_elf"]
+__all__ = ["load_elf", "preload"]
 
 _T = TypeVar("_T")
 
-#: e_machine (pyelftools name) -> ecuscan arch name. Unknown machines become "em<n>" / lower-cased name.
+#: e_machine name (pyelftools' names, kept for stable metadata) -> ecuscan arch name.
 _ARCH = {
     "EM_ARM": "arm", "EM_AARCH64": "aarch64", "EM_RISCV": "riscv", "EM_386": "x86",
     "EM_X86_64": "x86_64", "EM_PPC": "powerpc", "EM_PPC64": "powerpc64", "EM_TRICORE": "tricore",
@@ -68,16 +77,22 @@ _ARCH = {
     "EM_COLDFIRE": "coldfire", "EM_H8_300": "h8300", "EM_M32R": "m32r", "EM_MICROBLAZE": "microblaze",
     "EM_NIOS32": "nios2", "EM_ALTERA_NIOS2": "nios2", "EM_TI_C6000": "c6000", "EM_BLACKFIN": "blackfin",
 }
-#: Extra e_machine numbers pyelftools does not name.
+#: Extra e_machine numbers the name table does not name.
 _ARCH_BY_NUMBER = {106: "blackfin", 113: "nios2", 183: "aarch64", 243: "riscv", 258: "loongarch"}
-_ELF_TYPE = {"ET_EXEC": "exec", "ET_DYN": "dyn", "ET_REL": "rel", "ET_CORE": "core"}
-_LANG_NAMES = {v: k.removeprefix("DW_LANG_") for k, v in ENUM_DW_LANG.items()}
+_ELF_TYPE = {0: "none", 1: "rel", 2: "exec", 3: "dyn", 4: "core"}
 _MAX_DYN_TAGS = 100_000
 _MAX_NOTES = 10_000
-_MAX_VERSIONS = 100_000
 _MAX_COMMENT_BYTES = 1 << 20
-#: pyelftools needs these to parse; anything escaping from it on corrupt input is caught as one of them.
-_PARSE_ERRORS = (Exception,)
+#: Bytes copied to LIEF at a time (then the pages of an ``mmap`` are dropped from this process).
+_FEED_CHUNK = 8 << 20
+
+# section types / flags (ELF gABI)
+_SHT_SYMTAB, _SHT_NOBITS, _SHT_DYNSYM = 2, 8, 11
+_SHT_ARM_ATTRIBUTES = 0x70000003
+_SHF_WRITE, _SHF_ALLOC, _SHF_EXECINSTR, _SHF_COMPRESSED = 0x1, 0x2, 0x4, 0x800
+_PT_LOAD = 1
+_ELFCOMPRESS_ZLIB, _ELFCOMPRESS_ZSTD = 1, 2
+_DEBUG_SECTIONS = frozenset({".debug_info", ".zdebug_info"})
 
 
 class _Diag:
@@ -96,24 +111,192 @@ def _guard(diag: _Diag, code: str, what: str, fn: Callable[[], _T], default: _T)
     """Run ``fn``; on any parse failure record a diagnostic and return ``default``."""
     try:
         return fn()
-    except _PARSE_ERRORS as exc:  # pyelftools raises many exception types on corrupt input
+    except Exception as exc:  # parsers raise many exception types on corrupt input
         diag.add(code, f"{what}: {type(exc).__name__}: {str(exc)[:200]}")
         return default
 
 
-def _section_bytes(diag: _Diag, sec: Section, limit: int) -> bytes:
-    """The first ``limit`` bytes of a section's contents ('' with a diagnostic when unreadable)."""
+@lru_cache(maxsize=1)
+def _lief() -> Any:
+    """LIEF, imported on first use (about a second: the CLI must not pay it unless an ELF is loaded),
+    with its logger silenced (a library never prints)."""
+    import lief
+
+    lief.logging.disable()
+    return lief
+
+
+def preload() -> None:
+    """Import LIEF now (a process about to fork workers does this once for all of them)."""
+    _lief()
+
+
+@lru_cache(maxsize=1)
+def _machine_names() -> dict[int, str]:
+    """e_machine number -> ``EM_*`` name (pyelftools' table: the names stored in results so far)."""
+    from elftools.elf.enums import ENUM_E_MACHINE
+
+    return {int(v): k for k, v in ENUM_E_MACHINE.items() if k != "_default_"}
+
+
+def _num(value: Any) -> int:
+    """The number behind a LIEF enum field. ``.value``, not ``int()`` (which costs microseconds on
+    LIEF's enums); a value the enum does not name comes as a plain ``int``."""
+    return value if isinstance(value, int) else int(value.value)
+
+
+def _str(value: str | bytes) -> str:
+    """A name from LIEF as text: LIEF hands out ``bytes`` for a name that is not UTF-8 (hostile or
+    legacy input), decoded here the way every other string of an image is (replacement characters)."""
+    return decode_text(value) if isinstance(value, bytes) else value
+
+
+# --- the header, checked by hand before LIEF sees the file -------------------------------------
+
+
+@dataclass(frozen=True)
+class _Header:
+    bits: int
+    little: bool
+    etype: int
+    machine: int
+    entry: int
+    flags: int
+    phoff: int
+    phnum: int
+    shoff: int
+    shnum: int
+
+
+def _header(mv: memoryview, size: int) -> _Header:
+    """The ELF header, with the program and section header tables checked to fit in the file."""
+    if size < 16 or bytes(mv[:4]) != b"\x7fELF":
+        raise FormatError("no ELF magic")
+    ei_class, ei_data = mv[4], mv[5]
+    if ei_class not in (1, 2) or ei_data not in (1, 2):
+        raise FormatError(f"bad ELF class/data bytes ({ei_class}, {ei_data})")
+    bits, order = (32 if ei_class == 1 else 64), ("<" if ei_data == 1 else ">")
+    layout = order + ("HHIIIIIHHHHHH" if bits == 32 else "HHIQQQIHHHHHH")
+    need = 16 + struct.calcsize(layout)
+    if size < need:
+        raise FormatError(f"ELF header needs {need} bytes, the file has {size}")
+    (etype, machine, _version, entry, phoff, shoff, flags, _ehsize, phentsize, phnum, shentsize, shnum,
+     _shstrndx) = struct.unpack_from(layout, mv, 16)
+    shdr_size, phdr_size = (40, 32) if bits == 32 else (64, 56)
+    if shnum == 0 and shoff and shentsize >= shdr_size and shoff + shentsize <= size:
+        # more than 0xff00 sections: the count is sh_size of section 0 (gABI extended numbering)
+        first = struct.unpack_from(order + ("IIIIIIIIII" if bits == 32 else "IIQQQQIIQQ"), mv, shoff)
+        shnum = int(first[5])
+    if phnum == 0xFFFF and shoff and shentsize >= shdr_size and shoff + shentsize <= size:
+        first = struct.unpack_from(order + ("IIIIIIIIII" if bits == 32 else "IIQQQQIIQQ"), mv, shoff)
+        phnum = int(first[7])  # PN_XNUM: the count is sh_info of section 0
+    if phnum and (phentsize < phdr_size or phoff + phnum * phentsize > size):
+        raise FormatError(f"program header table ({phnum} entries at {phoff:#x}) "
+                          f"does not fit in the {size}-byte file")
+    if shnum and (shentsize < shdr_size or shoff + shnum * shentsize > size):
+        raise FormatError(f"section header table ({shnum} entries at {shoff:#x}) "
+                          f"does not fit in the {size}-byte file")
+    return _Header(bits=bits, little=ei_data == 1, etype=etype, machine=machine, entry=entry, flags=flags,
+                   phoff=phoff, phnum=phnum, shoff=shoff, shnum=shnum)
+
+
+class _Feed(io.RawIOBase):
+    """What LIEF reads the file from: one ``readinto`` of the whole buffer into LIEF's own copy.
+
+    The copy is made in chunks; after each chunk of an ``mmap`` its pages are dropped from this
+    process (``MADV_DONTNEED``: they stay in the page cache, a later read maps them again), so
+    the image is not resident twice while LIEF holds its copy.
+    """
+
+    def __init__(self, data: Buffer) -> None:
+        super().__init__()
+        self._data = data
+        self._mv = as_view(data)
+        self._pos = 0
+
+    def readable(self) -> bool:
+        """Always true."""
+        return True
+
+    def seekable(self) -> bool:
+        """Always true."""
+        return True
+
+    def tell(self) -> int:
+        """Current position."""
+        return self._pos
+
+    def seek(self, pos: int, whence: int = io.SEEK_SET) -> int:
+        """Move the position."""
+        base = {io.SEEK_SET: 0, io.SEEK_CUR: self._pos, io.SEEK_END: len(self._mv)}[whence]
+        self._pos = max(0, base + pos)
+        return self._pos
+
+    def readinto(self, buf: Any) -> int:
+        """Copy from the current position into ``buf``, chunk by chunk."""
+        out = memoryview(buf).cast("B")
+        end = min(len(self._mv), self._pos + len(out))
+        start = self._pos
+        for pos in range(start, end, _FEED_CHUNK):
+            stop = min(end, pos + _FEED_CHUNK)
+            out[pos - start:stop - start] = self._mv[pos:stop]
+            _drop_pages(self._data, pos, stop - pos)
+        self._pos = end
+        return end - start
+
+    def close(self) -> None:
+        """Release the view of the buffer."""
+        if not self.closed:
+            try:
+                self._mv.release()
+            except BufferError:
+                pass
+        super().close()
+
+
+def _drop_pages(data: Buffer, start: int, length: int) -> None:
+    """Drop the pages of ``data[start:start+length]`` from this process when it is an ``mmap``."""
+    if not isinstance(data, mmap.mmap) or not hasattr(mmap, "MADV_DONTNEED"):
+        return
+    first = start - start % mmap.PAGESIZE
     try:
-        return bytes(sec.data()[:limit])
-    except _PARSE_ERRORS as exc:
-        diag.add("elf-section-data", f"cannot read section {sec.name!r}: {type(exc).__name__}: {str(exc)[:200]}")
-        return b""
+        data.madvise(mmap.MADV_DONTNEED, first, length + (start - first))
+    except (OSError, ValueError):
+        pass  # only an RSS optimisation
 
 
-def _text(value: Any) -> str:
-    if isinstance(value, bytes):
-        return decode_text(value)
-    return str(value)
+def _parse(data: Buffer) -> Any:
+    """The LIEF binary of ``data``, or None when LIEF refuses it."""
+    lief = _lief()
+    config = lief.ELF.ParserConfig()
+    config.parse_relocations = False
+    config.parse_overlay = False
+    config.count_mtd = lief.ELF.ParserConfig.DYNSYM_COUNT.SECTION
+    if len(data) >= _FEED_CHUNK:
+        # LIEF zero-fills its whole buffer before it reads: pages of the map touched earlier (the
+        # file hash) are dropped first, or the image would be resident twice at that moment
+        _drop_pages(data, 0, len(data))
+    feed = _Feed(data)
+    try:
+        return lief.ELF.parse(feed, config)
+    finally:
+        feed.close()
+
+
+# --- loading --------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Section:
+    """The fields of one section header this loader uses (copied out of LIEF)."""
+
+    index: int
+    name: str
+    type: int
+    flags: int
+    offset: int
+    size: int
+    addr: int
 
 
 def load_elf(data: Buffer, path: str, *, limits: Limits = DEFAULT_LIMITS) -> Image:
@@ -124,62 +307,66 @@ def load_elf(data: Buffer, path: str, *, limits: Limits = DEFAULT_LIMITS) -> Ima
     unreadable; damaged optional parts (symbols, dynamic, notes, DWARF) become diagnostics.
     """
     size = check_file_size(data, path, limits)
-    stream = BufferStream(data)
+    mv = as_view(data)
     try:
-        return _load(stream, data, path, size, limits)
-    finally:
-        stream.close()  # drop our view of the buffer so the caller can close its mmap
-
-
-def _load(stream: BufferStream, data: Buffer, path: str, size: int, limits: Limits) -> Image:
-    try:
-        elf = ELFFile(cast(IO[bytes], stream))
-        header = elf.header
-        machine = header["e_machine"]
-        etype = header["e_type"]
-        entry = int(header["e_entry"])
-        phnum, shnum = _table_counts(elf, size)
+        hdr = _header(mv, size)
     except FormatError as exc:
         raise FormatError(f"corrupt ELF: {exc.message}", source=path) from exc
-    except _PARSE_ERRORS as exc:
+    except (struct.error, ValueError, IndexError) as exc:
         raise FormatError(f"corrupt ELF header: {type(exc).__name__}: {str(exc)[:200]}", source=path) from exc
+    try:
+        binary = _parse(data)
+    except Exception as exc:  # LIEF's bindings may raise on input they cannot represent
+        raise FormatError(f"corrupt ELF: {type(exc).__name__}: {str(exc)[:200]}", source=path) from exc
+    if binary is None:
+        raise FormatError("corrupt ELF: the parser could not read its headers", source=path)
+    try:
+        with warnings.catch_warnings():
+            # LIEF's enums warn (RuntimeWarning) on values they do not name (a vendor p_type, an
+            # unknown e_machine); the raw value is what is used, and a library does not print
+            warnings.simplefilter("ignore", RuntimeWarning)
+            return _load(binary, hdr, data, mv, path, size, limits)
+    finally:
+        del binary  # LIEF's copy of the file is freed before the caller scans the bytes
 
+
+def _load(binary: Any, hdr: _Header, data: Buffer, mv: memoryview, path: str, size: int,
+          limits: Limits) -> Image:
     diag = _Diag()
-    if isinstance(machine, int):
-        arch = _ARCH_BY_NUMBER.get(machine, f"em{machine}")
-    else:
-        arch = _ARCH.get(machine, machine.removeprefix("EM_").lower())
-    elf_type = _ELF_TYPE.get(etype, str(etype).removeprefix("ET_").lower())
-    metadata: dict[str, str] = {"e_machine": str(machine), "e_flags": hex(int(header["e_flags"]))}
+    header = binary.header
+    machine, entry = _num(header.machine_type), header.entrypoint
+    etype = _num(header.file_type)
+    name = _machine_names().get(machine)
+    arch = (_ARCH.get(name, name.removeprefix("EM_").lower()) if name
+            else _ARCH_BY_NUMBER.get(machine, f"em{machine}"))
+    elf_type = _ELF_TYPE.get(etype, str(etype))
+    metadata: dict[str, str] = {"e_machine": name or str(machine), "e_flags": hex(header.processor_flag)}
 
-    sections = _sections(elf, shnum, limits, diag)
-    segments = _segments(elf, data, phnum, size, sections, limits, diag, metadata)
-
-    symbols = _symbols(elf, sections, limits, diag, data)
-    soname, needed = _dynamic(elf, sections, phnum, diag)
-    build_id = _build_id(elf, sections, phnum, diag)
-    comments = _comments(sections, limits, diag)
-    has_dwarf, units = _dwarf(elf, sections, limits, diag)
+    sections = _sections(binary, hdr, diag)
+    segments = _segments(binary, data, hdr, size, sections, limits, diag)
+    symbols = _symbols(binary, sections, limits, diag)
+    soname, needed = _dynamic(binary, diag)
+    build_id = _build_id(binary, diag)
+    budget = _Budget(limits.max_decoded_bytes)
+    comments = _comments(mv, sections, hdr, limits, budget, diag)
+    has_dwarf, units = _dwarf(data, hdr, sections, limits, budget, diag)
 
     for sec in sections:
-        name = sec.name
-        if name == ".gnu_debuglink":
-            raw = _section_bytes(diag, sec, 4096)
-            metadata["debuglink"] = decode_text(raw.split(b"\0", 1)[0])
-        elif name == ".interp":
-            raw = _section_bytes(diag, sec, 4096)
-            metadata["interp"] = decode_text(raw.split(b"\0", 1)[0])
+        if sec.name == ".gnu_debuglink":
+            metadata["debuglink"] = decode_text(_section_bytes(mv, sec, 4096, hdr, budget, diag).split(b"\0", 1)[0])
+        elif sec.name == ".interp":
+            metadata["interp"] = decode_text(_section_bytes(mv, sec, 4096, hdr, budget, diag).split(b"\0", 1)[0])
     if arch == "arm":
-        cpu = _arm_cpu(sections, diag)
+        cpu = _arm_cpu(mv, sections, hdr, budget, diag)
         if cpu:
             metadata["arm_cpu_arch"] = cpu
         if entry & 1:
             metadata["isa"] = "thumb"
 
-    stripped = not any(sec["sh_type"] == "SHT_SYMTAB" for sec in sections)
+    stripped = not any(sec.type == _SHT_SYMTAB for sec in sections)
     return Image(
         path=path, format=ImageFormat.ELF, data=data, segments=tuple(segments), arch=arch,
-        bits=elf.elfclass, endianness=Endianness.LITTLE if elf.little_endian else Endianness.BIG,
+        bits=hdr.bits, endianness=Endianness.LITTLE if hdr.little else Endianness.BIG,
         entry=None if (elf_type == "rel" and entry == 0) else entry, elf_type=elf_type,
         symbols=tuple(symbols), soname=soname, needed=tuple(needed), build_id=build_id,
         comments=tuple(comments), dwarf_units=tuple(units), has_dwarf=has_dwarf, stripped=stripped,
@@ -187,41 +374,18 @@ def _load(stream: BufferStream, data: Buffer, path: str, size: int, limits: Limi
     )
 
 
-def _table_counts(elf: ELFFile, size: int) -> tuple[int, int]:
-    """Program/section header counts, checked to fit in the file (refuses absurd counts)."""
-    h = elf.header
-    phnum = elf.num_segments()
-    shnum = elf.num_sections()
-    if phnum:
-        end = int(h["e_phoff"]) + phnum * int(h["e_phentsize"])
-        if int(h["e_phentsize"]) < elf.structs.Elf_Phdr.sizeof() or end > size:
-            raise FormatError(f"program header table ({phnum} entries at {h['e_phoff']:#x}) "
-                              f"does not fit in the {size}-byte file")
-    if shnum:
-        end = int(h["e_shoff"]) + shnum * int(h["e_shentsize"])
-        if int(h["e_shentsize"]) < elf.structs.Elf_Shdr.sizeof() or end > size:
-            raise FormatError(f"section header table ({shnum} entries at {h['e_shoff']:#x}) "
-                              f"does not fit in the {size}-byte file")
-    return phnum, shnum
-
-
-def _sections(elf: ELFFile, shnum: int, limits: Limits, diag: _Diag) -> list[Section]:
-    out: list[Section] = []
+def _sections(binary: Any, hdr: _Header, diag: _Diag) -> list[_Section]:
+    out: list[_Section] = []
     try:
-        for i in range(shnum):
-            sec = elf.get_section(i)
-            out.append(sec)
-    except _PARSE_ERRORS as exc:
-        diag.add("elf-sections", f"section headers unreadable after {len(out)} of {shnum}: "
+        for i, sec in enumerate(binary.sections):
+            out.append(_Section(index=i, name=_str(sec.name), type=_num(sec.type) & 0xFFFFFFFF,
+                                flags=int(sec.flags), offset=sec.offset,
+                                size=sec.size, addr=sec.virtual_address))
+    except Exception as exc:  # a name that does not decode, a type the bindings cannot represent
+        diag.add("elf-sections", f"section headers unreadable after {len(out)} of {hdr.shnum}: "
                  f"{type(exc).__name__}: {str(exc)[:200]}")
-    # name resolution can fail separately (bad e_shstrndx): check it once, fall back to no names
-    try:
-        for sec in out:
-            _ = sec.name
-    except _PARSE_ERRORS as exc:
-        diag.add("elf-section-names", f"section names unreadable: {type(exc).__name__}: {str(exc)[:200]}")
-        for sec in out:
-            sec.name = ""
+    if len(out) < hdr.shnum and not diag.items:
+        diag.add("elf-sections", f"section headers unreadable after {len(out)} of {hdr.shnum}")
     return out
 
 
@@ -231,20 +395,20 @@ def _kind_from_flags(executable: bool, writable: bool) -> SegmentKind:
     return SegmentKind.DATA if writable else SegmentKind.RODATA
 
 
-def _segments(elf: ELFFile, data: Buffer, phnum: int, size: int, sections: list[Section],
-              limits: Limits, diag: _Diag, metadata: dict[str, str]) -> list[Segment]:
+def _segments(binary: Any, data: Buffer, hdr: _Header, size: int, sections: list[_Section],
+              limits: Limits, diag: _Diag) -> list[Segment]:
     out: list[Segment] = []
     loads = 0
-    for i in range(phnum):
-        try:
-            ph = elf._get_segment_header(i)  # header only: avoids building Segment objects (notes, dynamic)
-        except _PARSE_ERRORS as exc:
-            diag.add("elf-program-headers", f"program header {i} unreadable: {type(exc).__name__}: {exc}")
-            break
-        if ph["p_type"] != "PT_LOAD":
+    try:
+        phdrs = [(_num(ph.type) & 0xFFFFFFFF, ph.file_offset, ph.physical_size, ph.virtual_address,
+                  ph.physical_address, _num(ph.flags)) for ph in binary.segments]
+    except Exception as exc:
+        diag.add("elf-program-headers", f"program headers unreadable: {type(exc).__name__}: {str(exc)[:200]}")
+        phdrs = []
+    for i, (ptype, off, fsz, vaddr, paddr, flags) in enumerate(phdrs):
+        if ptype != _PT_LOAD:
             continue
         loads += 1
-        off, fsz, vaddr, paddr = int(ph["p_offset"]), int(ph["p_filesz"]), int(ph["p_vaddr"]), int(ph["p_paddr"])
         if fsz == 0:
             continue  # .bss-only: no bytes in the file
         if off >= size:
@@ -258,21 +422,16 @@ def _segments(elf: ELFFile, data: Buffer, phnum: int, size: int, sections: list[
         if len(out) >= limits.max_segments:
             diag.add("elf-too-many-segments", f"more than max_segments={limits.max_segments} PT_LOAD; rest ignored")
             break
-        flags = int(ph["p_flags"])
         name = f"load{i}" if vaddr == paddr else f"load{i} vma={vaddr:#x}"
         out.append(Segment(name=name, address=paddr, offset=off, size=fsz,
                            kind=_kind_from_flags(bool(flags & 1), bool(flags & 2)),
                            file_offset=off, sha256=sha256_of(data, off, fsz)))
-    if loads or elf.header["e_type"] != "ET_REL":
+    if loads or hdr.etype != 1:  # ET_REL
         return out
     # relocatable object: no program headers; the allocated sections are what would be loaded
     for sec in sections:
-        try:
-            flags, stype = int(sec["sh_flags"]), sec["sh_type"]
-            off, ssz, addr = int(sec["sh_offset"]), int(sec["sh_size"]), int(sec["sh_addr"])
-        except _PARSE_ERRORS:
-            continue
-        if not flags & 0x2 or stype == "SHT_NOBITS" or ssz == 0:  # SHF_ALLOC
+        off, ssz = sec.offset, sec.size
+        if not sec.flags & _SHF_ALLOC or sec.type == _SHT_NOBITS or ssz == 0:
             continue
         if off + ssz > size:
             diag.add("elf-section-truncated", f"section {sec.name!r} ({ssz} bytes at {off:#x}) is cut by end of file",
@@ -283,221 +442,198 @@ def _segments(elf: ELFFile, data: Buffer, phnum: int, size: int, sections: list[
         if len(out) >= limits.max_segments:
             diag.add("elf-too-many-segments", f"more than max_segments={limits.max_segments} sections; rest ignored")
             break
-        out.append(Segment(name=sec.name or f"section@{off:#x}", address=addr, offset=off, size=ssz,
-                           kind=_kind_from_flags(bool(flags & 0x4), bool(flags & 0x1)),
+        out.append(Segment(name=sec.name or f"section@{off:#x}", address=sec.addr, offset=off, size=ssz,
+                           kind=_kind_from_flags(bool(sec.flags & _SHF_EXECINSTR), bool(sec.flags & _SHF_WRITE)),
                            file_offset=off, sha256=sha256_of(data, off, ssz)))
     return out
-
-
-def _version_names(sections: list[Section], diag: _Diag) -> dict[int, str]:
-    """Version index -> version name, from .gnu.version_r (needed) and .gnu.version_d (defined)."""
-    names: dict[int, str] = {}
-
-    def walk() -> None:
-        for sec in sections:
-            if isinstance(sec, GNUVerNeedSection):
-                for _vn, auxs in itertools.islice(sec.iter_versions(), _MAX_VERSIONS):
-                    for aux in itertools.islice(auxs, _MAX_VERSIONS):
-                        names[int(aux["vna_other"]) & 0x7FFF] = _text(aux.name)
-            elif isinstance(sec, GNUVerDefSection):
-                for vd, auxs in itertools.islice(sec.iter_versions(), _MAX_VERSIONS):
-                    first = next(iter(auxs), None)
-                    if first is not None and not int(vd["vd_flags"]) & 0x1:  # skip VER_FLG_BASE (the soname)
-                        names[int(vd["vd_ndx"]) & 0x7FFF] = _text(first.name)
-
-    _guard(diag, "elf-symbol-versions", "GNU symbol versions unreadable", walk, None)
-    return names
 
 
 _STT_KIND = {1: "object", 2: "func", 5: "object", 6: "object", 10: "func"}  # OBJECT FUNC COMMON TLS GNU_IFUNC
 
 
-def _raw_table(table: Section, data: Buffer, size: int) -> memoryview | None:
-    """The bytes of a section, or None when its header points outside the file."""
-    off, length = int(table["sh_offset"]), int(table["sh_size"])
-    if off < 0 or length < 0 or off + length > size:
-        return None
-    return memoryview(data)[off:off + length]
-
-
-_Row = tuple[int, int, int, int, int, int]
-
-
-def _bulk_symbols(elf: ELFFile, table: SymbolTableSection, data: Buffer) -> Iterator[_Row] | None:
-    """``(index, name offset, value, size, info, shndx)`` for every entry, read in bulk.
-
-    Written by hand because pyelftools parses each symbol through its generic record parser
-    (about 40 µs a symbol, most of a scan's time on large libraries); ELF symbol entries are
-    fixed-size records, so ``struct.iter_unpack`` reads a whole table at once. Returns None when
-    the table is not in the standard layout, and the caller falls back to pyelftools.
-    """
-    bits, little = elf.elfclass, elf.little_endian
-    entsize = 16 if bits == 32 else 24
-    if int(table["sh_entsize"]) != entsize:
-        return None
-    raw = _raw_table(table, data, len(data))
-    if raw is None or len(raw) % entsize:
-        return None
-    order = "<" if little else ">"
-    if bits == 32:  # Elf32_Sym: name, value, size, info, other, shndx
-        return ((i, name, value, size, info, shndx) for i, (name, value, size, info, _other, shndx)
-                in enumerate(struct.iter_unpack(order + "IIIBBH", raw)))
-    # Elf64_Sym: name, info, other, shndx, value, size
-    return ((i, name, value, size, info, shndx) for i, (name, info, _other, shndx, value, size)
-            in enumerate(struct.iter_unpack(order + "IBBHQQ", raw)))
-
-
-def _symbols(elf: ELFFile, sections: list[Section], limits: Limits, diag: _Diag,
-             data: Buffer | None = None) -> list[Symbol]:
-    tables = [s for s in sections if isinstance(s, SymbolTableSection)]
-    if not tables:
+def _symbols(binary: Any, sections: list[_Section], limits: Limits, diag: _Diag) -> list[Symbol]:
+    """``.dynsym`` and ``.symtab`` (in section order), one entry per (name, defined, address)."""
+    order = [s.type for s in sections if s.type in (_SHT_SYMTAB, _SHT_DYNSYM)]
+    if not order:
         return []
-    versions = _version_names(sections, diag)
-    versym = next((s for s in sections if isinstance(s, GNUVerSymSection)), None)
     seen: dict[tuple[str, bool, int | None], int] = {}
     out: list[Symbol] = []
     budget = limits.max_symbols
-    little = elf.little_endian
-    vers_ndx: list[int] | None = None
-    if versym is not None and data is not None:
-        vraw = _raw_table(versym, data, len(data))
-        if vraw is not None and len(vraw) % 2 == 0:
-            vers_ndx = [v for (v,) in struct.iter_unpack("<H" if little else ">H", vraw)]
 
-    def add(name: str, defined: bool, addr: int | None, size: int, kind: str, version: str | None) -> None:
-        key = (name, defined, addr)
-        new = Symbol(name=name, address=addr, size=size, kind=kind, defined=defined, version=version)
-        if key in seen:
-            if version and not out[seen[key]].version:
-                out[seen[key]] = new
-            return
-        seen[key] = len(out)
-        out.append(new)
+    def read(table: Iterable[Any], is_dyn: bool) -> None:
+        nonlocal budget
+        for sym in table:
+            if budget <= 0:
+                diag.add("elf-too-many-symbols", f"more than max_symbols={limits.max_symbols}; rest ignored")
+                return
+            budget -= 1
+            stype = sym.information & 0xF  # st_info: the raw int is far cheaper than LIEF's enum
+            if stype in (3, 4):  # SECTION, FILE
+                continue
+            name = _str(sym.name)
+            if not name:
+                continue
+            defined = sym.shndx != 0  # SHN_UNDEF
+            version = None
+            if is_dyn:
+                ver = sym.symbol_version
+                if ver is not None and ver.value & 0x7FFF > 1 and ver.has_auxiliary_version:
+                    version = _str(ver.symbol_version_auxiliary.name) or None
+            value = sym.value
+            key = (name, defined, value if defined else None)
+            new = Symbol(name=name, address=key[2], size=sym.size, kind=_STT_KIND.get(stype, "other"),
+                         defined=defined, version=version)
+            if key in seen:
+                if version and not out[seen[key]].version:
+                    out[seen[key]] = new
+                continue
+            seen[key] = len(out)
+            out.append(new)
 
-    for table in tables:
-        is_dyn = table["sh_type"] == "SHT_DYNSYM"
-        bulk = _bulk_symbols(elf, table, data) if data is not None else None
-        strtab = sections[int(table["sh_link"])] if 0 < int(table["sh_link"]) < len(sections) else None
-        strings = _raw_table(strtab, data, len(data)) if (bulk is not None and strtab is not None
-                                                           and data is not None) else None
+    for stype in dict.fromkeys(order):
+        is_dyn = stype == _SHT_DYNSYM
 
-        def read_bulk(table: SymbolTableSection = table, is_dyn: bool = is_dyn,
-                      rows: Any = bulk, strings: memoryview | None = strings) -> None:
-            nonlocal budget
-            blob = bytes(strings) if strings is not None else b""
-            for idx, name_off, value, size, info, shndx in rows:
-                if budget <= 0:
-                    diag.add("elf-too-many-symbols", f"more than max_symbols={limits.max_symbols}; rest ignored")
-                    return
-                budget -= 1
-                stype = info & 0xF
-                if stype in (3, 4) or name_off <= 0 or name_off >= len(blob):  # SECTION, FILE, nameless
-                    continue
-                end = blob.find(b"\0", name_off)
-                name = decode_text(blob[name_off:end if end >= 0 else len(blob)])
-                if not name:
-                    continue
-                defined = shndx != 0  # SHN_UNDEF
-                version = None
-                if is_dyn and vers_ndx is not None and idx < len(vers_ndx):
-                    ndx = vers_ndx[idx] & 0x7FFF
-                    version = versions.get(ndx) if ndx > 1 else None
-                add(name, defined, value if defined else None, size, _STT_KIND.get(stype, "other"), version)
+        def table(is_dyn: bool = is_dyn) -> None:
+            read(binary.dynamic_symbols if is_dyn else binary.symtab_symbols, is_dyn)
 
-        def read_table(table: SymbolTableSection = table, is_dyn: bool = is_dyn) -> None:
-            nonlocal budget
-            if int(table["sh_entsize"]) <= 0:
-                raise FormatError(f"symbol table {table.name!r} has sh_entsize 0")
-            count = table.num_symbols()
-            for idx in range(count):
-                if budget <= 0:
-                    diag.add("elf-too-many-symbols", f"more than max_symbols={limits.max_symbols}; rest ignored")
-                    return
-                budget -= 1
-                sym = table.get_symbol(idx)
-                name = _text(sym.name)
-                stype = sym["st_info"]["type"]
-                if not name or stype in ("STT_SECTION", "STT_FILE"):
-                    continue
-                defined = sym["st_shndx"] != "SHN_UNDEF"
-                addr = int(sym["st_value"]) if defined else None
-                kind = ("func" if stype in ("STT_FUNC", "STT_GNU_IFUNC", "STT_LOOS")
-                        else "object" if stype in ("STT_OBJECT", "STT_TLS", "STT_COMMON") else "other")
-                version = None
-                if is_dyn and versym is not None and idx < versym.num_symbols():
-                    entry = versym.get_symbol(idx)["ndx"]
-                    ndx = int(entry) if isinstance(entry, int) else 0
-                    version = versions.get(ndx & 0x7FFF) if ndx & 0x7FFF > 1 else None
-                add(name, defined, addr, int(sym["st_size"]), kind, version)
-
-        if bulk is not None and strings is not None:
-            _guard(diag, "elf-symbols", f"symbol table {table.name!r} unreadable", read_bulk, None)
-        else:
-            _guard(diag, "elf-symbols", f"symbol table {table.name!r} unreadable", read_table, None)
+        _guard(diag, "elf-symbols", f"symbol table {'.dynsym' if is_dyn else '.symtab'!r} unreadable", table, None)
     return out
 
 
-def _dynamic(elf: ELFFile, sections: list[Section], phnum: int, diag: _Diag) -> tuple[str | None, list[str]]:
+def _dynamic(binary: Any, diag: _Diag) -> tuple[str | None, list[str]]:
     soname: str | None = None
     needed: list[str] = []
 
-    def tags() -> Iterator[Any]:
-        dyn = next((s for s in sections if isinstance(s, DynamicSection)), None)
-        if dyn is not None:
-            yield from itertools.islice(dyn.iter_tags(), _MAX_DYN_TAGS)
-            return
-        for i in range(phnum):  # section headers stripped: fall back to PT_DYNAMIC
-            seg = elf.get_segment(i)
-            if isinstance(seg, DynamicSegment):
-                yield from itertools.islice(seg.iter_tags(), _MAX_DYN_TAGS)
-                return
-
     def walk() -> None:
         nonlocal soname
-        for tag in tags():
-            if tag.entry.d_tag == "DT_SONAME":
-                soname = _text(tag.soname)
-            elif tag.entry.d_tag == "DT_NEEDED":
-                lib = _text(tag.needed)
+        for entry in itertools.islice(binary.dynamic_entries, _MAX_DYN_TAGS):
+            tag = _num(entry.tag)
+            if tag == 14:  # DT_SONAME
+                soname = _str(entry.name)
+            elif tag == 1:  # DT_NEEDED
+                lib = _str(entry.name)
                 if lib not in needed:
                     needed.append(lib)
-            elif tag.entry.d_tag == "DT_NULL":
+            elif tag == 0:  # DT_NULL
                 break
 
     _guard(diag, "elf-dynamic", "dynamic section unreadable", walk, None)
     return soname, needed
 
 
-def _build_id(elf: ELFFile, sections: list[Section], phnum: int, diag: _Diag) -> str | None:
-    found: list[str] = []
+def _build_id(binary: Any, diag: _Diag) -> str | None:
+    def walk() -> str | None:
+        gnu_build_id = _lief().ELF.Note.TYPE.GNU_BUILD_ID
+        for note in itertools.islice(binary.notes, _MAX_NOTES):
+            if note.type == gnu_build_id and _str(note.name) == "GNU":
+                return bytes(note.description).hex() or None
+        return None
 
-    def notes() -> Iterator[Any]:
-        note_secs = [s for s in sections if isinstance(s, NoteSection)]
-        if note_secs:
-            for sec in note_secs:
-                yield from itertools.islice(sec.iter_notes(), _MAX_NOTES)
-            return
-        for i in range(phnum):
-            seg = elf.get_segment(i)
-            if seg["p_type"] == "PT_NOTE":
-                yield from itertools.islice(cast(Any, seg).iter_notes(), _MAX_NOTES)
-
-    def walk() -> None:
-        for note in notes():
-            if note["n_type"] == "NT_GNU_BUILD_ID" and note["n_name"] == "GNU":
-                found.append(str(note["n_desc"]))
-                return
-
-    _guard(diag, "elf-notes", "notes unreadable", walk, None)
-    return found[0] if found and found[0] else None
+    return _guard(diag, "elf-notes", "notes unreadable", walk, None)
 
 
-def _comments(sections: list[Section], limits: Limits, diag: _Diag) -> list[str]:
+# --- section contents, compressed or not, within a decoded-bytes budget ---------------------------
+
+
+class _Budget:
+    """Decoded bytes one image may still produce by inflating sections."""
+
+    def __init__(self, total: int) -> None:
+        self.left = total
+
+    def take(self, n: int) -> None:
+        self.left = max(0, self.left - n)
+
+
+def _chdr(mv: memoryview, sec: _Section, hdr: _Header) -> tuple[int, int, int]:
+    """``(ch_type, ch_size, header size)`` of an ``SHF_COMPRESSED`` section."""
+    order = "<" if hdr.little else ">"
+    layout = order + ("III" if hdr.bits == 32 else "IIQQ")
+    need = struct.calcsize(layout)
+    if sec.size < need or sec.offset + need > len(mv):
+        raise FormatError(f"section {sec.name!r}: compression header cut short")
+    fields = struct.unpack_from(layout, mv, sec.offset)
+    return int(fields[0]), int(fields[1] if hdr.bits == 32 else fields[2]), need
+
+
+def _inflate(raw: memoryview, kind: int, declared: int, want: int, budget: _Budget, what: str) -> bytes:
+    """At most ``want`` bytes of a compressed stream that says it inflates to ``declared`` bytes.
+
+    The declared size is checked against the budget before anything is inflated, and the
+    inflater is fed with ``max_length``, so neither a lying header nor a bomb produces more than
+    ``min(want, declared, budget)`` bytes.
+    """
+    if declared > budget.left:
+        raise _OverBudget(f"{what} declares {declared} decoded bytes, more than the "
+                          f"{budget.left} left of max_decoded_bytes")
+    cap = min(want, declared)
+    if kind == _ELFCOMPRESS_ZLIB:
+        inflater = zlib.decompressobj()
+        out = bytearray()
+        pos = 0
+        step = 1 << 16
+        while len(out) < cap:
+            chunk = inflater.unconsumed_tail or bytes(raw[pos:pos + step])
+            if not inflater.unconsumed_tail:
+                pos += step
+            if not chunk:
+                break
+            out += inflater.decompress(chunk, cap - len(out))
+            if inflater.eof:
+                break
+        result = bytes(out)
+    elif kind == _ELFCOMPRESS_ZSTD:
+        import zstandard
+
+        reader = zstandard.ZstdDecompressor().stream_reader(io.BytesIO(raw), read_across_frames=True)
+        result = reader.read(cap) if cap else b""
+    else:
+        raise FormatError(f"{what}: unknown compression type {kind}")
+    budget.take(len(result))
+    return result
+
+
+class _OverBudget(Exception):
+    """A section would inflate past the image's decoded-bytes budget."""
+
+
+def _section_bytes(mv: memoryview, sec: _Section, want: int, hdr: _Header, budget: _Budget,
+                   diag: _Diag) -> bytes:
+    """The first ``want`` bytes of a section's contents, inflated if compressed ('' with a diagnostic
+    when unreadable or over budget)."""
+    if sec.type == _SHT_NOBITS:
+        return b""
+    end = min(len(mv), sec.offset + sec.size)
+    if sec.offset >= end:
+        return b""
+    try:
+        if sec.flags & _SHF_COMPRESSED:
+            kind, declared, skip = _chdr(mv, sec, hdr)
+            return _inflate(mv[sec.offset + skip:end], kind, declared, want, budget, f"section {sec.name!r}")
+        if sec.name.startswith(".zdebug_"):
+            raw = mv[sec.offset:end]
+            if len(raw) < 12 or bytes(raw[:4]) != b"ZLIB":
+                raise FormatError(f"section {sec.name!r}: no ZLIB header")
+            declared = struct.unpack(">Q", raw[4:12])[0]
+            return _inflate(raw[12:], _ELFCOMPRESS_ZLIB, declared, want, budget, f"section {sec.name!r}")
+        return bytes(mv[sec.offset:min(end, sec.offset + want)])
+    except _OverBudget as exc:
+        diag.add("elf-decompress-limit", str(exc), Severity.WARNING, sec.offset)
+    except (FormatError, zlib.error, struct.error, ValueError) as exc:
+        text = exc.message if isinstance(exc, FormatError) else f"{type(exc).__name__}: {str(exc)[:200]}"
+        diag.add("elf-section-data", f"cannot read section {sec.name!r}: {text}")
+    except Exception as exc:  # zstandard's own error type
+        diag.add("elf-section-data", f"cannot read section {sec.name!r}: {type(exc).__name__}: {str(exc)[:200]}")
+    return b""
+
+
+def _comments(mv: memoryview, sections: list[_Section], hdr: _Header, limits: Limits, budget: _Budget,
+              diag: _Diag) -> list[str]:
     out: list[str] = []
     for sec in sections:
-        if sec.name != ".comment" or sec["sh_type"] == "SHT_NOBITS":
+        if sec.name != ".comment" or sec.type == _SHT_NOBITS:
             continue
-        raw = _section_bytes(diag, sec, _MAX_COMMENT_BYTES)
+        raw = _section_bytes(mv, sec, _MAX_COMMENT_BYTES, hdr, budget, diag)
         for part in raw.split(b"\0"):
             text = decode_text(part).strip()
             if text and text not in out and len(out) < limits.max_items_per_kind:
@@ -505,47 +641,175 @@ def _comments(sections: list[Section], limits: Limits, diag: _Diag) -> list[str]
     return out
 
 
-def _arm_cpu(sections: list[Section], diag: _Diag) -> str | None:
-    """The Tag_CPU_name / Tag_CPU_arch of .ARM.attributes, if present."""
-    sec: Any = next((s for s in sections if s["sh_type"] == "SHT_ARM_ATTRIBUTES"), None)
+def _uleb(raw: bytes, pos: int) -> tuple[int, int]:
+    value = shift = 0
+    while pos < len(raw) and shift < 64:
+        byte = raw[pos]
+        pos += 1
+        value |= (byte & 0x7F) << shift
+        shift += 7
+        if not byte & 0x80:
+            return value, pos
+    raise ValueError("ULEB128 cut short")
+
+
+def _ntbs(raw: bytes, pos: int, end: int) -> tuple[bytes, int]:
+    stop = raw.find(b"\0", pos, end)
+    if stop < 0:
+        raise ValueError("string cut short")
+    return raw[pos:stop], stop + 1
+
+
+def _arm_cpu(mv: memoryview, sections: list[_Section], hdr: _Header, budget: _Budget,
+             diag: _Diag) -> str | None:
+    """The Tag_CPU_name (else Tag_CPU_arch) of ``.ARM.attributes``.
+
+    Decoded by hand: LIEF does not decode this section, and pyelftools would need a whole
+    ELFFile (milliseconds a file) for a few bytes. Layout (ARM IHI 0044 "Build attributes"):
+    ``'A'``, then subsections (u32 length, vendor NTBS), each of sub-subsections (u8 tag,
+    u32 length, attributes: ULEB tag then a ULEB or NTBS value).
+    """
+    sec = next((s for s in sections if s.type == _SHT_ARM_ATTRIBUTES), None)
     if sec is None:
         return None
+    raw = _section_bytes(mv, sec, 1 << 16, hdr, budget, diag)
+    order = "<" if hdr.little else ">"
 
     def read() -> str | None:
-        arch = None
-        for sub in itertools.islice(sec.iter_subsections(), 64):
-            for subsub in itertools.islice(sub.iter_subsubsections(), 64):
-                for attr in itertools.islice(subsub.iter_attributes(), 256):
-                    if attr.tag == "TAG_CPU_NAME":
-                        return _text(attr.value)
-                    if attr.tag == "TAG_CPU_ARCH":
-                        arch = str(attr.value)
+        if not raw or raw[0] != 0x41:  # 'A'
+            return None
+        arch: str | None = None
+        pos = 1
+        for _ in range(64):
+            if pos + 4 > len(raw):
+                break
+            length = struct.unpack_from(order + "I", raw, pos)[0]
+            sub_end = min(len(raw), pos + length)
+            if length < 5:
+                break
+            vendor, inner = _ntbs(raw, pos + 4, sub_end)
+            if vendor == b"aeabi":
+                for _ in range(64):
+                    if inner + 5 > sub_end:
+                        break
+                    tag = raw[inner]
+                    size = struct.unpack_from(order + "I", raw, inner + 1)[0]
+                    if size < 5:
+                        break
+                    end = min(sub_end, inner + size)
+                    at = inner + 5
+                    if tag == 2 or tag == 3:  # Tag_Section / Tag_Symbol: a list of indices first
+                        while at < end:
+                            idx, at = _uleb(raw, at)
+                            if idx == 0:
+                                break
+                    for _ in range(256):
+                        if at >= end:
+                            break
+                        atag, at = _uleb(raw, at)
+                        if atag in (4, 5, 67) or (atag > 32 and atag % 2 == 1):  # NTBS-valued tags
+                            text, at = _ntbs(raw, at, end)
+                            if atag == 5:  # Tag_CPU_name
+                                return decode_text(text)
+                        elif atag == 32:  # Tag_compatibility: ULEB then NTBS
+                            _, at = _uleb(raw, at)
+                            _, at = _ntbs(raw, at, end)
+                        else:
+                            value, at = _uleb(raw, at)
+                            if atag == 6:  # Tag_CPU_arch
+                                arch = str(value)
+                    inner += size
+            pos += length
         return arch
 
     return _guard(diag, "elf-arm-attributes", ".ARM.attributes unreadable", read, None)
 
 
-def _dwarf(elf: ELFFile, sections: list[Section], limits: Limits, diag: _Diag) -> tuple[bool, list[DwarfUnit]]:
-    names = {s.name for s in sections}
-    if not names & {".debug_info", ".zdebug_info"}:
-        return False, []
-    # compressed debug sections are inflated in memory by pyelftools: refuse bombs first
-    for sec in sections:
-        if sec.name.startswith((".debug_", ".zdebug_")) and int(sec["sh_flags"]) & 0x800:  # SHF_COMPRESSED
-            try:
-                declared = int(sec.data_size)
-            except _PARSE_ERRORS:
-                declared = limits.max_decoded_bytes + 1
-            if declared > limits.max_decoded_bytes:
-                diag.add("elf-dwarf-limit", f"compressed section {sec.name} inflates to {declared} bytes, "
-                         f"more than max_decoded_bytes={limits.max_decoded_bytes}; DWARF skipped")
-                return True, []
-    units: list[DwarfUnit] = []
-    start = time.monotonic()
+# --- DWARF (pyelftools), only when the file has it -------------------------------------------------
 
-    def walk() -> None:
-        dwarf = elf.get_dwarf_info(relocate_dwarf_sections=elf.header["e_type"] == "ET_REL",
-                                   follow_links=False)
+
+def _dwarf(data: Buffer, hdr: _Header, sections: list[_Section], limits: Limits, budget: _Budget,
+           diag: _Diag) -> tuple[bool, list[DwarfUnit]]:
+    if not any(s.name in _DEBUG_SECTIONS for s in sections):
+        return False, []
+    mv = as_view(data)
+    # what pyelftools would inflate or materialise, measured within the budget before it runs
+    for sec in sections:
+        if not sec.name.startswith((".debug_", ".zdebug_")):
+            continue
+        try:
+            if sec.type == _SHT_NOBITS:
+                cost = sec.size  # pyelftools hands out sh_size zero bytes for these
+            elif sec.flags & _SHF_COMPRESSED or sec.name.startswith(".zdebug_"):
+                cost = _inflated_size(mv, sec, hdr, budget)
+            else:
+                continue
+        except _OverBudget as exc:
+            diag.add("elf-dwarf-limit", f"{exc}; DWARF skipped")
+            return True, []
+        except (FormatError, zlib.error, struct.error, ValueError) as exc:
+            text = exc.message if isinstance(exc, FormatError) else f"{type(exc).__name__}: {exc}"
+            diag.add("elf-dwarf", f"DWARF unreadable: {text[:200]}")
+            return True, []
+        if cost > budget.left:
+            diag.add("elf-dwarf-limit", f"section {sec.name} holds {cost} bytes, more than the {budget.left} "
+                     f"left of max_decoded_bytes={limits.max_decoded_bytes}; DWARF skipped")
+            return True, []
+        budget.take(cost)
+    units: list[DwarfUnit] = []
+    try:
+        _walk_units(data, hdr, limits, units, diag)
+    except Exception as exc:  # pyelftools raises many exception types on corrupt DWARF
+        diag.add("elf-dwarf", f"DWARF unreadable after {len(units)} units: {type(exc).__name__}: {str(exc)[:200]}")
+    return True, units
+
+
+def _inflated_size(mv: memoryview, sec: _Section, hdr: _Header, budget: _Budget) -> int:
+    """How many bytes a compressed debug section really inflates to, counted within the budget
+    (the output is discarded as it comes; raises :class:`_OverBudget` past the budget)."""
+    end = min(len(mv), sec.offset + sec.size)
+    if sec.flags & _SHF_COMPRESSED:
+        kind, declared, skip = _chdr(mv, sec, hdr)
+        if declared > budget.left:
+            raise _OverBudget(f"section {sec.name} declares {declared} decoded bytes, more than the "
+                              f"{budget.left} left of max_decoded_bytes")
+        if kind != _ELFCOMPRESS_ZLIB:
+            raise FormatError(f"section {sec.name}: compression type {kind} is not read for DWARF")
+        raw = mv[sec.offset + skip:end]
+        cap = declared
+    else:
+        raw = mv[sec.offset:end]
+        if len(raw) < 12 or bytes(raw[:4]) != b"ZLIB":
+            raise FormatError(f"section {sec.name}: no ZLIB header")
+        raw = raw[12:]
+        cap = budget.left  # pyelftools inflates .zdebug sections whole, whatever their header says
+    inflater = zlib.decompressobj()
+    total, pos, step = 0, 0, 1 << 16
+    while True:
+        chunk = inflater.unconsumed_tail or bytes(raw[pos:pos + step])
+        if not inflater.unconsumed_tail:
+            pos += step
+        if not chunk:
+            break
+        total += len(inflater.decompress(chunk, 1 << 20))
+        if total > cap:
+            raise _OverBudget(f"section {sec.name} inflates to more than {cap} bytes "
+                              f"(the budget left of max_decoded_bytes)")
+        if inflater.eof:
+            break
+    return total
+
+
+def _walk_units(data: Buffer, hdr: _Header, limits: Limits, units: list[DwarfUnit], diag: _Diag) -> None:
+    from elftools.dwarf.enums import ENUM_DW_LANG
+    from elftools.elf.elffile import ELFFile
+
+    lang_names = {v: k.removeprefix("DW_LANG_") for k, v in ENUM_DW_LANG.items()}
+    start = time.monotonic()
+    stream = BufferStream(data)
+    try:
+        elf = ELFFile(cast(IO[bytes], stream))
+        dwarf = elf.get_dwarf_info(relocate_dwarf_sections=hdr.etype == 1, follow_links=False)
         for cu in dwarf.iter_CUs():
             if len(units) >= limits.max_dwarf_units:
                 diag.add("elf-dwarf-limit", f"more than max_dwarf_units={limits.max_dwarf_units}; rest skipped",
@@ -559,18 +823,16 @@ def _dwarf(elf: ELFFile, sections: list[Section], limits: Limits, diag: _Diag) -
 
             def attr(key: str, attrs: Any = attrs) -> str | None:
                 a = attrs.get(key)
-                return _text(a.value) if a is not None and isinstance(a.value, (bytes, str)) else None
+                if a is None or not isinstance(a.value, (bytes, str)):
+                    return None
+                return decode_text(a.value) if isinstance(a.value, bytes) else str(a.value)
 
             lang = attrs.get("DW_AT_language")
-            language = _LANG_NAMES.get(lang.value, str(lang.value)) if lang is not None else None
+            language = lang_names.get(lang.value, str(lang.value)) if lang is not None else None
             units.append(DwarfUnit(name=attr("DW_AT_name") or "", comp_dir=attr("DW_AT_comp_dir"),
                                    producer=attr("DW_AT_producer"), language=language))
-
-    try:
-        walk()
-    except _PARSE_ERRORS as exc:  # pyelftools raises many exception types on corrupt DWARF
-        diag.add("elf-dwarf", f"DWARF unreadable after {len(units)} units: {type(exc).__name__}: {str(exc)[:200]}")
-    return True, units
+    finally:
+        stream.close()
 
 
 #: Registration (ecuscan.formats.registry).

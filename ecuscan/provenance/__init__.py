@@ -48,7 +48,8 @@ def segment_hashes(image: Image) -> tuple[Segment, ...]:
     """The image's segments with ``sha256`` filled in over their bytes in :attr:`Image.data`.
 
     A segment without bytes in the buffer (``.bss``, or one that lies past the end of the
-    data) keeps ``sha256=None``: there is nothing to hash.
+    data) keeps ``sha256=None``: there is nothing to hash. A hash the loader already made over
+    the same bytes (every loader hashes ``data[offset:offset + size]``) is kept, not made again.
     """
     size = len(image.data)
     out = []
@@ -56,6 +57,8 @@ def segment_hashes(image: Image) -> tuple[Segment, ...]:
         if (seg.kind is SegmentKind.BSS or seg.size <= 0 or seg.offset < 0
                 or seg.offset + seg.size > size):
             out.append(replace(seg, sha256=None))
+        elif seg.sha256 is not None:
+            out.append(seg)
         else:
             out.append(replace(seg, sha256=sha256_of(image.data, seg.offset, seg.size)))
     return tuple(out)

@@ -8,7 +8,11 @@ import re
 import shutil
 import struct
 import subprocess
+import tracemalloc
+import warnings
+import zlib
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -155,3 +159,189 @@ def test_big_endian_and_other_arch_header() -> None:
     assert img.arch == "powerpc" and img.endianness is Endianness.BIG and img.bits == 32
     assert img.entry == 0x100 and img.elf_type == "exec" and img.segments == ()
     assert img.stripped is True
+
+
+# --- compressed sections: every inflation is bounded by a decoded-bytes budget ----------------------
+
+def _bomb(inflated: int) -> bytes:
+    """A zlib stream of ``inflated`` zero bytes (about 1/1000 of that size)."""
+    comp = zlib.compressobj(9)
+    chunk = bytes(1 << 20)
+    parts = [comp.compress(chunk) for _ in range(inflated >> 20)]
+    return b"".join(parts) + comp.flush()
+
+
+def _elf_with_sections(sections: list[tuple[str, int, int, bytes]]) -> bytes:
+    """A minimal ELF64 little-endian relocatable x86-64 object holding ``(name, type, flags, data)`` sections."""
+    names = b"\0" + b"".join(n.encode() + b"\0" for n, *_ in sections) + b".shstrtab\0"
+    body = bytearray(64)
+    headers = [bytes(64)]  # SHN_UNDEF
+    name_off = 1
+    for name, stype, flags, data in [*sections, (".shstrtab", 3, 0, names)]:
+        offset = len(body)
+        body += data
+        headers.append(struct.pack("<IIQQQQIIQQ", name_off, stype, flags, 0, offset, len(data), 0, 0, 1, 0))
+        name_off += len(name) + 1
+    while len(body) % 8:
+        body += b"\0"
+    shoff = len(body)
+    body[:64] = (b"\x7fELF\x02\x01\x01" + bytes(9)
+                 + struct.pack("<HHIQQQIHHHHHH", 1, 62, 1, 0, 0, shoff, 0, 64, 0, 0, 64, len(headers),
+                               len(headers) - 1))
+    return bytes(body) + b"".join(headers)
+
+
+def _peak_bytes(fn: Any) -> tuple[Any, int]:
+    tracemalloc.start()
+    try:
+        result = fn()
+        return result, tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+
+
+_SHF_COMPRESSED = 0x800
+_BUDGET = Limits(max_decoded_bytes=16 << 20)
+
+
+@pytest.fixture(scope="module")
+def bomb() -> bytes:
+    return _bomb(160 << 20)  # 160 MiB of zeros in ~160 KB
+
+
+@pytest.mark.parametrize("declared", [160 << 20, 4096], ids=["honest-header", "lying-header"])
+def test_zdebug_bomb_is_refused_within_the_budget(bomb: bytes, declared: int) -> None:
+    # GNU .zdebug_*: "ZLIB" + big-endian inflated size; pyelftools inflates such sections whole
+    zdebug = b"ZLIB" + struct.pack(">Q", declared) + bomb
+    data = _elf_with_sections([(".zdebug_info", 1, 0, zdebug), (".zdebug_abbrev", 1, 0, zdebug)])
+    img, peak = _peak_bytes(lambda: load_elf(data, "zbomb.o", limits=_BUDGET))
+    assert img.has_dwarf and img.dwarf_units == ()
+    assert any(d.code == "elf-dwarf-limit" and "max_decoded_bytes" in d.message for d in img.diagnostics)
+    assert peak < 2 * _BUDGET.max_decoded_bytes, f"{peak} bytes allocated for a 16 MiB budget"
+
+
+def test_compressed_comment_with_lying_ch_size_is_not_inflated(bomb: bytes) -> None:
+    # Elf64_Chdr: ch_type ZLIB, reserved, ch_size (claims 8 GiB), ch_addralign
+    chdr = struct.pack("<IIQQ", 1, 0, 8 << 30, 1)
+    data = _elf_with_sections([(".comment", 1, _SHF_COMPRESSED, chdr + bomb)])
+    img, peak = _peak_bytes(lambda: load_elf(data, "comment.o", limits=_BUDGET))
+    assert img.comments == ()
+    assert any(d.code == "elf-decompress-limit" and ".comment" in d.message for d in img.diagnostics)
+    assert peak < 2 * _BUDGET.max_decoded_bytes, f"{peak} bytes allocated for a 16 MiB budget"
+
+
+def test_compressed_comment_inflates_no_more_than_it_declares(bomb: bytes) -> None:
+    # ch_size within the budget, but the stream holds far more: only ch_size bytes are produced
+    text = b"GCC: (GNU) 13.2.0\0"
+    stream = zlib.compress(text + bytes(64 << 20))
+    chdr = struct.pack("<IIQQ", 1, 0, len(text), 1)
+    data = _elf_with_sections([(".comment", 1, _SHF_COMPRESSED, chdr + stream)])
+    img, peak = _peak_bytes(lambda: load_elf(data, "comment.o", limits=_BUDGET))
+    assert img.comments == ("GCC: (GNU) 13.2.0",)
+    assert peak < 8 << 20
+
+
+def test_compressed_dwarf_within_the_budget_still_loads(elf_dir: Path) -> None:
+    objcopy = shutil.which("objcopy")
+    if objcopy is None:
+        pytest.skip("objcopy (binutils) not installed")
+    gabi = elf_dir / "hello_gabi"
+    res = subprocess.run([objcopy, "--compress-debug-sections=zlib-gabi", str(elf_dir / "hello_g"), str(gabi)],
+                         capture_output=True, text=True)
+    if res.returncode != 0:
+        pytest.skip(f"this objcopy cannot compress debug sections: {res.stderr.strip()[:200]}")
+    img, _ = _load(gabi)
+    assert any(u.name.endswith("hello.c") for u in img.dwarf_units)
+    assert not [d for d in img.diagnostics if d.code.startswith("elf-d")]
+
+
+# --- LIEF loader against the pyelftools reference over the development corpus ----------------------
+
+_FACTS = ("arch", "bits", "endianness", "entry", "elf_type", "segments", "symbols", "soname", "needed",
+          "build_id", "comments", "dwarf_units", "has_dwarf", "stripped", "metadata")
+
+
+@pytest.mark.corpus
+@pytest.mark.slow
+def test_lief_loader_equals_pyelftools_reference_on_the_corpus(corpus: Path) -> None:
+    from .elf_reference import load_elf as reference_load
+
+    files = [p for p in sorted((corpus / "root").rglob("*"))
+             if p.is_file() and not p.is_symlink() and p.open("rb").read(4) == b"\x7fELF"]
+    if len(files) < 100:
+        pytest.skip(f"only {len(files)} ELF files under {corpus / 'root'}")
+    differ: list[str] = []
+    for path in files:
+        data = path.read_bytes()
+        new, old = load_elf(data, str(path)), reference_load(data, str(path))
+        for fact in _FACTS:
+            if getattr(new, fact) != getattr(old, fact):
+                differ.append(f"{path.relative_to(corpus)}: {fact}")
+        if [d.code for d in new.diagnostics] != [d.code for d in old.diagnostics]:
+            differ.append(f"{path.relative_to(corpus)}: diagnostics")
+    assert not differ, f"{len(differ)} differences over {len(files)} files, first: {differ[:10]}"
+
+
+_RSS_SCRIPT = r"""
+import hashlib, mmap, sys
+from ecuscan.formats.elf import load_elf, preload
+
+def kib(field):
+    with open("/proc/self/status") as f:
+        return next(int(line.split()[1]) for line in f if line.startswith(field))
+
+preload()
+with open(sys.argv[1], "rb") as f, mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) as mm:
+    base = kib("VmRSS:")
+    hashlib.sha256(mm).hexdigest()  # the scanner hashes the map first: every page is resident
+    img = load_elf(mm, "big.elf")
+    assert img.symbols
+    print(kib("VmHWM:") - base)
+    del img
+"""
+
+
+@pytest.mark.skipif(not Path("/proc/self/status").exists(), reason="needs Linux /proc")
+def test_large_image_is_not_resident_twice_while_lief_copies_it(elf_dir: Path, tmp_path: Path) -> None:
+    import sys
+
+    big = tmp_path / "big.elf"
+    with big.open("wb") as f:
+        f.write((elf_dir / "hello").read_bytes())
+        f.write(bytes(96 << 20))
+    res = subprocess.run([sys.executable, "-c", _RSS_SCRIPT, str(big)], capture_output=True, text=True,
+                         timeout=300, check=True)
+    grown = int(res.stdout.split()[-1]) * 1024
+    size = big.stat().st_size
+    # the map (hashed) and LIEF's own copy must not both be resident: about one image, not two
+    assert grown < 1.4 * size, f"peak RSS grew by {grown / size:.2f}x the image while loading it"
+
+
+def test_names_that_are_not_utf8_are_text(elf_dir: Path) -> None:
+    from .elf_reference import load_elf as reference_load
+
+    data = bytearray((elf_dir / "libfoo.so").read_bytes())
+    for name in (b"foo_api", b"libdep.so.2", b"FOO_1.0"):  # a symbol, a DT_NEEDED entry, a version
+        at = data.find(name)
+        assert at > 0
+        data[at + 1] = 0xFF
+    img = load_elf(bytes(data), "latin.so")
+    assert all(isinstance(s.name, str) and (s.version is None or isinstance(s.version, str)) for s in img.symbols)
+    assert all(isinstance(n, str) for n in img.needed)
+    old = reference_load(bytes(data), "latin.so")
+    assert (img.symbols, img.needed, img.soname) == (old.symbols, old.needed, old.soname)
+    assert "f\ufffdo_api" in {s.name for s in img.symbols}
+
+
+@pytest.mark.parametrize(("e_type", "e_machine"), [(0x1234, 62), (2, 0x9999), (0xFE00, 0xFF00)])
+def test_header_values_no_enum_names_load_as_numbers(elf_dir: Path, e_type: int, e_machine: int) -> None:
+    from .elf_reference import load_elf as reference_load
+
+    data = bytearray((elf_dir / "hello").read_bytes())
+    struct.pack_into("<HH", data, 16, e_type, e_machine)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # a library does not print (LIEF's enums warn on unnamed values)
+        img = load_elf(bytes(data), "odd.elf")
+    old = reference_load(bytes(data), "odd.elf")
+    assert (img.elf_type, img.arch, img.metadata) == (old.elf_type, old.arch, old.metadata)
+    assert img.symbols == old.symbols

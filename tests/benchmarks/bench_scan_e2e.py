@@ -1,0 +1,186 @@
+"""End-to-end ``ecuscan scan --json`` against one plain regex pass over the same bytes, side by side.
+
+    .venv/bin/python tests/benchmarks/bench_scan_e2e.py [--tree root/armhf] [--runs 3] [--jobs 1 auto]
+                                                        [--scaling] [--big-mib 256] [--ecuscan CMD]
+
+Everything is measured as the user runs it: a fresh process per run, wall clock from start to
+exit, start-up included. The baseline is one process that walks the same tree and runs
+``re.finditer(rb"[\\x20-\\x7e]{6,}", mmap)`` over every regular file (the cheapest pass any
+string-based identifier must make). Runs alternate (baseline, scan, baseline, scan ...) so both
+see the same machine load; the best of ``--runs`` of each is compared, and every run is printed.
+
+- ``ratio`` = scan MB/s / regex MB/s over the same bytes (target >= 0.5).
+- ``--no-cache`` is passed and the store is a fresh SQLite file per run (``$ECUSCAN_STORE``), so
+  each scan analyses every file.
+- ``--scaling``: 1 and 2 workers over 1x, 2x and 4x the tree (copies of the tree side by side
+  under a temporary directory, so the bytes differ in path only; no cache).
+- ``--big-mib N``: peak RSS of scanning a tree holding one N MiB ELF image (a real ELF from the
+  tree, padded) next to that image's size (target <= 1.2x), from ``wait4``'s ru_maxrss of the
+  process and its children.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shlex
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+CORPUS = Path(os.environ.get("ECUSCAN_DEV_CORPUS", Path.home() / ".cache" / "ecuscan" / "dev-corpus"))
+#: Commands run from here, not from the checkout: ``python -m ecuscan`` must import the ecuscan the
+#: command line names (a baseline's PYTHONPATH), not the one in the current directory.
+CWD = tempfile.gettempdir()
+REGEX = r"""
+import mmap, os, re, sys
+pat = re.compile(rb"[\x20-\x7e]{6,}")
+n = 0
+for root in sys.argv[1:]:
+    for dirpath, dirnames, filenames in os.walk(root):
+        dirnames.sort()
+        for name in sorted(filenames):
+            p = os.path.join(dirpath, name)
+            if os.path.islink(p) or not os.path.isfile(p) or not os.path.getsize(p):
+                continue
+            with open(p, "rb") as f, mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) as m:
+                for _ in pat.finditer(m):
+                    n += 1
+print(n)
+"""
+
+
+def tree_bytes(root: Path) -> tuple[int, int, int]:
+    """(bytes, files, largest file) of the regular files under ``root``."""
+    total = files = largest = 0
+    for dirpath, _dirs, names in os.walk(root):
+        for name in names:
+            p = Path(dirpath) / name
+            if p.is_symlink() or not p.is_file():
+                continue
+            size = p.stat().st_size
+            total, files, largest = total + size, files + 1, max(largest, size)
+    return total, files, largest
+
+
+def run(cmd: list[str], env: dict[str, str] | None = None) -> tuple[float, int, int]:
+    """(wall seconds, peak RSS KiB of the process tree, exit code) of one command."""
+    start = time.perf_counter()
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env, cwd=CWD)
+    _pid, status, usage = os.wait4(proc.pid, 0)
+    wall = time.perf_counter() - start
+    code = os.waitstatus_to_exitcode(status)
+    if code not in (0, 1):
+        err = proc.stderr.read().decode(errors="replace") if proc.stderr else ""
+        raise SystemExit(f"{' '.join(cmd)} exited {code}: {err[-2000:]}")
+    return wall, usage.ru_maxrss, code
+
+
+def peak_rss_tree(cmd: list[str], env: dict[str, str]) -> int:
+    """Peak RSS (KiB) over the process and all its descendants, sampled from /proc every 20 ms."""
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env, cwd=CWD)
+    peak = 0
+    while proc.poll() is None:
+        total = 0
+        for pid in _descendants(proc.pid):
+            try:
+                with open(f"/proc/{pid}/status") as f:
+                    for line in f:
+                        if line.startswith("VmHWM:"):
+                            total = max(total, int(line.split()[1]))
+            except OSError:
+                pass
+        peak = max(peak, total)
+        time.sleep(0.02)
+    return peak
+
+
+def _descendants(pid: int) -> list[int]:
+    out, todo = [], [pid]
+    while todo:
+        p = todo.pop()
+        out.append(p)
+        try:
+            with open(f"/proc/{p}/task/{p}/children") as f:
+                todo.extend(int(c) for c in f.read().split())
+        except OSError:
+            pass
+    return out
+
+
+def side_by_side(trees: list[Path], ecuscan: list[str], jobs: str, runs: int, label: str) -> dict[str, float]:
+    size, files, _ = (sum(x) for x in zip(*(tree_bytes(t) for t in trees), strict=True))
+    regex, scan, peak = [], [], []
+    with tempfile.TemporaryDirectory(prefix="ecuscan-e2e-") as tmp:
+        for i in range(runs):
+            regex.append(run([sys.executable, "-c", REGEX, *map(str, trees)])[0])
+            env = {**os.environ, "ECUSCAN_STORE": f"sqlite:///{tmp}/s{i}.sqlite"}
+            wall, rss, _ = run([*ecuscan, "scan", "--json", "--no-cache", "--jobs", jobs, *map(str, trees)], env)
+            scan.append(wall)
+            peak.append(rss)
+    mb = size / 1e6
+    best_r, best_s = min(regex), min(scan)
+    print(f"{label}: {files} files, {mb:.1f} MB, --jobs {jobs}")
+    print(f"  regex pass  {', '.join(f'{t:.2f}' for t in regex)} s  best {mb / best_r:.1f} MB/s")
+    print(f"  ecuscan     {', '.join(f'{t:.2f}' for t in scan)} s  best {mb / best_s:.1f} MB/s")
+    median = sorted(regex)[runs // 2] / sorted(scan)[runs // 2]
+    print(f"  ratio (best/best) {best_r / best_s:.2f}   (median/median {median:.2f})   "
+          f"peak RSS {max(peak) / 1024:.0f} MiB")
+    return {"regex": best_r, "scan": best_s, "mb": mb}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--tree", default="root/armhf", help="tree under the dev corpus (or an absolute path)")
+    ap.add_argument("--runs", type=int, default=3)
+    ap.add_argument("--jobs", nargs="*", default=["1", "auto"])
+    ap.add_argument("--scaling", action="store_true")
+    ap.add_argument("--big-mib", type=int, default=0)
+    ap.add_argument("--big-jobs", nargs="+", default=["1", "auto"])
+    ap.add_argument("--ecuscan", default=str(Path(sys.executable).with_name("ecuscan")),
+                    help="the command to run (e.g. 'env PYTHONPATH=/tmp/main python -m ecuscan' for a baseline)")
+    args = ap.parse_args()
+    tree = Path(args.tree) if Path(args.tree).is_absolute() else CORPUS / args.tree
+    if not tree.is_dir():
+        raise SystemExit(f"{tree} not found (fetch the development corpus first)")
+    ecuscan = shlex.split(args.ecuscan)
+    for jobs in args.jobs:
+        side_by_side([tree], ecuscan, jobs, args.runs, tree.name)
+    if args.scaling:
+        with tempfile.TemporaryDirectory(prefix="ecuscan-scale-") as tmp:
+            copies = []
+            for k in range(4):
+                dest = Path(tmp) / f"copy{k}"
+                shutil.copytree(tree, dest, symlinks=True)
+                copies.append(dest)
+            for factor in (1, 2, 4):
+                for jobs in ("1", "2"):
+                    side_by_side(copies[:factor], ecuscan, jobs, max(1, args.runs - 1), f"{factor}x tree")
+    if args.big_mib:
+        big_rss(tree, ecuscan, args.big_mib, args.big_jobs)
+
+
+def big_rss(tree: Path, ecuscan: list[str], mib: int, jobs_list: list[str]) -> None:
+    """Peak RSS of scanning a tree with one large ELF image, against that image's size."""
+    elf = max((p for p in tree.rglob("*.so*") if p.is_file() and not p.is_symlink()), key=lambda p: p.stat().st_size)
+    with tempfile.TemporaryDirectory(prefix="ecuscan-big-") as tmp:
+        big = Path(tmp) / "tree" / "big.elf"
+        big.parent.mkdir()
+        with big.open("wb") as f:
+            f.write(elf.read_bytes())
+            f.write(os.urandom(1 << 20) * max(1, mib))  # incompressible filler past the ELF's own bytes
+        size = big.stat().st_size
+        env = {**os.environ, "ECUSCAN_STORE": f"sqlite:///{tmp}/big.sqlite"}
+        idle = peak_rss_tree([*ecuscan, "scan", "--json", "--no-cache", str(elf)], env)
+        for jobs in jobs_list:
+            peak = peak_rss_tree([*ecuscan, "scan", "--json", "--no-cache", "--jobs", jobs, str(big.parent)], env)
+            print(f"big image {size / 2**20:.0f} MiB, --jobs {jobs}: peak RSS {peak / 1024:.0f} MiB = "
+                  f"{peak * 1024 / size:.2f}x the image; a scan of one small ELF peaks at {idle / 1024:.0f} MiB "
+                  f"((peak - that) / image = {(peak - idle) * 1024 / size:.2f}x)")
+
+
+if __name__ == "__main__":
+    main()
