@@ -31,13 +31,14 @@ from scan_images import make_images
 
 pytestmark = pytest.mark.slow
 
-N_IMAGES = 60
+N_IMAGES = 200
 RUNS = 6
 
 
 @pytest.fixture(scope="module")
 def images(tmp_path_factory: pytest.TempPathFactory) -> list[Path]:
-    # 512 KiB raw dumps: a full scan takes a second or two on a loaded 2-core machine
+    # 512 KiB raw dumps: a full scan in one process takes several seconds, so it spans several of the
+    # store's one-second write batches and a kill lands between them
     return make_images(tmp_path_factory.mktemp("crash") / "imgs", N_IMAGES, seed=7, raw_size=512 * 1024)
 
 
@@ -56,14 +57,16 @@ def _stored_top_level(db: Path) -> int:
 def _killed_scan(directory: Path, db: Path, rng: random.Random, early: bool) -> tuple[int | None, float]:
     """Start a scan and SIGKILL it at a random point; returns (exit status, seconds it ran)."""
     env = {**os.environ, "ECUSCAN_STORE": str(db)}
-    proc = subprocess.Popen([sys.executable, "-m", "ecuscan", "scan", str(directory), "--store",
+    proc = subprocess.Popen([sys.executable, "-m", "ecuscan", "scan", str(directory), "--jobs", "1", "--store",
                              f"sqlite:///{db}", "--json"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                             env=env)
     start = time.monotonic()
     if early:
         time.sleep(rng.uniform(0.05, 0.5))  # imports, store creation and migration, first image
     else:
-        target = rng.randint(1, N_IMAGES - 2)
+        # results are written in batches (at most a second apart): aim at the first half, so that the
+        # kill comes after some batch and before the last one
+        target = rng.randint(1, N_IMAGES // 2)
         while proc.poll() is None and _stored_top_level(db) < target and time.monotonic() - start < 60:
             time.sleep(0.003)
         time.sleep(rng.uniform(0.0, 0.06))
