@@ -3,39 +3,38 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator, Sequence
+import sys
+import types
+from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
 
 from ecuscan.errors import SbomError
-from ecuscan.model import ScanResult
-from ecuscan.sbom import DeclaredComponent, DeclaredSbom, SbomFormat, load_sbom, write_sbom
+from ecuscan.sbom import SbomFormat, load_sbom, reconcile, write_sbom
 from ecuscan.sbom import registry as reg
 
-from .sbom_samples import bcm_result
+from .sbom_samples import CATALOG, bcm_result
 
-
-def write_csv(results: Sequence[ScanResult], **options: object) -> str:
-    """A toy output format: one line per component."""
-    return "".join(f"{c.id},{c.version or ''}\n" for r in results for c in r.components)
-
-
-def read_csv_sbom(text: str, source: str, limits: object) -> DeclaredSbom:
-    """A toy input format: ``# toy-sbom`` then ``name,version`` lines."""
-    comps = tuple(DeclaredComponent(*line.split(",", 1)) for line in text.splitlines()[1:] if line)
-    return DeclaredSbom(source=source, format=SbomFormat.CYCLONEDX_JSON, spec_version="toy", product=None,
-                        components=comps)
+EXTENDING = Path(__file__).resolve().parents[2] / "docs" / "extending.md"
 
 
 @pytest.fixture
-def toy() -> Iterator[None]:
-    w = reg.register_writer(reg.SbomWriter("toy-csv", ".csv", "text/csv", f"{__name__}:write_csv"))
-    r = reg.register_reader(reg.SbomReader("toy-csv", "text", lambda t: t.startswith("# toy-sbom"),
-                                           f"{__name__}:read_csv_sbom"))
-    yield
-    del reg.WRITERS[w.name]
-    reg.READERS.remove(r)
+def toy() -> Iterator[types.ModuleType]:
+    """The worked example of docs/extending.md ("Add an SBOM format"), run as the module ``toy_sbom``."""
+    text = EXTENDING.read_text(encoding="utf-8")
+    block = text.split("<!-- toy-sbom:begin -->", 1)[1].split("<!-- toy-sbom:end -->", 1)[0]
+    code = block.split("```python", 1)[1].rsplit("```", 1)[0]
+    mod = types.ModuleType("toy_sbom")
+    sys.modules["toy_sbom"] = mod
+    try:
+        exec(compile(code, str(EXTENDING), "exec"), mod.__dict__)
+        yield mod
+    finally:
+        reg.WRITERS.pop("toy-csv", None)
+        reg.READERS[:] = [r for r in reg.READERS if r.name != "toy-csv"]
+        sys.modules.pop("toy_sbom", None)
 
 
 def test_every_built_in_format_is_registered_and_writes() -> None:
@@ -50,10 +49,12 @@ def test_an_unknown_format_is_refused_not_written_as_another() -> None:
         write_sbom([bcm_result()], "spdx-yaml")
 
 
-def test_a_registered_toy_format_writes_and_reads(toy: None) -> None:
+def test_the_documented_toy_format_writes_reads_and_reconciles(toy: types.ModuleType) -> None:
     assert write_sbom([bcm_result()], "toy-csv") == "mbedtls,3.6.0\nfreertos,10.6.2\nzlib,1.3.1\n"
-    doc = load_sbom(b"# toy-sbom\nzlib,1.3.1\n", name="s.csv")
-    assert [(c.name, c.version) for c in doc.components] == [("zlib", "1.3.1")]
+    doc = load_sbom(b"# toy-sbom\nMbed TLS,3.6.0\nFreeRTOS,10.6.2\n", name="s.csv")
+    assert [(c.name, c.version) for c in doc.components] == [("Mbed TLS", "3.6.0"), ("FreeRTOS", "10.6.2")]
+    r = reconcile(bcm_result(), doc, CATALOG)
+    assert [i.key for i in r.matched] == ["freertos", "mbedtls"] and r.passed
 
 
 def test_the_command_line_offers_the_registered_formats() -> None:
