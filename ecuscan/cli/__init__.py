@@ -37,6 +37,7 @@ SUMMARIES: dict[str, str] = {
     "diff": "Components added / removed / changed between OLD and NEW, and provenance drift.",
     "discover": "Find responding ECUs (functional, then physical TesterPresent) and read their identification.",
     "graph": "Supply-chain graph of a manifest: suppliers in tiers → components → firmware → ECUs → vehicles.",
+    "report": "Re-render the report.json of an audit as report.html and/or report.md, without re-running it.",
     "sbom": "Write SBOMs (CycloneDX 1.6, SPDX 2.3) and reconcile supplier SBOMs.",
     "scan": "Identify components and build provenance in firmware images (files or directories).",
     "simulate": "Run the ECUs of MANIFEST as simulated UDS servers, with the faults each one is given.",

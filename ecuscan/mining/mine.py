@@ -128,7 +128,7 @@ def templates(s: bytes, version: bytes) -> set[tuple[bytes, bytes]]:
     """The (before, after) cuts of ``s`` around ``version``, trimmed to a few lengths.
 
     >>> sorted(templates(b"tcpdump version 4.99.5", b"4.99.5"))[:2]
-    [(b'\\x00', b'\\x00'), (b'sion ', b'\\x00')]
+    [(b'\\x00tcpdump version ', b'\\x00'), (b'sion ', b'\\x00')]
     """
     out: set[tuple[bytes, bytes]] = set()
     for i in _version_at(s, version):
