@@ -13,6 +13,17 @@ GRAPHS = ROOT / "graphs"
 CORPUS = Path(os.environ.get("ECUSCAN_DEV_CORPUS", Path.home() / ".cache" / "ecuscan" / "dev-corpus"))
 
 
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption("--update-snapshots", action="store_true", default=False,
+                     help="rewrite the committed output snapshots (tests/sbom/snapshots) instead of comparing")
+
+
+@pytest.fixture
+def update_snapshots(request: pytest.FixtureRequest) -> bool:
+    """True when the run was asked to rewrite snapshots (never in an ordinary test run)."""
+    return bool(request.config.getoption("--update-snapshots"))
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """Skip corpus tests when the development corpus has not been fetched, and PostgreSQL
     tests when no server is configured."""

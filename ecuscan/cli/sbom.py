@@ -18,7 +18,7 @@ from rich.table import Table
 
 from ..errors import SbomError
 from ..model import ScanFailure, ScanResult
-from ..sbom import SbomFormat, SupplierInfo, write_sbom
+from ..sbom import WRITERS, SupplierInfo, write_sbom
 from ..sbom.importer import load_sbom
 from ..sbom.reconcile import ReconItem, reconcile
 from ..scanner import Scanner
@@ -72,7 +72,7 @@ def _timestamp(value: str | None) -> datetime:
 
 @command.command("write")
 @click.argument("images", nargs=-1, required=True, type=click.Path(exists=True))
-@click.option("--format", "-f", "fmt", type=click.Choice([f.value for f in SbomFormat]), default="cyclonedx-json",
+@click.option("--format", "-f", "fmt", type=click.Choice(sorted(WRITERS)), default="cyclonedx-json",
               show_default=True, help="Output format.")
 @click.option("--output", "-o", type=click.Path(dir_okay=False, writable=True), default=None,
               help="Write to FILE instead of stdout.")
@@ -95,7 +95,7 @@ def write_cmd(images: tuple[str, ...], fmt: str, output: str | None, supplier: s
     """
     results = scan_for_cli(images, store_url, members=members)
     info = SupplierInfo(name=supplier, url=supplier_url) if supplier else None
-    text = write_sbom(results, SbomFormat(fmt), supplier=info, timestamp=_timestamp(timestamp),
+    text = write_sbom(results, fmt, supplier=info, timestamp=_timestamp(timestamp),
                       serial=serial, name=name)
     if output:
         try:

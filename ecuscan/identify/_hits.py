@@ -54,7 +54,7 @@ def make_evidence(image: Image | None, method: EvidenceMethod, text: str, *, lim
 
 
 def file_name(path: str) -> str:
-    """The last part of an image's path, members of containers included.
+    r"""The last part of an image's path, members of containers included.
 
     >>> file_name("fw.tar!/usr/lib/libz.so.1"), file_name("C:\\fw\\bcm.elf")
     ('libz.so.1', 'bcm.elf')

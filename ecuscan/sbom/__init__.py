@@ -13,24 +13,21 @@ from ..model import ScanResult
 from .importer import SbomLimitExceeded, load_sbom
 from .reconcile import Reconciliation, ReconItem, reconcile
 from .records import DeclaredComponent, DeclaredSbom, SbomFormat, SupplierInfo
+from .registry import WRITERS, SbomReader, SbomWriter, register_reader, register_writer, writer
 
 
-def write_sbom(results: Sequence[ScanResult], fmt: SbomFormat, *, supplier: SupplierInfo | None = None,
+def write_sbom(results: Sequence[ScanResult], fmt: SbomFormat | str, *, supplier: SupplierInfo | None = None,
                timestamp: datetime | None = None, serial: str | None = None, name: str | None = None) -> str:
-    """Write an SBOM describing ``results`` in ``fmt``; same input, byte-identical output.
+    """Write an SBOM describing ``results`` in ``fmt`` (a name in :mod:`ecuscan.sbom.registry`);
+    same input, byte-identical output.
 
     ``serial`` (a UUID) and ``timestamp`` default to values derived from the content /
     none (CycloneDX) or the epoch (SPDX, which requires one); ``name`` names a multi-image
-    document (default "firmware set").
+    document (default "firmware set"). An unknown format raises :class:`~ecuscan.errors.SbomError`.
     """
-    if fmt.is_cyclonedx:
-        from .cyclonedx import write_cyclonedx
-
-        return write_cyclonedx(results, fmt, supplier=supplier, timestamp=timestamp, serial=serial, name=name)
-    from .spdx import write_spdx
-
-    return write_spdx(results, fmt, supplier=supplier, timestamp=timestamp, serial=serial, name=name)
+    return writer(str(fmt)).write(results, supplier=supplier, timestamp=timestamp, serial=serial, name=name)
 
 
-__all__ = ["DeclaredComponent", "DeclaredSbom", "ReconItem", "Reconciliation", "SbomFormat", "SbomLimitExceeded",
-           "SupplierInfo", "load_sbom", "reconcile", "write_sbom"]
+__all__ = ["WRITERS", "DeclaredComponent", "DeclaredSbom", "ReconItem", "Reconciliation", "SbomFormat",
+           "SbomLimitExceeded", "SbomReader", "SbomWriter", "SupplierInfo", "load_sbom", "reconcile", "register_reader",
+           "register_writer", "write_sbom", "writer"]

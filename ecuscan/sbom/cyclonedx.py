@@ -38,6 +38,7 @@ import warnings
 from collections.abc import Sequence
 from datetime import datetime
 from decimal import Decimal
+from typing import Any
 
 from cyclonedx.exception import CycloneDxException
 from cyclonedx.model import HashAlgorithm, HashType, Property, XsUri
@@ -230,6 +231,16 @@ def write_cyclonedx(results: Sequence[ScanResult], fmt: SbomFormat, *, supplier:
     except CycloneDxException as exc:
         raise SbomError(f"cannot serialise CycloneDX: {exc}") from exc
     return text if text.endswith("\n") else text + "\n"
+
+
+def write_json(results: Sequence[ScanResult], **options: Any) -> str:
+    """CycloneDX 1.6 JSON (the ``cyclonedx-json`` writer of :mod:`ecuscan.sbom.registry`)."""
+    return write_cyclonedx(results, SbomFormat.CYCLONEDX_JSON, **options)
+
+
+def write_xml(results: Sequence[ScanResult], **options: Any) -> str:
+    """CycloneDX 1.6 XML (the ``cyclonedx-xml`` writer of :mod:`ecuscan.sbom.registry`)."""
+    return write_cyclonedx(results, SbomFormat.CYCLONEDX_XML, **options)
 
 
 def validate_cyclonedx(text: str, fmt: SbomFormat) -> None:

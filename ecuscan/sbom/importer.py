@@ -34,6 +34,7 @@ from defusedxml import DefusedXmlException
 from ..errors import LimitExceeded, SbomError
 from ..limits import DEFAULT_LIMITS, Limits
 from .records import DeclaredComponent, DeclaredSbom, SbomFormat
+from .registry import READERS, Syntax, reader_for
 
 _CDX_NS = re.compile(r"^\{http://cyclonedx\.org/schema/bom/(?P<v>1\.\d+)\}bom$")
 _TV_ITEM = re.compile(r"^(?:PackageName|FileName|Relationship|SnippetSPDXID|Annotator):", re.MULTILINE)
@@ -77,18 +78,18 @@ def load_sbom(src: str | os.PathLike[str] | bytes, *, name: str | None = None,
     except UnicodeDecodeError as exc:
         raise SbomError(f"not UTF-8 text (byte {exc.start})", source=source) from exc
     head = text.lstrip()[:1]
-    if head == "{":
-        doc = _load_json(text, source, limits)
-        if doc.get("bomFormat") == "CycloneDX":
-            return _cyclonedx_json(doc, source, limits)
-        if "spdxVersion" in doc:
-            return _spdx_json(doc, source, limits)
-        raise SbomError("JSON document is neither CycloneDX (bomFormat) nor SPDX (spdxVersion)", source=source)
-    if head == "<":
-        return _cyclonedx_xml(text, source, limits)
-    if re.search(r"^SPDXVersion:", text, re.MULTILINE):
-        return _spdx_tv(text, source, limits)
-    raise SbomError("not a CycloneDX (JSON/XML) or SPDX (JSON/tag-value) document", source=source)
+    syntax: Syntax = "json" if head == "{" else "xml" if head == "<" else "text"
+    document: Any = _load_json(text, source, limits) if syntax == "json" else text
+    reader = reader_for(syntax, document)
+    if reader is None:
+        known = ", ".join(r.name for r in READERS)
+        if syntax == "json":
+            raise SbomError(f"JSON document is neither CycloneDX (bomFormat) nor SPDX (spdxVersion); formats read: "
+                            f"{known}", source=source)
+        raise SbomError(f"not a CycloneDX (JSON/XML) or SPDX (JSON/tag-value) document; formats read: {known}",
+                        source=source)
+    declared: DeclaredSbom = reader.read(document, source, limits)
+    return declared
 
 
 # ---------------------------------------------------------------------------- bounds
@@ -190,7 +191,7 @@ def _cdx_version(spec: object, source: str) -> str:
     return spec
 
 
-def _cyclonedx_json(doc: dict[str, Any], source: str, limits: Limits) -> DeclaredSbom:
+def read_cyclonedx_json(doc: dict[str, Any], source: str, limits: Limits) -> DeclaredSbom:
     spec = _cdx_version(doc.get("specVersion"), source)
     product = None
     meta = doc.get("metadata")
@@ -206,7 +207,7 @@ def _cyclonedx_json(doc: dict[str, Any], source: str, limits: Limits) -> Declare
 
 # ---------------------------------------------------------------------------- CycloneDX XML
 
-def _cyclonedx_xml(text: str, source: str, limits: Limits) -> DeclaredSbom:
+def read_cyclonedx_xml(text: str, source: str, limits: Limits) -> DeclaredSbom:
     try:
         root = DET.fromstring(text, forbid_dtd=True, forbid_entities=True, forbid_external=True)
     except DefusedXmlException as exc:
@@ -286,7 +287,7 @@ def _spdx_version(version: object, source: str) -> str:
     return str(version).removeprefix("SPDX-")
 
 
-def _spdx_json(doc: dict[str, Any], source: str, limits: Limits) -> DeclaredSbom:
+def read_spdx_json(doc: dict[str, Any], source: str, limits: Limits) -> DeclaredSbom:
     from spdx_tools.spdx.parser.jsonlikedict.json_like_dict_parser import JsonLikeDictParser
 
     spec = _spdx_version(doc.get("spdxVersion"), source)
@@ -294,7 +295,7 @@ def _spdx_json(doc: dict[str, Any], source: str, limits: Limits) -> DeclaredSbom
     return _from_spdx(document, SbomFormat.SPDX_JSON, spec, source)
 
 
-def _spdx_tv(text: str, source: str, limits: Limits) -> DeclaredSbom:
+def read_spdx_tv(text: str, source: str, limits: Limits) -> DeclaredSbom:
     from spdx_tools.spdx.parser.tagvalue.parser import Parser
 
     m = re.search(r"^SPDXVersion:\s*(\S+)", text, re.MULTILINE)

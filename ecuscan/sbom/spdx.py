@@ -24,6 +24,7 @@ import io
 import re
 from collections.abc import Sequence
 from datetime import UTC, datetime
+from typing import Any
 
 from spdx_tools.spdx.model import (  # type: ignore[attr-defined]  # re-exported, not declared
     Actor,
@@ -174,3 +175,13 @@ def write_spdx(results: Sequence[ScanResult], fmt: SbomFormat, *, supplier: Supp
     else:
         tagvalue_writer.write_document_to_stream(doc, buf, validate=False)
     return buf.getvalue()
+
+
+def write_json(results: Sequence[ScanResult], **options: Any) -> str:
+    """SPDX 2.3 JSON (the ``spdx-json`` writer of :mod:`ecuscan.sbom.registry`)."""
+    return write_spdx(results, SbomFormat.SPDX_JSON, **options)
+
+
+def write_tagvalue(results: Sequence[ScanResult], **options: Any) -> str:
+    """SPDX 2.3 tag-value (the ``spdx-tv`` writer of :mod:`ecuscan.sbom.registry`)."""
+    return write_spdx(results, SbomFormat.SPDX_TV, **options)

@@ -9,7 +9,7 @@ reproducible. Reported: uncaught exceptions (anything that is not an ``EcuscanEr
 target 0), inputs over 2 s (target 0), the slowest input per target, peak RSS of the
 process, and "masked" internal errors: ``EcuscanError`` raised by a catch-all whose cause
 is a programming error (TypeError, AttributeError, IndexError, KeyError ...) raised inside
-ecuscan's own code (informational: the contract holds, but the message is a bug's).
+ecuscan's own code: a user sees a clear error, but it is a bug's, so it counts as a crash.
 An input still running after 20 s is interrupted with SIGALRM and counted as a hang. Each
 target first runs its unmutated seeds untimed, so that lazy imports are not counted as an
 input's parsing time (the first manifest input otherwise "takes" ~1 s: importing jsonschema).
@@ -38,8 +38,6 @@ from ecuscan.errors import EcuscanError
 
 SLOW = 2.0
 HANG = 20.0
-PROGRAMMING_ERRORS = (TypeError, AttributeError, IndexError, KeyError, NameError, UnboundLocalError,
-                      ZeroDivisionError, AssertionError)
 
 
 class Hang(BaseException):
@@ -55,18 +53,6 @@ def _where(exc: BaseException) -> str:
     ours = [f for f in tb if "/ecuscan/" in f.filename and "/tests/" not in f.filename]
     frame = (ours or tb)[-1] if (ours or tb) else None
     return f"{Path(frame.filename).name}:{frame.lineno} {frame.name}" if frame else "?"
-
-
-def _masked(exc: EcuscanError) -> str | None:
-    cause = exc.__cause__
-    while cause is not None and isinstance(cause, EcuscanError):
-        cause = cause.__cause__
-    if cause is None or not isinstance(cause, PROGRAMMING_ERRORS):
-        return None
-    tb = traceback.extract_tb(cause.__traceback__)
-    if tb and "/ecuscan/" in tb[-1].filename:
-        return f"{type(cause).__name__} at {_where(cause)}"
-    return None
 
 
 def main() -> int:
@@ -113,7 +99,7 @@ def main() -> int:
                     crashes.setdefault((t.name, "Hang", "-"), (1, data, "over 20 s"))
                 except EcuscanError as exc:
                     c["rejected"] += 1
-                    m = _masked(exc)
+                    m = harness.masked_bug(exc)
                     if m:
                         masked[(t.name, m)] += 1
                         crashes.setdefault((t.name, "masked", m), (0, data, str(exc)[:200]))
@@ -139,7 +125,8 @@ def main() -> int:
             print(f"{t.name:<11} {n:>7} {c['rejected']:>8} {c['ok']:>7} {c['crash']:>5} {c['slow']:>4} "
                   f"{c['hang']:>4} {worst:>6.2f} {1000 * wall / max(n, 1):>7.2f} {wall:>7.1f}", flush=True)
     peak_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    print(f"\ninputs {totals['inputs']}  uncaught exceptions {totals['crash']}  over {SLOW:.0f} s {totals['slow']}  "
+    print(f"\ninputs {totals['inputs']}  uncaught exceptions {totals['crash']}  "
+          f"masked bugs {sum(masked.values())}  over {SLOW:.0f} s {totals['slow']}  "
           f"hangs {totals['hang']}  wall {time.perf_counter() - t_all:.0f} s  peak RSS {peak_kib / 1024:.0f} MiB")
     for (name, kind, where), (count, data, msg) in sorted(crashes.items()):
         if kind in ("masked", "slow"):
@@ -156,7 +143,7 @@ def main() -> int:
             h = hashlib.sha256(data).hexdigest()[:12]
             (out / f"{name}-{kind}-{h}.bin").write_bytes(data)
             (out / f"{name}-{kind}-{h}.txt").write_text(f"{where}\n{msg}\n")
-    return 1 if totals["crash"] or totals["slow"] or totals["hang"] else 0
+    return 1 if totals["crash"] or masked or totals["slow"] or totals["hang"] else 0
 
 
 if __name__ == "__main__":

@@ -9,7 +9,10 @@ clang-built wheel per Python version and a separate runner. The structure-unawar
 offset by seeding from real files and by biasing mutations to the first bytes (headers).
 
 The contract checked for every input: the target returns, or raises an ``EcuscanError``
-subclass; anything else is a crash. Timing (no input over 2 s) is checked by the callers.
+subclass raised on purpose; anything else is a crash. The loaders keep a catch-all that turns an
+unexpected exception into an ``EcuscanError`` (a user never sees a traceback), so an ``EcuscanError``
+whose cause is a programming error inside ecuscan (``masked``) is a crash too. Timing (no input
+over 2 s) is checked by the callers.
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ import shutil
 import subprocess
 import tarfile
 import tempfile
+import traceback
 import zipfile
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -34,6 +38,39 @@ ROOT = Path(__file__).resolve().parent.parent.parent
 TESTS = ROOT / "tests"
 CORPUS = Path(os.environ.get("ECUSCAN_DEV_CORPUS", Path.home() / ".cache" / "ecuscan" / "dev-corpus"))
 MAX_SEED = 160 * 1024  # larger seeds make every input slow without reaching more code
+
+# --------------------------------------------------------------------------- the contract
+
+#: Exceptions that only a bug raises: a catch-all that turns one of these into an EcuscanError hides it.
+PROGRAMMING_ERRORS = (TypeError, AttributeError, IndexError, KeyError, NameError, UnboundLocalError,
+                      ZeroDivisionError, AssertionError, RecursionError, MemoryError, OverflowError)
+
+
+def masked_bug(exc: BaseException) -> str | None:
+    """Where a programming error inside ecuscan was converted into an ``EcuscanError`` by a
+    catch-all, or ``None`` when the error was raised on purpose: no cause, a cause that is an
+    ``EcuscanError`` or not a programming error (a library's ``ValueError`` on bad input), or one
+    converted in the very function that raised it.
+
+    Only causes raised in ecuscan's own code count: a library raising on a malformed input and
+    being wrapped is the intended use of the catch-all.
+    """
+    from ecuscan.errors import EcuscanError
+
+    cause = exc.__cause__
+    while cause is not None and isinstance(cause, EcuscanError):
+        cause = cause.__cause__
+    if cause is None or not isinstance(cause, PROGRAMMING_ERRORS):
+        return None
+    tb = traceback.extract_tb(cause.__traceback__)
+    raised = traceback.extract_tb(exc.__traceback__)
+    if tb and raised and (tb[-1].filename, tb[-1].name) == (raised[-1].filename, raised[-1].name):
+        return None  # converted where it happened, on purpose (``except KeyError: raise FormatError``)
+    if tb and "/ecuscan/" in tb[-1].filename and "/tests/" not in tb[-1].filename:
+        frame = tb[-1]
+        return f"{type(cause).__name__} at {Path(frame.filename).name}:{frame.lineno} {frame.name}: {str(cause)[:160]}"
+    return None
+
 
 # --------------------------------------------------------------------------- mutations
 

@@ -2,7 +2,9 @@
 
 Each input is a real seed file plus 1-8 byte-level or JSON-node mutations drawn by
 hypothesis (so a failure shrinks to few mutations and replays). The contract: the parser
-returns or raises an ``EcuscanError``; no input takes over 2 s (hypothesis ``deadline``).
+returns or raises an ``EcuscanError`` on purpose (a programming error that a catch-all turned into
+an ``EcuscanError`` fails the test: ``harness.masked_bug``); no input takes over 2 s (hypothesis
+``deadline``).
 The 100,000-input run is ``tests/benchmarks/bench_fuzz.py``.
 """
 
@@ -16,7 +18,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 sys.path.insert(0, str(Path(__file__).parent))
-from harness import OPS, TARGETS, input_for, target
+from harness import OPS, TARGETS, input_for, masked_bug, target
 
 from ecuscan.errors import EcuscanError
 
@@ -50,7 +52,8 @@ def test_mutated_inputs_raise_only_ecuscan_errors(name: str, tmp_path: Path) -> 
     def run(seed: int, muts: list[tuple[str, int, int]]) -> None:
         try:
             t.run(input_for(t, seed, muts), tmp_path)
-        except EcuscanError:
-            pass  # a clear rejection is the expected outcome for most mutated inputs
+        except EcuscanError as exc:  # a clear rejection is the expected outcome for most mutated inputs
+            bug = masked_bug(exc)
+            assert bug is None, f"{name}: a bug hidden behind a clear error: {bug}"
 
     run()

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -49,16 +48,18 @@ def test_every_sbom_validates_and_is_deterministic(fmt: SbomFormat, multi: bool)
 
 
 @pytest.mark.parametrize("fmt", list(SbomFormat))
-def test_snapshots(fmt: SbomFormat) -> None:
-    """Output equals the committed snapshot; ECUSCAN_UPDATE_SNAPSHOTS=1 regenerates them."""
+def test_snapshots(fmt: SbomFormat, update_snapshots: bool) -> None:
+    """Output equals the committed snapshot; `pytest --update-snapshots` rewrites them (a test run never
+    writes one: a missing snapshot fails)."""
     ext = {"cyclonedx-json": "cdx.json", "cyclonedx-xml": "cdx.xml", "spdx-json": "spdx.json", "spdx-tv": "spdx"}
     path = SNAPSHOTS / f"bcm.{ext[fmt.value]}"
     text = write_sbom([bcm_result()], fmt, supplier=SUPPLIER, timestamp=WHEN)
     validate(text, fmt)
-    if os.environ.get("ECUSCAN_UPDATE_SNAPSHOTS") == "1" or not path.exists():
+    if update_snapshots:
         SNAPSHOTS.mkdir(exist_ok=True)
         path.write_text(text, encoding="utf-8")
-    assert path.read_text(encoding="utf-8") == text, f"{path.name} differs; ECUSCAN_UPDATE_SNAPSHOTS=1 to update"
+    assert path.is_file(), f"snapshot {path.name} is missing; `pytest --update-snapshots` writes it"
+    assert path.read_text(encoding="utf-8") == text, f"{path.name} differs; `pytest --update-snapshots` to update"
 
 
 def test_serial_and_timestamp_follow_content_or_caller() -> None:
