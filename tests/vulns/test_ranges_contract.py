@@ -178,8 +178,10 @@ def test_range_problem_checks_parsed_ranges_only() -> None:
     ({"upper": "2.0"}, "2.0", False), ({"upper": "2.0"}, "1.9.9", True), ({"upper": "2.0"}, "2.0.0", False),
     ({"upper": "2.0"}, "2.0-rc1", True), ({"upper": "2.0"}, "2.0.1", False),
     # upper bound inclusive: the last affected release is affected, the next is not
-    ({"upper": "2.0", "upper_inclusive": True}, "2.0", True), ({"upper": "2.0", "upper_inclusive": True}, "2.0.0", True),
-    ({"upper": "2.0", "upper_inclusive": True}, "2.0.1", False), ({"upper": "2.0", "upper_inclusive": True}, "2.0a", False),
+    ({"upper": "2.0", "upper_inclusive": True}, "2.0", True),
+    ({"upper": "2.0", "upper_inclusive": True}, "2.0.0", True),
+    ({"upper": "2.0", "upper_inclusive": True}, "2.0.1", False),
+    ({"upper": "2.0", "upper_inclusive": True}, "2.0a", False),
     # lower bound inclusive (default) and exclusive
     ({"lower": "1.0", "upper": "2.0"}, "1.0", True), ({"lower": "1.0", "upper": "2.0"}, "0.9.9", False),
     ({"lower": "1.0", "upper": "2.0"}, "1.0-rc1", False),
