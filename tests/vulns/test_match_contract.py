@@ -1,0 +1,272 @@
+"""The matching decisions a user's verdict rests on, each asserted exactly (ecuscan.vulns.match).
+
+Which record speaks for which component (CPE vendor:product only, purl, product or package name,
+never a distribution's package record for an upstream component), how one source's ranges give
+its answer (an unaffected range wins, then an affected one, then defaultStatus), how sources
+combine (the cautious answer wins), and the answers that must stay "unknown-range" (no usable
+range, a version that cannot be compared, an unknown component version). Records are built here
+in the parsed form so each test names the one rule it pins.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from ecuscan.catalog import Catalog
+from ecuscan.model import Component, ComponentId
+from ecuscan.vulns.match import (
+    build_index,
+    load_vulnerabilities_checked,
+    match_components,
+    merge_vulnerabilities,
+    resolve_range,
+)
+from ecuscan.vulns.records import AffectedRange, Cvss, Finding, FindingStatus, Severity, Vulnerability
+
+from .vulns_helpers import component
+
+A, N, U = FindingStatus.AFFECTED, FindingStatus.NOT_AFFECTED, FindingStatus.UNKNOWN_RANGE
+
+
+def vuln(*ranges: AffectedRange, vid: str = "CVE-2099-0001", description: str = "", **kw: object) -> Vulnerability:
+    sources = kw.pop("sources", None) or tuple(dict.fromkeys(f"{r.origin.split(':')[0]}:{vid}" for r in ranges))
+    return Vulnerability(id=vid, affected=ranges, description=description, sources=sources, **kw)  # type: ignore[arg-type]
+
+
+def bb(origin: str = "nvd", **kw: object) -> AffectedRange:
+    """A range naming BusyBox by CPE."""
+    return AffectedRange(origin=origin, cpe="busybox:busybox", **kw)  # type: ignore[arg-type]
+
+
+def one(catalog: Catalog, v: Vulnerability | list[Vulnerability], version: str | None, cid: str = "busybox") -> Finding:
+    (f,) = match_components([component(catalog, cid, version)], v if isinstance(v, list) else [v], catalog)
+    return f
+
+
+# ------------------------------------------------------------------------------ identity
+def test_a_cpe_is_the_only_key_of_its_range(catalog: Catalog) -> None:
+    # a CPE naming another product never matches by the product name it also carries
+    r = AffectedRange(origin="cve5:cna", cpe="debian:debian_linux", product="busybox", package="busybox",
+                      purl="pkg:generic/busybox")
+    assert resolve_range(r, catalog) is None
+    e, key = resolve_range(bb(), catalog) or (None, "")
+    assert e is not None and (e.id, key) == ("busybox", "cpe busybox:busybox")
+
+
+def test_vendor_product_pairs_match_only_their_own_entry(catalog: Catalog) -> None:
+    assert resolve_range(AffectedRange(origin="nvd", cpe="haxx:libcurl"), catalog)[0].id == "curl"  # type: ignore[index]
+    assert resolve_range(AffectedRange(origin="nvd", cpe="busybox:busybox_extras"), catalog) is None
+    assert resolve_range(AffectedRange(origin="nvd", cpe="other:busybox"), catalog) is None
+
+
+def test_purl_then_product_then_package_name(catalog: Catalog) -> None:
+    by_purl = resolve_range(AffectedRange(origin="cve5:cna", purl="pkg:github/libexpat/libexpat", product="zlib"),
+                            catalog)
+    assert by_purl is not None and (by_purl[0].id, by_purl[1]) == ("expat", "purl pkg:github/libexpat/libexpat")
+    by_product = resolve_range(AffectedRange(origin="cve5:cna", product="libcurl", package="zlib"), catalog)
+    assert by_product is not None and (by_product[0].id, by_product[1]) == \
+        ("curl", "product name 'libcurl' (catalog alias of curl)")
+    by_package = resolve_range(AffectedRange(origin="cve5:cna", product="nothing-known", package="zlib"), catalog)
+    assert by_package is not None and (by_package[0].id, by_package[1]) == \
+        ("zlib", "package name 'zlib' (catalog alias of zlib)")
+    assert resolve_range(AffectedRange(origin="cve5:cna", product="nothing-known"), catalog) is None
+    assert resolve_range(AffectedRange(origin="cve5:cna"), catalog) is None
+
+
+@pytest.mark.parametrize("r", [
+    AffectedRange(origin="osv", package="busybox", purl="pkg:deb/debian/busybox", vendor="Debian:13"),
+    AffectedRange(origin="osv", package="busybox", vendor="Debian:13"),
+    AffectedRange(origin="osv", package="busybox", vendor="Alpine:v3.20"),
+    AffectedRange(origin="osv", package="busybox", purl="pkg:apk/alpine/busybox"),
+    AffectedRange(origin="osv", package="curl", purl="pkg:rpm/redhat/curl"),
+])
+def test_distribution_package_records_never_judge_an_upstream_component(catalog: Catalog, r: AffectedRange) -> None:
+    assert resolve_range(r, catalog) is None
+
+
+def test_an_upstream_osv_record_matches_by_purl_or_name(catalog: Catalog) -> None:
+    r = AffectedRange(origin="osv", package="busybox", vendor="OSS-Fuzz")
+    assert resolve_range(r, catalog) is not None
+    r2 = AffectedRange(origin="cve5:cna", package="busybox", vendor="Debian")  # a CNA vendor, not an ecosystem
+    assert resolve_range(r2, catalog) is not None
+
+
+def test_a_component_outside_the_catalog_gets_no_findings(catalog: Catalog) -> None:
+    stranger = Component(id=ComponentId("acme-rtos"), name="ACME RTOS", version="1.0", purl="pkg:generic/acme-rtos")
+    assert match_components([stranger], [vuln(bb(upper="9.9"))], catalog) == []
+    # but a component whose id is unknown is found by its name
+    named = Component(id=ComponentId("bb"), name="busybox", version="1.0", purl="pkg:generic/bb")
+    assert [f.status for f in match_components([named], [vuln(bb(upper="9.9"))], catalog)] == [A]
+
+
+# ------------------------------------------------------------------------ records naming no product
+def test_a_nameless_record_is_attached_by_the_products_its_description_names(catalog: Catalog) -> None:
+    v = vuln(AffectedRange(origin="cve5:cna", unknown=True, note="vendor/product n/a", text="n/a"),
+             description="A flaw in BusyBox's hush lets ... zlib is not involved")
+    idx = build_index([v], catalog)
+    assert sorted(idx.by_entry) == ["busybox", "zlib"]
+    f = one(catalog, v, "1.36.1")
+    assert f.status is U
+    (m,) = f.matched_by
+    assert (m.key, m.origin, m.range, m.record) == \
+        ("description mentions 'BusyBox'", "cve5:cna", "unknown (record names no product/version (n/a))",
+         "cve5:CVE-2099-0001")
+
+
+def test_description_mentions_need_whole_names(catalog: Catalog) -> None:
+    v = vuln(AffectedRange(origin="cve5:cna", unknown=True), description="busyboxes and libzlibx and curl-like")
+    assert build_index([v], catalog).by_entry == {}
+
+
+def test_a_record_that_names_a_product_is_not_attached_by_its_description(catalog: Catalog) -> None:
+    v = vuln(AffectedRange(origin="cve5:cna", product="zlib", exact="1.2.11"), description="BusyBox and zlib")
+    assert sorted(build_index([v], catalog).by_entry) == ["zlib"]
+
+
+def test_a_record_without_ranges_is_attached_with_origin_record(catalog: Catalog) -> None:
+    v = vuln(description="curl is affected", sources=("x:CVE-2099-0001",))
+    (f,) = match_components([component(catalog, "curl", "8.0.0")], [v], catalog)
+    assert (f.status, f.matched_by[0].origin) == (U, "record")
+
+
+# ------------------------------------------------------------------------- one source's answer
+@pytest.mark.parametrize(("ranges", "version", "status"), [
+    ((bb(lower="1.30", upper="1.36.0"),), "1.29.9", N),
+    ((bb(lower="1.30", upper="1.36.0"),), "1.30", A),
+    ((bb(lower="1.30", upper="1.36.0"),), "1.35.99", A),
+    ((bb(lower="1.30", upper="1.36.0"),), "1.36.0", N),
+    ((bb(lower="1.30", lower_inclusive=False, upper="1.36.0", upper_inclusive=True),), "1.30", N),
+    ((bb(lower="1.30", lower_inclusive=False, upper="1.36.0", upper_inclusive=True),), "1.36.0", A),
+    ((bb(exact="1.35.0"),), "1.35.0", A),
+    ((bb(exact="1.35.0"),), "1.35.1", N),
+    ((bb(exact="1.35.0"), bb(exact="1.36.0")), "1.36.0", A),
+    ((bb(),), "0.1", A),  # no bounds: all versions
+    # CVE 5: an unaffected range containing the version wins inside its source (curl's pairs)
+    ((bb("cve5:cna", upper="2.0"), bb("cve5:cna", upper="1.5", status="unaffected")), "1.4", N),
+    ((bb("cve5:cna", upper="2.0"), bb("cve5:cna", upper="1.5", status="unaffected")), "1.5", A),
+    # defaultStatus affected: outside every listed range is still affected
+    ((bb("cve5:cna", exact="1.0", status="unaffected", default_status="affected"),), "1.1", A),
+    ((bb("cve5:cna", exact="1.0", status="unaffected", default_status="affected"),), "1.0", N),
+    ((bb("cve5:cna", upper="1.0", default_status="unaffected"),), "1.1", N),
+    # letter-suffixed releases
+    ((bb(lower="1.1.1", upper="1.1.1w"),), "1.1.1v", A),
+    ((bb(lower="1.1.1", upper="1.1.1w"),), "1.1.1w", N),
+])
+def test_one_source(catalog: Catalog, ranges: tuple[AffectedRange, ...], version: str, status: FindingStatus) -> None:
+    assert one(catalog, vuln(*ranges), version).status is status
+
+
+def test_the_matched_ranges_are_the_ones_that_decided(catalog: Catalog) -> None:
+    v = vuln(bb(upper="1.0"), bb(lower="2.0", upper="3.0"), bb(lower="5.0", upper="6.0"))
+    f = one(catalog, v, "2.5")
+    assert [m.range for m in f.matched_by] == [">=2.0, <3.0"]
+    assert (f.decided_by, f.decision, f.rule) == \
+        ("nvd:CVE-2099-0001", "upstream range of nvd:CVE-2099-0001: affected", "upstream-range")
+    clear = one(catalog, v, "4.0")
+    assert [m.range for m in clear.matched_by] == ["<1.0", ">=2.0, <3.0", ">=5.0, <6.0"]
+    assert clear.evidence.endswith("; nvd: outside every affected range")
+    pair = one(catalog, vuln(bb("cve5:cna", upper="2.0"), bb("cve5:cna", upper="1.5", status="unaffected")), "1.0")
+    assert [m.range for m in pair.matched_by] == ["<1.5 [unaffected]"]
+    assert pair.evidence.endswith("; cve5:cna: inside an unaffected range")
+    default = one(catalog, vuln(bb("cve5:cna", exact="1.0", status="unaffected", default_status="affected")), "1.1")
+    assert default.evidence.endswith("; cve5:cna: outside the listed ranges, defaultStatus affected")
+
+
+# --------------------------------------------------------------------------------- unknown
+def test_an_unknown_component_version_is_unknown_range_never_a_verdict(catalog: Catalog) -> None:
+    f = one(catalog, vuln(bb(upper="9.9"), bb("cve5:cna", upper="9.9")), None)
+    assert f.status is U
+    assert f.evidence.endswith("; component version unknown; component version unknown")
+    assert len(f.matched_by) == 2
+
+
+def test_a_version_that_cannot_be_compared_is_unknown_range(catalog: Catalog) -> None:
+    f = one(catalog, vuln(bb(upper="1.36.0")), "git-1a2b3c")
+    assert f.status is U
+    assert "version 'git-1a2b3c' not comparable with nvd ranges" in f.evidence
+    assert [m.range for m in f.matched_by] == ["<1.36.0"]
+
+
+def test_only_unknown_ranges_give_unknown_range(catalog: Catalog) -> None:
+    f = one(catalog, vuln(bb(unknown=True, note="NVD version '-' (no version range)")), "1.0")
+    assert (f.status, f.evidence) == (U, "BusyBox 1.0; no usable version range")
+    assert [m.range for m in f.matched_by] == ["unknown (NVD version '-' (no version range))"]
+
+
+def test_an_invalid_range_is_unknown_not_all_versions(catalog: Catalog) -> None:
+    f = one(catalog, vuln(bb(lower="3.0", upper="2.0")), "2.5")
+    assert f.status is U
+
+
+# -------------------------------------------------------------------------- across sources
+@pytest.mark.parametrize(("ranges", "status"), [
+    ((bb("nvd", upper="1.36.0"), bb("cve5:cna", upper="1.0")), A),  # one source says affected: affected
+    ((bb("nvd", upper="1.0"), bb("cve5:cna", upper="1.0")), N),
+    ((bb("nvd", upper="1.0"), bb("cve5:cna", unknown=True)), N),  # a clear answer beats no answer
+    ((bb("nvd", unknown=True), bb("cve5:cna", unknown=True)), U),
+    ((bb("nvd", upper="1.36.0"), bb("cve5:cna", unknown=True)), A),
+    ((bb("nvd", upper="1.36.0"), bb("cve5:cna", upper="2.0", status="unaffected")), A),  # unaffected is per source
+])
+def test_across_sources_the_cautious_answer_wins(catalog: Catalog, ranges: tuple[AffectedRange, ...],
+                                                 status: FindingStatus) -> None:
+    assert one(catalog, vuln(*ranges), "1.35.0").status is status
+
+
+def test_affected_across_sources_names_only_the_affected_ranges(catalog: Catalog) -> None:
+    v = vuln(bb("nvd", upper="1.36.0"), bb("cve5:cna", upper="1.0"))
+    f = one(catalog, v, "1.35.0")
+    assert [(m.origin, m.record, m.range) for m in f.matched_by] == [("nvd", "nvd:CVE-2099-0001", "<1.36.0")]
+    assert f.decision == "upstream range of nvd:CVE-2099-0001: affected"
+    assert "outside every affected range" not in f.evidence
+
+
+def test_records_of_each_source_are_named(catalog: Catalog) -> None:
+    v = vuln(bb("cve5:adp", upper="9.0"), bb("nvd", upper="9.0"), sources=("nvd:CVE-2099-0001", "cve5:CVE-2099-0001"))
+    f = one(catalog, v, "1.0")
+    assert sorted((m.origin, m.record) for m in f.matched_by) == \
+        [("cve5:adp", "cve5:CVE-2099-0001"), ("nvd", "nvd:CVE-2099-0001")]
+    assert f.decided_by == "cve5:CVE-2099-0001, nvd:CVE-2099-0001"
+
+
+# --------------------------------------------------------------------------- finding content
+def test_a_finding_carries_the_record_facts(catalog: Catalog) -> None:
+    v = vuln(bb(upper="2.0"), summary="hush overflow", kev=True, cwes=("CWE-787",),
+             cvss=(Cvss(version="3.1", score=9.8, vector="CVSS:3.1/AV:N", severity=Severity.CRITICAL, source="nvd"),))
+    (f,) = match_components([component(catalog, "busybox", "1.0")], [v], catalog, firmware_sha256="ab" * 32,
+                            firmware_path="fw.bin")
+    assert (f.vuln_id, f.component_id, f.component_version, f.summary, f.kev, f.cwes) == \
+        ("CVE-2099-0001", "busybox", "1.0", "hush overflow", True, ("CWE-787",))
+    assert (f.firmware_sha256, f.firmware_path, f.severity, f.cvss.score if f.cvss else None) == \
+        ("ab" * 32, "fw.bin", Severity.CRITICAL, 9.8)
+    assert f.component_purl == component(catalog, "busybox", "1.0").purl
+    assert f.evidence == "BusyBox 1.0"
+    assert f.package_purl is None
+
+
+def test_withdrawn_records_are_not_loaded_and_broken_ones_are_named(tmp_path: object) -> None:
+    from pathlib import Path
+
+    from ecuscan.store import Store
+    assert isinstance(tmp_path, Path)
+    osv = {"id": "OSV-1", "modified": "2024-01-01T00:00:00Z", "affected": [{"package": {"name": "busybox"},
+           "ranges": [{"type": "ECOSYSTEM", "events": [{"introduced": "3.0"}, {"fixed": "2.0"}]}]}]}
+    with Store.open(str(tmp_path / "s.sqlite")) as store:
+        store.put_vuln_record("osv", "OSV-1", "2024-01-01T00:00:00.000000Z", osv)
+        store.put_vuln_record("osv", "OSV-2", "2024-01-01T00:00:00.000000Z", {**osv, "id": "OSV-2", "withdrawn": "x"})
+        store.put_vuln_record("nvd", "CVE-X", "2024-01-01T00:00:00.000000Z", {"id": ""})
+        vulns, problems = load_vulnerabilities_checked(store)
+    assert [v.id for v in vulns] == ["OSV-1"]
+    assert problems == ["nvd:CVE-X: record no longer parses: NVD record without id",
+                        "osv:OSV-1: osv: inverted range: lower bound '3.0' is above upper bound '2.0'"]
+
+
+def test_merge_pools_ranges_and_keeps_the_newest_modified() -> None:
+    a = vuln(bb("cve5:cna", upper="1.0"), modified="2024-01-01", published="2023-01-01", summary="a")
+    b = vuln(bb("nvd", upper="2.0"), modified="2024-06-01", published="2022-01-01", summary="b", kev=True,
+             aliases=("GHSA-1",), cwes=("CWE-1",), upstream=("CVE-2",))
+    (m,) = merge_vulnerabilities([a, b, vuln(vid="CVE-0")])[1:]
+    assert (m.summary, m.published, m.modified, m.kev, m.aliases, m.cwes, m.upstream) == \
+        ("a", "2023-01-01", "2024-06-01", True, ("GHSA-1",), ("CWE-1",), ("CVE-2",))
+    assert [r.origin for r in m.affected] == ["cve5:cna", "nvd"]
+    assert m.sources == ("cve5:CVE-2099-0001", "nvd:CVE-2099-0001")
+    assert [v.id for v in merge_vulnerabilities([b, vuln(vid="CVE-0")])] == ["CVE-0", "CVE-2099-0001"]
