@@ -13,15 +13,39 @@ from __future__ import annotations
 import pytest
 
 from ecuscan.catalog import Catalog
-from ecuscan.model import Component, ComponentId
+from dataclasses import replace
+
+from ecuscan.model import (
+    Component,
+    ComponentId,
+    Evidence,
+    EvidenceMethod,
+    ImageFormat,
+    PackageRef,
+    Provenance,
+    Relation,
+    ScanResult,
+    Sha256,
+)
 from ecuscan.vulns.match import (
     build_index,
     load_vulnerabilities_checked,
     match_components,
+    match_scan_results,
     merge_vulnerabilities,
     resolve_range,
 )
-from ecuscan.vulns.records import AffectedRange, Cvss, Finding, FindingStatus, Severity, Vulnerability
+from ecuscan.vulns.records import (
+    FIXED_BY_DISTRIBUTION,
+    RULE_DISTRO,
+    RULE_UPSTREAM,
+    AffectedRange,
+    Cvss,
+    Finding,
+    FindingStatus,
+    Severity,
+    Vulnerability,
+)
 
 from .vulns_helpers import component
 
@@ -270,3 +294,135 @@ def test_merge_pools_ranges_and_keeps_the_newest_modified() -> None:
     assert [r.origin for r in m.affected] == ["cve5:cna", "nvd"]
     assert m.sources == ("cve5:CVE-2099-0001", "nvd:CVE-2099-0001")
     assert [v.id for v in merge_vulnerabilities([b, vuln(vid="CVE-0")])] == ["CVE-0", "CVE-2099-0001"]
+
+
+# ------------------------------------------------------------- installed packages, distribution advisories
+def _pkg(version: str = "1:1.36.1-9", distro: str | None = "debian-13") -> PackageRef:
+    return PackageRef(type="deb", name="busybox", version=version, source="busybox", distro=distro)
+
+
+def _installed(catalog: Catalog, version: str = "1:1.36.1-9", distro: str | None = "debian-13") -> Component:
+    return replace(component(catalog, "busybox", "1.36.1"), package=_pkg(version, distro))
+
+
+def _dsa(fixed: str | None = "1:1.36.1-9", vid: str = "DEBIAN-CVE-2099-0001", eco: str = "Debian:13",
+         aliases: tuple[str, ...] = ()) -> Vulnerability:
+    r = AffectedRange(origin="osv", vendor=eco, package="busybox", upper=fixed, text="ECOSYSTEM")
+    return Vulnerability(id=vid, aliases=aliases, affected=(r,), sources=(f"osv:{vid}",), summary="dsa")
+
+
+UPSTREAM = vuln(bb(upper="1.37.0"))  # upstream: 1.36.1 is affected
+
+
+def _match(catalog: Catalog, c: Component, vulns: list[Vulnerability], **kw: str) -> dict[str, Finding]:
+    return {f.vuln_id: f for f in match_components([c], vulns, catalog, **kw)}
+
+
+def test_a_distribution_fix_decides_not_affected_and_says_so(catalog: Catalog) -> None:
+    f = _match(catalog, _installed(catalog), [UPSTREAM, _dsa()])["CVE-2099-0001"]
+    assert (f.status, f.rule, f.decided_by, f.justification) == \
+        (N, RULE_DISTRO, "DEBIAN-CVE-2099-0001", FIXED_BY_DISTRIBUTION)
+    assert f.decision == (f"{FIXED_BY_DISTRIBUTION}: DEBIAN-CVE-2099-0001 (Debian:13): fixed in 1:1.36.1-9; "
+                          "installed 1:1.36.1-9 (upstream: affected)")
+    assert [(m.record, m.range, m.key, m.origin) for m in f.matched_by] == [
+        ("osv:DEBIAN-CVE-2099-0001", "<1:1.36.1-9", "package busybox (Debian:13)", "osv:distro"),
+        ("nvd:CVE-2099-0001", "<1.37.0", "cpe busybox:busybox", "nvd")]
+    assert f.package_purl == "pkg:deb/debian/busybox@1:1.36.1-9?distro=debian-13"
+
+
+def test_a_distribution_still_vulnerable_decides_affected(catalog: Catalog) -> None:
+    f = _match(catalog, _installed(catalog, "1:1.36.1-8"), [UPSTREAM, _dsa()])["CVE-2099-0001"]
+    assert (f.status, f.rule, f.decided_by, f.justification) == (A, RULE_DISTRO, "DEBIAN-CVE-2099-0001", None)
+    assert f.decision == ("DEBIAN-CVE-2099-0001 (Debian:13): 1:1.36.1-8 is inside Debian:13 range <1:1.36.1-9 "
+                          "(upstream: affected)")
+    nofix = _match(catalog, _installed(catalog, "1:1.36.1-8"), [UPSTREAM, _dsa(None)])["CVE-2099-0001"]
+    assert nofix.status is A and nofix.decision.endswith("(no fixed version yet) (upstream: affected)")
+
+
+def test_among_several_advisories_the_cautious_answer_wins(catalog: Catalog) -> None:
+    fixed, open_ = _dsa(), _dsa("1:1.36.1-10", vid="DSA-9999-1", aliases=("CVE-2099-0001",))
+    f = _match(catalog, _installed(catalog), [UPSTREAM, fixed, open_])["CVE-2099-0001"]
+    assert (f.status, f.decided_by) == (A, "DSA-9999-1")
+    both_fixed = _match(catalog, _installed(catalog, "1:1.36.1-10"), [UPSTREAM, fixed, open_])["CVE-2099-0001"]
+    assert (both_fixed.status, both_fixed.decided_by) == (N, "DEBIAN-CVE-2099-0001, DSA-9999-1")
+    assert both_fixed.decision.startswith(f"{FIXED_BY_DISTRIBUTION}: DEBIAN-CVE-2099-0001, DSA-9999-1 (Debian:13): ")
+
+
+def test_an_installed_version_the_distribution_cannot_compare_is_unknown(catalog: Catalog) -> None:
+    f = _match(catalog, _installed(catalog, "abc"), [UPSTREAM, _dsa()])["CVE-2099-0001"]
+    assert (f.status, f.rule, f.decided_by, f.justification) == (U, RULE_DISTRO, "DEBIAN-CVE-2099-0001", None)
+    assert f.decision == ("DEBIAN-CVE-2099-0001 (Debian:13): installed version 'abc' is no debian version "
+                          "(upstream: affected)")
+
+
+def test_without_advisories_the_upstream_range_decides_and_the_finding_says_why(catalog: Catalog) -> None:
+    f = _match(catalog, _installed(catalog), [UPSTREAM])["CVE-2099-0001"]
+    assert (f.status, f.rule, f.decided_by) == (A, RULE_UPSTREAM, "nvd:CVE-2099-0001")
+    assert f.decision == ("upstream range of nvd:CVE-2099-0001: affected; installed package "
+                          "pkg:deb/debian/busybox@1:1.36.1-9?distro=debian-13: no distribution advisories imported")
+    no_release = _match(catalog, _installed(catalog, distro=None), [UPSTREAM])["CVE-2099-0001"]
+    assert no_release.decision == ("upstream range of nvd:CVE-2099-0001: affected; installed package "
+                                   "busybox 1:1.36.1-9: release unknown")
+    other_cve = _match(catalog, _installed(catalog), [UPSTREAM, _dsa(vid="DEBIAN-CVE-2099-0002")])["CVE-2099-0001"]
+    assert (other_cve.status, other_cve.rule) == (A, RULE_UPSTREAM)
+    assert other_cve.decision == ("upstream range of nvd:CVE-2099-0001: affected; no debian-13 advisory for "
+                                  "busybox: upstream range decides")
+
+
+def test_advisories_of_another_release_do_not_decide(catalog: Catalog) -> None:
+    f = _match(catalog, _installed(catalog), [UPSTREAM, _dsa(eco="Debian:12")])["CVE-2099-0001"]
+    assert (f.status, f.rule) == (A, RULE_UPSTREAM)
+
+
+def test_the_default_release_applies_to_packages_whose_image_did_not_say(catalog: Catalog) -> None:
+    c = _installed(catalog, distro=None)
+    f = _match(catalog, c, [UPSTREAM, _dsa()], default_distro="debian-13")["CVE-2099-0001"]
+    assert (f.status, f.rule, f.package_purl) == (N, RULE_DISTRO, "pkg:deb/debian/busybox@1:1.36.1-9?distro=debian-13")
+    wrong = _match(catalog, _installed(catalog, distro="debian-12"), [UPSTREAM, _dsa()],
+                   default_distro="debian-13")["CVE-2099-0001"]
+    assert wrong.rule == RULE_UPSTREAM  # the image's own release is kept
+
+
+def test_advisories_with_no_upstream_record_become_findings_of_their_own(catalog: Catalog) -> None:
+    dsa = _dsa("1:1.36.1-10", vid="DSA-9999-1", aliases=("CVE-2099-0001", "CVE-2099-0002", "CVE-2099-0003"))
+    found = _match(catalog, _installed(catalog), [UPSTREAM, dsa])
+    assert sorted(found) == ["CVE-2099-0001", "CVE-2099-0002", "CVE-2099-0003"]
+    own = found["CVE-2099-0002"]
+    assert (own.status, own.rule, own.decided_by, own.justification, own.summary) == \
+        (A, RULE_DISTRO, "DSA-9999-1", None, "dsa")
+    assert own.decision == "DSA-9999-1 (Debian:13): 1:1.36.1-9 is inside Debian:13 range <1:1.36.1-10 " \
+                           "(no upstream record)"
+    assert [(m.record, m.origin) for m in own.matched_by] == [("osv:DSA-9999-1", "osv:distro")]
+    fixed = _match(catalog, _installed(catalog, "1:1.36.1-10"), [dsa])
+    assert sorted(fixed) == ["CVE-2099-0001", "CVE-2099-0002", "CVE-2099-0003"]
+    f = fixed["CVE-2099-0003"]
+    assert (f.status, f.justification) == (N, FIXED_BY_DISTRIBUTION)
+    assert f.decision == (f"{FIXED_BY_DISTRIBUTION}: DSA-9999-1 (Debian:13): fixed in 1:1.36.1-10; installed "
+                          "1:1.36.1-10 (no upstream record)")
+    # an advisory that is not about a CVE is a finding under its own id
+    plain = _match(catalog, _installed(catalog), [_dsa(vid="DSA-9999-2")])
+    assert sorted(plain) == ["DSA-9999-2"]
+    unknown = _match(catalog, _installed(catalog, "abc"), [_dsa(vid="DSA-9999-3")])
+    assert unknown["DSA-9999-3"].status is U
+
+
+# ------------------------------------------------------------------------------ scans and evidence
+def test_scan_results_are_matched_by_their_contained_components(catalog: Catalog) -> None:
+    contained = replace(component(catalog, "busybox", "1.36.1"), evidence=(
+        Evidence(EvidenceMethod.MARKER_STRING, 0.4, "BusyBox", offset=0x10),
+        Evidence(EvidenceMethod.VERSION_STRING, 0.9, "BusyBox v1.36.1 (2024-01-01)", offset=0x1F0, detail="busybox"),
+    ))
+    used = replace(component(catalog, "zlib", "1.2.11"), relation=Relation.USES)
+    prov = Provenance(sha256=Sha256("cd" * 32), size=4)
+    results = [ScanResult(path="fw/app.elf", sha256=Sha256("cd" * 32), size=4, format=ImageFormat.ELF,
+                          provenance=prov, components=(contained, used))]
+    zlib = vuln(AffectedRange(origin="nvd", cpe="zlib:zlib", upper="1.2.12"), vid="CVE-2099-0009")
+    (f,) = match_scan_results(results, [UPSTREAM, zlib], catalog)
+    assert (f.vuln_id, f.firmware_path, f.firmware_sha256, f.status) == ("CVE-2099-0001", "fw/app.elf", "cd" * 32, A)
+    assert f.evidence == "version-string 'BusyBox v1.36.1 (2024-01-01)' at 0x1f0 (busybox)"
+    no_detail = replace(contained, evidence=(Evidence(EvidenceMethod.SYMBOL, 0.7, "busybox_main"),))
+    (g,) = match_components([no_detail], [UPSTREAM], catalog)
+    assert g.evidence == "symbol 'busybox_main'"
+    unknown = replace(contained, version=None, evidence=())
+    (h,) = match_components([unknown], [UPSTREAM], catalog)
+    assert h.evidence == "BusyBox (version unknown); component version unknown"
