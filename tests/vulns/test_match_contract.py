@@ -10,11 +10,11 @@ in the parsed form so each test names the one rule it pins.
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 
 from ecuscan.catalog import Catalog
-from dataclasses import replace
-
 from ecuscan.model import (
     Component,
     ComponentId,
