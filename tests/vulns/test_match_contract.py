@@ -426,3 +426,77 @@ def test_scan_results_are_matched_by_their_contained_components(catalog: Catalog
     unknown = replace(contained, version=None, evidence=())
     (h,) = match_components([unknown], [UPSTREAM], catalog)
     assert h.evidence == "BusyBox (version unknown); component version unknown"
+
+
+# ------------------------------------------------------------------------------ more edges
+def test_merge_takes_what_the_first_record_lacks() -> None:
+    a = vuln(bb("cve5:cna", upper="1.0"))
+    c1 = Cvss(version="3.1", score=5.0, vector="v1", severity=Severity.MEDIUM, source="cna")
+    c2 = Cvss(version="3.1", score=9.0, vector="v2", severity=Severity.CRITICAL, source="nvd")
+    b = vuln(bb("nvd", upper="2.0"), description="from nvd", published="2022-01-01", modified="2024-06-01",
+             summary="nvd summary", cvss=(c2,))
+    (m,) = merge_vulnerabilities([replace(a, cvss=(c1,)), b])
+    assert (m.description, m.published, m.modified, m.summary, m.cvss) == \
+        ("from nvd", "2022-01-01", "2024-06-01", "nvd summary", (c1, c2))
+    (n,) = merge_vulnerabilities([a, vuln(bb("nvd", upper="2.0"))])
+    assert (n.modified, n.published, n.description) == (None, None, "")
+
+
+def _cat(catalog: Catalog, *extra: tuple[str, str]) -> Catalog:
+    from ecuscan.catalog import CatalogEntry
+    return Catalog([*catalog.entries, *(CatalogEntry(id=ComponentId(i), name=n, purl_base=f"pkg:generic/{i}")
+                                        for i, n in extra)])
+
+
+def test_description_mentions_prefer_the_longest_name_and_skip_short_ones(catalog: Catalog) -> None:
+    cat = _cat(catalog, ("acme", "Acme"), ("acme-tls", "Acme TLS"), ("abc", "Abc"))
+    v = vuln(AffectedRange(origin="cve5:cna", unknown=True), description="A flaw in Acme TLS 3.0 (see abc).")
+    idx = build_index([v], cat)
+    assert sorted(idx.by_entry) == ["acme-tls"]
+    ((_v, [(r, key)]),) = idx.by_entry["acme-tls"]
+    assert (key, r.text, r.unknown, r.origin) == ("description mentions 'Acme TLS'", "n/a", True, "cve5:cna")
+
+
+def test_only_the_first_2000_characters_of_a_description_are_searched(catalog: Catalog) -> None:
+    near = vuln(AffectedRange(origin="cve5:cna", unknown=True), description=" " * 1996 + "zlib")
+    far = vuln(AffectedRange(origin="cve5:cna", unknown=True), description=" " * 1997 + "zlib")
+    assert sorted(build_index([near], catalog).by_entry) == ["zlib"]
+    assert build_index([far], catalog).by_entry == {}
+
+
+def test_a_record_naming_a_product_by_cpe_alone_is_not_attached_by_its_description(catalog: Catalog) -> None:
+    v = vuln(bb(exact="1.0"), description="BusyBox with zlib")
+    assert sorted(build_index([v], catalog).by_entry) == ["busybox"]
+
+
+def test_an_unknown_source_does_not_hide_a_later_affected_one(catalog: Catalog) -> None:
+    f = one(catalog, vuln(bb("cve5:cna", unknown=True), bb("nvd", upper="1.36.0")), "1.35.0")
+    assert (f.status, [m.origin for m in f.matched_by]) == (A, ["nvd"])
+    g = one(catalog, vuln(bb("cve5:cna", upper="9.0"), bb("nvd", upper="1.36.0")), None)
+    assert g.evidence == "BusyBox (version unknown); component version unknown; component version unknown"
+
+
+def test_the_notes_of_several_sources_are_all_kept(catalog: Catalog) -> None:
+    clear = one(catalog, vuln(bb("nvd", upper="1.0"), bb("cve5:cna", upper="1.0")), "1.35.0")
+    assert clear.evidence == "BusyBox 1.35.0; nvd: outside every affected range; cve5:cna: outside every affected range"
+    default = one(catalog, vuln(bb("cve5:cna", exact="1.0", status="unaffected", default_status="affected"),
+                                bb("cve5:adp", exact="1.0", status="unaffected", default_status="affected")), "1.35.0")
+    assert default.evidence == ("BusyBox 1.35.0; cve5:cna: outside the listed ranges, defaultStatus affected; "
+                                "cve5:adp: outside the listed ranges, defaultStatus affected")
+
+
+def test_a_component_is_found_by_id_purl_cpe_or_name(catalog: Catalog) -> None:
+    v = [vuln(bb(upper="9.0"))]
+    by_purl = Component(id=ComponentId("x1"), name="x1", version="1.0", purl="pkg:generic/busybox@1.0")
+    by_cpe = Component(id=ComponentId("x2"), name="x2", version="1.0", purl="pkg:generic/x2",
+                       cpe="cpe:2.3:a:busybox:busybox:1.0:*:*:*:*:*:*:*")
+    for c in (by_purl, by_cpe):
+        assert [(f.component_id, f.status) for f in match_components([c], v, catalog)] == [("busybox", A)], c
+
+
+def test_a_record_without_sources_is_named_by_its_id(catalog: Catalog) -> None:
+    v = Vulnerability(id="CVE-2099-0005", affected=(bb(upper="9.0"),), sources=())
+    f = one(catalog, v, "1.0")
+    assert ([m.record for m in f.matched_by], f.decided_by) == (["CVE-2099-0005"], "CVE-2099-0005")
+    w = Vulnerability(id="CVE-2099-0006", affected=(bb(upper="9.0"),), sources=("osv:GHSA-1",))
+    assert [m.record for m in one(catalog, w, "1.0").matched_by] == ["osv:GHSA-1"]
