@@ -500,3 +500,50 @@ def test_a_record_without_sources_is_named_by_its_id(catalog: Catalog) -> None:
     assert ([m.record for m in f.matched_by], f.decided_by) == (["CVE-2099-0005"], "CVE-2099-0005")
     w = Vulnerability(id="CVE-2099-0006", affected=(bb(upper="9.0"),), sources=("osv:GHSA-1",))
     assert [m.record for m in one(catalog, w, "1.0").matched_by] == ["osv:GHSA-1"]
+
+
+def test_distribution_verdicts_name_the_advisory_then_the_upstream_ranges(catalog: Catalog) -> None:
+    expected = [("osv:DEBIAN-CVE-2099-0001", "osv:distro"), ("nvd:CVE-2099-0001", "nvd")]
+    for version in ("1:1.36.1-8", "abc", "1:1.36.1-9"):
+        f = _match(catalog, _installed(catalog, version), [UPSTREAM, _dsa()])["CVE-2099-0001"]
+        assert [(m.record, m.origin) for m in f.matched_by] == expected, version
+
+
+def test_an_advisory_only_finding_carries_the_component_the_firmware_and_the_advisory_facts(catalog: Catalog) -> None:
+    c = replace(_installed(catalog), evidence=(Evidence(EvidenceMethod.PACKAGE_METADATA, 1.0, "busybox 1:1.36.1-9",
+                                                        detail="var/lib/dpkg/status"),))
+    dsa = replace(_dsa("1:1.36.1-10", vid="DSA-9999-1", aliases=("CVE-2099-0002",)), kev=True, cwes=("CWE-787",),
+                  cvss=(Cvss(version="3.1", score=7.5, vector="CVSS:3.1/AV:N", severity=Severity.HIGH, source="osv"),))
+    covered = _dsa("1:1.36.1-10", vid="DEBIAN-CVE-2099-0001")
+    prov = Provenance(sha256=Sha256("ef" * 32), size=4)
+    scan = ScanResult(path="rootfs.img", sha256=Sha256("ef" * 32), size=4, format=ImageFormat.ELF, provenance=prov,
+                      components=(c,))
+    found = {f.vuln_id: f for f in match_scan_results([scan], [UPSTREAM, covered, dsa], catalog)}
+    assert sorted(found) == ["CVE-2099-0001", "CVE-2099-0002"]  # the second advisory is not lost behind the first
+    f = found["CVE-2099-0002"]
+    assert (f.component_id, f.component_purl, f.component_version, f.firmware_sha256, f.firmware_path) == \
+        ("busybox", c.purl, "1.36.1", "ef" * 32, "rootfs.img")
+    assert (f.cvss.score if f.cvss else None, f.severity, f.cwes, f.kev, f.package_purl) == \
+        (7.5, Severity.HIGH, ("CWE-787",), True, "pkg:deb/debian/busybox@1:1.36.1-9?distro=debian-13")
+    assert f.evidence == "package-metadata 'busybox 1:1.36.1-9' (var/lib/dpkg/status)"
+    assert found["CVE-2099-0001"].rule == RULE_DISTRO
+    # the release an image did not state comes from default_distro here too
+    unstated = replace(scan, components=(replace(c, package=_pkg(distro=None)),))
+    g = {f.vuln_id: f for f in match_scan_results([unstated], [UPSTREAM, covered], catalog, default_distro="debian-13")}
+    assert g["CVE-2099-0001"].rule == RULE_DISTRO
+
+
+def test_the_source_package_names_the_missing_advisory(catalog: Catalog) -> None:
+    pkg = PackageRef(type="deb", name="busybox-static", version="1:1.36.1-9", source="busybox", distro="debian-13")
+    c = replace(component(catalog, "busybox", "1.36.1"), package=pkg)
+    f = _match(catalog, c, [UPSTREAM, _dsa(vid="DEBIAN-CVE-2099-0002")])["CVE-2099-0001"]
+    assert f.decision.endswith("; no debian-13 advisory for busybox: upstream range decides")
+
+
+def test_evidence_is_bounded_to_500_characters(catalog: Catalog) -> None:
+    long_version = "1." + "1" * 600
+    f = one(catalog, vuln(bb(upper="2.0")), long_version)
+    assert len(f.evidence) == 500
+    c = replace(_installed(catalog), version="1." + "1" * 600)
+    own = _match(catalog, c, [_dsa(vid="DSA-9999-5")])["DSA-9999-5"]
+    assert len(own.evidence) == 500
