@@ -547,3 +547,35 @@ def test_evidence_is_bounded_to_500_characters(catalog: Catalog) -> None:
     c = replace(_installed(catalog), version="1." + "1" * 600)
     own = _match(catalog, c, [_dsa(vid="DSA-9999-5")])["DSA-9999-5"]
     assert len(own.evidence) == 500
+
+
+def test_a_range_that_cannot_be_compared_does_not_hide_another_source(catalog: Catalog) -> None:
+    # an inverted range built by hand (parsers mark these unknown): that source is unknown, NVD still decides
+    f = one(catalog, vuln(bb("cve5:cna", lower="3.0", upper="2.0"), bb("nvd", upper="1.36.0")), "1.35.0")
+    assert (f.status, [m.origin for m in f.matched_by]) == (A, ["nvd"])
+    assert f.evidence == "BusyBox 1.35.0; version '1.35.0' not comparable with cve5:cna ranges"
+
+
+def test_components_after_one_outside_the_catalog_are_still_matched(catalog: Catalog) -> None:
+    stranger = Component(id=ComponentId("acme-rtos"), name="ACME RTOS", version="1.0", purl="pkg:generic/acme-rtos")
+    found = match_components([stranger, component(catalog, "busybox", "1.0")], [vuln(bb(upper="9.9"))], catalog)
+    assert [(f.component_id, f.status) for f in found] == [("busybox", A)]
+
+
+def test_a_component_is_found_by_its_catalog_id_first(catalog: Catalog) -> None:
+    c = Component(id=ComponentId("busybox"), name="bb-fork", version="1.0", purl="pkg:generic/bb-fork")
+    assert [f.component_id for f in match_components([c], [vuln(bb(upper="9.9"))], catalog)] == ["busybox"]
+
+
+def test_evidence_text_is_cut_at_80_characters(catalog: Catalog) -> None:
+    long_text = Evidence(EvidenceMethod.MARKER_STRING, 0.5, "x" * 100)
+    c = replace(component(catalog, "busybox", "1.0"), evidence=(long_text,))
+    (f,) = match_components([c], [vuln(bb(upper="9.9"))], catalog)
+    assert f.evidence == f"marker-string {'x' * 80!r}"
+
+
+def test_a_name_two_entries_share_is_attributed_as_the_catalog_does(catalog: Catalog) -> None:
+    cat = _cat(catalog, ("first-co", "Shared Lib"), ("second-co", "Shared Lib"))
+    assert cat.by_name("shared lib") is not None and cat.by_name("shared lib").id == "first-co"  # type: ignore[union-attr]
+    v = vuln(AffectedRange(origin="cve5:cna", unknown=True), description="Shared Lib overflows")
+    assert sorted(build_index([v], cat).by_entry) == ["first-co"]
