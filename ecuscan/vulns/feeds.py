@@ -1,11 +1,11 @@
-"""Feed parsers (CVE JSON 5, NVD CVE API 2.0, OSV) and the offline import into the store.
+"""The offline import of vulnerability feeds into the store.
 
-Each parser turns one raw record (a parsed JSON object) into a :class:`Vulnerability`
-and raises :class:`FeedError` naming the record when it is not one. The importer walks
-files, directories and zips (the CVE list release zip, OSV ecosystem zips), recognises
-each document's format, stores raw records through :meth:`Store.put_vuln_record` (so a
-newer ``modified`` replaces an older one and a repeated import changes nothing) and
-reports bad records without stopping.
+The feed formats (CVE JSON 5, NVD CVE API 2.0, OSV ...) are registered in
+:mod:`ecuscan.vulns.formats`: each recognises its documents, keys and parses its records.
+The importer walks files, directories and zips (the CVE list release zip, OSV ecosystem
+zips), asks the registry for each document's records, stores raw records through
+:meth:`Store.put_vuln_record` (so a newer ``modified`` replaces an older one and a repeated
+import changes nothing) and reports bad records without stopping.
 """
 
 from __future__ import annotations
@@ -15,38 +15,20 @@ import json
 import os
 import stat
 import zipfile
-from collections.abc import Iterator, Mapping
-from datetime import UTC, datetime
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 from ..errors import FeedError, LimitExceeded
 from ..limits import DEFAULT_LIMITS, Limits
 from ..store import Store
-from . import parsers
 from .distro import family_of_ecosystem
+from .formats import normalize_timestamp, parse_record, record_key, split_document
 from .records import ImportIssue, ImportReport
 
-SOURCES = ("cve5", "nvd", "osv")
-
-
-def normalize_timestamp(value: Any) -> str:
-    """An ISO 8601 timestamp in one sortable UTC form; naive times are taken as UTC.
-
-    >>> normalize_timestamp("2023-10-18T03:52:00.816Z")
-    '2023-10-18T03:52:00.816000Z'
-    >>> normalize_timestamp("2022-12-13T00:00:00")
-    '2022-12-13T00:00:00.000000Z'
-    """
-    if not isinstance(value, str) or not value:
-        raise ValueError("missing timestamp")
-    text = value.strip()
-    if text.endswith("Z"):
-        text = text[:-1] + "+00:00"
-    dt = datetime.fromisoformat(text)
-    if dt.tzinfo is None:
-        dt = dt.replace(tzinfo=UTC)
-    return dt.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+# re-exported: importers of ecuscan.vulns.feeds (the fuzz harness, VEX) use these names from here
+__all__ = ["check_depth", "import_feeds", "normalize_timestamp", "open_regular", "parse_json", "parse_record",
+           "read_regular_file", "record_key", "split_document"]
 
 
 def _kind(mode: int) -> str:
@@ -121,64 +103,6 @@ def parse_json(data: bytes, source: str, limits: Limits = DEFAULT_LIMITS) -> Any
     return doc
 
 
-def split_document(doc: Any, source: str) -> Iterator[tuple[str, Any]]:
-    """Yield ``(format, raw record)`` for every record a feed document holds.
-
-    Recognised: a CVE 5 record, a CVE 5 bundle (``{"cves": [...]}``), an NVD API 2.0
-    response (``vulnerabilities[].cve``), an NVD feed file (``cve_items``), a single NVD
-    ``cve`` object, an OSV record, and a JSON list of any of these.
-    """
-    if isinstance(doc, list):
-        for item in doc:
-            yield from split_document(item, source)
-        return
-    if not isinstance(doc, Mapping):
-        raise FeedError("not a vulnerability record (JSON object expected)", source=source)
-    if doc.get("dataType") == "CVE_RECORD" or ("cveMetadata" in doc and "containers" in doc):
-        yield "cve5", doc
-    elif isinstance(doc.get("cves"), list):
-        for item in doc["cves"]:
-            yield "cve5", item
-    elif isinstance(doc.get("vulnerabilities"), list) and doc.get("format", "NVD_CVE") == "NVD_CVE":
-        for item in doc["vulnerabilities"]:
-            yield "nvd", item.get("cve") if isinstance(item, Mapping) else item
-    elif isinstance(doc.get("cve_items"), list):
-        for item in doc["cve_items"]:
-            yield "nvd", item
-    elif "configurations" in doc or ("sourceIdentifier" in doc and "lastModified" in doc):
-        yield "nvd", doc
-    elif isinstance(doc.get("cve"), Mapping) and "id" in doc["cve"]:
-        yield "nvd", doc["cve"]
-    elif "id" in doc and "modified" in doc and ("affected" in doc or "schema_version" in doc):
-        yield "osv", doc
-    else:
-        raise FeedError("unrecognised feed document (not CVE JSON 5, NVD API 2.0 or OSV)", source=source)
-
-
-def record_key(fmt: str, raw: Any) -> tuple[str, str]:
-    """``(record id, normalized modified)`` of a raw record, or :class:`FeedError`."""
-    if not isinstance(raw, Mapping):
-        raise FeedError("record is not a JSON object")
-    try:
-        if fmt == "cve5":
-            meta = raw["cveMetadata"]
-            rid = meta["cveId"]
-            mod = meta.get("dateUpdated") or meta.get("datePublished") or meta.get("dateReserved")
-        elif fmt == "nvd":
-            rid = raw["id"]
-            mod = raw.get("lastModified") or raw.get("published")
-        else:
-            rid = raw["id"]
-            mod = raw.get("modified")
-        if not isinstance(rid, str) or not rid or len(rid) > 90:
-            raise FeedError(f"bad record id {rid!r}")
-        return rid, normalize_timestamp(mod)
-    except (KeyError, TypeError) as exc:
-        raise FeedError(f"missing field {exc}") from exc
-    except ValueError as exc:
-        raise FeedError(f"bad modified date: {exc}") from exc
-
-
 class _Importer:
     def __init__(self, store: Store, limits: Limits) -> None:
         self.store = store
@@ -215,7 +139,7 @@ class _Importer:
         rid: str | None = raw.get("id") if isinstance(raw, Mapping) and isinstance(raw.get("id"), str) else None
         try:
             rid, modified = record_key(fmt, raw)
-            parsed = parsers.parse_record(fmt, raw)  # validate: a record that cannot be parsed is not stored
+            parsed = parse_record(fmt, raw)  # validate: a record that cannot be parsed is not stored
         except FeedError as exc:
             self.issue(name, rid, exc.message)
             return

@@ -36,7 +36,7 @@ from ..errors import FeedError
 from ..model import Component, PackageRef, ScanResult
 from ..store import Store
 from .distro import CVE_ID_RE, Advisory, DistroIndex, DistroVerdict, judge
-from .parsers import parse_record
+from .formats import parse_record
 from .ranges import contains
 from .records import (
     FIXED_BY_DISTRIBUTION,

@@ -69,7 +69,9 @@ def release_key(text: str) -> _Key:
     True
     >>> release_key("3.0.0-rc1") < release_key("3.0.0") < release_key("3.0.0.1")
     True
-    >>> release_key("1.0.2") < release_key("1.0.2h") < release_key("1.0.3")
+    >>> release_key("1.0.2") < release_key("1.0.2a") < release_key("1.0.2h") < release_key("1.0.3")
+    True
+    >>> release_key("1.0.1o") < release_key("1.0.1p") < release_key("1.0.1q")
     True
     """
     s = text.strip().lower()
@@ -88,12 +90,14 @@ def release_key(text: str) -> _Key:
             word = m.group(2)
             attached = prev_num and m.start() == prev_end
             followed_by_digit = m.end() < len(s) and s[m.end()].isdigit()
-            if word in _PRE_WORDS:
-                parts.append((_PRE, _PRE_WORDS[word], word))
-            elif word in _POST_WORDS:
-                parts.append((_POST, 0, word))
-            elif attached and len(word) == 1 and not followed_by_digit:
+            if attached and len(word) == 1 and not followed_by_digit:
+                # a letter release (OpenSSL 1.0.2a, 1.0.1p) even when the letter is also a
+                # pre/post word: "a1" is an alpha, a bare "a" after the number is not
                 parts.append((_LETTER, ord(word), word))
+            elif word in _PRE_WORDS:
+                parts.append((_PRE, _PRE_WORDS[word], ""))  # "a1" == "alpha1"
+            elif word in _POST_WORDS:
+                parts.append((_POST, 0, ""))  # "pl1" == "patch1"
             else:
                 parts.append((_PRE, -2, word))
             prev_num = False
@@ -219,6 +223,13 @@ def to_version_range(rng: AffectedRange) -> ReleaseVersionRange | None:
                 return None
             constraints.append(VersionConstraint(comparator="=", version=v))
         else:
+            if rng.lower is not None and rng.upper is not None and release_key(rng.lower) == release_key(rng.upper):
+                # [x, x] is the one version x (range_problem refused the other empty forms); as
+                # ">=x|<=x" the vers algorithm would read "from x on or up to x": every version
+                v = parse_version(rng.lower)
+                if v is None:
+                    return None
+                return ReleaseVersionRange(constraints=(VersionConstraint(comparator="=", version=v),))
             if rng.lower is not None:
                 lo = parse_version(rng.lower)
                 if lo is None:
