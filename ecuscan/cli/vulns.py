@@ -219,11 +219,12 @@ def _print_tables(findings: list[Finding], impact: object, topo: Topology, n_vul
         tri = f.suppressed_by or f.triage
         rows.append([safe(f.vuln_id), f.severity.value if f.severity else "?", f.status.value
                      + (" \\[kev]" if f.kev else ""), safe(f.component_purl, 300), safe(f.firmware_path or "—", 300),
-                     safe(f"{f.rule}: {f.decision or '; '.join(f'{m.range} ({m.key})' for m in f.matched_by)}", 400),
+                     safe("; ".join(f"{m.range} ({m.key})" for m in f.matched_by) or "—", 400),
+                     safe(f"{f.rule}: {f.decision}" if f.decision else f.rule, 400),
                      safe(f"{'suppressed: ' if f.suppressed_by else ''}{tri.status.value} "
                           f"{tri.justification or ''}", 300) if tri else ""])
     print_table(out, [Col("vulnerability", key=True), Col("severity"), Col("status"), Col("component", key=True),
-                      Col("firmware", key=True), Col("decided by"), Col("triage")], rows,
+                      Col("firmware", key=True), Col("matched by"), Col("decided by"), Col("triage")], rows,
                 title=f"{len(findings)} finding(s) ({n_vulns} records, {n_images} images)")
     if impact.by_ecu or impact.by_vehicle or impact.by_supplier:
         rows2 = []
