@@ -200,7 +200,7 @@ def _header(mv: memoryview, size: int) -> _Header:
                    phoff=phoff, phnum=phnum, shoff=shoff, shnum=shnum)
 
 
-class _Feed(io.RawIOBase):
+class _Feed(BufferStream):
     """What LIEF reads the file from: one ``readinto`` of the whole buffer into LIEF's own copy.
 
     The copy is made in chunks; after each chunk of an ``mmap`` its pages are dropped from this
@@ -209,49 +209,22 @@ class _Feed(io.RawIOBase):
     """
 
     def __init__(self, data: Buffer) -> None:
-        super().__init__()
+        super().__init__(data)
         self._data = data
-        self._mv = as_view(data)
-        self._pos = 0
-
-    def readable(self) -> bool:
-        """Always true."""
-        return True
-
-    def seekable(self) -> bool:
-        """Always true."""
-        return True
-
-    def tell(self) -> int:
-        """Current position."""
-        return self._pos
-
-    def seek(self, pos: int, whence: int = io.SEEK_SET) -> int:
-        """Move the position."""
-        base = {io.SEEK_SET: 0, io.SEEK_CUR: self._pos, io.SEEK_END: len(self._mv)}[whence]
-        self._pos = max(0, base + pos)
-        return self._pos
 
     def readinto(self, buf: Any) -> int:
         """Copy from the current position into ``buf``, chunk by chunk."""
         out = memoryview(buf).cast("B")
         end = min(len(self._mv), self._pos + len(out))
         start = self._pos
+        if start >= end:
+            return 0
         for pos in range(start, end, _FEED_CHUNK):
             stop = min(end, pos + _FEED_CHUNK)
             out[pos - start:stop - start] = self._mv[pos:stop]
             _drop_pages(self._data, pos, stop - pos)
         self._pos = end
         return end - start
-
-    def close(self) -> None:
-        """Release the view of the buffer."""
-        if not self.closed:
-            try:
-                self._mv.release()
-            except BufferError:
-                pass
-        super().close()
 
 
 def _drop_pages(data: Buffer, start: int, length: int) -> None:
