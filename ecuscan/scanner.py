@@ -53,9 +53,11 @@ if TYPE_CHECKING:
     from .identify.packages import PackageIndex
 
 
-#: What an analysis depends on, besides the bytes: the catalog data and the analysing code.
+#: What an analysis depends on, besides the bytes: the catalog data and every module whose code
+#: shapes a stored result (tests/test_cache_key.py checks that each module an analysis loads is
+#: here or is known not to shape results).
 _ANALYSIS_SOURCES = ("data", "catalog.py", "limits.py", "identify", "formats", "provenance", "scanner.py",
-                     "identity.py")
+                     "identity.py", "model.py", "textsafe.py", "vulns/distro.py", "vulns/records.py")
 
 
 @lru_cache(maxsize=1)

@@ -107,6 +107,8 @@ def encode(codec: Codec, text: str) -> bytes:
     b' &'
     >>> decode(Codec.ASCII, encode(Codec.ASCII, "SN-1"))
     'SN-1'
+    >>> encode(Codec.ASCII, "Ü")
+    b'\\xc3\\x9c'
     """
     if codec is Codec.RAW:
         try:
@@ -120,7 +122,9 @@ def encode(codec: Codec, text: str) -> bytes:
         if len(text) % 2 or (text and not text.isdigit()):
             raise DidDecodeError(f"{text!r} is not an even number of decimal digits")
         return bytes(int(text[i]) << 4 | int(text[i + 1]) for i in range(0, len(text), 2))
-    return text.encode("ascii", errors="strict")
+    # ASCII DIDs: text outside ASCII is sent as the UTF-8 bytes an ECU storing it would hold (the
+    # reader shows them as \xNN escapes), never a reason for the simulated ECU to fall silent
+    return text.encode("utf-8")
 
 
 def normalize_expected(codec: Codec, text: str) -> str:

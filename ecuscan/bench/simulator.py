@@ -28,7 +28,7 @@ import can
 from ..errors import BenchError
 from . import obd
 from .busmodel import BusModel
-from .dids import encode
+from .dids import DidDecodeError, encode
 from .records import BenchTarget, CvnConfig, SecurityConfig
 
 FD_LENGTHS = (8, 12, 16, 20, 24, 32, 48, 64)
@@ -285,7 +285,11 @@ class _Ecu:
             if did not in self.values:
                 return b"\x7f\x22\x31"
             echoed = did ^ 0x0001 if self.spec.faults.wrong_did else did
-            out += echoed.to_bytes(2, "big") + encode(self.t.codec_for(did), self.values[did])
+            try:
+                value = encode(self.t.codec_for(did), self.values[did])
+            except (DidDecodeError, ValueError):  # a value its codec cannot carry: refused, the ECU stays up
+                return b"\x7f\x22\x31"
+            out += echoed.to_bytes(2, "big") + value
         return bytes(out)
 
     def read_obd(self, req: bytes) -> bytes:

@@ -129,3 +129,19 @@ def test_verify_with_an_unreadable_analysed_image_is_incomplete(tmp_path: Path) 
     assert doc["ecus"] == [{"ecu": "bcm", "verdict": "VERIFIED", "complete": True}]  # against the manifest only
     assert res.exit_code == 3 and doc["incomplete"][0]["stage"] == "scan"
     assert doc["incomplete"][0]["source"].endswith("gone.elf")
+
+
+def test_a_simulated_value_outside_ascii_keeps_every_ecu_answering(tmp_path: Path) -> None:
+    """A non-ASCII simulated DID value once killed the simulator thread: every simulated ECU fell silent."""
+    p = tmp_path / "bench.yaml"
+    p.write_text('ecus:\n'
+                 '  - id: bcm\n'
+                 '    bench: {tx_id: 0x7E0, rx_id: 0x7E8, expect: {F189: "2.4.1", F197: "BCM Ueberschall"},\n'
+                 '            simulate: {values: {F189: "2.4.1", F197: "BCM Überschall"}}}\n'
+                 '  - id: gw\n'
+                 '    bench: {tx_id: 0x7E1, rx_id: 0x7E9, expect: {F189: "1.0"}}\n', encoding="utf-8")
+    res = CliRunner().invoke(main, ["verify", str(p), "--simulate", "--p2", "0.5", "--json"])
+    doc = json.loads(res.stdout)
+    assert {e["ecu"]: e["verdict"] for e in doc["ecus"]} == {"bcm": "DRIFTED", "gw": "VERIFIED"}
+    assert doc["counts"] == {"MATCH": 2, "MISMATCH": 1}  # F197 answered (its UTF-8 bytes), not silent
+    assert res.exit_code == 1
