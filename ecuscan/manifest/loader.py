@@ -162,15 +162,19 @@ def _composer() -> type[yaml.SafeLoader]:
     return loader
 
 
+def _yaml_error(exc: Exception, source: str) -> ManifestError:
+    """A YAML parse error as a manifest error naming the line when the parser knows it."""
+    mark = getattr(exc, "problem_mark", None)
+    line = f"line {mark.line + 1}: " if mark is not None else ""
+    problem = getattr(exc, "problem", None) if mark is not None else None
+    return ManifestError(f"{line}invalid YAML: {problem or exc}", source=source)
+
+
 def _compose_yaml(text: str, source: str) -> yaml.Node:
     try:
         node = yaml.compose(text, Loader=_composer())
-    except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark
-        line = f"line {mark.line + 1}: " if mark is not None else ""
-        raise ManifestError(f"{line}invalid YAML: {exc.problem}", source=source) from exc
     except (yaml.YAMLError, RecursionError) as exc:
-        raise ManifestError(f"invalid YAML: {exc}", source=source) from exc
+        raise _yaml_error(exc, source) from exc
     if node is None:
         raise ManifestError("empty document", source=source)
     return node
@@ -196,12 +200,8 @@ def _fast_read(text: str, source: str, limits: Limits) -> Any:
         return _json_loads(text, source, limits)
     try:
         data = _EventBuilder(source, limits).build(yaml.parse(text, Loader=_composer()))
-    except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark
-        line = f"line {mark.line + 1}: " if mark is not None else ""
-        raise ManifestError(f"{line}invalid YAML: {exc.problem}", source=source) from exc
     except (yaml.YAMLError, RecursionError) as exc:
-        raise ManifestError(f"invalid YAML: {exc}", source=source) from exc
+        raise _yaml_error(exc, source) from exc
     if data is None:
         raise ManifestError("empty document", source=source)
     return data
