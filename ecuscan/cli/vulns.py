@@ -69,7 +69,7 @@ def import_cmd(paths: tuple[Path, ...], allow_incomplete: bool, store_url: str |
 
 def _scan_manifest(manifest_path: Path, store: Store) -> tuple[list[ScanResult], Topology, list[str]]:
     from ..graph.inputs import scan_firmware
-    from ..graph.manifest import load_manifest
+    from ..manifest import load_manifest
 
     manifest = load_manifest(manifest_path)
     scans = scan_firmware(manifest, store=store)

@@ -79,6 +79,16 @@ class UnpackBudget:
     members: int = 0
     bytes: int = 0
 
+    def take(self, size: int, limits: Limits, path: str) -> None:
+        """Count one more member of ``size`` bytes; :class:`LimitExceeded` past ``limits.max_members``
+        or ``limits.max_unpacked_bytes`` for the whole tree."""
+        self.members += 1
+        self.bytes += size
+        if self.members > limits.max_members:
+            raise LimitExceeded(f"more than max_members={limits.max_members} members", source=path)
+        if self.bytes > limits.max_unpacked_bytes:
+            raise LimitExceeded(f"more than max_unpacked_bytes={limits.max_unpacked_bytes} unpacked", source=path)
+
 
 class _Counting:
     """Wraps a decompressor: raises LimitExceeded once more than ``limit`` bytes came out."""
@@ -161,13 +171,7 @@ class _Walker:
             self.skip(name, f"more than max_member_bytes={self.limits.max_member_bytes}")
             return None
         self.decoded.charge(len(data), self.path, f"member {printable(name, 200)}")
-        self.budget.members += 1
-        self.budget.bytes += len(data)
-        if self.budget.members > self.limits.max_members:
-            raise LimitExceeded(f"more than max_members={self.limits.max_members} members", source=self.path)
-        if self.budget.bytes > self.limits.max_unpacked_bytes:
-            raise LimitExceeded(f"more than max_unpacked_bytes={self.limits.max_unpacked_bytes} unpacked",
-                                source=self.path)
+        self.budget.take(len(data), self.limits, self.path)
         return Member(path=f"{self.path}!/{name}", name=name, data=bytes(data),
                       mode=stat.S_IMODE(mode) if mode is not None else None)
 

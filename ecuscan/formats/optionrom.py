@@ -168,11 +168,7 @@ def iter_optionrom_members(data: Buffer, path: str, *, limits: Limits = DEFAULT_
     if len(images) == 1 and images[0].payload_offset == 0 and len(images[0].payload) == len(as_view(data)):
         return
     for img in images:
-        budget.members += 1
-        budget.bytes += len(img.payload)
-        if budget.members > limits.max_members or budget.bytes > limits.max_unpacked_bytes:
-            raise LimitExceeded("more members or unpacked bytes than max_members/max_unpacked_bytes allow",
-                                source=path)
+        budget.take(len(img.payload), limits, path)
         yield Member(path=f"{path}!/{img.name}", name=img.name, data=img.payload)
 
 

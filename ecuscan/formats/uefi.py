@@ -395,9 +395,16 @@ def _compressed(w: _Walk, body: memoryview, file_pos: int | None, where: str, gu
     except Exception as exc:  # the C decompressor's errors, a lying header: a corrupt section
         w.note("uefi-decompress-failed", f"{where}/{guid}: EFI-compressed section: {exc}", file_pos)
         return
+    yield from _decoded(w, out, "EFI/Tiano", file_pos, where, guid, depth, info)
+
+
+def _decoded(w: _Walk, out: bytes | None, label: str, file_pos: int | None, where: str, guid: str, depth: int,
+             info: dict[str, str]) -> Iterator[Leaf]:
+    """The sections inside a decompressed payload, charged to the budget; ``None`` (no
+    decompressor for the format) is a diagnostic saying the contents were not scanned."""
     if out is None:
-        w.note("uefi-compression-unsupported", f"{where}/{guid}: EFI/Tiano-compressed section not "
-               "decompressed (install uefi-firmware); its contents were not scanned", file_pos)
+        w.note("uefi-compression-unsupported", f"{where}/{guid}: {label}-compressed section not decompressed "
+               "(install uefi-firmware); its contents were not scanned", file_pos)
         return
     w.charge(len(out))
     yield from _sections(w, memoryview(out), None, where, guid, depth + 1, info)
@@ -434,12 +441,7 @@ def _guided(w: _Walk, section: memoryview, hsize: int, file_pos: int | None, whe
     except Exception as exc:  # lzma.LZMAError, the C decompressor's errors: a corrupt section
         w.note("uefi-decompress-failed", f"{where}/{guid}: {kind} section: {type(exc).__name__}: {exc}", file_pos)
         return
-    if out is None:
-        w.note("uefi-compression-unsupported", f"{where}/{guid}: Tiano-compressed section not decompressed "
-               "(install uefi-firmware); its contents were not scanned", file_pos)
-        return
-    w.charge(len(out))
-    yield from _sections(w, memoryview(out), None, where, guid, depth + 1, info)
+    yield from _decoded(w, out, "Tiano", file_pos, where, guid, depth, info)
 
 
 def load_uefi(data: Buffer, path: str, *, limits: Limits = DEFAULT_LIMITS) -> Image:
@@ -503,11 +505,7 @@ def iter_uefi_members(data: Buffer, path: str, *, limits: Limits = DEFAULT_LIMIT
             if skipped is not None:
                 skipped.append(Skipped(f"{path}!/{leaf.name}", f"more than max_member_bytes={limits.max_member_bytes}"))
             continue
-        budget.members += 1
-        budget.bytes += len(leaf.data)
-        if budget.members > limits.max_members or budget.bytes > limits.max_unpacked_bytes:
-            raise LimitExceeded("more members or unpacked bytes than max_members/max_unpacked_bytes allow",
-                                source=path)
+        budget.take(len(leaf.data), limits, path)
         yield Member(path=f"{path}!/{leaf.name}", name=leaf.name, data=leaf.data)
     if skipped is not None:
         for d in notes:

@@ -12,8 +12,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..errors import GraphError
+from ..manifest import Manifest
 from .build import NodeKind, SupplyGraph, kind_of, node_id
-from .manifest import Manifest
 from .queries import supplier_chain
 
 #: Most supplier nodes expanded in one provenance tree (diamonds are expanded once).

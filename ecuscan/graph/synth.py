@@ -13,9 +13,9 @@ import hashlib
 import random
 from dataclasses import dataclass
 
+from ..manifest import Ecu, FirmwareRef, Manifest, Supplier, Vehicle
 from ..model import Component, ComponentId, Evidence, EvidenceMethod, ImageFormat, Provenance, ScanResult, Sha256
 from .build import SupplyGraph, build_graph
-from .manifest import Ecu, FirmwareRef, Manifest, Supplier, Vehicle
 
 
 @dataclass(frozen=True)

@@ -412,13 +412,19 @@ def _check_schema(data: Any, ctx: _Ctx) -> None:
         raise ManifestError("\n".join(msgs) + more) from (first if isinstance(first, Exception) else None)
 
 
-def _suppliers(data: Sequence[Mapping[str, Any]], ctx: _Ctx) -> tuple[Supplier, ...]:
-    suppliers: list[Supplier] = []
+def _unique_ids(data: Sequence[Mapping[str, Any]], section: str, what: str, ctx: _Ctx) -> None:
+    """Refuse the first record of ``section`` whose id an earlier record already has."""
     seen: set[str] = set()
     for i, d in enumerate(data):
         if d["id"] in seen:
-            raise ctx.error(("suppliers", i, "id"), f"duplicate supplier id {d['id']!r}")
+            raise ctx.error((section, i, "id"), f"duplicate {what} id {d['id']!r}")
         seen.add(d["id"])
+
+
+def _suppliers(data: Sequence[Mapping[str, Any]], ctx: _Ctx) -> tuple[Supplier, ...]:
+    suppliers: list[Supplier] = []
+    _unique_ids(data, "suppliers", "supplier", ctx)
+    for i, d in enumerate(data):
         suppliers.append(Supplier(id=d["id"], name=d.get("name", d["id"]), tier=d["tier"],
                                   sources_from=tuple(d.get("sources_from", ())),
                                   provides=tuple(d.get("provides", ())), tisax=d.get("tisax"),
@@ -468,11 +474,8 @@ def _bench(b: Mapping[str, Any], p: JsonPath, ctx: _Ctx) -> BenchSpec:
 
 def _ecus(data: Sequence[Mapping[str, Any]], suppliers: Mapping[str, Supplier], ctx: _Ctx) -> tuple[Ecu, ...]:
     ecus: list[Ecu] = []
-    ids: set[str] = set()
+    _unique_ids(data, "ecus", "ECU", ctx)
     for i, e in enumerate(data):
-        if e["id"] in ids:
-            raise ctx.error(("ecus", i, "id"), f"duplicate ECU id {e['id']!r}")
-        ids.add(e["id"])
         if e["supplier"] not in suppliers:
             raise ctx.error(("ecus", i, "supplier"), f"unknown supplier {e['supplier']!r}")
         fws = tuple(_firmware(f, ("ecus", i, "firmware", j), ctx) for j, f in enumerate(e.get("firmware", ())))
@@ -485,11 +488,8 @@ def _ecus(data: Sequence[Mapping[str, Any]], suppliers: Mapping[str, Supplier], 
 
 def _vehicles(data: Sequence[Mapping[str, Any]], ecu_ids: Mapping[str, Any], ctx: _Ctx) -> tuple[Vehicle, ...]:
     vehicles: list[Vehicle] = []
-    ids: set[str] = set()
+    _unique_ids(data, "vehicles", "vehicle", ctx)
     for i, v in enumerate(data):
-        if v["id"] in ids:
-            raise ctx.error(("vehicles", i, "id"), f"duplicate vehicle id {v['id']!r}")
-        ids.add(v["id"])
         for j, eid in enumerate(v["ecus"]):
             if eid not in ecu_ids:
                 raise ctx.error(("vehicles", i, "ecus", j), f"unknown ECU {eid!r}")

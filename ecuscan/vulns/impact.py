@@ -3,7 +3,7 @@
 :func:`aggregate_impact` takes findings and a :class:`Topology` (which firmware runs on
 which ECU, which vehicles install which ECU, who delivered the ECU and who supplies whom)
 and needs nothing else, so it is testable alone. :func:`topology_from_manifest` builds
-the topology from a supply-chain manifest (:mod:`ecuscan.graph.manifest`).
+the topology from a supply-chain manifest (:mod:`ecuscan.manifest`).
 """
 
 from __future__ import annotations
@@ -149,7 +149,7 @@ def aggregate_impact(findings: Iterable[Finding], topo: Topology) -> ImpactRepor
 
 
 def topology_from_manifest(manifest: Any) -> Topology:
-    """A :class:`Topology` from an :class:`ecuscan.graph.manifest.Manifest`."""
+    """A :class:`Topology` from an :class:`ecuscan.manifest.Manifest`."""
     fw: dict[str, list[str]] = defaultdict(list)
     for e in manifest.ecus:
         for ref in e.firmware:

@@ -126,7 +126,7 @@ def test_simulate_and_discover_commands(tmp_path):
 def test_targets_from_manifest():
     from ecuscan.bench.records import Codec
     from ecuscan.bench.targets import targets_from_manifest
-    from ecuscan.graph.manifest import parse_manifest
+    from ecuscan.manifest import parse_manifest
 
     doc = {"schema": "ecuscan/manifest/v1", "name": "demo",
            "suppliers": [{"id": "acme", "name": "ACME", "tier": 1}],

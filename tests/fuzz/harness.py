@@ -425,7 +425,7 @@ def run_vex(data: bytes, work: Path) -> object:
 
 def run_manifest(data: bytes, work: Path) -> object:
     """Supply-chain manifest: YAML/JSON with line numbers, then schema and references."""
-    from ecuscan.graph.manifest import load_manifest
+    from ecuscan.manifest import load_manifest
 
     p = work / "fuzz.yaml"
     p.write_bytes(data)

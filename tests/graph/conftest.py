@@ -9,7 +9,7 @@ import pytest
 
 from ecuscan.catalog import Catalog, CatalogEntry
 from ecuscan.graph.build import SupplyGraph, build_graph
-from ecuscan.graph.manifest import Manifest, load_manifest
+from ecuscan.manifest import Manifest, load_manifest
 from ecuscan.model import (
     Component,
     ComponentId,

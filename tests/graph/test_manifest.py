@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from ecuscan.errors import ManifestError
-from ecuscan.graph.manifest import Addressing, Codec, load_manifest, manifest_schema
+from ecuscan.manifest import Addressing, Codec, load_manifest, manifest_schema
 
 from .conftest import GRAPHS
 

@@ -6,9 +6,9 @@ import pytest
 
 from ecuscan.errors import GraphError
 from ecuscan.graph.build import build_graph
-from ecuscan.graph.manifest import load_manifest
 from ecuscan.graph.provenance import diff_graphs, diff_manifests, provenance
 from ecuscan.graph.queries import concentration, exposure, impact, loss, undeclared_sources
+from ecuscan.manifest import load_manifest
 from ecuscan.model import Relation
 
 from .conftest import GRAPHS, catalog, comp, scan, small_inputs

@@ -9,8 +9,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from ecuscan.graph.build import build_graph
-from ecuscan.graph.manifest import load_manifest
 from ecuscan.graph.queries import impact
+from ecuscan.manifest import load_manifest
 
 from .conftest import catalog, comp, scan
 from .oracle import shortest_sourcing_distance
