@@ -14,7 +14,7 @@ from ..store import Store
 from ..vulns.distro import DistroIndex
 from ..vulns.feeds import import_feeds
 from ..vulns.impact import Topology, aggregate_impact, topology_from_manifest
-from ..vulns.match import build_index, iter_matches, load_vulnerabilities_checked
+from ..vulns.match import load_vulnerabilities_checked, match_scan_results
 from ..vulns.records import Finding, FindingStatus, Severity, VexStatement
 from ..vulns.sarif import to_sarif
 from ..vulns.vex import apply_vex, load_vex, to_cyclonedx, to_openvex
@@ -142,12 +142,8 @@ def match_cmd(manifest: Path | None, vex_files: tuple[Path, ...], sarif_file: Pa
             results, topo = list(store.results()), Topology()
     if not vulns:
         err.print("[yellow]warning:[/] no vulnerability records in the store (run 'ecuscan vulns import')")
-    index = build_index(vulns, catalog)
     distro = DistroIndex(vulns)
-    findings: list[Finding] = []
-    for r in results:
-        findings.extend(iter_matches(r.contained(), index, catalog, firmware_sha256=r.sha256, firmware_path=r.path,
-                                     distro=distro, default_distro=default_distro))
+    findings = match_scan_results(results, vulns, catalog, default_distro=default_distro, distro=distro)
     statements: list[VexStatement] = []
     unresolved: list[str] = []
     for v in vex_files:

@@ -352,11 +352,15 @@ def match_components(components: Iterable[Component], vulns: Iterable[Vulnerabil
 
 
 def match_scan_results(results: Iterable[ScanResult], vulns: Iterable[Vulnerability],
-                       catalog: Catalog, *, default_distro: str | None = None) -> list[Finding]:
-    """Match the contained components of every scan result; findings carry the firmware."""
+                       catalog: Catalog, *, default_distro: str | None = None,
+                       distro: DistroIndex | None = None) -> list[Finding]:
+    """Match the contained components of every scan result; findings carry the firmware.
+
+    ``distro`` is the distribution-advisory index of ``vulns`` when the caller already built it."""
     vulns = list(vulns)
     index = build_index(vulns, catalog)
-    distro = DistroIndex(vulns)
+    if distro is None:
+        distro = DistroIndex(vulns)
     out: list[Finding] = []
     for r in results:
         out.extend(iter_matches(r.contained(), index, catalog, firmware_sha256=r.sha256, firmware_path=r.path,
