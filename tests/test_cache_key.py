@@ -8,18 +8,19 @@ import subprocess
 import sys
 from pathlib import Path
 
-from ecuscan import scanner
+from ecuscan.scan import cache
 
 ROOT = Path(__file__).resolve().parent.parent
 FIRMWARE = ROOT / "firmware"
 
 #: Modules an analysis loads that do not decide what is stored: package roots, errors, the file
 #: opening guard, the worker pool, the store itself.
-NOT_SHAPING = {"ecuscan", "ecuscan.vulns", "ecuscan.errors", "ecuscan.safeio", "ecuscan.executors", "ecuscan.store"}
+NOT_SHAPING = {"ecuscan", "ecuscan.vulns", "ecuscan.errors", "ecuscan.safeio", "ecuscan.scan", "ecuscan.scan.executors",
+               "ecuscan.store"}
 
 PROBE = """
 import json, sys
-from ecuscan.scanner import Scanner
+from ecuscan.scan.pipeline import Scanner
 paths = sys.argv[1:]
 out = list(Scanner(None).scan_paths(paths))
 assert all(hasattr(o, "components") for o in out), out
@@ -30,7 +31,7 @@ print(json.dumps(sorted(m for m in sys.modules if m.startswith("ecuscan"))))
 def _covered(module: str) -> bool:
     rel = module.removeprefix("ecuscan.").replace(".", "/")
     return any(rel == src.removesuffix(".py") or rel.startswith(src.rstrip("/") + "/")
-               for src in scanner._ANALYSIS_SOURCES)
+               for src in cache.ANALYSIS_SOURCES)
 
 
 def test_every_module_an_analysis_loads_is_in_the_cache_key() -> None:
@@ -43,7 +44,7 @@ def test_every_module_an_analysis_loads_is_in_the_cache_key() -> None:
     assert not missing, f"modules that shape a stored analysis but are not in the cache key: {missing}"
 
 
-KEY = "from ecuscan.scanner import scanner_version; print(scanner_version())"
+KEY = "from ecuscan.scan.cache import scanner_version; print(scanner_version())"
 
 
 def test_the_key_changes_with_the_data_and_code_it_covers(tmp_path: Path) -> None:

@@ -12,9 +12,10 @@ from pathlib import Path
 
 import pytest
 
-from ecuscan.executors import LocalPool, auto_workers, run_windowed
 from ecuscan.model import ScanFailure, ScanResult
-from ecuscan.scanner import JOBS_AUTO, Scanner, ScanOptions
+from ecuscan.scan.executors import LocalPool, auto_workers, run_windowed
+from ecuscan.scan.options import JOBS_AUTO, ScanOptions
+from ecuscan.scan.pipeline import Scanner
 
 sys.path.insert(0, str(Path(__file__).parent))
 from scan_images import make_images
@@ -92,17 +93,17 @@ def _by_path(outcomes: list[object]) -> dict[str, dict[str, object]]:
 
 
 def test_jobs_auto_gives_the_one_process_results(images: list[Path], monkeypatch: pytest.MonkeyPatch) -> None:
-    import ecuscan.executors
+    import ecuscan.scan.executors
 
-    monkeypatch.setattr(ecuscan.executors, "available_cpus", lambda: 2)  # a pool even on a 1-CPU runner
+    monkeypatch.setattr(ecuscan.scan.executors, "available_cpus", lambda: 2)  # a pool even on a 1-CPU runner
     used: list[int] = []
-    real = ecuscan.executors.LocalPool.__init__
+    real = ecuscan.scan.executors.LocalPool.__init__
 
     def spy(self: LocalPool, workers: int, *args: object) -> None:
         used.append(workers)
         real(self, workers, *args)  # type: ignore[arg-type]
 
-    monkeypatch.setattr(ecuscan.executors.LocalPool, "__init__", spy)
+    monkeypatch.setattr(ecuscan.scan.executors.LocalPool, "__init__", spy)
     one = list(Scanner(None, options=ScanOptions(use_cache=False, jobs=1)).scan_paths([images[0].parent]))
     auto = list(Scanner(None, options=ScanOptions(use_cache=False, jobs=JOBS_AUTO)).scan_paths([images[0].parent]))
     assert used == [2], "40 files with --jobs auto on 2 CPUs should use a pool of 2"

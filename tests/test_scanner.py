@@ -11,7 +11,8 @@ from click.testing import CliRunner
 
 from ecuscan.cli import main
 from ecuscan.model import EvidenceMethod, ScanFailure, ScanOutcome, ScanResult
-from ecuscan.scanner import Scanner, ScanOptions
+from ecuscan.scan.options import ScanOptions
+from ecuscan.scan.pipeline import Scanner
 from ecuscan.store import Store
 
 ZLIB_BANNER = b"\x00\x00 inflate 1.2.13 Copyright 1995-2022 Mark Adler \x00"

@@ -11,7 +11,8 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from ..inventory import files_with_findings, inventory
 from ..model import ScanFailure, ScanOutcome, ScanResult, Severity
-from ..scanner import JOBS_AUTO, Scanner, ScanOptions
+from ..scan.options import JOBS_AUTO, ScanOptions
+from ..scan.pipeline import Scanner
 from ..store import Store
 from .common import (
     EXIT_FINDINGS,
@@ -153,7 +154,7 @@ def command(paths: tuple[str, ...], store_url: str | None, as_json: bool, no_cac
     if dask_spec is not None and jobs > 1:
         raise click.UsageError("--dask and --jobs are alternatives: the dask cluster has its own workers")
     if dask_spec is not None:
-        from ..distributed import parse_spec
+        from ..scan.dask import parse_spec
 
         parse_spec(dask_spec)  # a malformed spec is a usage error before anything is scanned
     options = ScanOptions(base_address=parse_int(base_address), use_cache=not no_cache, jobs=jobs, dask=dask_spec,

@@ -14,7 +14,8 @@ import pytest
 
 from ecuscan.catalog import load_catalog
 from ecuscan.limits import Limits
-from ecuscan.scanner import ScanOptions, analyze_bytes
+from ecuscan.scan.analysis import analyze_bytes
+from ecuscan.scan.options import ScanOptions
 
 from .runner import GiB, MiB, assert_clean_failure, run_cli, store_env
 from .zips import build_zip, zeros_deflated

@@ -1,0 +1,274 @@
+"""The scan pipeline: paths in, :class:`ScanOutcome` values out, results kept in the store.
+
+The :class:`Scanner` is *handed* its collaborators (store, catalog, limits, observer). It expands
+paths into files, looks results up in the store, hands the rest to an executor (in process, a
+local process pool, or a dask cluster: :mod:`ecuscan.scan.executors`, :mod:`ecuscan.scan.dask`)
+that runs :func:`~ecuscan.scan.analysis.analyze_path`, writes what comes back to the store in
+batches, and adds the package metadata of each scanned directory tree. A bad input becomes a
+:class:`ScanFailure` value and the batch goes on.
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+import time
+from collections.abc import Iterable, Iterator, Sequence
+from concurrent.futures import Future
+from pathlib import Path
+from typing import Protocol
+
+from ..catalog import Catalog, load_catalog
+from ..limits import Limits
+from ..model import ScanFailure, ScanOutcome, ScanResult, Sha256
+from ..safeio import NotRegularFile, WalkError, walk_files
+from ..store import Store
+from .analysis import analyze_path, preload, scan_task
+from .cache import sha256_file
+from .options import JOBS_AUTO, ScanOptions
+from .packages import apply_packages, tree_package_index
+
+
+class ScanObserver(Protocol):
+    """Progress callbacks; the CLI passes one that drives a progress bar."""
+
+    def planned(self, total: int) -> None:
+        """``total`` files are about to be scanned."""
+
+    def finished(self, outcome: ScanOutcome, cached: bool) -> None:
+        """One top-level file is done (``cached``: it came from the store)."""
+
+
+
+
+def expand_paths(paths: Iterable[str | os.PathLike[str]], limits: Limits) -> Iterator[tuple[str, str | None]]:
+    """Files to scan: each given file, and every regular file below each given directory.
+
+    Yields ``(file, tree_root)``; symlinks are not followed; the walk has no recursion (a tree
+    10,000 directories deep is walked like any other). A directory that cannot be listed is
+    yielded itself, so that scanning it reports why. Bounded by ``limits.max_members`` per
+    directory tree.
+    """
+    for raw in paths:
+        p = Path(raw)
+        if p.is_dir():
+            count = 0
+            errors: list[WalkError] = []
+            for fp in walk_files(str(p), errors):
+                count += 1
+                if count > limits.max_members:
+                    return
+                yield fp, str(p)
+            for e in errors[:limits.max_items_per_kind]:
+                yield e.path, str(p)
+        else:
+            yield str(p), None
+
+
+
+
+class Scanner:
+    """Scans batches of paths, using and filling the store.
+
+    >>> Scanner(store=None).options.jobs
+    1
+    """
+
+    def __init__(self, store: Store | None, *, catalog: Catalog | None = None,
+                 options: ScanOptions | None = None, observer: ScanObserver | None = None) -> None:
+        self.store = store
+        self.catalog = catalog or load_catalog()
+        self.options = options or ScanOptions()
+        self.observer = observer
+        self._unsaved: list[ScanResult] = []  # written to the store in batches (see _save)
+        self._unsaved_paths: list[tuple[str, str]] = []
+        self._saved_at = time.monotonic()
+
+    #: Most results written to the store per transaction ...
+    SAVE_BATCH = 512
+    #: ... and the longest a result waits for its transaction: a killed scan loses at most this
+    #: much work, and a slow scan still fills the store as it goes.
+    SAVE_SECONDS = 1.0
+
+    def _save(self, force: bool = False) -> None:
+        """Write the results analysed since the last write in one transaction: when a batch is
+        full or has waited ``SAVE_SECONDS``, or ``force`` (at the end of a scan)."""
+        if self.store is None or not (self._unsaved or self._unsaved_paths):
+            return
+        if (force or len(self._unsaved) + len(self._unsaved_paths) >= self.SAVE_BATCH
+                or time.monotonic() - self._saved_at >= self.SAVE_SECONDS):
+            results, paths = self._unsaved, self._unsaved_paths
+            self._unsaved, self._unsaved_paths = [], []
+            self.store.put_many(results, paths)
+            self._saved_at = time.monotonic()
+
+    def scan_file(self, path: str | os.PathLike[str]) -> list[ScanResult] | ScanFailure:
+        """Scan one file (cached when possible); returns its results or a failure."""
+        outcomes = list(self._scan([(str(path), None)]))
+        results = [o for o in outcomes if isinstance(o, ScanResult)]
+        failures = [o for o in outcomes if isinstance(o, ScanFailure)]
+        return failures[0] if failures and not results else results
+
+    def scan_paths(self, paths: Iterable[str | os.PathLike[str]]) -> Iterator[ScanOutcome]:
+        """Scan files and directory trees; yields one outcome per top-level file, then its members."""
+        items = list(expand_paths(paths, self.options.limits))
+        if self.observer:
+            self.observer.planned(len(items))
+        yield from self._scan(items)
+
+    def _cached(self, path: str) -> tuple[Sha256 | None, list[ScanResult] | None, str | None]:
+        try:
+            sha = sha256_file(Path(path))
+        except OSError as exc:
+            return None, None, f"cannot read: {exc.strerror or exc}"
+        except NotRegularFile as exc:
+            return None, None, exc.message
+        if self.store is None or not self.options.use_cache:
+            return sha, None, None
+        # the analysis of these bytes as a file of their own: one stored as a container's member
+        # carries that container's path, parent and package evidence and is no answer here
+        top = self.store.get_analysis(sha, self.options.result_version(), path)
+        return sha, ([top] if top is not None else None), None
+
+    def _record(self, results: list[ScanResult] | ScanFailure, cached: bool,
+                root: str | None = None) -> list[ScanOutcome]:
+        """Store what the bytes gave, then return it with the package metadata of its tree.
+
+        The store keeps the analysis of the bytes alone: which package owns a file depends on
+        the tree it was found in, so that evidence is added on every scan, cached or not.
+        """
+        if isinstance(results, ScanFailure):
+            if self.observer:
+                self.observer.finished(results, cached)
+            return [results]
+        if self.store is not None:
+            if cached:
+                self._unsaved_paths.append((results[0].path, results[0].sha256))
+            else:
+                self._unsaved.extend(results)
+            self._save()
+        shown = self._with_tree_packages(results, root)
+        if self.observer:
+            self.observer.finished(shown[0] if isinstance(shown, list) else shown, cached)
+        return list(shown) if isinstance(shown, list) else [shown]
+
+    def _scan(self, items: Sequence[tuple[str, str | None]]) -> Iterator[ScanOutcome]:
+        """Outcomes of files given one by one as they come; those of a directory tree together at
+        the end, once every file of the tree is known (a file's version may come from a library it
+        loads: :func:`~ecuscan.identify.links.versions_from_links`). Each file is stored as soon as
+        it is analysed either way."""
+        try:
+            yield from self._scan_items(items)
+        finally:
+            self._save(force=True)
+
+    def _scan_items(self, items: Sequence[tuple[str, str | None]]) -> Iterator[ScanOutcome]:
+        from ..identify.links import versions_from_links
+
+        trees: dict[str, list[ScanOutcome]] = {}
+        for root, outcomes in self._analyse(items):
+            if root is None:
+                yield from outcomes
+            else:
+                trees.setdefault(root, []).extend(outcomes)
+        for outcomes in trees.values():
+            done = [o for o in outcomes if isinstance(o, ScanResult)]
+            linked = iter(versions_from_links(done, self.catalog, self.options.limits))
+            yield from (next(linked) if isinstance(o, ScanResult) else o for o in outcomes)
+
+    def _analyse(self, items: Sequence[tuple[str, str | None]]) -> Iterator[tuple[str | None, list[ScanOutcome]]]:
+        """Outcomes of ``items``: cache lookups are made as the analysis goes (workers start on the
+        first miss, not after every file of the batch has been hashed and looked up)."""
+        lookup = self.store is not None and self.options.use_cache
+        ready: list[tuple[str | None, list[ScanOutcome]]] = []  # cached or unreadable, found on the way
+
+        def misses() -> Iterator[tuple[str, str | None, Sha256 | None]]:
+            for path, root in items:
+                if not lookup:  # no cache to consult: the file is hashed from the one map that analyses it
+                    yield path, root, None
+                    continue
+                sha, cached, error = self._cached(path)
+                if error is not None:
+                    ready.append((root, self._record(ScanFailure(path, error), False)))
+                elif cached is not None:
+                    ready.append((root, self._record(cached, True, root)))
+                else:
+                    yield path, root, sha
+
+        pending = misses()
+        first = next(pending, None)
+        if first is not None:
+            pending = itertools.chain([first], pending)
+            if self.options.dask:
+                analysed = self._analyse_on_dask(pending)
+            else:
+                from .executors import auto_workers
+
+                # auto: sized by the batch (how many files will miss the cache is not known yet)
+                workers = self.options.jobs if self.options.jobs != JOBS_AUTO else auto_workers(len(items))
+                analysed = (self._analyse_in_pool(pending, workers) if workers > 1 and len(items) > 1
+                            else ((root, self._record(analyze_path(path, self.options, sha), False, root))
+                                  for path, root, sha in pending))
+            for outcome in analysed:
+                yield from ready
+                ready.clear()
+                yield outcome
+        yield from ready
+
+    def _analyse_in_pool(self, pending: Iterable[tuple[str, str | None, Sha256 | None]],
+                         workers: int) -> Iterator[tuple[str | None, list[ScanOutcome]]]:
+        """``pending`` on a local pool of ``workers`` processes, through the one windowed loop."""
+        from concurrent.futures.process import BrokenProcessPool
+
+        from .executors import LocalPool, run_windowed
+
+        preload()
+        options = self.options
+        with LocalPool(workers) as pool:
+            def submit(item: tuple[str, str | None, Sha256 | None]) -> Future[list[ScanResult] | ScanFailure]:
+                return pool.submit(analyze_path, item[0], options, item[2])
+
+            def failed(item: tuple[str, str | None, Sha256 | None], exc: BaseException) -> ScanFailure:
+                # a worker died (OOM kill, segfault in a native parser) twice while this file was in flight
+                return ScanFailure(item[0], f"worker failed: {exc.__class__.__name__}: {exc}", item[2])
+
+            for (_path, root, _sha), res in run_windowed(submit, pending, 2 * workers, failed, retries=1,
+                                                         retry_on=(BrokenProcessPool,)):
+                yield root, self._record(res, False, root)
+
+    def _analyse_on_dask(self, pending: Iterable[tuple[str, str | None, Sha256 | None]]
+                         ) -> Iterator[tuple[str | None, list[ScanOutcome]]]:
+        """``pending`` on the dask cluster of ``options.dask``, through the same windowed loop."""
+        from .dask import open_client, scan_distributed, shares_store
+
+        assert self.options.dask is not None
+        roots: dict[str, str | None] = {}
+
+        def sent() -> Iterator[tuple[str, Sha256 | None]]:
+            for path, root, sha in pending:
+                roots[path] = root
+                yield path, sha
+
+        # a database server is written by the workers themselves, concurrently; a SQLite file by this process
+        shared = self.store.url if self.store is not None and shares_store(self.store.url) else None
+        with open_client(self.options.dask) as client:
+            for path, res in scan_distributed(sent(), self.options, client, task=scan_task, store_url=shared):
+                root = roots[path]
+                yield root, (self._record(res, False, root) if shared is None or isinstance(res, ScanFailure)
+                             else self._stored_by_worker(res, root))
+
+    def _stored_by_worker(self, results: list[ScanResult], root: str | None) -> list[ScanOutcome]:
+        """What :meth:`_record` returns for results a worker has already written to the store."""
+        shown = self._with_tree_packages(results, root)
+        outcomes: list[ScanOutcome] = list(shown) if isinstance(shown, list) else [shown]
+        if self.observer:
+            self.observer.finished(outcomes[0], False)
+        return outcomes
+
+    def _with_tree_packages(self, res: list[ScanResult] | ScanFailure,
+                            root: str | None) -> list[ScanResult] | ScanFailure:
+        """For files inside a scanned directory tree, add package-database evidence."""
+        if isinstance(res, ScanFailure) or root is None or not self.options.package_metadata:
+            return res
+        index = tree_package_index(root, self.catalog, self.options.limits)
+        return apply_packages(res, index, lambda p: os.path.relpath(p, root) if not p.count("!") else p)
