@@ -12,15 +12,15 @@ exception. Nothing here knows about the store, the executors or the batch (see
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import mmap
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ..catalog import Catalog, load_catalog
-from ..errors import EcuscanError, LimitExceeded
+from ..errors import EcuscanError, LimitExceeded, StoreError
 from ..identity import identification_metadata
 from ..model import (
     Buffer,
@@ -53,7 +53,7 @@ def analyze_image(data: Buffer, path: str, *, catalog: Catalog, options: ScanOpt
     image = formats.load(data, path, base_address=options.base_address, limits=limits)
     size = len(data)
     if sha256 is None:
-        sha256 = Sha256(hashlib.sha256(data).hexdigest())
+        sha256 = Sha256(sha256_of_buffer(data))
     metadata = dict(image.metadata)
     components: tuple[Component, ...] = ()
     listing = (package_listing(path, data, catalog, limits)
@@ -89,7 +89,8 @@ def analyze_image(data: Buffer, path: str, *, catalog: Catalog, options: ScanOpt
 
 
 def _container_result(path: str, sha256: Sha256, size: int, members: Sequence[ScanResult],
-                      diagnostics: Sequence[Diagnostic], parent: str | None, version: str) -> ScanResult:
+                      diagnostics: Sequence[Diagnostic], parent: str | None, version: str,
+                      fmt: ImageFormat = ImageFormat.ARCHIVE) -> ScanResult:
     union: dict[tuple[str, str | None, Relation], Component] = {}
     for m in members:
         for c in m.components:
@@ -103,13 +104,11 @@ def _container_result(path: str, sha256: Sha256, size: int, members: Sequence[Sc
     for bare in [k for k in union if k[1] is None and (k[0], k[2]) in versioned]:
         del union[bare]  # one member knew the version another's bare marker lacked: one component
     return ScanResult(
-        path=path, sha256=sha256, size=size, format=ImageFormat.ARCHIVE,
+        path=path, sha256=sha256, size=size, format=fmt,
         provenance=Provenance(sha256=sha256, size=size),
         components=tuple(sorted(union.values(), key=lambda c: (c.relation.value, c.id, c.version or ""))),
         metadata={"members": str(len(members))}, diagnostics=tuple(diagnostics),
         scanner_version=version, parent=parent)
-
-
 
 
 def analyze_bytes(data: Buffer, path: str, *, catalog: Catalog, options: ScanOptions,
@@ -117,24 +116,58 @@ def analyze_bytes(data: Buffer, path: str, *, catalog: Catalog, options: ScanOpt
                   depth: int = 0, budget: UnpackBudget | None = None) -> list[ScanResult]:
     """Analyse bytes that may be a container: returns the top result first, then every member.
 
-    ``budget`` is shared by every nested container of one top-level file, so the member and
-    unpacked-byte limits bound the whole tree, not each container alone. Entries the unpacker
-    refuses (links, devices, unsafe names, oversized members) become diagnostics of the container.
+    Every registered container format (:func:`ecuscan.formats.registry.iter_members`) has its
+    members scanned, each a result of its own with ``parent`` set: an archive or filesystem image
+    is only its members (its result is their union); a container that is also one image (a UEFI
+    firmware volume, an option ROM) is analysed as that image too, and its result adds what its
+    members show. ``budget`` is shared by every nested container of one top-level file, so the
+    member and unpacked-byte limits bound the whole tree, not each container alone. Entries the
+    unpacker refuses (links, devices, unsafe names, oversized members) become diagnostics of the
+    container.
     """
-    from ..formats import detect
     from ..formats._util import budget_scope
-    from ..formats.archive import Skipped, UnpackBudget, is_container, iter_members
+    from ..formats.archive import UnpackBudget
+    from ..formats.base import OffsetMap
+    from ..formats.registry import find
+
     limits = options.limits
     if budget is None:  # a top-level input: one decode budget for everything decompressed from it
         with budget_scope(limits):
             return analyze_bytes(data, path, catalog=catalog, options=options, sha256=sha256, parent=parent,
                                  depth=depth, budget=UnpackBudget())
     if sha256 is None:
-        sha256 = Sha256(hashlib.sha256(data).hexdigest())
-    if detect(data) is not ImageFormat.ARCHIVE:
+        sha256 = Sha256(sha256_of_buffer(data))
+    info = find(data).info
+    if not info.container:
         return [analyze_image(data, path, catalog=catalog, options=options, sha256=sha256, parent=parent)]
     if depth >= limits.max_container_depth:
         raise LimitExceeded(f"containers nested deeper than {limits.max_container_depth}", source=path)
+    if info.offsets is OffsetMap.MEMBERS:  # an archive: nothing but its members
+        direct, members, diagnostics = _scan_members(data, path, catalog, options, depth, budget)
+        return [_container_result(path, sha256, len(data), direct, diagnostics, parent, options.result_version(),
+                                  info.format), *members]
+    image = analyze_image(data, path, catalog=catalog, options=options, sha256=sha256, parent=parent)
+    direct, members, diagnostics = _scan_members(data, path, catalog, options, depth, budget)
+    own = {(c.id, c.version, c.relation) for c in image.components}
+    shown = _container_result(path, sha256, len(data), direct, (), parent, image.scanner_version, info.format)
+    more = [c for c in shown.components if (c.id, c.version, c.relation) not in own
+            and not (c.version is None and any(o[0] == c.id and o[2] is c.relation for o in own))]
+    top = dataclasses.replace(
+        image, components=merge_components(image.components, more),
+        metadata={**image.metadata, "members": str(len(direct))},
+        diagnostics=(*image.diagnostics, *diagnostics))
+    return [top, *members]
+
+
+def _scan_members(data: Buffer, path: str, catalog: Catalog, options: ScanOptions, depth: int,
+                  budget: UnpackBudget) -> tuple[list[ScanResult], list[ScanResult], list[Diagnostic]]:
+    """The members of the container ``data`` (any registered container format), each analysed
+    (recursively, under the shared ``budget``): ``(direct members, all results below, notes)``."""
+    from ..formats.archive import Skipped
+    from ..formats.registry import iter_members
+    from ..identify.links import versions_from_links
+
+    limits = options.limits
     skipped: list[Skipped] = []
     members: list[ScanResult] = []
     direct: list[ScanResult] = []
@@ -146,11 +179,8 @@ def analyze_bytes(data: Buffer, path: str, *, catalog: Catalog, options: ScanOpt
         if wants_package_db(inner):
             db_files[inner] = bytes(member.data)
         try:
-            if is_container(member.data):
-                sub = analyze_bytes(member.data, member.path, catalog=catalog, options=options,
-                                    parent=path, depth=depth + 1, budget=budget)
-            else:
-                sub = [analyze_image(member.data, member.path, catalog=catalog, options=options, parent=path)]
+            sub = analyze_bytes(member.data, member.path, catalog=catalog, options=options,
+                                parent=path, depth=depth + 1, budget=budget)
         except EcuscanError as exc:
             diagnostics.append(Diagnostic(code="member-unreadable", message=str(exc), severity=Severity.WARNING))
             continue
@@ -164,14 +194,11 @@ def analyze_bytes(data: Buffer, path: str, *, catalog: Catalog, options: ScanOpt
                                       message=f"{len(skipped) - limits.max_items_per_kind} more entries skipped"))
     index = package_index(db_files, catalog) if db_files and options.package_metadata else None
     direct = apply_packages(direct, index, lambda p: p[len(prefix):] if p.startswith(prefix) else p)
-    from ..identify.links import versions_from_links
-
     direct = versions_from_links(direct, catalog, limits)
     by_path = {r.path: r for r in direct}
     members = [by_path.get(m.path, m) for m in members]
     diagnostics += _member_summary(members, prefix)
-    top = _container_result(path, sha256, len(data), direct, diagnostics, parent, options.result_version())
-    return [top, *members]
+    return direct, members, diagnostics
 
 
 def _member_summary(members: Sequence[ScanResult], prefix: str) -> list[Diagnostic]:
@@ -208,6 +235,21 @@ def _open_mapped(path: Path) -> tuple[Buffer, object]:
     return mm, mm
 
 
+#: A cache lookup: ``(sha256, path) ->`` the stored analysis of those bytes as a file of their own,
+#: shown at ``path``, or ``None`` (:meth:`ecuscan.store.Store.get_analysis` with a result version).
+Lookup = Callable[[Sha256, str], "ScanResult | None"]
+
+
+@dataclass(frozen=True)
+class FileOutcome:
+    """What :func:`scan_path` gives for one file: its results (or why there are none), whether
+    they came from the cache, and why the cache could not be consulted (``store_error``)."""
+
+    outcome: list[ScanResult] | ScanFailure
+    cached: bool = False
+    store_error: str | None = None
+
+
 def analyze_path(path: str, options: ScanOptions, sha256: Sha256 | None = None, *,
                  verify: bool = False) -> list[ScanResult] | ScanFailure:
     """Analyse one file; never raises for a bad input (returns :class:`ScanFailure`).
@@ -217,38 +259,57 @@ def analyze_path(path: str, options: ScanOptions, sha256: Sha256 | None = None, 
     it is not ``sha256`` (the bytes changed since they were hashed, or a dask worker sees
     another file at that path). Top-level so that worker processes can run it.
     """
+    return scan_path(path, options, sha256, verify=verify).outcome
+
+
+def scan_path(path: str, options: ScanOptions, sha256: Sha256 | None = None, *, verify: bool = False,
+              lookup: Lookup | None = None) -> FileOutcome:
+    """:func:`analyze_path`, consulting the cache first when ``lookup`` is given: the one map of
+    the file is hashed, the hash looked up, and only a miss is analysed (from the same map). A
+    cache that cannot be read (:class:`~ecuscan.errors.StoreError`) is a miss, and said so in
+    ``store_error``: the file is analysed all the same."""
     p = Path(path)
     try:
         size = p.stat().st_size
         if size > options.limits.max_file_bytes:
-            return ScanFailure(path, f"file is {size} bytes, over the limit of {options.limits.max_file_bytes}")
+            return FileOutcome(ScanFailure(
+                path, f"file is {size} bytes, over the limit of {options.limits.max_file_bytes}"))
         data, closer = _open_mapped(p)
     except OSError as exc:
-        return ScanFailure(path, f"cannot read: {exc.strerror or exc}")
+        return FileOutcome(ScanFailure(path, f"cannot read: {exc.strerror or exc}"))
     except NotRegularFile as exc:
-        return ScanFailure(path, exc.message)
+        return FileOutcome(ScanFailure(path, exc.message))
+    store_error = None
     try:
         if sha256 is None or verify:
             seen = Sha256(sha256_of_buffer(data))
             if sha256 is not None and seen != sha256:
-                return ScanFailure(path, "the file holds other bytes than when it was hashed (changed during the "
-                                         "scan, or a dask worker's path is not really shared)", sha256)
+                return FileOutcome(ScanFailure(
+                    path, "the file holds other bytes than when it was hashed (changed during the scan, or a dask "
+                          "worker's path is not really shared)", sha256))
             sha256 = seen
-        return analyze_bytes(data, path, catalog=load_catalog(), options=options, sha256=sha256)
+        if lookup is not None:
+            try:
+                hit = lookup(sha256, path)
+            except StoreError as exc:
+                hit, store_error = None, str(exc)
+            if hit is not None:
+                return FileOutcome([hit], cached=True)
+        results = analyze_bytes(data, path, catalog=load_catalog(), options=options, sha256=sha256)
+        return FileOutcome(results, store_error=store_error)
     except EcuscanError as exc:
-        return ScanFailure(path, exc.message if exc.source else str(exc), sha256)
+        failure = ScanFailure(path, exc.message if exc.source else str(exc), sha256)
     except (MemoryError, RecursionError) as exc:
-        return ScanFailure(path, f"input too complex: {exc.__class__.__name__}", sha256)
+        failure = ScanFailure(path, f"input too complex: {exc.__class__.__name__}", sha256)
     except Exception as exc:  # a bug must not end the batch; it is reported as such
-        return ScanFailure(path, f"internal error while scanning ({exc.__class__.__name__}: {exc})", sha256)
+        failure = ScanFailure(path, f"internal error while scanning ({exc.__class__.__name__}: {exc})", sha256)
     finally:
         if isinstance(closer, mmap.mmap):
             try:
                 closer.close()
             except BufferError:
                 pass  # a result still references the map; the GC closes it
-
-
+    return FileOutcome(failure, store_error=store_error)
 
 
 def scan_task(path: str, options: ScanOptions, sha256: Sha256 | None) -> list[ScanResult] | ScanFailure:

@@ -10,20 +10,20 @@ batches, and adds the package metadata of each scanned directory tree. A bad inp
 
 from __future__ import annotations
 
-import itertools
 import os
 import time
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Future
 from pathlib import Path
 from typing import Protocol
 
 from ..catalog import Catalog, load_catalog
+from ..errors import StoreError
 from ..limits import Limits
 from ..model import ScanFailure, ScanOutcome, ScanResult, Sha256
 from ..safeio import NotRegularFile, WalkError, walk_files
 from ..store import Store
-from .analysis import analyze_path, preload, scan_task
+from .analysis import FileOutcome, preload, scan_path, scan_task
 from .cache import sha256_file
 from .options import JOBS_AUTO, ScanOptions
 from .packages import apply_packages, tree_package_index
@@ -65,8 +65,6 @@ def expand_paths(paths: Iterable[str | os.PathLike[str]], limits: Limits) -> Ite
             yield str(p), None
 
 
-
-
 class Scanner:
     """Scans batches of paths, using and filling the store.
 
@@ -83,6 +81,16 @@ class Scanner:
         self._unsaved: list[ScanResult] = []  # written to the store in batches (see _save)
         self._unsaved_paths: list[tuple[str, str]] = []
         self._saved_at = time.monotonic()
+        #: Why the store stopped being used during this scan (damaged, unreachable): the scan
+        #: went on without the cache, and the caller must say so (the run is incomplete).
+        self.store_problems: list[str] = []
+
+    def _store_failed(self, reason: str) -> None:
+        """Go on without the store: no more lookups or writes in this scan; ``reason`` is kept."""
+        if reason not in self.store_problems:
+            self.store_problems.append(reason)
+        self.store = None
+        self._unsaved, self._unsaved_paths = [], []
 
     #: Most results written to the store per transaction ...
     SAVE_BATCH = 512
@@ -99,7 +107,10 @@ class Scanner:
                 or time.monotonic() - self._saved_at >= self.SAVE_SECONDS):
             results, paths = self._unsaved, self._unsaved_paths
             self._unsaved, self._unsaved_paths = [], []
-            self.store.put_many(results, paths)
+            try:
+                self.store.put_many(results, paths)
+            except StoreError as exc:
+                self._store_failed(f"could not be written: {exc}")
             self._saved_at = time.monotonic()
 
     def scan_file(self, path: str | os.PathLike[str]) -> list[ScanResult] | ScanFailure:
@@ -127,8 +138,19 @@ class Scanner:
             return sha, None, None
         # the analysis of these bytes as a file of their own: one stored as a container's member
         # carries that container's path, parent and package evidence and is no answer here
-        top = self.store.get_analysis(sha, self.options.result_version(), path)
+        top = self._lookup(sha, path)
         return sha, ([top] if top is not None else None), None
+
+    def _lookup(self, sha: Sha256, path: str) -> ScanResult | None:
+        """The cached analysis of ``sha`` shown at ``path``; a store that cannot be read is a miss
+        (and is not used again in this scan)."""
+        if self.store is None:
+            return None
+        try:
+            return self.store.get_analysis(sha, self.options.result_version(), path)
+        except StoreError as exc:
+            self._store_failed(f"could not be read: {exc}")
+            return None
 
     def _record(self, results: list[ScanResult] | ScanFailure, cached: bool,
                 root: str | None = None) -> list[ScanOutcome]:
@@ -177,8 +199,37 @@ class Scanner:
             yield from (next(linked) if isinstance(o, ScanResult) else o for o in outcomes)
 
     def _analyse(self, items: Sequence[tuple[str, str | None]]) -> Iterator[tuple[str | None, list[ScanOutcome]]]:
-        """Outcomes of ``items``: cache lookups are made as the analysis goes (workers start on the
-        first miss, not after every file of the batch has been hashed and looked up)."""
+        """Outcomes of ``items``, each file read once: the one map that analyses a file is hashed
+        and the hash looked up in the cache by whoever maps it (this process, or a pool worker
+        reading the store itself); only a miss is analysed, from the same map. Where the workers
+        cannot read the store (a dask cluster, an in-memory store) this process hashes and looks
+        up first, as the analysis goes (workers start on the first miss)."""
+        lookup = self.store is not None and self.options.use_cache
+        if self.options.dask:
+            yield from self._after_lookups_here(items, self._analyse_on_dask)
+            return
+        from .executors import auto_workers
+
+        # auto: sized by the batch (how many files will miss the cache is not known yet)
+        workers = self.options.jobs if self.options.jobs != JOBS_AUTO else auto_workers(len(items))
+        if workers > 1 and len(items) > 1:
+            spec = self.store.url if lookup and self.store is not None else None
+            if spec is None or _readable_by_workers(spec):
+                yield from self._analyse_in_pool(((path, root, None) for path, root in items), workers, spec)
+            else:
+                yield from self._after_lookups_here(
+                    items, lambda pending: self._analyse_in_pool(pending, workers, None))
+            return
+        for path, root in items:
+            found = scan_path(path, self.options, lookup=self._lookup if lookup and self.store is not None else None)
+            yield root, self._record_file(found, root)
+
+    def _after_lookups_here(self, items: Sequence[tuple[str, str | None]],
+                            analyse: Callable[[Iterator[tuple[str, str | None, Sha256 | None]]],
+                                              Iterator[tuple[str | None, list[ScanOutcome]]]],
+                            ) -> Iterator[tuple[str | None, list[ScanOutcome]]]:
+        """``analyse`` the files the cache does not hold, looked up here first (hashed by this
+        process; the worker checks that it maps the same bytes)."""
         lookup = self.store is not None and self.options.use_cache
         ready: list[tuple[str | None, list[ScanOutcome]]] = []  # cached or unreadable, found on the way
 
@@ -195,29 +246,23 @@ class Scanner:
                 else:
                     yield path, root, sha
 
-        pending = misses()
-        first = next(pending, None)
-        if first is not None:
-            pending = itertools.chain([first], pending)
-            if self.options.dask:
-                analysed = self._analyse_on_dask(pending)
-            else:
-                from .executors import auto_workers
-
-                # auto: sized by the batch (how many files will miss the cache is not known yet)
-                workers = self.options.jobs if self.options.jobs != JOBS_AUTO else auto_workers(len(items))
-                analysed = (self._analyse_in_pool(pending, workers) if workers > 1 and len(items) > 1
-                            else ((root, self._record(analyze_path(path, self.options, sha), False, root))
-                                  for path, root, sha in pending))
-            for outcome in analysed:
-                yield from ready
-                ready.clear()
-                yield outcome
+        for outcome in analyse(misses()):
+            yield from ready
+            ready.clear()
+            yield outcome
         yield from ready
 
-    def _analyse_in_pool(self, pending: Iterable[tuple[str, str | None, Sha256 | None]],
-                         workers: int) -> Iterator[tuple[str | None, list[ScanOutcome]]]:
-        """``pending`` on a local pool of ``workers`` processes, through the one windowed loop."""
+    def _record_file(self, found: FileOutcome, root: str | None) -> list[ScanOutcome]:
+        """:meth:`_record` of what :func:`scan_path` gave (a cache it could not read ends the
+        use of the store in this scan)."""
+        if found.store_error is not None and self.store is not None:
+            self._store_failed(f"could not be read: {found.store_error}")
+        return self._record(found.outcome, found.cached, root)
+
+    def _analyse_in_pool(self, pending: Iterable[tuple[str, str | None, Sha256 | None]], workers: int,
+                         store_spec: str | None) -> Iterator[tuple[str | None, list[ScanOutcome]]]:
+        """``pending`` on a local pool of ``workers`` processes, through the one windowed loop;
+        ``store_spec``: the workers look each file not hashed here up there themselves."""
         from concurrent.futures.process import BrokenProcessPool
 
         from .executors import LocalPool, run_windowed
@@ -225,16 +270,16 @@ class Scanner:
         preload()
         options = self.options
         with LocalPool(workers) as pool:
-            def submit(item: tuple[str, str | None, Sha256 | None]) -> Future[list[ScanResult] | ScanFailure]:
-                return pool.submit(analyze_path, item[0], options, item[2])
+            def submit(item: tuple[str, str | None, Sha256 | None]) -> Future[FileOutcome]:
+                return pool.submit(pool_task, item[0], options, store_spec, item[2])
 
-            def failed(item: tuple[str, str | None, Sha256 | None], exc: BaseException) -> ScanFailure:
+            def failed(item: tuple[str, str | None, Sha256 | None], exc: BaseException) -> FileOutcome:
                 # a worker died (OOM kill, segfault in a native parser) twice while this file was in flight
-                return ScanFailure(item[0], f"worker failed: {exc.__class__.__name__}: {exc}", item[2])
+                return FileOutcome(ScanFailure(item[0], f"worker failed: {exc.__class__.__name__}: {exc}", item[2]))
 
             for (_path, root, _sha), res in run_windowed(submit, pending, 2 * workers, failed, retries=1,
-                                                         retry_on=(BrokenProcessPool,)):
-                yield root, self._record(res, False, root)
+                                                   retry_on=(BrokenProcessPool,)):
+                yield root, self._record_file(res, root)
 
     def _analyse_on_dask(self, pending: Iterable[tuple[str, str | None, Sha256 | None]]
                          ) -> Iterator[tuple[str | None, list[ScanOutcome]]]:
@@ -272,3 +317,49 @@ class Scanner:
             return res
         index = tree_package_index(root, self.catalog, self.options.limits)
         return apply_packages(res, index, lambda p: os.path.relpath(p, root) if not p.count("!") else p)
+
+
+def _readable_by_workers(spec: str) -> bool:
+    """True when pool worker processes can open the store ``spec`` themselves (a file or a
+    database server; not an in-memory SQLite database, which lives in this process only)."""
+    if "://" not in spec:
+        return bool(spec) and spec != ":memory:"
+    if spec.startswith("sqlite"):
+        rest = spec.split("://", 1)[1]
+        return rest.startswith("/") and rest[1:] not in ("", ":memory:") and "mode=memory" not in rest
+    return True
+
+
+#: Stores opened by this pool worker process, by spec (``None``: it could not be opened; the
+#: reason is kept in :data:`_READER_ERRORS`). Keyed by process id too: a forked worker never uses
+#: a connection it inherited.
+_READERS: dict[tuple[int, str], Store | None] = {}
+_READER_ERRORS: dict[tuple[int, str], str] = {}
+
+
+def _worker_store(spec: str) -> Store:
+    """This worker's own connection to the store ``spec`` (:class:`StoreError` when it cannot be opened)."""
+    key = (os.getpid(), spec)
+    if key not in _READERS:
+        try:
+            _READERS[key] = Store.open(spec)
+        except StoreError as exc:
+            _READERS[key], _READER_ERRORS[key] = None, str(exc)
+    store = _READERS[key]
+    if store is None:
+        raise StoreError(_READER_ERRORS[key], source=spec)
+    return store
+
+
+def pool_task(path: str, options: ScanOptions, store_spec: str | None, sha256: Sha256 | None) -> FileOutcome:
+    """What a pool worker runs for one file: :func:`scan_path`, looking the file up in the store
+    ``store_spec`` itself (the hash comes from the map it analyses, so the file is read once), or
+    trusting ``sha256`` when this process already hashed and looked it up."""
+    if sha256 is not None or store_spec is None:
+        return scan_path(path, options, sha256)
+    version = options.result_version()
+
+    def lookup(sha: Sha256, shown_at: str) -> ScanResult | None:
+        return _worker_store(store_spec).get_analysis(sha, version, shown_at)
+
+    return scan_path(path, options, lookup=lookup)
