@@ -15,7 +15,7 @@ import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Future
 from pathlib import Path
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from ..catalog import Catalog, load_catalog
 from ..errors import StoreError
@@ -27,6 +27,13 @@ from .analysis import FileOutcome, preload, scan_path, scan_task
 from .cache import sha256_file
 from .options import JOBS_AUTO, ScanOptions
 from .packages import apply_packages, tree_package_index
+
+if TYPE_CHECKING:
+    from ..identify.packages import PackageIndex
+
+
+#: A file to analyse: its path, the directory tree it was found in, its SHA-256 if already hashed here.
+_Item = tuple[str, str | None, Sha256 | None]
 
 
 class ScanObserver(Protocol):
@@ -84,6 +91,8 @@ class Scanner:
         #: Why the store stopped being used during this scan (damaged, unreachable): the scan
         #: went on without the cache, and the caller must say so (the run is incomplete).
         self.store_problems: list[str] = []
+        self._tree_files: dict[str, list[str]] = {}  # the files of each directory tree being scanned
+        self._tree_indexes: dict[str, PackageIndex | None] = {}  # their package databases, read once
 
     def _store_failed(self, reason: str) -> None:
         """Go on without the store: no more lookups or writes in this scan; ``reason`` is kept."""
@@ -179,6 +188,10 @@ class Scanner:
         the end, once every file of the tree is known (a file's version may come from a library it
         loads: :func:`~ecuscan.identify.links.versions_from_links`). Each file is stored as soon as
         it is analysed either way."""
+        self._tree_files, self._tree_indexes = {}, {}
+        for path, root in items:
+            if root is not None:
+                self._tree_files.setdefault(root, []).append(path)
         try:
             yield from self._scan_items(items)
         finally:
@@ -259,27 +272,47 @@ class Scanner:
             self._store_failed(f"could not be read: {found.store_error}")
         return self._record(found.outcome, found.cached, root)
 
+    #: Files handed to a pool worker per task: up to this many ...
+    CHUNK_FILES = 8
+    #: ... and up to about this many bytes (one large image is a task of its own). Small files
+    #: go in groups so that the parent wakes, unpickles and records once per group, not per file.
+    CHUNK_BYTES = 4 << 20
+
     def _analyse_in_pool(self, pending: Iterable[tuple[str, str | None, Sha256 | None]], workers: int,
                          store_spec: str | None) -> Iterator[tuple[str | None, list[ScanOutcome]]]:
-        """``pending`` on a local pool of ``workers`` processes, through the one windowed loop;
-        ``store_spec``: the workers look each file not hashed here up there themselves."""
+        """``pending`` on a local pool of ``workers`` processes, through the one windowed loop, in
+        chunks of small files (:data:`CHUNK_FILES`, :data:`CHUNK_BYTES`); ``store_spec``: the
+        workers look each file not hashed here up there themselves.
+
+        A chunk lost with its worker (an OOM kill, a segfault in a native parser) is run again file
+        by file, each with one more try: only the file that kills workers ends as a failure."""
         from concurrent.futures.process import BrokenProcessPool
 
         from .executors import LocalPool, run_windowed
 
         preload()
         options = self.options
+        lost: list[_Item] = []
         with LocalPool(workers) as pool:
-            def submit(item: tuple[str, str | None, Sha256 | None]) -> Future[FileOutcome]:
-                return pool.submit(pool_task, item[0], options, store_spec, item[2])
+            def submit(chunk: list[_Item]) -> Future[list[FileOutcome]]:
+                return pool.submit(pool_task, [(path, sha) for path, _root, sha in chunk], options, store_spec)
 
-            def failed(item: tuple[str, str | None, Sha256 | None], exc: BaseException) -> FileOutcome:
-                # a worker died (OOM kill, segfault in a native parser) twice while this file was in flight
-                return FileOutcome(ScanFailure(item[0], f"worker failed: {exc.__class__.__name__}: {exc}", item[2]))
+            def failed(chunk: list[_Item], exc: BaseException) -> list[FileOutcome]:
+                if isinstance(exc, BrokenProcessPool) and len(chunk) > 1:
+                    lost.extend(chunk)
+                    return []
+                # a worker died twice while this file was in flight
+                return [FileOutcome(ScanFailure(path, f"worker failed: {exc.__class__.__name__}: {exc}", sha))
+                        for path, _root, sha in chunk]
 
-            for (_path, root, _sha), res in run_windowed(submit, pending, 2 * workers, failed, retries=1,
-                                                   retry_on=(BrokenProcessPool,)):
-                yield root, self._record_file(res, root)
+            def run(chunks: Iterable[list[_Item]], retries: int) -> Iterator[tuple[str | None, list[ScanOutcome]]]:
+                for chunk, outcomes in run_windowed(submit, chunks, 2 * workers, failed, retries=retries,
+                                                    retry_on=(BrokenProcessPool,)):
+                    for (_path, root, _sha), found in zip(chunk, outcomes, strict=False):
+                        yield root, self._record_file(found, root)
+
+            yield from run(_chunks(pending, self.CHUNK_FILES, self.CHUNK_BYTES), 0)
+            yield from run(([item] for item in lost), 1)
 
     def _analyse_on_dask(self, pending: Iterable[tuple[str, str | None, Sha256 | None]]
                          ) -> Iterator[tuple[str | None, list[ScanOutcome]]]:
@@ -315,7 +348,10 @@ class Scanner:
         """For files inside a scanned directory tree, add package-database evidence."""
         if isinstance(res, ScanFailure) or root is None or not self.options.package_metadata:
             return res
-        index = tree_package_index(root, self.catalog, self.options.limits)
+        if root not in self._tree_indexes:  # read once per scan of the tree
+            self._tree_indexes[root] = tree_package_index(root, self._tree_files.get(root, ()), self.catalog,
+                                                          self.options.limits)
+        index = self._tree_indexes[root]
         return apply_packages(res, index, lambda p: os.path.relpath(p, root) if not p.count("!") else p)
 
 
@@ -351,15 +387,38 @@ def _worker_store(spec: str) -> Store:
     return store
 
 
-def pool_task(path: str, options: ScanOptions, store_spec: str | None, sha256: Sha256 | None) -> FileOutcome:
-    """What a pool worker runs for one file: :func:`scan_path`, looking the file up in the store
-    ``store_spec`` itself (the hash comes from the map it analyses, so the file is read once), or
-    trusting ``sha256`` when this process already hashed and looked it up."""
-    if sha256 is not None or store_spec is None:
-        return scan_path(path, options, sha256)
+def pool_task(items: list[tuple[str, Sha256 | None]], options: ScanOptions,
+              store_spec: str | None) -> list[FileOutcome]:
+    """What a pool worker runs for a chunk of files: :func:`scan_path` for each, looking it up in
+    the store ``store_spec`` itself (the hash comes from the map it analyses, so a file is read
+    once), or trusting the ``sha256`` this process already hashed and looked up."""
     version = options.result_version()
 
     def lookup(sha: Sha256, shown_at: str) -> ScanResult | None:
+        assert store_spec is not None
         return _worker_store(store_spec).get_analysis(sha, version, shown_at)
 
-    return scan_path(path, options, lookup=lookup)
+    return [scan_path(path, options, sha, lookup=lookup if sha is None and store_spec is not None else None)
+            for path, sha in items]
+
+
+def _chunks(items: Iterable[_Item], max_files: int, max_bytes: int) -> Iterator[list[_Item]]:
+    """``items`` in lists of at most ``max_files`` files and, but for one larger file, at most
+    ``max_bytes`` bytes."""
+    chunk: list[_Item] = []
+    size = 0
+    for item in items:
+        try:
+            grows = os.stat(item[0]).st_size
+        except OSError:
+            grows = 0  # the worker says why it cannot read it
+        if chunk and size + grows > max_bytes:
+            yield chunk
+            chunk, size = [], 0
+        chunk.append(item)
+        size += grows
+        if len(chunk) >= max_files:
+            yield chunk
+            chunk, size = [], 0
+    if chunk:
+        yield chunk
