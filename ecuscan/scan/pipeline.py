@@ -241,8 +241,9 @@ class Scanner:
                             analyse: Callable[[Iterator[tuple[str, str | None, Sha256 | None]]],
                                               Iterator[tuple[str | None, list[ScanOutcome]]]],
                             ) -> Iterator[tuple[str | None, list[ScanOutcome]]]:
-        """``analyse`` the files the cache does not hold, looked up here first (hashed by this
-        process; the worker checks that it maps the same bytes)."""
+        """``analyse`` the files the cache does not hold, looked up here first: this process hashes
+        each file (a second read, where workers cannot consult the store themselves; a dask worker
+        then checks that it maps the same bytes)."""
         lookup = self.store is not None and self.options.use_cache
         ready: list[tuple[str | None, list[ScanOutcome]]] = []  # cached or unreadable, found on the way
 
