@@ -294,13 +294,14 @@ class Scanner:
         preload()
         options = self.options
         lost: list[_Item] = []
+        first_pass = [True]
         with LocalPool(workers) as pool:
             def submit(chunk: list[_Item]) -> Future[list[FileOutcome]]:
                 return pool.submit(pool_task, [(path, sha) for path, _root, sha in chunk], options, store_spec)
 
             def failed(chunk: list[_Item], exc: BaseException) -> list[FileOutcome]:
-                if isinstance(exc, BrokenProcessPool) and len(chunk) > 1:
-                    lost.extend(chunk)
+                if isinstance(exc, BrokenProcessPool) and first_pass[0]:
+                    lost.extend(chunk)  # in flight when a worker died: run again, one file per task
                     return []
                 # a worker died twice while this file was in flight
                 return [FileOutcome(ScanFailure(path, f"worker failed: {exc.__class__.__name__}: {exc}", sha))
@@ -313,7 +314,8 @@ class Scanner:
                         yield root, self._record_file(found, root)
 
             yield from run(_chunks(pending, self.CHUNK_FILES, self.CHUNK_BYTES), 0)
-            yield from run(([item] for item in lost), 1)
+            first_pass[0] = False
+            yield from run([[item] for item in lost], 1)
 
     def _analyse_on_dask(self, pending: Iterable[tuple[str, str | None, Sha256 | None]]
                          ) -> Iterator[tuple[str | None, list[ScanOutcome]]]:
