@@ -30,7 +30,8 @@ from .limits import DEFAULT_LIMITS, Limits
 from .manifest import Ecu, Manifest, load_manifest
 from .model import Incomplete, ScanFailure, ScanResult
 from .sbom import DeclaredSbom, Reconciliation, SbomFormat, SupplierInfo, load_sbom, reconcile, write_sbom
-from .scanner import Scanner, ScanOptions
+from .scan.options import ScanOptions
+from .scan.pipeline import Scanner
 from .store import Store
 
 #: Policy names accepted by ``--fail-on``. ``incomplete`` is always in force (exit code 3) unless the

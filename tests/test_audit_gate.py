@@ -150,7 +150,7 @@ def test_each_image_is_scanned_once_per_content_hash(tmp_path: Path, monkeypatch
 
     from ecuscan.graph.inputs import scan_firmware
     from ecuscan.manifest import load_manifest
-    from ecuscan.scanner import Scanner
+    from ecuscan.scan.pipeline import Scanner
 
     a = tmp_path / "a.elf"
     a.write_bytes((FIRMWARE / "tcu_app.elf").read_bytes())

@@ -10,7 +10,7 @@ from click.testing import CliRunner
 from ecuscan.cli import COMMANDS, SUMMARIES, main
 
 #: What a command module may pull in; none of it is needed to list the commands.
-HEAVY = ("networkx", "sqlalchemy", "jsonschema", "lief", "elftools", "rich.table", "ecuscan.scanner",
+HEAVY = ("networkx", "sqlalchemy", "jsonschema", "lief", "elftools", "rich.table", "ecuscan.scan.pipeline",
          "ecuscan.graph", "ecuscan.audit")
 
 

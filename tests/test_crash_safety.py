@@ -23,7 +23,8 @@ from typing import Any
 import pytest
 
 from ecuscan.model import ImageFormat, ScanOutcome
-from ecuscan.scanner import Scanner, sha256_file
+from ecuscan.scan.cache import sha256_file
+from ecuscan.scan.pipeline import Scanner
 from ecuscan.store import Store
 
 sys.path.insert(0, str(Path(__file__).parent))

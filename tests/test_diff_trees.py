@@ -11,7 +11,7 @@ from ecuscan.catalog import load_catalog
 from ecuscan.cli import main
 from ecuscan.diff import DriftKind, diff_trees
 from ecuscan.model import ScanResult
-from ecuscan.scanner import Scanner
+from ecuscan.scan.pipeline import Scanner
 
 PAD = b"\x00" * 64
 

@@ -23,7 +23,10 @@ from click.testing import CliRunner
 from distributed import Client, LocalCluster
 
 from ecuscan.cli.scan import command as scan_command
-from ecuscan.distributed import (
+from ecuscan.model import ScanFailure, ScanResult
+from ecuscan.scan.analysis import scan_task
+from ecuscan.scan.cache import sha256_file
+from ecuscan.scan.dask import (
     DaskError,
     DaskSpec,
     local_cluster,
@@ -31,8 +34,8 @@ from ecuscan.distributed import (
     parse_spec,
     scan_distributed,
 )
-from ecuscan.model import ScanFailure, ScanResult
-from ecuscan.scanner import Scanner, ScanOptions, scan_task, sha256_file
+from ecuscan.scan.options import ScanOptions
+from ecuscan.scan.pipeline import Scanner
 from ecuscan.store import Store
 
 sys.path.insert(0, str(Path(__file__).parent))
@@ -288,7 +291,7 @@ def test_scan_on_a_multiprocess_cluster_equals_local_and_workers_write_postgres(
 
     # the workers wrote PostgreSQL themselves, both of them, and the parent did not
     with Client(dask_cli_cluster, timeout="30s") as client:
-        from ecuscan.distributed import worker_writes
+        from ecuscan.scan.dask import worker_writes
 
         writes = client.run(worker_writes)
     per_worker = [w.get(url, 0) for w in writes.values()]

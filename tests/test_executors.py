@@ -12,9 +12,10 @@ from pathlib import Path
 
 import pytest
 
-from ecuscan.executors import LocalPool, auto_workers, run_windowed
 from ecuscan.model import ScanFailure, ScanResult
-from ecuscan.scanner import JOBS_AUTO, Scanner, ScanOptions
+from ecuscan.scan.executors import LocalPool, auto_workers, run_windowed
+from ecuscan.scan.options import JOBS_AUTO, ScanOptions
+from ecuscan.scan.pipeline import Scanner
 
 sys.path.insert(0, str(Path(__file__).parent))
 from scan_images import make_images
@@ -92,17 +93,17 @@ def _by_path(outcomes: list[object]) -> dict[str, dict[str, object]]:
 
 
 def test_jobs_auto_gives_the_one_process_results(images: list[Path], monkeypatch: pytest.MonkeyPatch) -> None:
-    import ecuscan.executors
+    import ecuscan.scan.executors
 
-    monkeypatch.setattr(ecuscan.executors, "available_cpus", lambda: 2)  # a pool even on a 1-CPU runner
+    monkeypatch.setattr(ecuscan.scan.executors, "available_cpus", lambda: 2)  # a pool even on a 1-CPU runner
     used: list[int] = []
-    real = ecuscan.executors.LocalPool.__init__
+    real = ecuscan.scan.executors.LocalPool.__init__
 
     def spy(self: LocalPool, workers: int, *args: object) -> None:
         used.append(workers)
         real(self, workers, *args)  # type: ignore[arg-type]
 
-    monkeypatch.setattr(ecuscan.executors.LocalPool, "__init__", spy)
+    monkeypatch.setattr(ecuscan.scan.executors.LocalPool, "__init__", spy)
     one = list(Scanner(None, options=ScanOptions(use_cache=False, jobs=1)).scan_paths([images[0].parent]))
     auto = list(Scanner(None, options=ScanOptions(use_cache=False, jobs=JOBS_AUTO)).scan_paths([images[0].parent]))
     assert used == [2], "40 files with --jobs auto on 2 CPUs should use a pool of 2"
@@ -172,3 +173,35 @@ def test_pool_workers_exit_when_the_scan_is_killed(images: list[Path], tmp_path:
     finally:
         if proc.poll() is None:
             proc.kill()
+
+
+def _dies_on_killer(path: str, *args: object, **kwargs: object) -> object:
+    import ecuscan.scan.analysis
+
+    if path.endswith("killer.bin"):
+        os._exit(17)  # a native parser's segfault or an OOM kill, in the worker
+    return ecuscan.scan.analysis.scan_path(path, *args, **kwargs)  # type: ignore[arg-type]
+
+
+def test_a_file_that_kills_its_worker_fails_alone(images: list[Path], tmp_path: Path,
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    """Pool tasks carry chunks of files: the chunk in flight with a file that kills its worker
+    (and every chunk lost with the pool) is run again file by file, so that file alone fails."""
+    import shutil
+
+    import ecuscan.scan.pipeline
+
+    tree = tmp_path / "tree"
+    shutil.copytree(images[0].parent, tree)
+    (tree / "killer.bin").write_bytes(b"boom")
+    one = _by_path(list(Scanner(None, options=ScanOptions(use_cache=False, jobs=1)).scan_paths([images[0].parent])))
+    monkeypatch.setattr(ecuscan.scan.pipeline, "scan_path", _dies_on_killer)  # inherited by the forked workers
+    outcomes = list(Scanner(None, options=ScanOptions(use_cache=False, jobs=2)).scan_paths([tree]))
+    failures = [o for o in outcomes if isinstance(o, ScanFailure)]
+    assert [f.path for f in failures] == [str(tree / "killer.bin")]
+    assert "worker failed" in failures[0].reason
+    got = _by_path([o for o in outcomes if not isinstance(o, ScanFailure)])
+    rename = {p: p.replace(str(images[0].parent), str(tree), 1) for p in one}
+    assert set(got) == set(rename.values())
+    assert all(got[rename[p]]["sha256"] == d["sha256"] and got[rename[p]]["components"] == d["components"]
+               for p, d in one.items())

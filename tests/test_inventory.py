@@ -9,7 +9,7 @@ from click.testing import CliRunner
 from ecuscan.cli import main
 from ecuscan.inventory import files_with_findings, inventory
 from ecuscan.model import ScanResult
-from ecuscan.scanner import Scanner
+from ecuscan.scan.pipeline import Scanner
 
 DEMO = Path(__file__).resolve().parent.parent / "firmware"
 

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import io
+import subprocess
+import sys
 import tarfile
 from pathlib import Path
 
@@ -11,7 +13,8 @@ from click.testing import CliRunner
 
 from ecuscan.cli import main
 from ecuscan.model import EvidenceMethod, ScanFailure, ScanOutcome, ScanResult
-from ecuscan.scanner import Scanner, ScanOptions
+from ecuscan.scan.options import ScanOptions
+from ecuscan.scan.pipeline import Scanner
 from ecuscan.store import Store
 
 ZLIB_BANNER = b"\x00\x00 inflate 1.2.13 Copyright 1995-2022 Mark Adler \x00"
@@ -141,13 +144,17 @@ def test_cli_exit_code_and_json_errors(tmp_path: Path) -> None:
     good = tmp_path / "ok.bin"
     good.write_bytes(ZLIB_BANNER)
     res = CliRunner().invoke(main, ["scan", "--json", "--store", str(tmp_path / "s.sqlite"), str(bad), str(good)])
-    assert res.exit_code == 2
+    assert res.exit_code == 3  # INCOMPLETE: an input named could not be analysed
     import json
 
     doc = json.loads(res.stdout)
     assert [e["path"] for e in doc["errors"]] == [str(bad)]
     assert "line 1" in doc["errors"][0]["error"]
     assert [r["path"] for r in doc["results"]] == [str(good)]
+    assert [(i["stage"], i["source"]) for i in doc["incomplete"]] == [("scan", str(bad))]
+    accepted = CliRunner().invoke(main, ["scan", "--json", "--allow-incomplete", "--store", str(tmp_path / "s.sqlite"),
+                                         str(bad), str(good)])
+    assert accepted.exit_code == 0 and json.loads(accepted.stdout)["errors"] == doc["errors"]
 
 
 @pytest.mark.parametrize("flag", ["--base-address", "--jobs"])
@@ -218,3 +225,76 @@ def test_squashfs_root_filesystem(tmp_path: Path) -> None:
     assert isinstance(top, ScanResult) and top.path == str(img)
     assert {(c.id, c.version) for c in top.contained()} >= {("busybox", "1.36.1"), ("zlib", "1.2.13")}
     assert comp(by_name(outcomes, "bin/busybox"), "busybox") == ("1.36.1", {EvidenceMethod.PACKAGE_METADATA})
+
+
+def _scan_cli(*argv: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "ecuscan", "scan", *argv], capture_output=True, text=True,
+                          timeout=300, cwd=Path(__file__).resolve().parent.parent)
+
+
+def test_an_input_that_cannot_be_read_is_incomplete_not_a_usage_error(tmp_path: Path) -> None:
+    """A FIFO named on the command line is never read (it could block forever): exit 3, and the
+    good input beside it is still reported; --allow-incomplete accepts the run; a usage error stays 2."""
+    import json
+    import os
+
+    fifo = tmp_path / "pipe.bin"
+    os.mkfifo(fifo)
+    good = tmp_path / "ok.bin"
+    good.write_bytes(ZLIB_BANNER)
+    store = str(tmp_path / "s.sqlite")
+    res = _scan_cli("--json", "--store", store, str(fifo), str(good))
+    assert res.returncode == 3, res.stderr
+    doc = json.loads(res.stdout)
+    assert [e["path"] for e in doc["errors"]] == [str(fifo)] and "not a regular file" in doc["errors"][0]["error"]
+    assert [r["path"] for r in doc["results"]] == [str(good)]
+    assert "INCOMPLETE" in res.stderr and "Traceback" not in res.stderr
+    assert _scan_cli("--allow-incomplete", "--store", store, str(fifo), str(good)).returncode == 0
+    assert _scan_cli("--jobs", "0", "--store", store, str(good)).returncode == 2
+    assert _scan_cli("--store", store, str(tmp_path / "missing.bin")).returncode == 2  # usage: no such path
+
+
+def _damaged_store(tmp_path: Path, tree: Path) -> Path:
+    """A real SQLite store filled by a scan of ``tree``, then one page in the middle overwritten."""
+    import sqlite3
+
+    db = tmp_path / "inv.sqlite"
+    assert _scan_cli("--store", str(db), str(tree)).returncode == 0
+    with sqlite3.connect(db) as conn:
+        conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        page_size = conn.execute("PRAGMA page_size").fetchone()[0]
+        pages = conn.execute("PRAGMA page_count").fetchone()[0]
+    assert pages > 8
+    with db.open("r+b") as f:
+        f.seek(page_size * (pages // 2))
+        f.write(b"\xa5\x5a" * (page_size // 2))
+    return db
+
+
+@pytest.mark.parametrize("jobs", ["1", "2"])
+def test_a_damaged_store_costs_the_cache_not_the_scan(tmp_path: Path, jobs: str) -> None:
+    """Scan goes on without the store, says so on stderr, prints every result, exits 3 (0 with
+    --allow-incomplete). Both a damaged page inside the database and a file that is no database."""
+    import json
+
+    tree = tmp_path / "tree"
+    tree.mkdir()
+    for i in range(200):  # distinct files: many pages of results
+        (tree / f"f{i:03d}.bin").write_bytes(f"\0inflate 1.2.{i} Copyright 1995-2022 Mark Adler\0".encode() * 40)
+    reference = _scan_cli("--json", "--no-cache", "--jobs", jobs, str(tree))
+    assert reference.returncode == 0, reference.stderr
+    expected = sorted((r["path"], r["sha256"]) for r in json.loads(reference.stdout)["results"])
+    assert len(expected) == 200
+
+    garbage = tmp_path / "garbage.sqlite"
+    garbage.write_bytes(b"this is not a database " * 400)
+    for db in (_damaged_store(tmp_path, tree), garbage):
+        res = _scan_cli("--json", "--jobs", jobs, "--store", str(db), str(tree))
+        assert res.returncode == 3, res.stderr
+        assert "Traceback" not in res.stderr
+        assert "warning: the store" in res.stderr and "went on without it" in res.stderr, res.stderr
+        doc = json.loads(res.stdout)
+        assert sorted((r["path"], r["sha256"]) for r in doc["results"]) == expected
+        assert not doc["errors"] and [i["stage"] for i in doc["incomplete"]] == ["store"]
+        accepted = _scan_cli("--allow-incomplete", "--jobs", jobs, "--store", str(db), str(tree))
+        assert accepted.returncode == 0 and "INCOMPLETE" in accepted.stderr, accepted.stderr

@@ -20,7 +20,7 @@ from ..model import ScanFailure, ScanResult
 from ..sbom import WRITERS, SupplierInfo, write_sbom
 from ..sbom.importer import load_sbom
 from ..sbom.reconcile import ReconItem, reconcile
-from ..scanner import Scanner
+from ..scan.pipeline import Scanner
 from ..store import Store
 from .common import EXIT_FINDINGS, EXIT_OK, err, handle_errors, json_option, out, print_json, safe, store_option
 

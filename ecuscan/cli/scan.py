@@ -9,16 +9,18 @@ from typing import Any
 import click
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+from ..errors import StoreError
 from ..inventory import files_with_findings, inventory
 from ..model import ScanFailure, ScanOutcome, ScanResult, Severity
-from ..scanner import JOBS_AUTO, Scanner, ScanOptions
+from ..scan.options import JOBS_AUTO, ScanOptions
+from ..scan.pipeline import Scanner
 from ..store import Store
 from .common import (
-    EXIT_FINDINGS,
-    EXIT_OK,
-    EXIT_USAGE,
+    allow_incomplete_option,
     err,
+    exit_code,
     handle_errors,
+    incomplete_banner,
     json_option,
     out,
     print_json,
@@ -141,37 +143,51 @@ def _jobs(value: str) -> int:
                    f"counts, then the files with warnings). Default: per image up to {PER_FILE_MAX} images.")
 @click.option("--fail-on-diagnostic", type=click.Choice(["warning", "error"]), default=None,
               help="Exit 1 when an image has a diagnostic of this severity or worse (e.g. VBF CRC mismatch).")
+@allow_incomplete_option
 @handle_errors
 def command(paths: tuple[str, ...], store_url: str | None, as_json: bool, no_cache: bool, jobs: int,
             dask_spec: str | None, base_address: str | None, members: bool, package_metadata: bool,
-            per_file: bool | None,
-            fail_on_diagnostic: str | None) -> None:
+            per_file: bool | None, fail_on_diagnostic: str | None, allow_incomplete: bool) -> None:
     """Identify components and build provenance in firmware images (files or directories).
 
-    Exit code: 0 ok, 1 when --fail-on-diagnostic trips, 2 when an input could not be scanned.
+    Exit code: 0 ok, 1 when --fail-on-diagnostic trips, 2 for a usage error, 3 (INCOMPLETE) when
+    an input could not be read or analysed, or the store could not be used (the scan then goes on
+    without the cache); --allow-incomplete accepts that.
     """
     if dask_spec is not None and jobs > 1:
         raise click.UsageError("--dask and --jobs are alternatives: the dask cluster has its own workers")
     if dask_spec is not None:
-        from ..distributed import parse_spec
+        from ..scan.dask import parse_spec
 
         parse_spec(dask_spec)  # a malformed spec is a usage error before anything is scanned
     options = ScanOptions(base_address=parse_int(base_address), use_cache=not no_cache, jobs=jobs, dask=dask_spec,
                           package_metadata=package_metadata)
     outcomes: list[ScanOutcome] = []
-    # --no-cache neither reads nor (unless a store is named) writes the inventory
-    with Store.open(store_url) if store_url or not no_cache else contextlib.nullcontext() as store:
+    store_problems: list[str] = []
+    opened: Store | None = None
+    if store_url or not no_cache:  # --no-cache neither reads nor (unless a store is named) writes the inventory
+        try:
+            opened = Store.open(store_url)
+        except StoreError as exc:  # a damaged store costs the cache, not the scan
+            store_problems.append(f"could not be opened: {exc}")
+    with opened if opened is not None else contextlib.nullcontext() as store:
         with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                       console=err, transient=True, disable=as_json or not err.is_terminal) as progress:
             scanner = Scanner(store, options=options, observer=_ProgressObserver(progress))
             outcomes = list(scanner.scan_paths(paths))
+        store_problems += scanner.store_problems
+    for problem in store_problems:
+        err.print(f"[bold yellow]warning:[/] the store {safe(problem, 800)}; the scan went on without it "
+                  "(no cached results used, none kept)")
     failures = [o for o in outcomes if isinstance(o, ScanFailure)]
     results = [o for o in outcomes if isinstance(o, ScanResult)]
     shown = results if members else [r for r in results if r.parent is None]
+    incomplete = [{"stage": "scan", "source": f.path, "reason": f.reason} for f in failures]
+    incomplete += [{"stage": "store", "source": store_url or "default store", "reason": p} for p in store_problems]
     if as_json:
         doc: dict[str, Any] = {"schema": "ecuscan/scan-report/v1",
                                "results": [r.to_dict() for r in shown],
-                               "errors": [f.to_dict() for f in failures]}
+                               "errors": [f.to_dict() for f in failures], "incomplete": incomplete}
         print_json(doc)
     else:
         if per_file or (per_file is None and len(shown) <= PER_FILE_MAX):
@@ -183,10 +199,10 @@ def command(paths: tuple[str, ...], store_url: str | None, as_json: bool, no_cac
             err.print(f"[bold red]error:[/] {safe(f.path, 300)}: {safe(f.reason, 500)}")
         n_comp = sum(len(r.contained()) for r in shown)
         err.print(f"{len(shown)} image(s), {n_comp} contained component(s), {len(failures)} error(s)")
-    if failures:
-        sys.exit(EXIT_USAGE)
+    if incomplete:
+        incomplete_banner(incomplete, allow_incomplete)
+    failed = False
     if fail_on_diagnostic:
         worst = {Severity.ERROR} if fail_on_diagnostic == "error" else {Severity.ERROR, Severity.WARNING}
-        if any(d.severity in worst for r in results for d in r.diagnostics):
-            sys.exit(EXIT_FINDINGS)
-    sys.exit(EXIT_OK)
+        failed = any(d.severity in worst for r in results for d in r.diagnostics)
+    sys.exit(exit_code(failed, incomplete, allow_incomplete))

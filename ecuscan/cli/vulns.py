@@ -182,7 +182,8 @@ def match_cmd(manifest: Path | None, vex_files: tuple[Path, ...], sarif_file: Pa
 
 def _scan_now(paths: tuple[Path, ...], store: Store, package_metadata: bool) -> tuple[list[ScanResult], list[str]]:
     from ..model import ScanFailure
-    from ..scanner import Scanner, ScanOptions
+    from ..scan.options import ScanOptions
+    from ..scan.pipeline import Scanner
 
     scanner = Scanner(store, options=ScanOptions(package_metadata=package_metadata))
     results: list[ScanResult] = []

@@ -56,7 +56,9 @@ def scan_firmware(manifest: Manifest, *, store: Any = None, catalog: Any = None,
     ``store`` (an :class:`ecuscan.store.Store`) for the same bytes and scanner version are reused,
     new ones are written to it. With ``scan`` off, only the store is asked.
     """
-    from ..scanner import Scanner, ScanOptions, sha256_file
+    from ..scan.cache import sha256_file
+    from ..scan.options import ScanOptions
+    from ..scan.pipeline import Scanner
 
     results: dict[str, tuple[ScanResult, ...]] = {}
     failures: dict[str, str] = {}

@@ -20,7 +20,8 @@ from ecuscan.bench.targets import load_bench_file
 from ecuscan.bench.verify import verify
 from ecuscan.cli import main
 from ecuscan.errors import BenchError
-from ecuscan.scanner import ScanOptions, analyze_path
+from ecuscan.scan.analysis import analyze_path
+from ecuscan.scan.options import ScanOptions
 
 from .conftest import FAST
 

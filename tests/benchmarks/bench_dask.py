@@ -56,9 +56,10 @@ from typing import Any
 
 from distributed import Client
 
-from ecuscan.distributed import local_cluster
 from ecuscan.model import ScanFailure, ScanOutcome
-from ecuscan.scanner import Scanner, ScanOptions
+from ecuscan.scan.dask import local_cluster
+from ecuscan.scan.options import ScanOptions
+from ecuscan.scan.pipeline import Scanner
 from ecuscan.store import Store
 
 CORPUS = Path(os.environ.get("ECUSCAN_DEV_CORPUS", Path.home() / ".cache" / "ecuscan" / "dev-corpus"))

@@ -25,7 +25,7 @@ as a package-less image (Buildroot) would be: each file's bytes, plus the versio
 component in a library it loads within the tree.
 
 With ``--debs`` the Debian part is scored another way: the downloaded ``.deb`` packages are
-scanned as containers by the real scanner (``ecuscan.scanner.analyze_bytes``), so every member
+scanned as containers by the real scanner (``ecuscan.scan.analysis.analyze_bytes``), so every member
 also gets the package-metadata evidence of its ``.deb`` control file (the method a user gets when
 scanning packages or a root filesystem with a package database). Both figures are printed and
 kept apart: binary-only identification (one file at a time, no context) and with package metadata.
@@ -80,7 +80,8 @@ def _found_from_debs(corpus: Path, doc: dict,  # type: ignore[type-arg]
     The scanner's ``package-version-conflict`` diagnostics (bytes and package disagree) are
     appended to ``conflicts``.
     """
-    from ecuscan.scanner import ScanOptions, analyze_bytes
+    from ecuscan.scan.analysis import analyze_bytes
+    from ecuscan.scan.options import ScanOptions
 
     want: dict[tuple[str, str, str], str] = {}
     for f in doc["files"]:
@@ -108,7 +109,8 @@ def _found_from_tree(corpus: Path) -> dict[str, dict[str, set[str | None]]]:
     """Scan each ``root/<arch>`` as one directory tree, package metadata off (bytes, and the
     libraries each file loads within the tree: a Buildroot-like image without a package database)."""
     from ecuscan.model import ScanResult
-    from ecuscan.scanner import Scanner, ScanOptions
+    from ecuscan.scan.options import ScanOptions
+    from ecuscan.scan.pipeline import Scanner
 
     out: dict[str, dict[str, set[str | None]]] = {}
     options = ScanOptions(use_cache=False, package_metadata=False, jobs=os.cpu_count() or 1)
@@ -221,7 +223,8 @@ def mined(root: Path, verbose: bool, tree: bool, releases: list[str] | None = No
     from ecuscan.mining.corpus import ARCHES, HELDOUT_RELEASES, MINING_RELEASES, load_projects
     from ecuscan.mining.mine import corpus_files
     from ecuscan.model import ScanResult
-    from ecuscan.scanner import Scanner, ScanOptions
+    from ecuscan.scan.options import ScanOptions
+    from ecuscan.scan.pipeline import Scanner
 
     mined_ids = {p.id for p in load_projects()} & {e.id for e in load_catalog()}
     mode = ("each (release, arch) scanned as one tree, no package metadata" if tree

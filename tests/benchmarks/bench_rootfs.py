@@ -30,7 +30,8 @@ import time
 from pathlib import Path
 
 from ecuscan.model import EvidenceMethod, Relation, ScanResult
-from ecuscan.scanner import Scanner, ScanOptions
+from ecuscan.scan.options import ScanOptions
+from ecuscan.scan.pipeline import Scanner
 from ecuscan.store import Store
 
 PACKAGES = "openssh-server,curl,libssl3,zlib1g,busybox,dropbear-bin,lighttpd,mosquitto,libmbedtls14"

@@ -2,6 +2,7 @@
 
     .venv/bin/python tests/benchmarks/bench_scan_e2e.py [--tree root/armhf] [--runs 3] [--jobs 1 auto]
                                                         [--scaling] [--big-mib 256] [--ecuscan CMD]
+                                                        [--baseline CMD] [--cpu] [--scaling-runs N]
 
 Everything is measured as the user runs it: a fresh process per run, wall clock from start to
 exit, start-up included. The baseline is one process that walks the same tree and runs
@@ -14,6 +15,12 @@ see the same machine load; the best of ``--runs`` of each is compared, and every
   each scan analyses every file.
 - ``--scaling``: 1 and 2 workers over 1x, 2x and 4x the tree (copies of the tree side by side
   under a temporary directory, so the bytes differ in path only; no cache).
+- ``--baseline CMD``: also run CMD (another ecuscan, e.g. a ``git archive main`` copy run with
+  ``PYTHONPATH``) in the same alternation (regex, baseline, scan, regex ...), so before and after
+  are measured under the same load; its ratio is printed beside the scan's.
+- ``--cpu``: also print the CPU seconds (user + system, the process and its workers) of each
+  command's best run: on a loaded machine wall time says how much of the CPUs a scan got, CPU
+  time how much work it did.
 - ``--big-mib N``: peak RSS of scanning a tree holding one N MiB ELF image (a real ELF from the
   tree, padded) next to that image's size (target <= 1.2x), from ``wait4``'s ru_maxrss of the
   process and its children.
@@ -66,12 +73,21 @@ def tree_bytes(root: Path) -> tuple[int, int, int]:
     return total, files, largest
 
 
+#: CPU seconds (user + system) of the last command :func:`run` waited for, with its reaped children.
+LAST_CPU = [0.0]
+
+
 def run(cmd: list[str], env: dict[str, str] | None = None) -> tuple[float, int, int]:
     """(wall seconds, peak RSS KiB of the process tree, exit code) of one command."""
+    import resource
+
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env, cwd=CWD)
     _pid, status, usage = os.wait4(proc.pid, 0)
     wall = time.perf_counter() - start
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)  # wait4 reaped it: its children's times are in
+    LAST_CPU[0] = (after.ru_utime + after.ru_stime) - (before.ru_utime + before.ru_stime)
     code = os.waitstatus_to_exitcode(status)
     if code not in (0, 1):
         err = proc.stderr.read().decode(errors="replace") if proc.stderr else ""
@@ -111,25 +127,43 @@ def _descendants(pid: int) -> list[int]:
     return out
 
 
-def side_by_side(trees: list[Path], ecuscan: list[str], jobs: str, runs: int, label: str) -> dict[str, float]:
+def side_by_side(trees: list[Path], ecuscan: list[str], jobs: str, runs: int, label: str,
+                 baseline: list[str] | None = None, cpu: bool = False) -> dict[str, float]:
     size, files, _ = (sum(x) for x in zip(*(tree_bytes(t) for t in trees), strict=True))
-    regex, scan, peak = [], [], []
+    regex: list[float] = []
+    regex_cpu: list[float] = []
+    timed: dict[str, list[tuple[float, float]]] = {"baseline": [], "ecuscan": []}
+    peak = []
+    commands = [("baseline", baseline)] if baseline else []
+    commands.append(("ecuscan", ecuscan))
     with tempfile.TemporaryDirectory(prefix="ecuscan-e2e-") as tmp:
         for i in range(runs):
             regex.append(run([sys.executable, "-c", REGEX, *map(str, trees)])[0])
-            env = {**os.environ, "ECUSCAN_STORE": f"sqlite:///{tmp}/s{i}.sqlite"}
-            wall, rss, _ = run([*ecuscan, "scan", "--json", "--no-cache", "--jobs", jobs, *map(str, trees)], env)
-            scan.append(wall)
-            peak.append(rss)
+            regex_cpu.append(LAST_CPU[0])
+            for name, cmd in commands:
+                assert cmd is not None
+                env = {**os.environ, "ECUSCAN_STORE": f"sqlite:///{tmp}/{name}{i}.sqlite"}
+                wall, rss, _ = run([*cmd, "scan", "--json", "--no-cache", "--jobs", jobs, *map(str, trees)], env)
+                timed[name].append((wall, LAST_CPU[0]))
+                if name == "ecuscan":
+                    peak.append(rss)
     mb = size / 1e6
-    best_r, best_s = min(regex), min(scan)
+    best_r = min(regex)
     print(f"{label}: {files} files, {mb:.1f} MB, --jobs {jobs}")
-    print(f"  regex pass  {', '.join(f'{t:.2f}' for t in regex)} s  best {mb / best_r:.1f} MB/s")
-    print(f"  ecuscan     {', '.join(f'{t:.2f}' for t in scan)} s  best {mb / best_s:.1f} MB/s")
-    median = sorted(regex)[runs // 2] / sorted(scan)[runs // 2]
-    print(f"  ratio (best/best) {best_r / best_s:.2f}   (median/median {median:.2f})   "
-          f"peak RSS {max(peak) / 1024:.0f} MiB")
-    return {"regex": best_r, "scan": best_s, "mb": mb}
+    print(f"  regex pass  {', '.join(f'{t:.2f}' for t in regex)} s  best {mb / best_r:.1f} MB/s"
+          + (f"   CPU {min(regex_cpu):.2f} s" if cpu else ""))
+    out = {"regex": best_r, "mb": mb}
+    for name, _cmd in commands:
+        walls = [w for w, _c in timed[name]]
+        best = min(walls)
+        cpu_best = min(c for _w, c in timed[name])
+        median = sorted(regex)[runs // 2] / sorted(walls)[runs // 2]
+        print(f"  {name:<10}  {', '.join(f'{t:.2f}' for t in walls)} s  best {mb / best:.1f} MB/s  "
+              f"ratio (best/best) {best_r / best:.2f}   (median/median {median:.2f})"
+              + (f"   CPU {cpu_best:.2f} s (CPU ratio {min(regex_cpu) / cpu_best:.2f})" if cpu else ""))
+        out["scan" if name == "ecuscan" else name] = best
+    print(f"  peak RSS {max(peak) / 1024:.0f} MiB")
+    return out
 
 
 def main() -> None:
@@ -142,13 +176,19 @@ def main() -> None:
     ap.add_argument("--big-jobs", nargs="+", default=["1", "auto"])
     ap.add_argument("--ecuscan", default=str(Path(sys.executable).with_name("ecuscan")),
                     help="the command to run (e.g. 'env PYTHONPATH=/tmp/main python -m ecuscan' for a baseline)")
+    ap.add_argument("--baseline", default=None,
+                    help="a second command run in the same alternation (e.g. 'env PYTHONPATH=/tmp/main python -m "
+                         "ecuscan'): before and after under the same load")
+    ap.add_argument("--cpu", action="store_true", help="also print CPU seconds (process and workers)")
+    ap.add_argument("--scaling-runs", type=int, default=0, help="runs per scaling point (default: --runs - 1)")
     args = ap.parse_args()
     tree = Path(args.tree) if Path(args.tree).is_absolute() else CORPUS / args.tree
     if not tree.is_dir():
         raise SystemExit(f"{tree} not found (fetch the development corpus first)")
     ecuscan = shlex.split(args.ecuscan)
+    baseline = shlex.split(args.baseline) if args.baseline else None
     for jobs in args.jobs:
-        side_by_side([tree], ecuscan, jobs, args.runs, tree.name)
+        side_by_side([tree], ecuscan, jobs, args.runs, tree.name, baseline, args.cpu)
     if args.scaling:
         with tempfile.TemporaryDirectory(prefix="ecuscan-scale-") as tmp:
             copies = []
@@ -158,7 +198,8 @@ def main() -> None:
                 copies.append(dest)
             for factor in (1, 2, 4):
                 for jobs in ("1", "2"):
-                    side_by_side(copies[:factor], ecuscan, jobs, max(1, args.runs - 1), f"{factor}x tree")
+                    side_by_side(copies[:factor], ecuscan, jobs, args.scaling_runs or max(1, args.runs - 1),
+                                 f"{factor}x tree", baseline, args.cpu)
     if args.big_mib:
         big_rss(tree, ecuscan, args.big_mib, args.big_jobs)
 

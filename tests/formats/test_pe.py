@@ -18,7 +18,8 @@ from ecuscan.formats.te import load_te
 from ecuscan.limits import DEFAULT_LIMITS, Limits
 from ecuscan.model import ImageFormat, Relation, SegmentKind
 from ecuscan.sbom.facts import is_firmware
-from ecuscan.scanner import ScanOptions, analyze_bytes
+from ecuscan.scan.analysis import analyze_bytes
+from ecuscan.scan.options import ScanOptions
 
 from .pebuild import IMAGE_BASE, PeSpec, build_pe, import_bomb, to_te, with_rich_header
 

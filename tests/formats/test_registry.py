@@ -22,7 +22,8 @@ from ecuscan.formats import registry
 from ecuscan.formats.base import Format, OffsetMap
 from ecuscan.model import Image, ImageFormat, Provenance, ScanResult, Sha256
 from ecuscan.sbom.facts import file_offsets_are_buffer_offsets
-from ecuscan.scanner import ScanOptions, analyze_bytes
+from ecuscan.scan.analysis import analyze_bytes
+from ecuscan.scan.options import ScanOptions
 
 ROOT = Path(__file__).resolve().parents[2]
 SCAN_DOC = ROOT / "docs" / "scan-json.md"

@@ -24,7 +24,8 @@ from ecuscan.formats.optionrom import load_optionrom
 from ecuscan.formats.uefi import load_uefi
 from ecuscan.limits import Limits
 from ecuscan.model import ImageFormat, Relation, SegmentKind
-from ecuscan.scanner import ScanOptions, analyze_bytes
+from ecuscan.scan.analysis import analyze_bytes
+from ecuscan.scan.options import ScanOptions
 
 from . import fvbuild as fv
 from .pebuild import PeSpec, build_pe

@@ -376,7 +376,7 @@ class Target:
 @lru_cache(maxsize=1)
 def _scan_ctx() -> tuple[object, object]:
     from ecuscan.catalog import load_catalog
-    from ecuscan.scanner import ScanOptions
+    from ecuscan.scan.options import ScanOptions
 
     return load_catalog(), ScanOptions(use_cache=False)
 
@@ -384,7 +384,7 @@ def _scan_ctx() -> tuple[object, object]:
 def run_image(data: bytes, work: Path, name: str = "fuzz.img") -> object:
     """The whole per-image pipeline a scan runs (detect, load, unpack, identify, provenance),
     without the scanner's outermost catch-all, so that any raw exception shows."""
-    from ecuscan.scanner import analyze_bytes
+    from ecuscan.scan.analysis import analyze_bytes
 
     catalog, options = _scan_ctx()
     return analyze_bytes(data, name, catalog=catalog, options=options)  # type: ignore[arg-type]

@@ -14,7 +14,8 @@ import pytest
 
 from ecuscan.catalog import load_catalog
 from ecuscan.limits import Limits
-from ecuscan.scanner import ScanOptions, analyze_bytes
+from ecuscan.scan.analysis import analyze_bytes
+from ecuscan.scan.options import ScanOptions
 
 from .runner import GiB, MiB, assert_clean_failure, run_cli, store_env
 from .zips import build_zip, zeros_deflated
@@ -52,7 +53,7 @@ def test_pdx_of_six_1gib_members_is_refused_from_its_headers(tmp_path: Path, gib
     pdx.write_bytes(_pdx(6, gib_of_zeros))
     run = run_cli(["scan", str(pdx)], timeout=120, memory=3 * GiB, env=store_env(tmp_path))
     # 7.2 GiB and minutes before: every member was inflated into memory before odxtools ran
-    assert_clean_failure(run, seconds=20, peak=500 * MiB, says="max_decoded_bytes")
+    assert_clean_failure(run, code=3, seconds=20, peak=500 * MiB, says="max_decoded_bytes")
 
 
 def test_small_pdx_with_external_flash_data_still_loads(tmp_path: Path) -> None:
@@ -70,7 +71,7 @@ def test_overlapping_zip_bomb_is_refused_at_once(tmp_path: Path) -> None:
     bomb = tmp_path / "overlap.zip"
     bomb.write_bytes(build_zip([(f"f{i:03d}.bin", blob) for i in range(64)], share_first=True))  # 32 GiB
     run = run_cli(["scan", str(bomb)], timeout=120, env=store_env(tmp_path))
-    assert_clean_failure(run, seconds=20, peak=500 * MiB, says="overlapping entries")
+    assert_clean_failure(run, code=3, seconds=20, peak=500 * MiB, says="overlapping entries")
 
 
 def test_zip_declaring_more_than_the_decode_budget_is_refused_before_inflating(tmp_path: Path,
@@ -78,7 +79,7 @@ def test_zip_declaring_more_than_the_decode_budget_is_refused_before_inflating(t
     bomb = tmp_path / "many.zip"
     bomb.write_bytes(build_zip([(f"f{i}.bin", gib_of_zeros) for i in range(9)]))  # 9 x 1 GiB, 9 MB on disk
     run = run_cli(["scan", str(bomb)], timeout=120, env=store_env(tmp_path))
-    assert_clean_failure(run, seconds=20, peak=500 * MiB, says="max_unpacked_bytes")
+    assert_clean_failure(run, code=3, seconds=20, peak=500 * MiB, says="max_unpacked_bytes")
 
 
 def test_nested_zips_share_one_decode_budget() -> None:

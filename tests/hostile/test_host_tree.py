@@ -12,7 +12,8 @@ import pytest
 
 from ecuscan.catalog import load_catalog
 from ecuscan.model import Relation, ScanResult
-from ecuscan.scanner import ScanOptions, analyze_bytes
+from ecuscan.scan.analysis import analyze_bytes
+from ecuscan.scan.options import ScanOptions
 
 POD = b"""=encoding utf-8
 

@@ -15,7 +15,8 @@ from pathlib import Path
 import pytest
 
 from ecuscan.model import EvidenceMethod, Relation, ScanResult
-from ecuscan.scanner import Scanner, ScanOptions
+from ecuscan.scan.options import ScanOptions
+from ecuscan.scan.pipeline import Scanner
 from ecuscan.store import Store
 
 pytestmark = pytest.mark.skipif(shutil.which("gcc") is None, reason="gcc builds the shared objects")

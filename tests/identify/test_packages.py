@@ -18,7 +18,9 @@ import pytest
 from ecuscan.catalog import load_catalog
 from ecuscan.identify.packages import PackageIndex, built_using
 from ecuscan.model import EvidenceMethod, Relation, ScanResult
-from ecuscan.scanner import Scanner, ScanOptions, is_documentation
+from ecuscan.scan.documentation import is_documentation
+from ecuscan.scan.options import ScanOptions
+from ecuscan.scan.pipeline import Scanner
 
 CAT = load_catalog()
 RPM_FIXTURE = Path(__file__).resolve().parent.parent / "data" / "rpm" / "rpmdb.sqlite.gz"

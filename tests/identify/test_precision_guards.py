@@ -17,7 +17,8 @@ from pathlib import Path
 from ecuscan.catalog import load_catalog
 from ecuscan.identify import identify
 from ecuscan.model import Image, ImageFormat, Relation, ScanResult
-from ecuscan.scanner import Scanner, ScanOptions
+from ecuscan.scan.options import ScanOptions
+from ecuscan.scan.pipeline import Scanner
 
 CAT = load_catalog()
 

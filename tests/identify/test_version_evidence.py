@@ -19,7 +19,8 @@ from ecuscan.catalog import load_catalog
 from ecuscan.formats import load
 from ecuscan.identify import identify
 from ecuscan.model import EvidenceMethod, Relation, ScanResult
-from ecuscan.scanner import Scanner, ScanOptions
+from ecuscan.scan.options import ScanOptions
+from ecuscan.scan.pipeline import Scanner
 
 CAT = load_catalog()
 

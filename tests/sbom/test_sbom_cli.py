@@ -19,7 +19,7 @@ from cyclonedx.validation.json import JsonStrictValidator
 
 from ecuscan.cli import main
 from ecuscan.model import ScanResult, Sha256
-from ecuscan.scanner import scanner_version
+from ecuscan.scan.cache import scanner_version
 from ecuscan.store import Store
 
 from .sbom_samples import bcm_result, comp

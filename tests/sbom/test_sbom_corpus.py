@@ -13,7 +13,7 @@ from ecuscan.model import ScanResult
 from ecuscan.sbom import SbomFormat, write_sbom
 from ecuscan.sbom.importer import load_sbom
 from ecuscan.sbom.reconcile import reconcile
-from ecuscan.scanner import Scanner
+from ecuscan.scan.pipeline import Scanner
 
 from .test_sbom_write import validate
 

@@ -4,7 +4,7 @@ dask.distributed does the scheduling, worker supervision and restarts; this modu
 decides *what* is sent and how results come back:
 
 - The parent checks the cache first (as for ``--jobs``), then submits one task per image
-  that still needs analysis: :func:`ecuscan.scanner.scan_task` on the image's *path*.
+  that still needs analysis: :func:`ecuscan.scan.analysis.scan_task` on the image's *path*.
   Workers read the image from a path they share with the parent (the same file system at
   the same place: trivially true for ``local``, an NFS/CIFS mount for a remote cluster).
   Bytes are never shipped: the parent would have to read every image a second time and
@@ -12,7 +12,7 @@ decides *what* is sent and how results come back:
   hashes the file before analysing it, so a path that holds other bytes on the worker (a
   mount that is not really shared) becomes a :class:`ScanFailure`, never a wrong result.
 - Tasks go through ``Client.get_executor()`` into the same windowed loop as the local
-  process pool (:func:`ecuscan.executors.run_windowed`): at most a window of tasks is in
+  process pool (:func:`ecuscan.scan.executors.run_windowed`): at most a window of tasks is in
   flight (a few per worker thread) and results are yielded as they arrive, so the caller
   (the one writer) stores each image as soon as it is done. This module does not import the
   scanner: the task function is handed in.
@@ -42,8 +42,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
-from .errors import EcuscanError
-from .model import ScanFailure, ScanResult, Sha256
+from ..errors import EcuscanError
+from ..model import ScanFailure, ScanResult, Sha256
 
 #: What a scan task returns: all results of one top-level image, or why it could not be scanned.
 TaskResult = list[ScanResult] | ScanFailure
@@ -178,7 +178,7 @@ def stored_task(task: Task, store_url: str, path: str, options: Any, sha256: Sha
     try:
         store = _WORKER_STORES.get(store_url)
         if store is None:
-            from .store import Store
+            from ..store import Store
 
             store = _WORKER_STORES[store_url] = Store.open(store_url)
         store.put_many(outcome)
