@@ -35,6 +35,7 @@ from ..catalog import Catalog, CatalogEntry
 from ..errors import CatalogError
 from ..limits import Limits
 from ..model import Buffer, ComponentId, EvidenceMethod, Image, Relation
+from ..provenance import prefilter, textscan
 from ._hits import HINT_CONFIDENCE, Hit, decode, make_evidence
 
 #: Bytes searched before / after a ``digit.digit`` place for an anchor and its pattern.
@@ -276,11 +277,12 @@ class SignatureScan:
     standalone: dict[bytes, int] = field(default_factory=dict)  # string -> first offset
 
 
-def _windows(data: Buffer) -> Iterator[tuple[int, int, int]]:
-    """Coalesced windows ``(lo, hi, first_hit)`` around every ``digit.digit`` place."""
+def _windows(data: Buffer, places: Iterator[re.Match[bytes]] | None = None) -> Iterator[tuple[int, int, int]]:
+    """Coalesced windows ``(lo, hi, first_hit)`` around every ``digit.digit`` place (the matches of
+    ``_DIGIT_DOT.finditer(data)``, or ``places`` when the caller found them already)."""
     n = len(data)
     lo = hi = first = -1
-    for m in _DIGIT_DOT.finditer(data):
+    for m in (_DIGIT_DOT.finditer(data) if places is None else places):
         p = m.start()
         if lo >= 0 and p - WINDOW_BEFORE <= hi:
             hi = min(n, p + WINDOW_AFTER)
@@ -292,9 +294,32 @@ def _windows(data: Buffer) -> Iterator[tuple[int, int, int]]:
         yield lo, hi, first
 
 
-def scan(image: Image, catalog: Catalog, limits: Limits) -> SignatureScan:
-    """Run every signature of ``catalog`` over ``image.data`` and return the raw hits."""
+@lru_cache(maxsize=8)
+def prefilter_pass(catalog: Catalog) -> prefilter.PassSet:
+    """The Hyperscan database of every prefilter :func:`scan` and provenance's text scan run: the
+    ``digit.digit`` places, the version-pattern anchors, the marker anchors and the trigger words of
+    :mod:`ecuscan.provenance.textscan` (one pass over the bytes finds them all)."""
     sig = compile_signatures(catalog)
+    return prefilter.compile_pass((
+        (_DIGIT_PLACES, (_DIGIT_DOT.pattern,), False),
+        (_VERSION_ANCHORS, tuple(sorted(sig.by_version_anchor)), True),
+        (_MARKER_ANCHORS, tuple(sorted(sig.by_marker_anchor)), True),
+        (textscan.TRIGGER_GROUP, textscan.TRIGGER_WORDS, False),
+    ))
+
+
+_DIGIT_PLACES, _VERSION_ANCHORS, _MARKER_ANCHORS = "digit-dot", "version-anchor", "marker-anchor"
+
+
+def scan(image: Image, catalog: Catalog, limits: Limits) -> SignatureScan:
+    """Run every signature of ``catalog`` over ``image.data`` and return the raw hits.
+
+    The prefilter regexes (``digit.digit``, the anchor alternations) are tried only where one
+    Hyperscan pass (:func:`prefilter_pass`) found their literals; the matches, and so the hits,
+    are exactly those of running each regex's ``finditer`` over the whole buffer.
+    """
+    sig = compile_signatures(catalog)
+    found = prefilter.run_shared(prefilter_pass(catalog), image.data)
     data: bytes | bytearray | mmap.mmap
     if isinstance(image.data, memoryview):
         # re and find() need bytes-like with find/rfind; a memoryview over a larger buffer is copied
@@ -302,6 +327,13 @@ def scan(image: Image, catalog: Catalog, limits: Limits) -> SignatureScan:
     else:
         data = image.data
     n = len(data)
+
+    def finditer(rx: re.Pattern[bytes], group: str, pos: int = 0, endpos: int | None = None
+                 ) -> Iterator[re.Match[bytes]]:
+        end = n if endpos is None else endpos
+        if found is None:  # more places than the pass keeps: the regex over the bytes, as it is
+            return rx.finditer(data, pos, end)
+        return prefilter.emulate_finditer(rx, data, found.starts[group], pos, end)
     out = SignatureScan()
     per_rule: dict[str, int] = {}
     seen: set[tuple[str, int]] = set()
@@ -324,16 +356,16 @@ def scan(image: Image, catalog: Catalog, limits: Limits) -> SignatureScan:
 
     vrx = sig.version_anchor_rx
     last_string_end = -1
-    for lo, hi, _first in _windows(data):
+    for lo, hi, _first in _windows(data, finditer(_DIGIT_DOT, _DIGIT_PLACES)):
         if vrx is not None:
-            for a in vrx.finditer(data, lo, hi):
+            for a in finditer(vrx, _VERSION_ANCHORS, lo, hi):
                 s0, s1 = max(0, a.start() - WINDOW_BEFORE), min(n, a.end() + WINDOW_BEFORE)
                 for rule in sig.by_version_anchor[a.group()]:
                     for m in rule.regex.finditer(data, s0, s1):
                         if m.start() <= a.start() < m.end():
                             record(rule, m, EvidenceMethod.VERSION_STRING)
         # NUL-delimited strings holding a digit.digit, for version_hints
-        for m in _DIGIT_DOT.finditer(data, lo, hi):
+        for m in finditer(_DIGIT_DOT, _DIGIT_PLACES, lo, hi):
             p = m.start()
             if p < last_string_end:
                 continue
@@ -359,7 +391,7 @@ def scan(image: Image, catalog: Catalog, limits: Limits) -> SignatureScan:
 
     mrx = sig.marker_anchor_rx
     if mrx is not None:
-        for a in mrx.finditer(data):
+        for a in finditer(mrx, _MARKER_ANCHORS):
             rules = sig.by_marker_anchor[a.group()]
             if all(per_rule.get(r.rule_id, 0) >= cap for r in rules):
                 continue

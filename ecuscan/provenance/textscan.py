@@ -10,10 +10,11 @@ per pattern cost about three times as much on a 256 MB image.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 from ecuscan.model import Buffer
-from ecuscan.provenance import buildpaths, timestamps, toolchain
+from ecuscan.provenance import buildpaths, prefilter, timestamps, toolchain
 
 
 def _grouped(words: tuple[bytes, ...]) -> bytes:
@@ -26,12 +27,32 @@ def _grouped(words: tuple[bytes, ...]) -> bytes:
     return b"|".join(re.escape(first) + b"(?:" + b"|".join(rest) + b")" for first, rest in groups.items())
 
 
+#: Every word that starts a finding (each one of fixed width: the prefilter pass needs that).
+TRIGGER_WORDS = tuple(dict.fromkeys((*toolchain.BANNER_STARTS, *timestamps.STAMP_STARTS, *buildpaths.PEOPLE_STARTS)))
+#: Their group in the shared prefilter pass (:mod:`ecuscan.provenance.prefilter`).
+TRIGGER_GROUP = "trigger"
 _TRIGGER_RE = re.compile(_grouped((*toolchain.BANNER_STARTS, *timestamps.STAMP_STARTS, *buildpaths.PEOPLE_STARTS)))
 _BANNER_FIRST = frozenset(s[0] for s in (b"GCC", b"clang", b"Component", b"ARM", b"Arm", b"IAR", b"Green",
                                          b"TASKING", b"HighTec", b"Wind", b"Diab", b"CodeWarrior",
                                          b"Metrowerks", b"MWCC"))
 _PEOPLE_FIRST = frozenset(b"LcCbB")
 _STAMP_FIRST = frozenset(b"JFMASONDTWbBcCdDt12")
+
+
+def _trigger_matches(data: Buffer) -> Iterator[re.Match[bytes]]:
+    """The matches of ``_TRIGGER_RE.finditer(data)``, tried only where the prefilter pass found a
+    trigger word (the pass identification made over the same buffer, else one of its own)."""
+    shared, starts = prefilter.reuse(data, TRIGGER_GROUP)
+    if not shared:
+        found = prefilter.run(_trigger_pass(), data)
+        starts = None if found is None else found.starts[TRIGGER_GROUP]
+    if starts is None:  # more places than the pass keeps: the regex over the bytes, as it is
+        return _TRIGGER_RE.finditer(data)
+    return prefilter.emulate_finditer(_TRIGGER_RE, data, starts)
+
+
+def _trigger_pass() -> prefilter.PassSet:
+    return prefilter.compile_pass(((TRIGGER_GROUP, TRIGGER_WORDS, False),))
 
 
 @dataclass
@@ -51,7 +72,7 @@ def scan(data: Buffer, max_items: int, limit: int = 200, max_candidates: int | N
     """
     out = TextFindings()
     budget = 4096 * max(1, max_items) if max_candidates is None else max_candidates
-    for n, m in enumerate(_TRIGGER_RE.finditer(data)):
+    for n, m in enumerate(_trigger_matches(data)):
         if n >= budget:
             break
         pos = m.start()

@@ -1,0 +1,209 @@
+"""One Hyperscan pass over an image's bytes that finds every place a literal prefilter occurs.
+
+Identification (:mod:`ecuscan.identify.signatures`) and provenance (:mod:`.textscan`) each read
+the bytes with ``re`` prefilters: ``[0-9]\\.[0-9]`` for version strings, an alternation of a few
+hundred marker and anchor literals, an alternation of banner/timestamp trigger words. ``re`` scans
+a pattern that starts with a set of bytes at about 200 MB/s whatever the set (it runs its matcher
+at each byte), so those passes cost about two plain regex passes of CPU per file. Hyperscan (Intel's
+multi-pattern matcher, a declared dependency) finds all of them in one pass at several hundred MB/s.
+
+Results do not change: this pass only says *where* each prefilter occurs (every occurrence,
+overlapping ones included); the callers still run the same ``re`` pattern at those places
+(:func:`emulate_finditer`), which gives exactly the matches ``re.finditer`` gives, in the same order.
+
+Every prefilter pattern has one fixed width (checked when compiled), so a match's start is its end
+minus that width and no start-of-match tracking is needed. The number of occurrences kept is
+bounded (:data:`MAX_PER_BYTE`); past it the pass gives up (``None``) and the callers run their
+``re`` passes over the bytes as before: the same results, at the old speed, in bounded memory.
+
+The last pass is remembered for its buffer (:func:`run_shared`), so provenance reuses the pass
+identification made over the same ``Image.data`` object; the buffer must not change in between.
+"""
+
+from __future__ import annotations
+
+import mmap
+import threading
+from array import array
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from functools import lru_cache
+from re import _parser as sre_parse  # type: ignore[attr-defined]
+from typing import Any
+
+from ecuscan.model import Buffer
+
+__all__ = ["Found", "PassSet", "compile_pass", "emulate_finditer", "run", "run_shared"]
+
+#: At most one kept occurrence per this many bytes of input (and at least :data:`MIN_KEPT`):
+#: ordinary binaries have one per ~1,400 bytes; past the bound the callers use ``re`` alone.
+MAX_PER_BYTE = 32
+MIN_KEPT = 1 << 16
+#: Bits of a packed occurrence that hold the pattern id (the rest is the end offset).
+_ID_BITS = 12
+_ID_MASK = (1 << _ID_BITS) - 1
+
+
+def fixed_width(pattern: bytes) -> int:
+    """The one length every match of ``pattern`` has (``ValueError`` when it can vary).
+
+    >>> fixed_width(rb"20\\d\\d-[01]"), fixed_width(rb"[0-9]\\.[0-9]")
+    (6, 3)
+    """
+    lo, hi = sre_parse.parse(pattern, 0).getwidth()
+    if lo != hi or lo == 0:
+        raise ValueError(f"prefilter {pattern!r} has no fixed width ({lo}..{hi})")
+    return int(lo)
+
+
+def _hs_source(pattern: bytes, literal: bool) -> bytes:
+    """``pattern`` as Hyperscan regex source: literals byte by byte as ``\\xHH`` (NUL and bytes past
+    0x7f cannot stand in the C string as they are), regexes as they are (ASCII, same syntax)."""
+    if literal:
+        return b"".join(b"\\x%02x" % c for c in pattern)
+    if not pattern.isascii() or b"\x00" in pattern:
+        raise ValueError(f"prefilter regex {pattern!r} must be ASCII without NUL")
+    return pattern
+
+
+@dataclass(frozen=True, eq=False)
+class PassSet:
+    """Compiled groups of prefilter patterns: group name -> patterns, and the Hyperscan database."""
+
+    groups: tuple[str, ...]
+    ids: tuple[tuple[int, int], ...]  # pattern id -> (group index, width)
+    database: Any
+
+    def scratch(self) -> Any:
+        """This thread's Hyperscan scratch space for the database (a scratch serves one scan at a time)."""
+        local = _SCRATCH.__dict__.setdefault("by_set", {})
+        s = local.get(id(self))
+        if s is None or s[0] is not self:
+            import hyperscan
+
+            s = (self, hyperscan.Scratch(self.database))
+            local[id(self)] = s
+        return s[1]
+
+
+_SCRATCH = threading.local()
+
+
+@lru_cache(maxsize=16)
+def compile_pass(groups: tuple[tuple[str, tuple[bytes, ...], bool], ...]) -> PassSet:
+    """Compile ``(name, patterns, literal)`` groups into one database (cached per argument).
+
+    A literal group's patterns are byte strings; a regex group's are ``re``/Hyperscan regexes of
+    fixed width in the syntax both share (literals, ``\\d``, ``\\.``, classes).
+    """
+    import hyperscan
+
+    exprs: list[bytes] = []
+    ids: list[tuple[int, int]] = []
+    for gi, (_name, patterns, literal) in enumerate(groups):
+        for p in dict.fromkeys(patterns):
+            exprs.append(_hs_source(p, literal))
+            ids.append((gi, len(p) if literal else fixed_width(p)))
+    if len(exprs) > _ID_MASK:
+        raise ValueError(f"{len(exprs)} prefilter patterns, more than {_ID_MASK}")
+    db = hyperscan.Database(mode=hyperscan.HS_MODE_BLOCK)
+    if exprs:
+        db.compile(expressions=exprs, ids=list(range(len(exprs))), elements=len(exprs),
+                   flags=hyperscan.HS_FLAG_DOTALL)
+    return PassSet(groups=tuple(g[0] for g in groups), ids=tuple(ids), database=db if exprs else None)
+
+
+@dataclass(frozen=True)
+class Found:
+    """Sorted, distinct start offsets of every occurrence of each group's patterns."""
+
+    starts: dict[str, Sequence[int]]
+
+
+def run(passes: PassSet, data: Buffer) -> Found | None:
+    """Every occurrence of the prefilters in ``data``; ``None`` when there are more than the bound."""
+    n = len(data)
+    if passes.database is None or n == 0:
+        return Found({g: () for g in passes.groups})
+    cap = max(MIN_KEPT, n // MAX_PER_BYTE)
+    packed = array("Q")
+    append = packed.append
+    over = False
+
+    def on_match(pid: int, _from: int, to: int, _flags: int, _ctx: object) -> bool:
+        nonlocal over
+        if len(packed) >= cap:
+            over = True
+            return True  # stop the scan
+        append((to << _ID_BITS) | pid)
+        return False
+
+    passes.database.scan(data, match_event_handler=on_match, scratch=passes.scratch())
+    if over:
+        return None
+    ids = passes.ids
+    per: list[set[int]] = [set() for _ in passes.groups]
+    for v in packed:
+        gi, width = ids[v & _ID_MASK]
+        per[gi].add((v >> _ID_BITS) - width)
+    return Found({g: sorted(per[i]) for i, g in enumerate(passes.groups)})
+
+
+#: The last shared pass: (buffer, its length, the pass set, what it found).
+_last: tuple[Buffer, int, PassSet, Found | None] | None = None
+_last_lock = threading.Lock()
+
+
+def _cacheable(data: Buffer) -> bool:
+    # a memoryview is not kept: holding it would keep its mmap from being closed
+    return isinstance(data, (bytes, mmap.mmap))
+
+
+def run_shared(passes: PassSet, data: Buffer) -> Found | None:
+    """:func:`run`, remembered for ``data`` (see :func:`reuse`)."""
+    global _last
+    found = run(passes, data)
+    if _cacheable(data):
+        with _last_lock:
+            _last = (data, len(data), passes, found)
+    return found
+
+
+def reuse(data: Buffer, group: str) -> tuple[bool, Sequence[int] | None]:
+    """``(True, starts)`` of ``group`` when the last shared pass ran over this very ``data`` object
+    with that group (``starts`` is ``None`` when that pass gave up); ``(False, None)`` otherwise.
+    The memory of the pass is released either way."""
+    global _last
+    with _last_lock:
+        last, _last = _last, None
+    if last is None or last[0] is not data or last[1] != len(data) or group not in last[2].groups:
+        return False, None
+    found = last[3]
+    return True, (None if found is None else found.starts[group])
+
+
+def emulate_finditer(rx: Any, data: Buffer, starts: Sequence[int], pos: int = 0,
+                     endpos: int | None = None) -> Iterator[Any]:
+    """The matches of ``rx.finditer(data, pos, endpos)``, trying ``rx`` only at ``starts``.
+
+    Exact when ``starts`` holds (at least) every offset at which ``rx`` can match: ``finditer``
+    reports the leftmost match, then searches again from its end; a position not in ``starts``
+    cannot start a match, so trying the candidates in order, skipping those inside the last
+    match, gives the same matches (``rx`` must not match the empty string).
+    """
+    from bisect import bisect_left
+
+    end = len(data) if endpos is None else min(endpos, len(data))
+    i = bisect_left(starts, pos)
+    last = pos
+    match = rx.match
+    for k in range(i, len(starts)):
+        q = starts[k]
+        if q >= end:
+            break
+        if q < last:
+            continue
+        m = match(data, q, end)
+        if m is not None:
+            yield m
+            last = m.end()
