@@ -311,6 +311,19 @@ def prefilter_pass(catalog: Catalog) -> prefilter.PassSet:
 _DIGIT_PLACES, _VERSION_ANCHORS, _MARKER_ANCHORS = "digit-dot", "version-anchor", "marker-anchor"
 
 
+@lru_cache(maxsize=8)
+def _literal_rules(catalog: Catalog) -> dict[str, bytes]:
+    """Rule id -> the bytes it matches, for the marker rules whose regex is one literal string."""
+    out: dict[str, bytes] = {}
+    for rules in compile_signatures(catalog).by_marker_anchor.values():
+        for rule in rules:
+            parsed = sre_parse.parse(rule.regex.pattern, rule.regex.flags)
+            if parsed.state.flags & re.IGNORECASE or not all(op is sre_constants.LITERAL for op, _ in parsed):
+                continue
+            out[rule.rule_id] = bytes(av for _, av in parsed)
+    return out
+
+
 def scan(image: Image, catalog: Catalog, limits: Limits) -> SignatureScan:
     """Run every signature of ``catalog`` over ``image.data`` and return the raw hits.
 
@@ -390,13 +403,20 @@ def scan(image: Image, catalog: Catalog, limits: Limits) -> SignatureScan:
                 out.standalone[s] = start
 
     mrx = sig.marker_anchor_rx
+    literal = _literal_rules(catalog)
     if mrx is not None:
         for a in finditer(mrx, _MARKER_ANCHORS):
             rules = sig.by_marker_anchor[a.group()]
             if all(per_rule.get(r.rule_id, 0) >= cap for r in rules):
                 continue
-            s0, s1 = max(0, a.start() - WINDOW_BEFORE), min(n, a.end() + WINDOW_BEFORE)
+            p = a.start()
+            s0, s1 = max(0, p - WINDOW_BEFORE), min(n, a.end() + WINDOW_BEFORE)
             for rule in rules:
+                text = literal.get(rule.rule_id)
+                # a rule that is one literal can only match here if that literal occurs over the anchor
+                # (common words cut from long markers: "file", "failed"); else nothing to look for
+                if text is not None and data.find(text, max(s0, p - len(text) + 1), min(s1, p + len(text))) < 0:
+                    continue
                 for m in rule.regex.finditer(data, s0, s1):
                     if m.start() <= a.start() < m.end():
                         record(rule, m, EvidenceMethod.MARKER_STRING)

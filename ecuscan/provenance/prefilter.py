@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import mmap
 import threading
-from array import array
+from bisect import bisect_left
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
@@ -35,13 +35,12 @@ from ecuscan.model import Buffer
 
 __all__ = ["Found", "PassSet", "compile_pass", "emulate_finditer", "run", "run_shared"]
 
-#: At most one kept occurrence per this many bytes of input (and at least :data:`MIN_KEPT`):
-#: ordinary binaries have one per ~1,400 bytes; past the bound the callers use ``re`` alone.
-MAX_PER_BYTE = 32
+#: At most one kept occurrence per this many bytes of input (and at least :data:`MIN_KEPT`), so
+#: the places kept take at most about a sixth of the input's size in memory. The development
+#: corpus has one per ~1,400 bytes and no file past :data:`MIN_KEPT`; past the bound the callers
+#: use ``re`` alone.
+MAX_PER_BYTE = 256
 MIN_KEPT = 1 << 16
-#: Bits of a packed occurrence that hold the pattern id (the rest is the end offset).
-_ID_BITS = 12
-_ID_MASK = (1 << _ID_BITS) - 1
 
 
 def fixed_width(pattern: bytes) -> int:
@@ -104,8 +103,6 @@ def compile_pass(groups: tuple[tuple[str, tuple[bytes, ...], bool], ...]) -> Pas
         for p in dict.fromkeys(patterns):
             exprs.append(_hs_source(p, literal))
             ids.append((gi, len(p) if literal else fixed_width(p)))
-    if len(exprs) > _ID_MASK:
-        raise ValueError(f"{len(exprs)} prefilter patterns, more than {_ID_MASK}")
     db = hyperscan.Database(mode=hyperscan.HS_MODE_BLOCK)
     if exprs:
         db.compile(expressions=exprs, ids=list(range(len(exprs))), elements=len(exprs),
@@ -126,27 +123,27 @@ def run(passes: PassSet, data: Buffer) -> Found | None:
     if passes.database is None or n == 0:
         return Found({g: () for g in passes.groups})
     cap = max(MIN_KEPT, n // MAX_PER_BYTE)
-    packed = array("Q")
-    append = packed.append
-    over = False
+    per: list[list[int]] = [[] for _ in passes.groups]
+    # pattern id -> (the list of its group, its width); counted down to the bound
+    where = [(per[gi], width) for gi, width in passes.ids]
+    left = [cap]
 
     def on_match(pid: int, _from: int, to: int, _flags: int, _ctx: object) -> bool:
-        nonlocal over
-        if len(packed) >= cap:
-            over = True
-            return True  # stop the scan
-        append((to << _ID_BITS) | pid)
-        return False
+        starts, width = where[pid]
+        starts.append(to - width)
+        left[0] -= 1
+        return left[0] < 0  # True stops the scan
 
-    passes.database.scan(data, match_event_handler=on_match, scratch=passes.scratch())
-    if over:
-        return None
-    ids = passes.ids
-    per: list[set[int]] = [set() for _ in passes.groups]
-    for v in packed:
-        gi, width = ids[v & _ID_MASK]
-        per[gi].add((v >> _ID_BITS) - width)
-    return Found({g: sorted(per[i]) for i, g in enumerate(passes.groups)})
+    import hyperscan
+
+    try:
+        passes.database.scan(data, match_event_handler=on_match, scratch=passes.scratch())
+    except hyperscan.ScanTerminated:
+        if left[0] < 0:
+            return None  # stopped at the bound
+        raise
+    # matches come by end offset; patterns of one group differ in width, and two may start at one place
+    return Found({g: sorted(set(per[i])) for i, g in enumerate(passes.groups)})
 
 
 #: The last shared pass: (buffer, its length, the pass set, what it found).
@@ -191,8 +188,6 @@ def emulate_finditer(rx: Any, data: Buffer, starts: Sequence[int], pos: int = 0,
     cannot start a match, so trying the candidates in order, skipping those inside the last
     match, gives the same matches (``rx`` must not match the empty string).
     """
-    from bisect import bisect_left
-
     end = len(data) if endpos is None else min(endpos, len(data))
     i = bisect_left(starts, pos)
     last = pos
