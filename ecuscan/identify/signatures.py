@@ -35,7 +35,7 @@ from ..catalog import Catalog, CatalogEntry
 from ..errors import CatalogError
 from ..limits import Limits
 from ..model import Buffer, ComponentId, EvidenceMethod, Image, Relation
-from ..provenance import prefilter, textscan
+from ..provenance import PREFILTER_GROUPS, prefilter
 from ._hits import HINT_CONFIDENCE, Hit, decode, make_evidence
 
 #: Bytes searched before / after a ``digit.digit`` place for an anchor and its pattern.
@@ -296,15 +296,15 @@ def _windows(data: Buffer, places: Iterator[re.Match[bytes]] | None = None) -> I
 
 @lru_cache(maxsize=8)
 def prefilter_pass(catalog: Catalog) -> prefilter.PassSet:
-    """The Hyperscan database of every prefilter :func:`scan` and provenance's text scan run: the
-    ``digit.digit`` places, the version-pattern anchors, the marker anchors and the trigger words of
-    :mod:`ecuscan.provenance.textscan` (one pass over the bytes finds them all)."""
+    """The Hyperscan database of every prefilter :func:`scan` and provenance run: the ``digit.digit``
+    places, the version-pattern anchors, the marker anchors and provenance's
+    :data:`~ecuscan.provenance.PREFILTER_GROUPS` (one pass over the bytes finds them all)."""
     sig = compile_signatures(catalog)
     return prefilter.compile_pass((
         (_DIGIT_PLACES, (_DIGIT_DOT.pattern,), False),
         (_VERSION_ANCHORS, tuple(sorted(sig.by_version_anchor)), True),
         (_MARKER_ANCHORS, tuple(sorted(sig.by_marker_anchor)), True),
-        (textscan.TRIGGER_GROUP, textscan.TRIGGER_WORDS, False),
+        *PREFILTER_GROUPS,
     ))
 
 

@@ -16,8 +16,9 @@ minus that width and no start-of-match tracking is needed. The number of occurre
 bounded (:data:`MAX_PER_BYTE`); past it the pass gives up (``None``) and the callers run their
 ``re`` passes over the bytes as before: the same results, at the old speed, in bounded memory.
 
-The last pass is remembered for its buffer (:func:`run_shared`), so provenance reuses the pass
-identification made over the same ``Image.data`` object; the buffer must not change in between.
+The last pass is remembered for its buffer (:func:`run_shared`), so provenance (:func:`take`)
+reuses the pass identification made over the same ``Image.data`` object; the buffer must not
+change in between.
 """
 
 from __future__ import annotations
@@ -29,11 +30,11 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from re import _parser as sre_parse  # type: ignore[attr-defined]
-from typing import Any
+from typing import Any, cast
 
 from ecuscan.model import Buffer
 
-__all__ = ["Found", "PassSet", "compile_pass", "emulate_finditer", "run", "run_shared"]
+__all__ = ["Found", "PassSet", "compile_pass", "emulate_finditer", "finditer", "run", "run_shared", "take"]
 
 #: At most one kept occurrence per this many bytes of input (and at least :data:`MIN_KEPT`), so
 #: the places kept take at most about a sixth of the input's size in memory. The development
@@ -166,17 +167,16 @@ def run_shared(passes: PassSet, data: Buffer) -> Found | None:
     return found
 
 
-def reuse(data: Buffer, group: str) -> tuple[bool, Sequence[int] | None]:
-    """``(True, starts)`` of ``group`` when the last shared pass ran over this very ``data`` object
-    with that group (``starts`` is ``None`` when that pass gave up); ``(False, None)`` otherwise.
+def take(data: Buffer, groups: Sequence[str]) -> tuple[bool, Found | None]:
+    """``(True, found)`` when the last shared pass ran over this very ``data`` object with all of
+    ``groups`` (``found`` is ``None`` when that pass gave up); ``(False, None)`` otherwise.
     The memory of the pass is released either way."""
     global _last
     with _last_lock:
         last, _last = _last, None
-    if last is None or last[0] is not data or last[1] != len(data) or group not in last[2].groups:
+    if last is None or last[0] is not data or last[1] != len(data) or not set(groups) <= set(last[2].groups):
         return False, None
-    found = last[3]
-    return True, (None if found is None else found.starts[group])
+    return True, last[3]
 
 
 def emulate_finditer(rx: Any, data: Buffer, starts: Sequence[int], pos: int = 0,
@@ -202,3 +202,10 @@ def emulate_finditer(rx: Any, data: Buffer, starts: Sequence[int], pos: int = 0,
         if m is not None:
             yield m
             last = m.end()
+
+
+def finditer(rx: Any, data: Buffer, found: Found | None, group: str) -> Iterator[Any]:
+    """``rx.finditer(data)``, tried only at the places of ``group`` when a pass found them."""
+    if found is None:
+        return cast(Iterator[Any], rx.finditer(data))
+    return emulate_finditer(rx, data, found.starts[group])

@@ -10,7 +10,6 @@ per pattern cost about three times as much on a 256 MB image.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 from ecuscan.model import Buffer
@@ -39,22 +38,6 @@ _PEOPLE_FIRST = frozenset(b"LcCbB")
 _STAMP_FIRST = frozenset(b"JFMASONDTWbBcCdDt12")
 
 
-def _trigger_matches(data: Buffer) -> Iterator[re.Match[bytes]]:
-    """The matches of ``_TRIGGER_RE.finditer(data)``, tried only where the prefilter pass found a
-    trigger word (the pass identification made over the same buffer, else one of its own)."""
-    shared, starts = prefilter.reuse(data, TRIGGER_GROUP)
-    if not shared:
-        found = prefilter.run(_trigger_pass(), data)
-        starts = None if found is None else found.starts[TRIGGER_GROUP]
-    if starts is None:  # more places than the pass keeps: the regex over the bytes, as it is
-        return _TRIGGER_RE.finditer(data)
-    return prefilter.emulate_finditer(_TRIGGER_RE, data, starts)
-
-
-def _trigger_pass() -> prefilter.PassSet:
-    return prefilter.compile_pass(((TRIGGER_GROUP, TRIGGER_WORDS, False),))
-
-
 @dataclass
 class TextFindings:
     """What the shared pass found, each list in buffer order and bounded."""
@@ -64,15 +47,19 @@ class TextFindings:
     people: list[tuple[str | None, str | None]] = field(default_factory=list)
 
 
-def scan(data: Buffer, max_items: int, limit: int = 200, max_candidates: int | None = None) -> TextFindings:
+def scan(data: Buffer, max_items: int, limit: int = 200, max_candidates: int | None = None,
+         places: prefilter.Found | None = None) -> TextFindings:
     """Find banners, timestamps and build hosts in ``data`` in one regex pass.
+
+    ``places``: where a prefilter pass over ``data`` found the trigger words (the same findings,
+    without the regex pass over every byte).
 
     Each list keeps at most ``max_items``; at most ``max_candidates`` trigger words are
     examined (default ``4096 * max_items``), which bounds the time spent on text-heavy input.
     """
     out = TextFindings()
     budget = 4096 * max(1, max_items) if max_candidates is None else max_candidates
-    for n, m in enumerate(_trigger_matches(data)):
+    for n, m in enumerate(prefilter.finditer(_TRIGGER_RE, data, places, TRIGGER_GROUP)):
         if n >= budget:
             break
         pos = m.start()

@@ -10,6 +10,7 @@ import mmap
 import random
 import re
 from pathlib import Path
+from typing import Any
 
 import pytest
 from hypothesis import given, settings
@@ -20,7 +21,7 @@ from ecuscan.identify import signatures
 from ecuscan.identify._hits import Hit
 from ecuscan.limits import DEFAULT_LIMITS
 from ecuscan.model import Image, ImageFormat
-from ecuscan.provenance import extract, prefilter, textscan
+from ecuscan.provenance import PREFILTER_GROUPS, buildpaths, certificates, extract, prefilter, textscan
 
 CATALOG = load_catalog()
 SIG = signatures.compile_signatures(CATALOG)
@@ -119,30 +120,81 @@ def test_signature_hits_same_with_and_without_the_pass(monkeypatch: pytest.Monke
     assert fast == slow
 
 
-def test_text_findings_same_shared_own_pass_and_without(monkeypatch: pytest.MonkeyPatch) -> None:
+def _provenance_places(data: bytes) -> prefilter.Found:
+    found = prefilter.run(prefilter.compile_pass(PREFILTER_GROUPS), data)
+    assert found is not None
+    return found
+
+
+def test_text_findings_same_shared_own_pass_and_without() -> None:
     banner = b"\x00Linux version 6.1.0 (bob@buildhost) #1 SMP Thu Nov 27 20:14:03 UTC 2026"
     data = b"\x00".join(_sample_buffers()) + banner
     image = Image(path="t.bin", format=ImageFormat.RAW, data=data)
-    own = textscan.scan(data, 16)  # no shared pass for this buffer: one of its own
+    own = textscan.scan(data, 16, places=_provenance_places(data))
     signatures.scan(image, CATALOG, DEFAULT_LIMITS)  # leaves its pass for the same buffer
-    assert prefilter._last is not None and prefilter._last[0] is data
-    shared = textscan.scan(data, 16)
+    shared, found = prefilter.take(data, [g for g, _p, _l in PREFILTER_GROUPS])
+    assert shared and found is not None
     assert prefilter._last is None  # taken once, then released
-    _without_pass(monkeypatch)
-    plain = textscan.scan(data, 16)
-    assert own == shared == plain
+    plain = textscan.scan(data, 16)  # no places: the regex over every byte
+    assert own == textscan.scan(data, 16, places=found) == plain
     assert own.banners and own.stamps and own.people
 
 
+def test_paths_and_certificates_same_with_and_without_places(pki: Any) -> None:
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import ec, rsa
+
+    der, trad = serialization.Encoding.DER, serialization.PrivateFormat.TraditionalOpenSSL
+    none = serialization.NoEncryption()
+    rsa_pkcs1 = rsa.generate_private_key(public_exponent=65537, key_size=1024).private_bytes(der, trad, none)
+    ec_sec1 = ec.generate_private_key(ec.SECP256R1()).private_bytes(der, trad, none)
+    rng = random.Random(3)
+    parts = [pki.ca_der, pki.leaf_der, pki.ec_spki_der, pki.rsa_private_pkcs8_der, rsa_pkcs1, ec_sec1,
+             pki.leaf_pem, pki.rsa_spki_pem, pki.ec_private_pem,
+             b"/home/alice/src/app/main.c", b"/build/ecu/obj/x/can.o", b"/tmp/t.c", b"C:\\Users\\Bob\\proj\\x.c",
+             b"x/home/eve/a.c", b"D:\\work\\fw\\", b"/usr/src/linux/kernel/fork.c", b"0 0\x30\x20\x30"]
+    data = b"".join(bytes(rng.randrange(256) for _ in range(rng.randrange(400))) + p for p in parts * 2)
+    places = _provenance_places(data)
+    assert list(buildpaths.scan_paths(data, 64, places)) == list(buildpaths.scan_paths(data, 64))
+    assert len(list(buildpaths.scan_paths(data, 64))) >= 8
+    der_found = list(certificates.scan_der(data, 32, 512, places=places))
+    assert der_found == list(certificates.scan_der(data, 32, 512))
+    assert {c.kind for c in der_found} == {"x509-certificate", "public-key", "private-key"} and len(der_found) >= 10
+    pem_found = list(certificates.scan_pem(data, 32, 512, places=places))
+    assert pem_found == list(certificates.scan_pem(data, 32, 512)) and len(pem_found) == 6
+    # the layouts' starts cover every place the DER regex matches, real objects or look-alikes
+    noise = bytes(rng.randrange(256) for _ in range(200_000)) + b"\x30\x82\x01\x00\x30\x82\x01\x00\x02" * 50
+    want = _spans(certificates._DER_RE.finditer(noise))
+    assert len(want) >= 50
+    assert _spans(prefilter.emulate_finditer(certificates._DER_RE, noise,
+                                             _provenance_places(noise).starts[certificates.DER_GROUP])) == want
+
+
+def test_extract_same_with_and_without_the_pass(pki: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    data = b"\x00".join([*_sample_buffers(), pki.leaf_der, pki.leaf_pem, b"/home/alice/fw/main.c",
+                         b"Compiled by carol on host7", b"built 2026-11-20 10:00"])
+    image = Image(path="p.bin", format=ImageFormat.RAW, data=data)
+    signatures.scan(image, CATALOG, DEFAULT_LIMITS)
+    shared = extract(image)  # from identification's pass
+    own = extract(image)  # a pass of its own
+    _without_pass(monkeypatch)
+    plain = extract(image)
+    assert shared == own == plain
+    assert shared.toolchains and shared.users and shared.timestamps and shared.certificates
+
+
 def test_shared_pass_is_only_reused_for_the_same_buffer() -> None:
+    groups = [textscan.TRIGGER_GROUP]
     a = b"GCC: (GNU) 12.2.0\x00Nov 27 2026\x00"
     b = bytes(bytearray(a))  # equal bytes, another object
     prefilter.run_shared(PASSES, a)
-    assert prefilter.reuse(b, textscan.TRIGGER_GROUP) == (False, None)
-    assert prefilter.reuse(a, textscan.TRIGGER_GROUP) == (False, None)  # released by the first look
+    assert prefilter.take(b, groups) == (False, None)
+    assert prefilter.take(a, groups) == (False, None)  # released by the first look
     prefilter.run_shared(PASSES, a)
-    shared, starts = prefilter.reuse(a, textscan.TRIGGER_GROUP)
-    assert shared and starts == [0, 18]
+    shared, found = prefilter.take(a, groups)
+    assert shared and found is not None and found.starts[textscan.TRIGGER_GROUP] == [0, 18]
+    prefilter.run_shared(PASSES, a)
+    assert prefilter.take(a, ["no-such-group"]) == (False, None)
     prefilter.run_shared(PASSES, memoryview(a))  # a view is not kept (it would pin an mmap open)
     assert prefilter._last is None
 
@@ -171,7 +223,7 @@ def test_signature_hits_same_with_and_without_the_pass_on_corpus_files(corpus: P
     files = sorted(p for p in (corpus / "root" / "armhf").rglob("*") if p.is_file() and not p.is_symlink())
     sample = [p.read_bytes() for p in files[::25]]
     images = [Image(path=f"c{i}", format=ImageFormat.RAW, data=d) for i, d in enumerate(sample)]
-    fast = [(_hits(im), textscan.scan(im.data, 16)) for im in images]
-    assert sum(len(h) for h, _ in fast) > 10
+    fast = [(_hits(im), extract(im)) for im in images]
+    assert sum(len(h) for h, _ in fast) > 10  # (Debian strips .comment and maps build paths: little provenance)
     _without_pass(monkeypatch)
-    assert fast == [(_hits(im), textscan.scan(im.data, 16)) for im in images]
+    assert fast == [(_hits(im), extract(im)) for im in images]
