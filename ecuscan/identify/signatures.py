@@ -277,13 +277,12 @@ class SignatureScan:
     standalone: dict[bytes, int] = field(default_factory=dict)  # string -> first offset
 
 
-def _windows(data: Buffer, places: Iterator[re.Match[bytes]] | None = None) -> Iterator[tuple[int, int, int]]:
-    """Coalesced windows ``(lo, hi, first_hit)`` around every ``digit.digit`` place (the matches of
+def _windows(data: Buffer, places: Iterator[int] | None = None) -> Iterator[tuple[int, int, int]]:
+    """Coalesced windows ``(lo, hi, first_hit)`` around every ``digit.digit`` place (the starts of
     ``_DIGIT_DOT.finditer(data)``, or ``places`` when the caller found them already)."""
     n = len(data)
     lo = hi = first = -1
-    for m in (_DIGIT_DOT.finditer(data) if places is None else places):
-        p = m.start()
+    for p in ((m.start() for m in _DIGIT_DOT.finditer(data)) if places is None else places):
         if lo >= 0 and p - WINDOW_BEFORE <= hi:
             hi = min(n, p + WINDOW_AFTER)
             continue
@@ -324,6 +323,14 @@ def _literal_rules(catalog: Catalog) -> dict[str, bytes]:
     return out
 
 
+@lru_cache(maxsize=8)
+def _marker_plan(catalog: Catalog) -> dict[bytes, tuple[tuple[_Rule, bytes | None], ...]]:
+    """Marker anchor -> its rules, each with the literal it is (:func:`_literal_rules`) or ``None``."""
+    literal = _literal_rules(catalog)
+    return {anchor: tuple((r, literal.get(r.rule_id)) for r in rules)
+            for anchor, rules in compile_signatures(catalog).by_marker_anchor.items()}
+
+
 def scan(image: Image, catalog: Catalog, limits: Limits) -> SignatureScan:
     """Run every signature of ``catalog`` over ``image.data`` and return the raw hits.
 
@@ -347,6 +354,12 @@ def scan(image: Image, catalog: Catalog, limits: Limits) -> SignatureScan:
         if found is None:  # more places than the pass keeps: the regex over the bytes, as it is
             return rx.finditer(data, pos, end)
         return prefilter.emulate_finditer(rx, data, found.starts[group], pos, end)
+
+    def digit_dots(pos: int = 0, endpos: int | None = None) -> Iterator[int]:
+        end = n if endpos is None else endpos
+        if found is None:
+            return (m.start() for m in _DIGIT_DOT.finditer(data, pos, end))
+        return prefilter.fixed_places(found.starts[_DIGIT_PLACES], 3, pos, end)
     out = SignatureScan()
     per_rule: dict[str, int] = {}
     seen: set[tuple[str, int]] = set()
@@ -369,7 +382,7 @@ def scan(image: Image, catalog: Catalog, limits: Limits) -> SignatureScan:
 
     vrx = sig.version_anchor_rx
     last_string_end = -1
-    for lo, hi, _first in _windows(data, finditer(_DIGIT_DOT, _DIGIT_PLACES)):
+    for lo, hi, _first in _windows(data, digit_dots()):
         if vrx is not None:
             for a in finditer(vrx, _VERSION_ANCHORS, lo, hi):
                 s0, s1 = max(0, a.start() - WINDOW_BEFORE), min(n, a.end() + WINDOW_BEFORE)
@@ -378,8 +391,7 @@ def scan(image: Image, catalog: Catalog, limits: Limits) -> SignatureScan:
                         if m.start() <= a.start() < m.end():
                             record(rule, m, EvidenceMethod.VERSION_STRING)
         # NUL-delimited strings holding a digit.digit, for version_hints
-        for m in finditer(_DIGIT_DOT, _DIGIT_PLACES, lo, hi):
-            p = m.start()
+        for p in digit_dots(lo, hi):
             if p < last_string_end:
                 continue
             right = data.find(b"\x00", p, min(n, p + MAX_STANDALONE))
@@ -403,22 +415,22 @@ def scan(image: Image, catalog: Catalog, limits: Limits) -> SignatureScan:
                 out.standalone[s] = start
 
     mrx = sig.marker_anchor_rx
-    literal = _literal_rules(catalog)
     if mrx is not None:
+        plan = _marker_plan(catalog)
         for a in finditer(mrx, _MARKER_ANCHORS):
-            rules = sig.by_marker_anchor[a.group()]
-            if all(per_rule.get(r.rule_id, 0) >= cap for r in rules):
-                continue
             p = a.start()
-            s0, s1 = max(0, p - WINDOW_BEFORE), min(n, a.end() + WINDOW_BEFORE)
-            for rule in rules:
-                text = literal.get(rule.rule_id)
+            s0 = s1 = -1
+            for rule, text in plan[a.group()]:
+                if per_rule.get(rule.rule_id, 0) >= cap:
+                    continue  # record() would keep nothing more of it
+                if s0 < 0:
+                    s0, s1 = max(0, p - WINDOW_BEFORE), min(n, a.end() + WINDOW_BEFORE)
                 # a rule that is one literal can only match here if that literal occurs over the anchor
                 # (common words cut from long markers: "file", "failed"); else nothing to look for
                 if text is not None and data.find(text, max(s0, p - len(text) + 1), min(s1, p + len(text))) < 0:
                     continue
                 for m in rule.regex.finditer(data, s0, s1):
-                    if m.start() <= a.start() < m.end():
+                    if m.start() <= p < m.end():
                         record(rule, m, EvidenceMethod.MARKER_STRING)
     return out
 

@@ -34,7 +34,8 @@ from typing import Any, cast
 
 from ecuscan.model import Buffer
 
-__all__ = ["Found", "PassSet", "compile_pass", "emulate_finditer", "finditer", "run", "run_shared", "take"]
+__all__ = ["Found", "PassSet", "compile_pass", "emulate_finditer", "finditer", "fixed_places", "run", "run_shared",
+           "take"]
 
 #: At most one kept occurrence per this many bytes of input (and at least :data:`MIN_KEPT`), so
 #: the places kept take at most about a sixth of the input's size in memory. The development
@@ -125,13 +126,12 @@ def run(passes: PassSet, data: Buffer) -> Found | None:
         return Found({g: () for g in passes.groups})
     cap = max(MIN_KEPT, n // MAX_PER_BYTE)
     per: list[list[int]] = [[] for _ in passes.groups]
-    # pattern id -> (the list of its group, its width); counted down to the bound
-    where = [(per[gi], width) for gi, width in passes.ids]
-    left = [cap]
+    ids = passes.ids  # pattern id -> (group index, width)
+    left = [cap]  # counted down to the bound
 
     def on_match(pid: int, _from: int, to: int, _flags: int, _ctx: object) -> bool:
-        starts, width = where[pid]
-        starts.append(to - width)
+        gi, width = ids[pid]
+        per[gi].append(to - width)
         left[0] -= 1
         return left[0] < 0  # True stops the scan
 
@@ -190,8 +190,13 @@ def emulate_finditer(rx: Any, data: Buffer, starts: Sequence[int], pos: int = 0,
     """
     end = len(data) if endpos is None else min(endpos, len(data))
     i = bisect_left(starts, pos)
+    if i >= len(starts) or starts[i] >= end:
+        return iter(())  # nothing to try (most windows of the signature scan)
+    return _emulate(rx.match, data, starts, i, pos, end)
+
+
+def _emulate(match: Any, data: Buffer, starts: Sequence[int], i: int, pos: int, end: int) -> Iterator[Any]:
     last = pos
-    match = rx.match
     for k in range(i, len(starts)):
         q = starts[k]
         if q >= end:
@@ -202,6 +207,25 @@ def emulate_finditer(rx: Any, data: Buffer, starts: Sequence[int], pos: int = 0,
         if m is not None:
             yield m
             last = m.end()
+
+
+def fixed_places(starts: Sequence[int], width: int, pos: int, endpos: int) -> Iterator[int]:
+    """The start offsets of ``rx.finditer(data, pos, endpos)`` for a regex ``rx`` whose matches are
+    exactly the occurrences of its own fixed-width prefilter pattern (``[0-9]\\.[0-9]``): every
+    place found is a match, so only the non-overlapping ones within the bounds are kept.
+
+    >>> list(fixed_places([0, 2, 5, 9], 3, 0, 11))  # "1.2.3" at 0: its "2.3" at 2 overlaps
+    [0, 5]
+    """
+    last = pos
+    for k in range(bisect_left(starts, pos), len(starts)):
+        q = starts[k]
+        if q + width > endpos:
+            break
+        if q < last:
+            continue
+        yield q
+        last = q + width
 
 
 def finditer(rx: Any, data: Buffer, found: Found | None, group: str) -> Iterator[Any]:

@@ -227,3 +227,16 @@ def test_signature_hits_same_with_and_without_the_pass_on_corpus_files(corpus: P
     assert sum(len(h) for h, _ in fast) > 10  # (Debian strips .comment and maps build paths: little provenance)
     _without_pass(monkeypatch)
     assert fast == [(_hits(im), extract(im)) for im in images]
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_fixed_places_equal_the_digit_dot_matches(seed: int) -> None:
+    rng = random.Random(seed)
+    data = _blob(rng, 2000)
+    found = prefilter.run(PASSES, data)
+    assert found is not None
+    starts = found.starts["digit-dot"]
+    for lo, hi in [(0, len(data)), *((lo, lo + rng.randrange(1, 400)) for lo in rng.sample(range(len(data)), 30))]:
+        hi = min(hi, len(data))
+        want = [m.start() for m in signatures._DIGIT_DOT.finditer(data, lo, hi)]
+        assert list(prefilter.fixed_places(starts, 3, lo, hi)) == want, (lo, hi)
