@@ -30,13 +30,16 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from re import _constants as sre_constants  # type: ignore[attr-defined]
 from re import _parser as sre_parse  # type: ignore[attr-defined]
+from typing import TYPE_CHECKING
 
 from ..catalog import Catalog, CatalogEntry
 from ..errors import CatalogError
 from ..limits import Limits
 from ..model import Buffer, ComponentId, EvidenceMethod, Image, Relation
-from ..provenance import PREFILTER_GROUPS, prefilter
 from ._hits import HINT_CONFIDENCE, Hit, decode, make_evidence
+
+if TYPE_CHECKING:
+    from ..provenance.prefilter import PassSet
 
 #: Bytes searched before / after a ``digit.digit`` place for an anchor and its pattern.
 WINDOW_BEFORE = 200
@@ -294,10 +297,12 @@ def _windows(data: Buffer, places: Iterator[int] | None = None) -> Iterator[tupl
 
 
 @lru_cache(maxsize=8)
-def prefilter_pass(catalog: Catalog) -> prefilter.PassSet:
+def prefilter_pass(catalog: Catalog) -> PassSet:
     """The Hyperscan database of every prefilter :func:`scan` and provenance run: the ``digit.digit``
     places, the version-pattern anchors, the marker anchors and provenance's
     :data:`~ecuscan.provenance.PREFILTER_GROUPS` (one pass over the bytes finds them all)."""
+    from ..provenance import PREFILTER_GROUPS, prefilter  # here: importing identify needs no cryptography
+
     sig = compile_signatures(catalog)
     return prefilter.compile_pass((
         (_DIGIT_PLACES, (_DIGIT_DOT.pattern,), False),
@@ -338,6 +343,8 @@ def scan(image: Image, catalog: Catalog, limits: Limits) -> SignatureScan:
     Hyperscan pass (:func:`prefilter_pass`) found their literals; the matches, and so the hits,
     are exactly those of running each regex's ``finditer`` over the whole buffer.
     """
+    from ..provenance import prefilter
+
     sig = compile_signatures(catalog)
     found = prefilter.run_shared(prefilter_pass(catalog), image.data)
     data: bytes | bytearray | mmap.mmap
