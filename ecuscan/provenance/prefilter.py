@@ -43,6 +43,8 @@ __all__ = ["Found", "PassSet", "compile_pass", "emulate_finditer", "finditer", "
 #: use ``re`` alone.
 MAX_PER_BYTE = 256
 MIN_KEPT = 1 << 16
+#: Longest buffer one Hyperscan block scan takes (``hs_scan``'s length is an ``unsigned int``).
+MAX_BLOCK = (1 << 32) - 1
 
 
 def fixed_width(pattern: bytes) -> int:
@@ -124,6 +126,8 @@ def run(passes: PassSet, data: Buffer) -> Found | None:
     n = len(data)
     if passes.database is None or n == 0:
         return Found({g: () for g in passes.groups})
+    if n > MAX_BLOCK:
+        return None  # Hyperscan takes a block length as a 32-bit count: the regexes run over the bytes
     cap = max(MIN_KEPT, n // MAX_PER_BYTE)
     per: list[list[int]] = [[] for _ in passes.groups]
     ids = passes.ids  # pattern id -> (group index, width)

@@ -87,6 +87,8 @@ def test_pass_gives_up_past_its_bound(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(prefilter, "MIN_KEPT", 100)
     assert prefilter.run(PASSES, data) is None
     assert prefilter.run(PASSES, b"1.1." * 20) is not None
+    monkeypatch.setattr(prefilter, "MAX_BLOCK", 79)  # longer than one block scan takes: no pass
+    assert prefilter.run(PASSES, b"1.1." * 20) is None
 
 
 def _hits(image: Image) -> list[Hit]:
