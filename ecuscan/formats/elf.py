@@ -433,7 +433,11 @@ def _symbols(binary: Any, sections: list[_Section], limits: Limits, diag: _Diag)
     out: list[Symbol] = []
     budget = limits.max_symbols
 
+    kinds = _STT_KIND
+
     def read(table: Iterable[Any], is_dyn: bool) -> None:
+        # the hot loop of loading a big library: each LIEF attribute is read once, and a Symbol is
+        # made only when it is kept (positional arguments: a frozen dataclass's keywords cost more)
         nonlocal budget
         for sym in table:
             if budget <= 0:
@@ -441,27 +445,29 @@ def _symbols(binary: Any, sections: list[_Section], limits: Limits, diag: _Diag)
                 return
             budget -= 1
             stype = sym.information & 0xF  # st_info: the raw int is far cheaper than LIEF's enum
-            if stype in (3, 4):  # SECTION, FILE
+            if stype == 3 or stype == 4:  # SECTION, FILE
                 continue
-            name = _str(sym.name)
+            name = sym.name
             if not name:
                 continue
+            if not isinstance(name, str):
+                name = _str(name)
+                if not name:
+                    continue
             defined = sym.shndx != 0  # SHN_UNDEF
             version = None
             if is_dyn:
                 ver = sym.symbol_version
                 if ver is not None and ver.value & 0x7FFF > 1 and ver.has_auxiliary_version:
                     version = _str(ver.symbol_version_auxiliary.name) or None
-            value = sym.value
-            key = (name, defined, value if defined else None)
-            new = Symbol(name=name, address=key[2], size=sym.size, kind=_STT_KIND.get(stype, "other"),
-                         defined=defined, version=version)
-            if key in seen:
-                if version and not out[seen[key]].version:
-                    out[seen[key]] = new
+            key = (name, defined, sym.value if defined else None)
+            at = seen.get(key)
+            if at is not None:
+                if version and not out[at].version:
+                    out[at] = Symbol(name, key[2], sym.size, kinds.get(stype, "other"), defined, version)
                 continue
             seen[key] = len(out)
-            out.append(new)
+            out.append(Symbol(name, key[2], sym.size, kinds.get(stype, "other"), defined, version))
 
     for stype in dict.fromkeys(order):
         is_dyn = stype == _SHT_DYNSYM

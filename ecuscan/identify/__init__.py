@@ -33,8 +33,9 @@ from __future__ import annotations
 
 import re
 from collections import defaultdict
+from functools import lru_cache
 
-from ..catalog import Catalog, load_catalog
+from ..catalog import Catalog, CatalogEntry, load_catalog
 from ..limits import DEFAULT_LIMITS, Limits
 from ..model import Component, ComponentId, Evidence, EvidenceMethod, Image, Relation
 from ._hits import Hit, file_name
@@ -74,9 +75,17 @@ def _component(catalog: Catalog, cid: ComponentId, version: str | None, relation
     if entry is None:  # a hit for an id the catalog lacks cannot happen; keep it visible anyway
         return Component(id=cid, name=cid, version=version, purl=f"pkg:generic/{cid}",
                          relation=relation, confidence=_combine(evidence), evidence=tuple(ev))
-    return Component(id=cid, name=entry.name, version=version, purl=entry.purl(version),
-                     cpe=entry.cpe(version), vendor=entry.vendor, relation=relation,
+    purl, cpe = _identifiers(entry, version)
+    return Component(id=cid, name=entry.name, version=version, purl=purl,
+                     cpe=cpe, vendor=entry.vendor, relation=relation,
                      confidence=_combine(evidence), evidence=tuple(ev))
+
+
+@lru_cache(maxsize=4096)
+def _identifiers(entry: CatalogEntry, version: str | None) -> tuple[str, str | None]:
+    """``(purl, cpe)`` of ``entry`` at ``version``: the same few recur in every file, and building a
+    purl (packageurl's parser and serialiser) costs more than the rest of a component."""
+    return entry.purl(version), entry.cpe(version)
 
 
 def merge_hits(hits: list[Hit], catalog: Catalog, limits: Limits = DEFAULT_LIMITS) -> tuple[Component, ...]:

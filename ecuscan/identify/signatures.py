@@ -30,12 +30,16 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from re import _constants as sre_constants  # type: ignore[attr-defined]
 from re import _parser as sre_parse  # type: ignore[attr-defined]
+from typing import TYPE_CHECKING
 
 from ..catalog import Catalog, CatalogEntry
 from ..errors import CatalogError
 from ..limits import Limits
 from ..model import Buffer, ComponentId, EvidenceMethod, Image, Relation
 from ._hits import HINT_CONFIDENCE, Hit, decode, make_evidence
+
+if TYPE_CHECKING:
+    from ..provenance.prefilter import PassSet
 
 #: Bytes searched before / after a ``digit.digit`` place for an anchor and its pattern.
 WINDOW_BEFORE = 200
@@ -276,12 +280,12 @@ class SignatureScan:
     standalone: dict[bytes, int] = field(default_factory=dict)  # string -> first offset
 
 
-def _windows(data: Buffer) -> Iterator[tuple[int, int, int]]:
-    """Coalesced windows ``(lo, hi, first_hit)`` around every ``digit.digit`` place."""
+def _windows(data: Buffer, places: Iterator[int] | None = None) -> Iterator[tuple[int, int, int]]:
+    """Coalesced windows ``(lo, hi, first_hit)`` around every ``digit.digit`` place (the starts of
+    ``_DIGIT_DOT.finditer(data)``, or ``places`` when the caller found them already)."""
     n = len(data)
     lo = hi = first = -1
-    for m in _DIGIT_DOT.finditer(data):
-        p = m.start()
+    for p in ((m.start() for m in _DIGIT_DOT.finditer(data)) if places is None else places):
         if lo >= 0 and p - WINDOW_BEFORE <= hi:
             hi = min(n, p + WINDOW_AFTER)
             continue
@@ -292,9 +296,57 @@ def _windows(data: Buffer) -> Iterator[tuple[int, int, int]]:
         yield lo, hi, first
 
 
-def scan(image: Image, catalog: Catalog, limits: Limits) -> SignatureScan:
-    """Run every signature of ``catalog`` over ``image.data`` and return the raw hits."""
+@lru_cache(maxsize=8)
+def prefilter_pass(catalog: Catalog) -> PassSet:
+    """The Hyperscan database of every prefilter :func:`scan` and provenance run: the ``digit.digit``
+    places, the version-pattern anchors, the marker anchors and provenance's
+    :data:`~ecuscan.provenance.PREFILTER_GROUPS` (one pass over the bytes finds them all)."""
+    from ..provenance import PREFILTER_GROUPS, prefilter  # here: importing identify needs no cryptography
+
     sig = compile_signatures(catalog)
+    return prefilter.compile_pass((
+        (_DIGIT_PLACES, (_DIGIT_DOT.pattern,), False),
+        (_VERSION_ANCHORS, tuple(sorted(sig.by_version_anchor)), True),
+        (_MARKER_ANCHORS, tuple(sorted(sig.by_marker_anchor)), True),
+        *PREFILTER_GROUPS,
+    ))
+
+
+_DIGIT_PLACES, _VERSION_ANCHORS, _MARKER_ANCHORS = "digit-dot", "version-anchor", "marker-anchor"
+
+
+@lru_cache(maxsize=8)
+def _literal_rules(catalog: Catalog) -> dict[str, bytes]:
+    """Rule id -> the bytes it matches, for the marker rules whose regex is one literal string."""
+    out: dict[str, bytes] = {}
+    for rules in compile_signatures(catalog).by_marker_anchor.values():
+        for rule in rules:
+            parsed = sre_parse.parse(rule.regex.pattern, rule.regex.flags)
+            if parsed.state.flags & re.IGNORECASE or not all(op is sre_constants.LITERAL for op, _ in parsed):
+                continue
+            out[rule.rule_id] = bytes(av for _, av in parsed)
+    return out
+
+
+@lru_cache(maxsize=8)
+def _marker_plan(catalog: Catalog) -> dict[bytes, tuple[tuple[_Rule, bytes | None], ...]]:
+    """Marker anchor -> its rules, each with the literal it is (:func:`_literal_rules`) or ``None``."""
+    literal = _literal_rules(catalog)
+    return {anchor: tuple((r, literal.get(r.rule_id)) for r in rules)
+            for anchor, rules in compile_signatures(catalog).by_marker_anchor.items()}
+
+
+def scan(image: Image, catalog: Catalog, limits: Limits) -> SignatureScan:
+    """Run every signature of ``catalog`` over ``image.data`` and return the raw hits.
+
+    The prefilter regexes (``digit.digit``, the anchor alternations) are tried only where one
+    Hyperscan pass (:func:`prefilter_pass`) found their literals; the matches, and so the hits,
+    are exactly those of running each regex's ``finditer`` over the whole buffer.
+    """
+    from ..provenance import prefilter
+
+    sig = compile_signatures(catalog)
+    found = prefilter.run_shared(prefilter_pass(catalog), image.data)
     data: bytes | bytearray | mmap.mmap
     if isinstance(image.data, memoryview):
         # re and find() need bytes-like with find/rfind; a memoryview over a larger buffer is copied
@@ -302,6 +354,19 @@ def scan(image: Image, catalog: Catalog, limits: Limits) -> SignatureScan:
     else:
         data = image.data
     n = len(data)
+
+    def finditer(rx: re.Pattern[bytes], group: str, pos: int = 0, endpos: int | None = None
+                 ) -> Iterator[re.Match[bytes]]:
+        end = n if endpos is None else endpos
+        if found is None:  # more places than the pass keeps: the regex over the bytes, as it is
+            return rx.finditer(data, pos, end)
+        return prefilter.emulate_finditer(rx, data, found.starts[group], pos, end)
+
+    def digit_dots(pos: int = 0, endpos: int | None = None) -> Iterator[int]:
+        end = n if endpos is None else endpos
+        if found is None:
+            return (m.start() for m in _DIGIT_DOT.finditer(data, pos, end))
+        return prefilter.fixed_places(found.starts[_DIGIT_PLACES], 3, pos, end)
     out = SignatureScan()
     per_rule: dict[str, int] = {}
     seen: set[tuple[str, int]] = set()
@@ -324,17 +389,16 @@ def scan(image: Image, catalog: Catalog, limits: Limits) -> SignatureScan:
 
     vrx = sig.version_anchor_rx
     last_string_end = -1
-    for lo, hi, _first in _windows(data):
+    for lo, hi, _first in _windows(data, digit_dots()):
         if vrx is not None:
-            for a in vrx.finditer(data, lo, hi):
+            for a in finditer(vrx, _VERSION_ANCHORS, lo, hi):
                 s0, s1 = max(0, a.start() - WINDOW_BEFORE), min(n, a.end() + WINDOW_BEFORE)
                 for rule in sig.by_version_anchor[a.group()]:
                     for m in rule.regex.finditer(data, s0, s1):
                         if m.start() <= a.start() < m.end():
                             record(rule, m, EvidenceMethod.VERSION_STRING)
         # NUL-delimited strings holding a digit.digit, for version_hints
-        for m in _DIGIT_DOT.finditer(data, lo, hi):
-            p = m.start()
+        for p in digit_dots(lo, hi):
             if p < last_string_end:
                 continue
             right = data.find(b"\x00", p, min(n, p + MAX_STANDALONE))
@@ -359,14 +423,21 @@ def scan(image: Image, catalog: Catalog, limits: Limits) -> SignatureScan:
 
     mrx = sig.marker_anchor_rx
     if mrx is not None:
-        for a in mrx.finditer(data):
-            rules = sig.by_marker_anchor[a.group()]
-            if all(per_rule.get(r.rule_id, 0) >= cap for r in rules):
-                continue
-            s0, s1 = max(0, a.start() - WINDOW_BEFORE), min(n, a.end() + WINDOW_BEFORE)
-            for rule in rules:
+        plan = _marker_plan(catalog)
+        for a in finditer(mrx, _MARKER_ANCHORS):
+            p = a.start()
+            s0 = s1 = -1
+            for rule, text in plan[a.group()]:
+                if per_rule.get(rule.rule_id, 0) >= cap:
+                    continue  # record() would keep nothing more of it
+                if s0 < 0:
+                    s0, s1 = max(0, p - WINDOW_BEFORE), min(n, a.end() + WINDOW_BEFORE)
+                # a rule that is one literal can only match here if that literal occurs over the anchor
+                # (common words cut from long markers: "file", "failed"); else nothing to look for
+                if text is not None and data.find(text, max(s0, p - len(text) + 1), min(s1, p + len(text))) < 0:
+                    continue
                 for m in rule.regex.finditer(data, s0, s1):
-                    if m.start() <= a.start() < m.end():
+                    if m.start() <= p < m.end():
                         record(rule, m, EvidenceMethod.MARKER_STRING)
     return out
 

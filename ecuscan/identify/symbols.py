@@ -102,6 +102,7 @@ def match_soname(catalog: Catalog, name: str) -> list[tuple[CatalogEntry, str | 
     return list(out.values())
 
 
+@lru_cache(maxsize=4096)  # a few dozen distinct names (GLIBC_2.4 ...) recur in every file
 def symbol_version_component(version_name: str) -> str | None:
     """The catalog id a GNU symbol-version name belongs to, or ``None``.
 
@@ -116,6 +117,24 @@ def symbol_version_component(version_name: str) -> str | None:
     if m is None:
         return None
     return SYMBOL_VERSION_PREFIXES.get(m.group(1))
+
+
+@lru_cache(maxsize=8)
+def _symbol_entries(catalog: Catalog) -> tuple[CatalogEntry, ...]:
+    """The catalog's entries in catalog order."""
+    return tuple(catalog)
+
+
+@lru_cache(maxsize=8)
+def _symbol_index(catalog: Catalog) -> dict[str, tuple[int, ...]]:
+    """Symbol name -> the positions (in :func:`_symbol_entries`) of the entries that list it."""
+    index: dict[str, list[int]] = {}
+    for i, entry in enumerate(_symbol_entries(catalog)):
+        for name in entry.symbols:
+            positions = index.setdefault(name, [])
+            if not positions or positions[-1] != i:
+                positions.append(i)
+    return {name: tuple(positions) for name, positions in index.items()}
 
 
 def _names(names: Iterable[str], limits: Limits) -> str:
@@ -137,9 +156,15 @@ def identify_symbols(image: Image, catalog: Catalog, limits: Limits) -> list[Hit
                 cid = symbol_version_component(sym.version)
                 if cid is not None:
                     used_versions.setdefault(cid, set()).add(sym.version)
-    for entry in catalog:
-        if not entry.symbols:
-            continue
+    # only the entries one of whose symbols the image defines or imports can give a hit; they are
+    # visited in catalog order, as a walk over the whole catalog would (the same hits, in order)
+    by_symbol = _symbol_index(catalog)
+    touched: set[int] = set()
+    for name in (defined.keys() | undefined) & by_symbol.keys():
+        touched.update(by_symbol[name])
+    entries = _symbol_entries(catalog)
+    for index in sorted(touched):
+        entry = entries[index]
         need = max(1, entry.min_symbols)
         have = [s for s in entry.symbols if s in defined]
         if len(have) >= need:

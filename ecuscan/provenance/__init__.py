@@ -21,9 +21,28 @@ from dataclasses import replace
 
 from ecuscan.limits import DEFAULT_LIMITS, Limits
 from ecuscan.model import Buffer, Image, Provenance, Segment, SegmentKind, Sha256
-from ecuscan.provenance import buildid, buildpaths, certificates, textscan, timestamps, toolchain
+from ecuscan.provenance import buildid, buildpaths, certificates, prefilter, textscan, timestamps, toolchain
 
-__all__ = ["extract", "segment_hashes", "sha256_of"]
+__all__ = ["PREFILTER_GROUPS", "extract", "segment_hashes", "sha256_of"]
+
+#: The prefilters of every pass over the bytes below, for one Hyperscan pass (``ecuscan.provenance.prefilter``):
+#: ``(group, patterns, literal)``. Identification runs them in its own pass over the same buffer.
+PREFILTER_GROUPS: tuple[tuple[str, tuple[bytes, ...], bool], ...] = (
+    (textscan.TRIGGER_GROUP, textscan.TRIGGER_WORDS, False),
+    (buildpaths.POSIX_GROUP, buildpaths.POSIX_STARTS, True),
+    (buildpaths.WIN_GROUP, buildpaths.WIN_STARTS, True),
+    (certificates.DER_GROUP, certificates.DER_STARTS, False),
+    (certificates.PEM_GROUP, certificates.PEM_STARTS, True),
+)
+
+
+def _places(data: Buffer) -> prefilter.Found | None:
+    """Where the prefilters occur in ``data``: from identification's pass over this very buffer,
+    else from a pass of their own (``None``: more places than a pass keeps; the regexes run)."""
+    shared, found = prefilter.take(data, [g for g, _p, _l in PREFILTER_GROUPS])
+    if shared:
+        return found
+    return prefilter.run(prefilter.compile_pass(PREFILTER_GROUPS), data)
 
 _CHUNK = 1 << 20
 #: Certificate candidates tried per kept item (layout matches that are not DER are common in code).
@@ -86,7 +105,8 @@ def extract(image: Image, limits: Limits = DEFAULT_LIMITS, *, file_sha256: str |
     text_limit = limits.max_evidence_text
 
     # One shared pass for banners, timestamps and build-host statements in the bytes.
-    text = textscan.scan(data, cap, text_limit)
+    places = _places(data)
+    text = textscan.scan(data, cap, text_limit, places=places)
 
     # Toolchains: .comment, then DWARF producers (distinct ones only), then banners in the bytes.
     producers = _unique((u.producer for u in image.dwarf_units if u.producer), cap)
@@ -98,7 +118,7 @@ def extract(image: Image, limits: Limits = DEFAULT_LIMITS, *, file_sha256: str |
     paths = _unique(
         [*image.build_paths[:cap], *buildpaths.dwarf_paths(image.dwarf_units[:limits.max_dwarf_units]),
          *buildpaths.flag_paths(flag_list),
-         *(p for _, p in buildpaths.scan_paths(data, cap * 4))], cap)
+         *(p for _, p in buildpaths.scan_paths(data, cap * 4, places))], cap)
     banner_people = text.people
     users = _unique([*(u for p in paths if (u := buildpaths.user_of(p))),
                      *(u for u, _ in banner_people if u)], cap)
@@ -109,8 +129,8 @@ def extract(image: Image, limits: Limits = DEFAULT_LIMITS, *, file_sha256: str |
                       *(iso for _, iso in text.stamps)], cap)
 
     # Certificates and keys, ordered by offset.
-    found = [*certificates.scan_der(data, cap, cap * _CANDIDATES_PER_ITEM, text_limit),
-             *certificates.scan_pem(data, cap, cap * _CANDIDATES_PER_ITEM, text_limit)]
+    found = [*certificates.scan_der(data, cap, cap * _CANDIDATES_PER_ITEM, text_limit, places),
+             *certificates.scan_pem(data, cap, cap * _CANDIDATES_PER_ITEM, text_limit, places)]
     certs = tuple(sorted(found, key=lambda c: c.offset)[:cap])
 
     bid = image.build_id or buildid.find_build_id(data)

@@ -14,6 +14,7 @@ import re
 from collections.abc import Iterable, Iterator
 
 from ecuscan.model import Buffer, DwarfUnit
+from ecuscan.provenance import prefilter
 
 _SRC_EXT = (rb"(?:c|h|cc|cpp|cxx|c\+\+|hh|hpp|hxx|s|S|asm|inc|o|obj|a|lib|ld|rs|go|ino|"
             rb"ads|adb|f|f90|m|mm|arxml|dbc|cmake|mk)")
@@ -28,6 +29,12 @@ _POSIX_RE = re.compile(
     rb"/(home|Users|root|builds?|usr/src|jenkins|var/lib/jenkins|workspace|buildbot|"
     rb"tmp|opt|work|srv|mnt|data|var/tmp|src|proj|projects|repo)/((?:" + _P + rb"+/){0,40}" + _P + rb"*)"
 )
+#: Group of the prefilter pass for :data:`_POSIX_RE` (every match starts with one of these) ...
+POSIX_GROUP = "posix-path"
+POSIX_STARTS = tuple(b"/" + root + b"/" for root in (
+    b"home", b"Users", b"root", b"build", b"builds", b"usr/src", b"jenkins", b"var/lib/jenkins", b"workspace",
+    b"buildbot", b"tmp", b"opt", b"work", b"srv", b"mnt", b"data", b"var/tmp", b"src", b"proj", b"projects",
+    b"repo"))
 _SRC_EXT_RE = re.compile(
     r"\.(?:c|h|cc|cpp|cxx|c\+\+|hh|hpp|hxx|s|S|asm|inc|o|obj|a|lib|ld|rs|go|ino|ads|adb|f|f90|m|mm|"
     r"arxml|dbc|cmake|mk)$")
@@ -35,6 +42,9 @@ _SRC_EXT_RE = re.compile(
 _WP = rb"[A-Za-z0-9._+~@%=,:() \-]"
 _WP_LAST = rb"[A-Za-z0-9._+~@%=,:()\-]"
 _WIN_RE = re.compile(rb":\\(?:" + _WP + rb"+\\){1,40}" + _WP_LAST + rb"*")
+#: ... and for :data:`_WIN_RE`.
+WIN_GROUP = "windows-path"
+WIN_STARTS = (b":\\",)
 _WORDISH = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.-/")
 _LINUX_BANNER_RE = re.compile(rb"Linux version [\x21-\x7e]{1,64} \(([A-Za-z0-9._-]{1,32})@([A-Za-z0-9.-]{1,64})\)")
 _BUILT_BY_RE = re.compile(
@@ -97,10 +107,11 @@ def _preceded_by_word(data: Buffer, start: int) -> bool:
     return start > 0 and data[start - 1] in _WORDISH
 
 
-def scan_paths(data: Buffer, max_hits: int) -> Iterator[tuple[int, str]]:
-    """Yield ``(offset, path)`` for build-machine paths in the bytes (two regex passes)."""
+def scan_paths(data: Buffer, max_hits: int, places: prefilter.Found | None = None) -> Iterator[tuple[int, str]]:
+    """Yield ``(offset, path)`` for build-machine paths in the bytes (two regex passes, or their
+    matches at the ``places`` a prefilter pass found)."""
     n = 0
-    for m in _POSIX_RE.finditer(data):
+    for m in prefilter.finditer(_POSIX_RE, data, places, POSIX_GROUP):
         start = m.start()
         if _preceded_by_word(data, start):
             continue
@@ -116,7 +127,7 @@ def scan_paths(data: Buffer, max_hits: int) -> Iterator[tuple[int, str]]:
         n += 1
         if n >= max_hits:
             return
-    for m in _WIN_RE.finditer(data):
+    for m in prefilter.finditer(_WIN_RE, data, places, WIN_GROUP):
         start = m.start() - 1
         if start < 0 or not chr(data[start]).isalpha() or not chr(data[start]).isascii() \
                 or _preceded_by_word(data, start):

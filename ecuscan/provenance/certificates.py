@@ -20,6 +20,7 @@ from cryptography.hazmat.primitives.asymmetric import dsa, ec, ed448, ed25519, r
 from cryptography.hazmat.primitives.serialization import load_der_private_key, load_der_public_key
 
 from ecuscan.model import Buffer, Certificate, Sha256
+from ecuscan.provenance import prefilter
 
 CERT = "x509-certificate"
 PUBLIC_KEY = "public-key"
@@ -46,6 +47,20 @@ _DER_RE = re.compile(
     rb"|(?P<ec>(?:\x81.|[\x20-\x7f])\x02\x01\x01\x04[\x20\x30\x42]))",
     re.DOTALL,
 )
+#: Group of the prefilter pass for :data:`_DER_RE`: fixed-width starts of its alternatives (every
+#: match starts with one of them) ...
+DER_GROUP = "der"
+_LEN = (rb"\x81.", rb"\x82..", rb"[\x20-\x7f]")
+DER_STARTS = (
+    rb"\x30\x82..\x30\x82",  # certificate
+    *(rb"\x30" + n + rb"\x30[\x05-\x7f]\x06" for n in _LEN),  # SubjectPublicKeyInfo
+    *(rb"\x30" + n + rb"\x02\x01[\x00\x01]\x30[\x05-\x7f]\x06" for n in _LEN),  # PKCS#8
+    rb"\x30\x82..\x02\x01\x00\x02",  # PKCS#1 RSA
+    *(rb"\x30" + n + rb"\x02\x01\x01\x04[\x20\x30\x42]" for n in (rb"\x81.", rb"[\x20-\x7f]")),  # SEC1 EC
+)
+#: ... and for :data:`_PEM_RE`.
+PEM_GROUP = "pem"
+PEM_STARTS = (b"-----BEGIN ",)
 _PEM_RE = re.compile(
     # Backslashes: PEM kept JSON- or C-escaped in a configuration blob ("...-----\\nMIIB...").
     rb"-----BEGIN ([A-Z0-9 ]{3,40})-----([A-Za-z0-9+/=\s:,()\\\-]{16,65536}?)-----END \1-----"
@@ -142,12 +157,14 @@ def _describe_private(der: bytes, offset: int, size: int, encoding: str, *,
                        encoding=encoding)
 
 
-def scan_der(data: Buffer, max_items: int, max_candidates: int, limit: int = 200) -> Iterator[Certificate]:
-    """Yield DER certificates, public keys and private keys found by layout in ``data``."""
+def scan_der(data: Buffer, max_items: int, max_candidates: int, limit: int = 200,
+             places: prefilter.Found | None = None) -> Iterator[Certificate]:
+    """Yield DER certificates, public keys and private keys found by layout in ``data`` (``places``:
+    where a prefilter pass found the layouts' starts)."""
     tried = found = 0
     covered_end = -1  # candidates inside an object already found are parts of it
     size = len(data)
-    for m in _DER_RE.finditer(data):
+    for m in prefilter.finditer(_DER_RE, data, places, DER_GROUP):
         start = m.start()
         if start < covered_end:
             continue
@@ -180,10 +197,12 @@ def _pem_der(body: bytes) -> bytes | None:
         return None
 
 
-def scan_pem(data: Buffer, max_items: int, max_candidates: int, limit: int = 200) -> Iterator[Certificate]:
-    """Yield PEM certificates and keys found in ``data``."""
+def scan_pem(data: Buffer, max_items: int, max_candidates: int, limit: int = 200,
+             places: prefilter.Found | None = None) -> Iterator[Certificate]:
+    """Yield PEM certificates and keys found in ``data`` (``places``: where a prefilter pass found
+    ``-----BEGIN``)."""
     tried = found = 0
-    for m in _PEM_RE.finditer(data):
+    for m in prefilter.finditer(_PEM_RE, data, places, PEM_GROUP):
         tried += 1
         if tried > max_candidates or found >= max_items:
             return

@@ -13,7 +13,7 @@ import re
 from dataclasses import dataclass, field
 
 from ecuscan.model import Buffer
-from ecuscan.provenance import buildpaths, timestamps, toolchain
+from ecuscan.provenance import buildpaths, prefilter, timestamps, toolchain
 
 
 def _grouped(words: tuple[bytes, ...]) -> bytes:
@@ -26,6 +26,10 @@ def _grouped(words: tuple[bytes, ...]) -> bytes:
     return b"|".join(re.escape(first) + b"(?:" + b"|".join(rest) + b")" for first, rest in groups.items())
 
 
+#: Every word that starts a finding (each one of fixed width: the prefilter pass needs that).
+TRIGGER_WORDS = tuple(dict.fromkeys((*toolchain.BANNER_STARTS, *timestamps.STAMP_STARTS, *buildpaths.PEOPLE_STARTS)))
+#: Their group in the shared prefilter pass (:mod:`ecuscan.provenance.prefilter`).
+TRIGGER_GROUP = "trigger"
 _TRIGGER_RE = re.compile(_grouped((*toolchain.BANNER_STARTS, *timestamps.STAMP_STARTS, *buildpaths.PEOPLE_STARTS)))
 _BANNER_FIRST = frozenset(s[0] for s in (b"GCC", b"clang", b"Component", b"ARM", b"Arm", b"IAR", b"Green",
                                          b"TASKING", b"HighTec", b"Wind", b"Diab", b"CodeWarrior",
@@ -43,15 +47,19 @@ class TextFindings:
     people: list[tuple[str | None, str | None]] = field(default_factory=list)
 
 
-def scan(data: Buffer, max_items: int, limit: int = 200, max_candidates: int | None = None) -> TextFindings:
+def scan(data: Buffer, max_items: int, limit: int = 200, max_candidates: int | None = None,
+         places: prefilter.Found | None = None) -> TextFindings:
     """Find banners, timestamps and build hosts in ``data`` in one regex pass.
+
+    ``places``: where a prefilter pass over ``data`` found the trigger words (the same findings,
+    without the regex pass over every byte).
 
     Each list keeps at most ``max_items``; at most ``max_candidates`` trigger words are
     examined (default ``4096 * max_items``), which bounds the time spent on text-heavy input.
     """
     out = TextFindings()
     budget = 4096 * max(1, max_items) if max_candidates is None else max_candidates
-    for n, m in enumerate(_TRIGGER_RE.finditer(data)):
+    for n, m in enumerate(prefilter.finditer(_TRIGGER_RE, data, places, TRIGGER_GROUP)):
         if n >= budget:
             break
         pos = m.start()
