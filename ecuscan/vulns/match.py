@@ -47,6 +47,8 @@ from .records import (
     FindingStatus,
     MatchedBy,
     Vulnerability,
+    merge_references,
+    name_weaknesses,
 )
 
 # OSV ecosystems that carry distribution package versions (epochs, revisions), not upstream ones
@@ -78,7 +80,7 @@ def load_vulnerabilities_checked(store: Store) -> tuple[list[Vulnerability], lis
         if not v.withdrawn:
             parsed.append(v)
             problems.extend(f"{source}:{rid}: {p}" for p in v.problems())
-    return merge_vulnerabilities(parsed), problems
+    return name_weaknesses(merge_vulnerabilities(parsed), store.cwe_names()), problems
 
 
 def merge_vulnerabilities(vulns: Iterable[Vulnerability]) -> list[Vulnerability]:
@@ -103,7 +105,9 @@ def merge_vulnerabilities(vulns: Iterable[Vulnerability]) -> list[Vulnerability]
             modified=max(filter(None, (old.modified, v.modified)), default=None),
             cvss=old.cvss + v.cvss, cwes=tuple(dict.fromkeys(old.cwes + v.cwes)), kev=old.kev or v.kev,
             affected=old.affected + v.affected, sources=tuple(dict.fromkeys(old.sources + v.sources)),
-            upstream=tuple(dict.fromkeys(old.upstream + v.upstream)))
+            upstream=tuple(dict.fromkeys(old.upstream + v.upstream)),
+            references=merge_references(old.references, v.references),
+            cwe_names=tuple({**dict(v.cwe_names), **dict(old.cwe_names)}.items()))
     return sorted(by_id.values(), key=lambda x: x.id)
 
 
