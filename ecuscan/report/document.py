@@ -116,7 +116,8 @@ def _ecus_by_firmware(run: AuditRun) -> dict[str, set[str]]:
 def _weaknesses(run: AuditRun, f: Any) -> list[dict[str, str | None]]:
     """The finding's CWEs with the names the records gave (``None`` where no record named one)."""
     rec = (getattr(run, "records", None) or {}).get(f.vuln_id)
-    return [{"id": c, "name": rec.cwe_name(c) if rec is not None else None} for c in f.cwes]
+    names = dict(getattr(f, "cwe_names", ()) or ())
+    return [{"id": c, "name": names.get(c) or (rec.cwe_name(c) if rec is not None else None)} for c in f.cwes]
 
 
 def _vulns(run: AuditRun) -> list[dict[str, Any]]:

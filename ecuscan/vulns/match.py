@@ -303,6 +303,7 @@ def iter_matches(components: Iterable[Component], index: _Index, catalog: Catalo
                         evidence=(_evidence_text(c) + (f"; {note}" if note else ""))[:500],
                         firmware_sha256=firmware_sha256, firmware_path=firmware_path, cvss=best,
                         severity=v.severity(), cwes=v.cwes, kev=v.kev, summary=v.summary,
+                        cwe_names=v.cwe_names, references=v.references,
                         rule=RULE_UPSTREAM, decided_by=records, decision=decision,
                         package_purl=pkg.purl() if pkg else None)
             if use_distro:
@@ -337,6 +338,7 @@ def iter_matches(components: Iterable[Component], index: _Index, catalog: Catalo
                               matched_by=_distro_matched(adv, vd.ranges, pkg), evidence=_evidence_text(c)[:500],
                               firmware_sha256=firmware_sha256, firmware_path=firmware_path, cvss=best,
                               severity=av.severity(), cwes=av.cwes, kev=av.kev, summary=av.summary,
+                              cwe_names=av.cwe_names, references=av.references,
                               rule=RULE_DISTRO, decided_by=adv.record,
                               justification=FIXED_BY_DISTRIBUTION if vd.affected is False else None,
                               decision=(f"{FIXED_BY_DISTRIBUTION}: " if vd.affected is False else "")

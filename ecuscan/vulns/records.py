@@ -393,6 +393,10 @@ class Finding:
     decision: str = ""
     #: the installed package the component came from (package URL), when a package database named it
     package_purl: str | None = None
+    #: the CWE names records gave for :attr:`cwes` (``(id, name)`` pairs; see :attr:`Vulnerability.cwe_names`)
+    cwe_names: tuple[tuple[str, str], ...] = ()
+    #: the record's reference URLs (plain text)
+    references: tuple[str, ...] = ()
 
     @property
     def exposed(self) -> bool:
@@ -415,6 +419,8 @@ class Finding:
             "triage": self.triage.to_dict() if self.triage else None,
             "rule": self.rule, "decided_by": self.decided_by, "justification": self.justification,
             "decision": self.decision, "package": self.package_purl,
+            "weaknesses": [{"id": c, "name": dict(self.cwe_names).get(c)} for c in self.cwes],
+            "references": list(self.references),
         }
 
 

@@ -278,3 +278,26 @@ def test_vulns_import_then_match_json_round_trip(tmp_path: Path) -> None:
     d = glibc.to_dict()
     assert d["weaknesses"] == [{"id": "CWE-787", "name": "Out-of-bounds Write"}]
     assert d["references"] == _cve5_urls(record("cve5/CVE-2024-2961"))
+
+
+def test_vulns_match_json_names_weaknesses_and_lists_references(tmp_path: Path) -> None:
+    """A component matched against the imported records: the finding carries the record's CWE
+    names (pooled from the store) and references, in `vulns match --json`'s finding form."""
+    from ecuscan.vulns.match import build_index, iter_matches
+
+    from .vulns_helpers import component, test_catalog
+
+    store = Store.open(str(tmp_path / "inv.sqlite"))
+    try:
+        _import_all(store)
+        vulns = load_vulnerabilities(store)
+    finally:
+        store.close()
+    catalog = test_catalog()
+    busybox = component(catalog, "busybox", "1.36.1")
+    found = [f for f in iter_matches([busybox], build_index(vulns, catalog), catalog) if f.vuln_id == "CVE-2022-48174"]
+    assert found, "busybox 1.36.1 is in CVE-2022-48174's NVD range (<= 1.36.1)"
+    d = found[0].to_dict()
+    # NVD gives CWE-787 as an id; glibc's CVE 5 record in the same store names it
+    assert d["weaknesses"] == [{"id": "CWE-787", "name": "Out-of-bounds Write"}]
+    assert d["references"] == _nvd_urls(record("nvd/CVE-2022-48174"))
