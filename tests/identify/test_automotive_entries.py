@@ -35,7 +35,8 @@ RECIPE = "python -m tests.fixtures.automotive.build"
 CAT = load_catalog()
 #: the entries these tests cover (dlt-daemon lives in components.yaml; the others in
 #: ecuscan/data/catalog/automotive-sources.yaml)
-ENTRIES = ("dlt-daemon", "socketcand", "vsomeip", "commonapi", "commonapi-someip", "commonapi-dbus", "kuksa-client")
+ENTRIES = ("dlt-daemon", "socketcand", "vsomeip", "commonapi", "commonapi-someip", "commonapi-dbus", "kuksa-client",
+           "up-python")
 DLT_RELEASES = {"bullseye": False, "trixie": False, "sid": True}  # release -> held out
 #: DLT's tag v3.0.0 declares `project(automotive-dlt VERSION 3.0.1)` in its CMakeLists.txt, so the
 #: library built from it says 3.0.1 (and is named libdlt.so.3.0.1) while Debian calls the release
@@ -153,7 +154,7 @@ def test_each_project_has_a_held_out_release_built() -> None:
 
 # ------------------------------------------------------------------------------------ precision
 
-_ANCHOR = re.compile(rb"socketcand|vsomeip|CommonAPI|kuksa|DLT Package Version")
+_ANCHOR = re.compile(rb"socketcand|vsomeip|CommonAPI|kuksa|up-python|DLT Package Version")
 _OURS = set(ENTRIES)
 
 
