@@ -200,7 +200,7 @@ def fixed_release(record: Any, matched: Iterable[Any]) -> str | None:
 
 def _references(record: Any) -> list[str]:
     """The record's references as plain text (URLs are shown, never linked); empty when the
-    parsed record carries none (``Vulnerability`` has no ``references`` field yet)."""
+    parsed record carries none."""
     out: list[str] = []
     for ref in getattr(record, "references", None) or ():
         url = ref.get("url") if isinstance(ref, dict) else getattr(ref, "url", ref)

@@ -66,6 +66,15 @@ class Limits:
     max_pe_bytes: int = 256 * MiB
     #: Deepest nesting inside a UEFI firmware volume (compressed / GUID-defined sections, volumes in volumes).
     max_uefi_depth: int = 8
+    #: Most reference URLs kept from one vulnerability record (the rest are dropped; CVE 5 records
+    #: of popular products list hundreds of distribution advisories).
+    max_vuln_references: int = 64
+    #: Longest reference URL kept (a longer one is dropped, not cut: a cut URL points elsewhere).
+    max_vuln_reference_chars: int = 1000
+    #: Most CWE weaknesses kept from one vulnerability record.
+    max_vuln_cwes: int = 32
+    #: Longest CWE name kept from a record's problem-type text (cut at a word, marked with "…").
+    max_cwe_name_chars: int = 160
 
 
 DEFAULT_LIMITS = Limits()

@@ -33,6 +33,7 @@ from sqlalchemy.engine import Engine
 
 from .errors import StoreError
 from .model import ScanResult, Sha256
+from .vulns.records import preferred_cwe_name
 
 SCHEMA_VERSION = 1
 
@@ -68,6 +69,17 @@ vulns_t = sa.Table(
     sa.Column("record_id", sa.String(96), nullable=False, index=True),
     sa.Column("modified", sa.String(40), nullable=False),
     sa.Column("doc", sa.Text, nullable=False),
+)
+
+#: CWE names the imported records gave ("CWE-787" -> "Out-of-bounds Write"), for the records that
+#: carry ids only (NVD, OSV). Added after schema 1 without a version change: ``create_all`` adds the
+#: table to an existing store, which then learns names from its next ``vulns import`` (and matching
+#: also pools the names of the records it reads, so an older store shows them too).
+cwe_names_t = sa.Table(
+    "cwe_names", _md,
+    sa.Column("cwe_id", sa.String(16), primary_key=True),
+    sa.Column("name", sa.String(400), nullable=False),
+    sa.Column("source", sa.String(128), nullable=False),  # the record that gave it: "<source>:<record id>"
 )
 
 
@@ -350,7 +362,7 @@ class Store:
         lost: dict[str, int] = {}
         salvaged: dict[str, list[dict[str, Any]]] = {}
         with self.engine.connect() as conn:
-            for table in (images_t, paths_t, vulns_t, meta_t):
+            for table in (images_t, paths_t, vulns_t, cwe_names_t, meta_t):
                 rows, bad = _salvage(conn, table)
                 if table is images_t:
                     good = []
@@ -388,7 +400,7 @@ class Store:
         try:
             with _guard(str(fresh), "write the rebuilt store"), new.engine.begin() as conn:
                 conn.execute(meta_t.delete())
-                for table in (meta_t, images_t, paths_t, vulns_t):
+                for table in (meta_t, images_t, paths_t, vulns_t, cwe_names_t):
                     rows = salvaged[table.name]
                     for i in range(0, len(rows), _CHUNK):
                         conn.execute(table.insert(), rows[i:i + _CHUNK])
@@ -468,6 +480,35 @@ class Store:
                     raise StoreError(f"stored vulnerability record {src}:{rid} is unreadable; {_REPAIR_HINT}",
                                      source=self.url) from exc
                 yield src, rid, parsed
+
+    def put_cwe_names(self, names: Iterable[tuple[str, str]], source: str) -> int:
+        """Keep the CWE names a record gave (``(id, name)`` pairs); returns how many were written.
+
+        Of two names for one id the shorter is kept (then the first in sort order), so the result
+        does not depend on the order records are imported in.
+        """
+        wanted = {str(c)[:16]: str(n)[:400] for c, n in names if c and n}
+        if not wanted:
+            return 0
+        written = 0
+        with _guard(self.url, "store CWE names"), self.engine.begin() as conn:
+            rows = conn.execute(sa.select(cwe_names_t.c.cwe_id, cwe_names_t.c.name)
+                                .where(cwe_names_t.c.cwe_id.in_(sorted(wanted)))).all()
+            have = {r[0]: r[1] for r in rows}
+            for cwe, name in sorted(wanted.items()):
+                if cwe not in have:
+                    conn.execute(cwe_names_t.insert().values(cwe_id=cwe, name=name, source=source[:128]))
+                    written += 1
+                elif preferred_cwe_name(have[cwe], name) != have[cwe]:
+                    conn.execute(cwe_names_t.update().where(cwe_names_t.c.cwe_id == cwe)
+                                 .values(name=name, source=source[:128]))
+                    written += 1
+        return written
+
+    def cwe_names(self) -> dict[str, str]:
+        """Every CWE name kept from imported records: ``{"CWE-787": "Out-of-bounds Write", ...}``."""
+        with _guard(self.url, "read CWE names"), self.engine.connect() as conn:
+            return {str(c): str(n) for c, n in conn.execute(sa.select(cwe_names_t.c.cwe_id, cwe_names_t.c.name))}
 
     # --- helpers --------------------------------------------------------------------------
 

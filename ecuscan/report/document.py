@@ -113,6 +113,13 @@ def _ecus_by_firmware(run: AuditRun) -> dict[str, set[str]]:
     return out
 
 
+def _weaknesses(run: AuditRun, f: Any) -> list[dict[str, str | None]]:
+    """The finding's CWEs with the names the records gave (``None`` where no record named one)."""
+    rec = (getattr(run, "records", None) or {}).get(f.vuln_id)
+    names = dict(getattr(f, "cwe_names", ()) or ())
+    return [{"id": c, "name": names.get(c) or (rec.cwe_name(c) if rec is not None else None)} for c in f.cwes]
+
+
 def _vulns(run: AuditRun) -> list[dict[str, Any]]:
     from ..vulns.impact import finding_key
 
@@ -138,7 +145,7 @@ def _vulns(run: AuditRun) -> list[dict[str, Any]]:
             "suppressed": f.suppressed_by is not None,
             "justification": (f.suppressed_by.justification or f.suppressed_by.status.value)
             if f.suppressed_by else f.justification,
-            "summary": (f.summary or "")[:400], "cwes": list(f.cwes), "kev": f.kev,
+            "summary": (f.summary or "")[:400], "cwes": list(f.cwes), "weaknesses": _weaknesses(run, f), "kev": f.kev,
             "rule": f.rule, "decided_by": f.decided_by, "decision": f.decision, "package": f.package_purl,
         })
         out[-1].update(details.get(finding_key(f), {}))

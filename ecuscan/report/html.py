@@ -18,7 +18,7 @@ from markupsafe import Markup
 
 from ..errors import ReportError
 from ..textsafe import finalize_for_html
-from .values import cell, flaw, offset, percent
+from .values import cell, flaw, offset, percent, weaknesses
 
 _SVG_NS = "{http://www.w3.org/2000/svg}"
 _ALLOWED_ELEMENTS = {"svg", "g", "rect", "text", "tspan", "line", "path", "polyline", "polygon", "circle",
@@ -56,6 +56,7 @@ def render_html(doc: Mapping[str, Any]) -> str:
     """Render the audit document (schema ``ecuscan/audit/v1``) to one HTML page."""
     env = Environment(loader=PackageLoader("ecuscan.report", "templates"),
                       autoescape=select_autoescape(default=True, default_for_string=True), finalize=finalize_for_html)
-    env.filters.update(v=lambda value, limit=400: cell(value, limit=limit), hexoff=offset, pct=percent, flaw=flaw)
+    env.filters.update(v=lambda value, limit=400: cell(value, limit=limit), hexoff=offset, pct=percent, flaw=flaw,
+                       weaknesses=weaknesses)
     template = env.get_template("report.html.j2")
     return template.render(doc=doc, graph_svg=safe_svg(doc.get("graph", {}).get("svg")))

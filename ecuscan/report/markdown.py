@@ -12,7 +12,7 @@ import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from .values import ABSENT, cell, flaw
+from .values import ABSENT, cell, flaw, weaknesses
 
 _SPECIAL = re.compile(r"([\\`*_\[\]|~])")  # what changes meaning mid-line (< > & become entities)
 
@@ -66,7 +66,7 @@ def finding_markdown(f: Mapping[str, Any], level: int = 3) -> str:
     lines.append(f"- **Matched range:** {code(f.get('range'))} by {code(f.get('matched_by'))}")
     if f.get("decided_by") or f.get("rule"):
         lines.append(f"- **Decided by:** {md(f.get('decided_by'))} (rule {md(f.get('rule'))})")
-    lines.append(f"- **Weakness:** {md(f.get('cwes'))}")
+    lines.append(f"- **Weakness:** {md(weaknesses(f))}")
     lines.append(f"- **CVSS:** {md(cvss.get('score'))} {md(cvss.get('severity'))} {code(cvss.get('vector'))}"
                  if cvss else "- **CVSS:** —")
     vex = f.get("vex")

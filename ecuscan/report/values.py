@@ -195,3 +195,24 @@ def count(items: Any, none: str = "none") -> str:
     if not items:
         return none
     return ", ".join(cell(i) for i in items)
+
+
+def weaknesses(finding: Mapping[str, Any], limit: int = 160) -> str:
+    """The CWEs of a finding as a reader wants them: ``CWE-787 Out-of-bounds Write`` when a record
+    named the weakness, the bare id when none did; the absent mark when there is none.
+
+    >>> weaknesses({"cwes": ["CWE-787", "CWE-20"], "weaknesses": [{"id": "CWE-787", "name": "Out-of-bounds Write"},
+    ...                                                            {"id": "CWE-20", "name": None}]})
+    'CWE-787 Out-of-bounds Write, CWE-20'
+    >>> weaknesses({"cwes": ["CWE-79"]}), weaknesses({})
+    ('CWE-79', '—')
+    """
+    named = finding.get("weaknesses")
+    items = named if isinstance(named, list) and named else [{"id": c} for c in finding.get("cwes") or []]
+    shown = []
+    for w in items:
+        if not isinstance(w, Mapping) or not w.get("id"):
+            continue
+        name = w.get("name")
+        shown.append(text(f"{w['id']} {name}" if isinstance(name, str) and name else str(w["id"]), limit))
+    return ", ".join(shown) or ABSENT

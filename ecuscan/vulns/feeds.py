@@ -150,6 +150,9 @@ class _Importer:
                 self.problems.append(ImportIssue(name, rid, problem))
         outcome = self.store.put_vuln_record(fmt, rid, modified, dict(raw))
         self.counts[outcome] += 1
+        if outcome in ("added", "updated", "unchanged") and parsed.cwe_names:
+            # the names a CVE 5 record gives serve the NVD/OSV records of the store that carry ids only
+            self.store.put_cwe_names(parsed.cwe_names, f"{fmt}:{rid}")
 
     def path(self, path: Path) -> None:
         if path.is_dir():

@@ -47,6 +47,8 @@ from .records import (
     FindingStatus,
     MatchedBy,
     Vulnerability,
+    merge_references,
+    name_weaknesses,
 )
 
 # OSV ecosystems that carry distribution package versions (epochs, revisions), not upstream ones
@@ -78,7 +80,7 @@ def load_vulnerabilities_checked(store: Store) -> tuple[list[Vulnerability], lis
         if not v.withdrawn:
             parsed.append(v)
             problems.extend(f"{source}:{rid}: {p}" for p in v.problems())
-    return merge_vulnerabilities(parsed), problems
+    return name_weaknesses(merge_vulnerabilities(parsed), store.cwe_names()), problems
 
 
 def merge_vulnerabilities(vulns: Iterable[Vulnerability]) -> list[Vulnerability]:
@@ -103,7 +105,9 @@ def merge_vulnerabilities(vulns: Iterable[Vulnerability]) -> list[Vulnerability]
             modified=max(filter(None, (old.modified, v.modified)), default=None),
             cvss=old.cvss + v.cvss, cwes=tuple(dict.fromkeys(old.cwes + v.cwes)), kev=old.kev or v.kev,
             affected=old.affected + v.affected, sources=tuple(dict.fromkeys(old.sources + v.sources)),
-            upstream=tuple(dict.fromkeys(old.upstream + v.upstream)))
+            upstream=tuple(dict.fromkeys(old.upstream + v.upstream)),
+            references=merge_references(old.references, v.references),
+            cwe_names=tuple({**dict(v.cwe_names), **dict(old.cwe_names)}.items()))
     return sorted(by_id.values(), key=lambda x: x.id)
 
 
@@ -299,6 +303,7 @@ def iter_matches(components: Iterable[Component], index: _Index, catalog: Catalo
                         evidence=(_evidence_text(c) + (f"; {note}" if note else ""))[:500],
                         firmware_sha256=firmware_sha256, firmware_path=firmware_path, cvss=best,
                         severity=v.severity(), cwes=v.cwes, kev=v.kev, summary=v.summary,
+                        cwe_names=v.cwe_names, references=v.references,
                         rule=RULE_UPSTREAM, decided_by=records, decision=decision,
                         package_purl=pkg.purl() if pkg else None)
             if use_distro:
@@ -333,6 +338,7 @@ def iter_matches(components: Iterable[Component], index: _Index, catalog: Catalo
                               matched_by=_distro_matched(adv, vd.ranges, pkg), evidence=_evidence_text(c)[:500],
                               firmware_sha256=firmware_sha256, firmware_path=firmware_path, cvss=best,
                               severity=av.severity(), cwes=av.cwes, kev=av.kev, summary=av.summary,
+                              cwe_names=av.cwe_names, references=av.references,
                               rule=RULE_DISTRO, decided_by=adv.record,
                               justification=FIXED_BY_DISTRIBUTION if vd.affected is False else None,
                               decision=(f"{FIXED_BY_DISTRIBUTION}: " if vd.affected is False else "")

@@ -9,8 +9,11 @@ identity key). All records are frozen dataclasses with ``to_dict`` for ``--json`
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass, field
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field, replace
 from typing import Any
+
+from ..limits import DEFAULT_LIMITS
 
 #: The rules that decide a finding: the upstream record's version range, a distribution's
 #: advisory for the installed package, a Yocto cve-check/SPDX patch statement, a VEX statement.
@@ -185,6 +188,31 @@ class Vulnerability:
     withdrawn: bool = False
     #: OSV ``upstream``: the upstream vulnerabilities a distribution record is about (OSV 1.6+)
     upstream: tuple[str, ...] = ()
+    #: reference URLs of the record (advisories, patches, reports) in the record's order, deduplicated
+    #: and bounded; plain text for a reader, never fetched or linked
+    references: tuple[str, ...] = ()
+    #: the CWE names the record itself gives, as ``(id, name)`` pairs (CVE 5 problem types read
+    #: "CWE-79 Improper Neutralization ..."); NVD and OSV records give ids only, so this stays empty
+    #: for them unless another record of the store named the weakness (never invented)
+    cwe_names: tuple[tuple[str, str], ...] = ()
+
+    def cwe_name(self, cwe: str) -> str | None:
+        """The name a record gave for ``cwe``, or ``None``.
+
+        >>> v = Vulnerability(id="X", cwes=("CWE-787",), cwe_names=(("CWE-787", "Out-of-bounds Write"),))
+        >>> v.cwe_name("CWE-787")
+        'Out-of-bounds Write'
+        """
+        return next((name for c, name in self.cwe_names if c == cwe), None)
+
+    def weaknesses(self) -> list[dict[str, str | None]]:
+        """Each CWE id of the record with its name when some record gave one (``None`` otherwise).
+
+        >>> v = Vulnerability(id="X", cwes=("CWE-20", "CWE-79"), cwe_names=(("CWE-20", "Improper Input Validation"),))
+        >>> v.weaknesses()
+        [{'id': 'CWE-20', 'name': 'Improper Input Validation'}, {'id': 'CWE-79', 'name': None}]
+        """
+        return [{"id": c, "name": self.cwe_name(c)} for c in self.cwes]
 
     def problems(self) -> tuple[str, ...]:
         """Feed problems of this record: its version statements that cannot be evaluated.
@@ -215,7 +243,62 @@ class Vulnerability:
                 "published": self.published, "modified": self.modified,
                 "severity": sev.value if sev else None,
                 "cvss": [c.to_dict() for c in self.cvss], "cwes": list(self.cwes), "kev": self.kev,
-                "affected": [a.to_dict() for a in self.affected], "sources": list(self.sources)}
+                "affected": [a.to_dict() for a in self.affected], "sources": list(self.sources),
+                "weaknesses": self.weaknesses(), "references": list(self.references)}
+
+
+def merge_references(*groups: Iterable[str]) -> tuple[str, ...]:
+    """The references of several records of one vulnerability, each once, in order, bounded.
+
+    >>> merge_references(("https://a/1", "https://a/2"), ("https://a/2", "https://b/1"))
+    ('https://a/1', 'https://a/2', 'https://b/1')
+    """
+    out: dict[str, None] = {}
+    for group in groups:
+        for url in group:
+            if len(out) >= DEFAULT_LIMITS.max_vuln_references:
+                return tuple(out)
+            out.setdefault(url)
+    return tuple(out)
+
+
+def preferred_cwe_name(a: str | None, b: str | None) -> str | None:
+    """Of two names given for one CWE, the one kept: the shorter (the bare name rather than a name
+    followed by its description), then the first in sort order, so that the choice does not depend
+    on the order records were read in.
+
+    >>> preferred_cwe_name("Out-of-bounds Write", "Out-of-bounds Write Some prose"), preferred_cwe_name(None, "X")
+    ('Out-of-bounds Write', 'X')
+    """
+    if not a or not b:
+        return a or b
+    return min(a, b, key=lambda n: (len(n), n))
+
+
+def name_weaknesses(vulns: Iterable[Vulnerability], known: Mapping[str, str] | None = None) -> list[Vulnerability]:
+    """Give each vulnerability the names of its CWEs that another record named.
+
+    NVD and OSV records carry CWE ids only; a CVE 5 record of any vulnerability (or a name kept
+    in the store, ``known``) may name the same weakness. A record's own name is kept; a CWE no
+    record named stays without a name (nothing is invented).
+
+    >>> nvd = Vulnerability(id="CVE-2", cwes=("CWE-787",))
+    >>> cve5 = Vulnerability(id="CVE-1", cwes=("CWE-787",), cwe_names=(("CWE-787", "Out-of-bounds Write"),))
+    >>> [v.weaknesses() for v in name_weaknesses([cve5, nvd])][1]
+    [{'id': 'CWE-787', 'name': 'Out-of-bounds Write'}]
+    """
+    vulns = list(vulns)
+    pool: dict[str, str] = {}
+    for cwe, name in (*(known or {}).items(), *(p for v in vulns for p in v.cwe_names)):
+        best = preferred_cwe_name(pool.get(cwe), name)
+        if best:
+            pool[cwe] = best
+    out = []
+    for v in vulns:
+        own = dict(v.cwe_names)
+        names = tuple((c, own.get(c) or pool[c]) for c in v.cwes if own.get(c) or c in pool)
+        out.append(replace(v, cwe_names=names) if names != v.cwe_names else v)
+    return out
 
 
 @dataclass(frozen=True)
@@ -310,6 +393,10 @@ class Finding:
     decision: str = ""
     #: the installed package the component came from (package URL), when a package database named it
     package_purl: str | None = None
+    #: the CWE names records gave for :attr:`cwes` (``(id, name)`` pairs; see :attr:`Vulnerability.cwe_names`)
+    cwe_names: tuple[tuple[str, str], ...] = ()
+    #: the record's reference URLs (plain text)
+    references: tuple[str, ...] = ()
 
     @property
     def exposed(self) -> bool:
@@ -332,6 +419,8 @@ class Finding:
             "triage": self.triage.to_dict() if self.triage else None,
             "rule": self.rule, "decided_by": self.decided_by, "justification": self.justification,
             "decision": self.decision, "package": self.package_purl,
+            "weaknesses": [{"id": c, "name": dict(self.cwe_names).get(c)} for c in self.cwes],
+            "references": list(self.references),
         }
 
 

@@ -22,11 +22,12 @@ from .common import (
     bounded,
     checked,
     cvss,
-    cwe_ids,
     english,
     not_text,
+    references,
     summary,
     text,
+    weaknesses,
 )
 
 _NO_LOWER = {"*", "0", "0.0", "0.0.0", "unspecified", "n/a", ""}
@@ -181,11 +182,14 @@ def parse(raw: Mapping[str, Any]) -> Vulnerability:
     description = english(cna.get("descriptions") or cna.get("rejectedReasons"))
     affected = _blocks(cna, "cve5:cna")
     scores, kev = _metrics(cna, "cna")
-    cwe_texts: list[Any] = []
+    cwe_pairs: list[tuple[Any, Any]] = []
+    urls: list[Any] = []
     for container in (cna, *adps):
         for pt in as_list(container.get("problemTypes")):
             for d in as_list(as_dict(pt).get("descriptions")):
-                cwe_texts.extend((as_dict(d).get("cweId"), as_dict(d).get("description")))
+                cwe_pairs.append((as_dict(d).get("cweId"), as_dict(d).get("description")))
+        urls.extend(as_dict(r).get("url") for r in as_list(container.get("references")))
+    cwes, cwe_names = weaknesses(cwe_pairs)
     for adp in adps:
         title = text(as_dict(adp.get("providerMetadata")).get("shortName"), 40) or "adp"
         affected.extend(_blocks(adp, "cve5:adp"))
@@ -197,5 +201,5 @@ def parse(raw: Mapping[str, Any]) -> Vulnerability:
     return Vulnerability(
         id=rid, summary=summary(text(cna.get("title")), description), description=description,
         published=text(meta.get("datePublished"), 40), modified=text(meta.get("dateUpdated"), 40),
-        cvss=tuple(scores), cwes=cwe_ids(cwe_texts), kev=kev, affected=tuple(affected),
-        sources=(f"cve5:{rid}",), withdrawn=rejected)
+        cvss=tuple(scores), cwes=cwes, kev=kev, affected=tuple(affected),
+        sources=(f"cve5:{rid}",), withdrawn=rejected, references=references(urls), cwe_names=cwe_names)

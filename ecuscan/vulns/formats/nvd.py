@@ -17,7 +17,7 @@ from ...catalog import parse_cpe
 from ...errors import FeedError
 from ..ranges import looks_like_version
 from ..records import AffectedRange, Cvss, Vulnerability
-from .common import as_dict, as_list, bounded, checked, cvss, cwe_ids, english, not_text, summary, text
+from .common import as_dict, as_list, bounded, checked, cvss, english, not_text, references, summary, text, weaknesses
 
 
 def probe(doc: Mapping[str, Any]) -> Iterable[Any] | None:
@@ -108,11 +108,13 @@ def parse(raw: Mapping[str, Any]) -> Vulnerability:
             c = cvss(version, as_dict(e.get("cvssData")), str(e.get("source", "nvd"))[:60], e.get("baseSeverity"))
             if c:
                 scores.append(c)
-    cwes = cwe_ids(d.get("value") for w in as_list(raw.get("weaknesses"))
-                   for d in as_list(as_dict(w).get("description")) if isinstance(d, Mapping))
+    # NVD weaknesses carry ids only ("CWE-787", "NVD-CWE-noinfo"): names come from other records
+    cwes, cwe_names = weaknesses((None, d.get("value")) for w in as_list(raw.get("weaknesses"))
+                                 for d in as_list(as_dict(w).get("description")) if isinstance(d, Mapping))
     description = english(raw.get("descriptions"))
     return Vulnerability(
         id=rid, summary=summary(None, description), description=description,
         published=text(raw.get("published"), 40), modified=text(raw.get("lastModified"), 40),
         cvss=tuple(scores), cwes=cwes, kev=bool(raw.get("cisaExploitAdd")), affected=tuple(affected),
-        sources=(f"nvd:{rid}",), withdrawn=str(raw.get("vulnStatus", "")).lower() == "rejected")
+        sources=(f"nvd:{rid}",), withdrawn=str(raw.get("vulnStatus", "")).lower() == "rejected",
+        references=references(as_dict(r).get("url") for r in as_list(raw.get("references"))), cwe_names=cwe_names)

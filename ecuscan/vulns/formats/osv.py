@@ -16,7 +16,19 @@ from ...errors import FeedError
 from ..distro import distro_range_problem, family_of_ecosystem
 from ..ranges import looks_like_version
 from ..records import AffectedRange, Cvss, Severity, Vulnerability
-from .common import MAX_RANGES, MAX_TEXT, as_dict, as_list, bounded, checked, cwe_ids, not_text, summary, text
+from .common import (
+    MAX_RANGES,
+    MAX_TEXT,
+    as_dict,
+    as_list,
+    bounded,
+    checked,
+    not_text,
+    references,
+    summary,
+    text,
+    weaknesses,
+)
 
 
 def probe(doc: Mapping[str, Any]) -> Iterable[Any] | None:
@@ -96,10 +108,13 @@ def parse(raw: Mapping[str, Any]) -> Vulnerability:
                                severity=Severity(level) if level and level in Severity._value2member_map_ else None,
                                source="osv"))
     aliases = tuple(a for a in as_list(raw.get("aliases")) if isinstance(a, str))[:50]
+    # OSV (GHSA's database_specific.cwe_ids) gives CWE ids only
+    cwes, cwe_names = weaknesses((None, c) for c in as_list(as_dict(raw.get("database_specific")).get("cwe_ids")))
     details = text(raw.get("details"), MAX_TEXT) or ""
     return Vulnerability(
         id=rid, aliases=aliases, summary=summary(text(raw.get("summary")), details), description=details,
         published=text(raw.get("published"), 40), modified=text(raw.get("modified"), 40), cvss=tuple(scores),
-        cwes=cwe_ids(as_list(as_dict(raw.get("database_specific")).get("cwe_ids"))), affected=tuple(affected),
+        cwes=cwes, cwe_names=cwe_names, affected=tuple(affected),
+        references=references(as_dict(r).get("url") for r in as_list(raw.get("references"))),
         sources=(f"osv:{rid}",), withdrawn=bool(raw.get("withdrawn")),
         upstream=tuple(u for u in as_list(raw.get("upstream")) if isinstance(u, str))[:50])
