@@ -324,5 +324,9 @@ def preload() -> None:
     from .. import identify, provenance  # noqa: F401
     from ..formats import elf
 
+    from ..identify.signatures import prefilter_pass
+
     elf.preload()
-    load_catalog()
+    # the compiled signatures and the Hyperscan database of the shared prefilter pass (about 0.7 s
+    # per process to build) are inherited by forked workers too
+    prefilter_pass(load_catalog())
