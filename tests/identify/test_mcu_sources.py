@@ -23,7 +23,7 @@ import pytest
 from ecuscan.catalog import load_catalog
 from ecuscan.formats import load
 from ecuscan.identify import identify
-from ecuscan.model import Relation
+from ecuscan.model import Image, ImageFormat, Relation, Segment
 
 _BUILD_PY = Path(__file__).resolve().parent.parent / "fixtures" / "mcu" / "build.py"
 _spec = importlib.util.spec_from_file_location("ecuscan_mcu_build", _BUILD_PY)
@@ -105,3 +105,24 @@ def test_no_entry_fires_on_dev_corpus_bare_metal_images() -> None:
     for img in images:
         stray = set(_found(str(img))) & TESTED_IDS
         assert not stray, f"{img.name}: {sorted(stray)}"
+
+
+@pytest.mark.parametrize("text,cid,want", [
+    # `git describe` forms the projects' build systems produce besides a release tag (tags of the
+    # public repositories: TF-Mv2.1.0-RC2, 2024.10-devel, 2024.10.1-RC1, Contiki 2.6-rc0)
+    (b"\x1b[1;34mBooting TF-M v2.1.0+g1a2b3c4\x1b[0m\r\n", "tf-m", "2.1.0"),
+    (b"\x1b[1;34mBooting TF-M v2.1.10-RC1\x1b[0m\r\n", "tf-m", None),
+    (b"main(): This is RIOT! (Version: 2024.10-12-gabcd)", "riot", "2024.10"),
+    (b"main(): This is RIOT! (Version: 2024.10-devel-12-gabcd)", "riot", None),
+    (b"main(): This is RIOT! (Version: 2024.10.1-RC1)", "riot", None),
+    (b"Contiki-2.7-512-gabcdef1", "contiki", "2.7"),
+    (b"Contiki-2.6-rc0", "contiki", None),
+    (b"Starting Contiki-NG-develop/v4.9-3-gabcdef1\n", "contiki-ng", None),
+])
+def test_pre_release_describe_forms_give_no_release_version(text: bytes, cid: str, want: str | None) -> None:
+    data = b"\x00" * 64 + text + b"\x00" * 64
+    img = Image(path="app.bin", format=ImageFormat.RAW, data=data, segments=(Segment("flash", 0, 0, len(data)),))
+    versions = {c.version for c in identify(img, CATALOG) if c.id == cid and c.relation is Relation.CONTAINS}
+    assert versions <= {want}, versions
+    if want is not None:
+        assert versions == {want}
