@@ -68,7 +68,8 @@ def test_recipes_name_catalog_entries_with_identity() -> None:
         assert entry is not None, f"recipe {p['id']} has no catalog entry"
         assert entry.purl().startswith("pkg:") and entry.cpe(), p["id"]
         roles = [t.get("role", "heldout") for t in p["tags"]]
-        assert roles.count("signature") == 1 and len(roles) >= 2, f"{p['id']}: one signature tag and a held-out one"
+        assert roles.count("signature") >= 1 and roles.count("heldout") >= 1, \
+            f"{p['id']}: a signature tag and a held-out one"
 
 
 @pytest.mark.parametrize("case", CASES, ids=[_case_id(c) for c in CASES])
