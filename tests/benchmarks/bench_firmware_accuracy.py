@@ -151,13 +151,119 @@ def summary(stats: collections.Counter[str]) -> dict[str, float | int]:
     }
 
 
+# --- MCU/RTOS entries on images built from the projects' sources (tests/fixtures/mcu) -----------------
+
+MCU_BUILD_PY = HERE.parent / "fixtures" / "mcu" / "build.py"
+
+
+def _mcu_build_module() -> object:
+    import importlib.util
+    spec = importlib.util.spec_from_file_location("ecuscan_mcu_build", MCU_BUILD_PY)
+    assert spec is not None and spec.loader is not None
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def evaluate_mcu_builds() -> dict[str, object]:
+    """Every recipe tag of ``tests/fixtures/mcu/recipes.yaml`` built (cached) and identified as ELF and as
+    a stripped raw image: per (entry, role, form) exact-version hits, misses and wrong/stray reports.
+    A presence-only entry (expected version null) counts as a hit when found without a version."""
+    build = _mcu_build_module()
+    catalog = load_catalog()
+    rows: list[dict[str, object]] = []
+    skipped: list[str] = []
+    ids = {p["id"] for p in build.recipes()}  # type: ignore[attr-defined]
+    for project in build.recipes():  # type: ignore[attr-defined]
+        for tag in project["tags"]:
+            try:
+                meta = build.ensure_built(project, tag)  # type: ignore[attr-defined]
+            except build.Unavailable as exc:  # type: ignore[attr-defined]
+                skipped.append(str(exc))
+                continue
+            for form in ("elf", "bin"):
+                path = Path(meta[form])
+                comps = [c for c in identify(load(path.read_bytes(), path.name), catalog)
+                         if c.relation is Relation.CONTAINS and c.id in ids]
+                own = {c.version for c in comps if c.id == project["id"]}
+                stray = sorted({c.id for c in comps if c.id != project["id"]})
+                rows.append({"entry": project["id"], "tag": build.image_key(tag),  # type: ignore[attr-defined]
+                             "role": tag.get("role", "heldout"), "form": form, "want": meta["version"],
+                             "found": sorted(own, key=str), "hit": own == {meta["version"]}, "stray": stray})
+    return {"rows": rows, "skipped": skipped}
+
+
+def scan_mcu_negatives(roots: list[Path], max_bytes: int = 64 << 20) -> dict[str, object]:
+    """Files under ``roots`` (the development corpus, the firmware set: no project of the MCU recipes
+    in them) identified with the recipes' entries only: every CONTAINS report is a false positive."""
+    build = _mcu_build_module()
+    full = load_catalog()
+    from ecuscan.catalog import Catalog
+    entries = [e for e in (full.get(p["id"]) for p in build.recipes()) if e is not None]  # type: ignore[attr-defined]
+    sub = Catalog(entries)
+    files = n_bytes = 0
+    fps: list[str] = []
+    t0 = time.perf_counter()
+    for root in roots:
+        for path in sorted(root.rglob("*")) if root.is_dir() else []:
+            if path.is_symlink() or not path.is_file():
+                continue
+            size = path.stat().st_size
+            if size == 0 or size > max_bytes:
+                continue
+            try:
+                comps = identify(load(path.read_bytes(), str(path)), sub)
+            except EcuscanError:
+                continue
+            files += 1
+            n_bytes += size
+            fps += [f"{path}: {c.id} {c.version}" for c in comps if c.relation is Relation.CONTAINS]
+    return {"files": files, "bytes": n_bytes, "seconds": time.perf_counter() - t0, "false_positives": fps}
+
+
+def print_mcu_report(res: dict[str, object], neg: dict[str, object] | None) -> None:
+    rows = res["rows"]
+    assert isinstance(rows, list)
+    print("MCU/RTOS entries on images built from source (tests/fixtures/mcu/recipes.yaml)")
+    print(f"  {'entry':12} {'tag':48} {'role':9} {'form':4} {'want':9} {'found':14} ok")
+    for r in rows:
+        print(f"  {r['entry']:12} {r['tag']:48} {r['role']:9} {r['form']:4} {r['want']!s:9} "
+              f"{','.join(map(str, r['found'])) or '-':14} {'yes' if r['hit'] and not r['stray'] else 'NO'}"
+              + (f" stray={r['stray']}" if r["stray"] else ""))
+    for role in ("signature", "heldout"):
+        sel = [r for r in rows if r["role"] == role]
+        if sel:
+            print(f"  {role}: {sum(1 for r in sel if r['hit'])}/{len(sel)} exact, "
+                  f"{sum(1 for r in sel if r['stray'])} with a stray entry")
+    for s in res["skipped"]:  # type: ignore[attr-defined]
+        print(f"  skipped: {s}")
+    if neg is not None:
+        fps = neg["false_positives"]
+        assert isinstance(fps, list)
+        print(f"  negatives: {neg['files']} files, {neg['bytes'] / 1e6:.0f} MB in {neg['seconds']:.1f} s, "  # type: ignore[operator]
+              f"{len(fps)} false positives")
+        for line in fps[:20]:
+            print(f"    {line}")
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--root", type=Path, default=DEFAULT_ROOT)
     ap.add_argument("--suite", action="append", help="bullseye / bookworm / trixie (default: all)")
     ap.add_argument("-v", "--verbose", action="store_true")
     ap.add_argument("--json", type=Path, help="write the figures as JSON")
+    ap.add_argument("--mcu-builds", action="store_true",
+                    help="instead: the MCU/RTOS entries on images built from source (tests/fixtures/mcu), and "
+                         "their false positives on --mcu-negatives directories")
+    ap.add_argument("--mcu-negatives", type=Path, action="append", default=[])
     args = ap.parse_args()
+    if args.mcu_builds:
+        res_mcu = evaluate_mcu_builds()
+        neg = scan_mcu_negatives(args.mcu_negatives) if args.mcu_negatives else None
+        print_mcu_report(res_mcu, neg)
+        if args.json:
+            args.json.write_text(json.dumps({"mcu_builds": res_mcu, "negatives": neg}, indent=1, default=str) + "\n")
+        return 0
     if not args.root.is_dir():
         print(f"firmware set not downloaded ({args.root}); run tests/benchmarks/firmware_set/fetch.sh")
         return 0
