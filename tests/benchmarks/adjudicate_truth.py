@@ -1,6 +1,6 @@
 """Check the adjudicated ground truth against the Debian source packages it names (run as a script).
 
-    python tests/benchmarks/adjudicate_truth.py [--cache DIR]
+    python tests/benchmarks/adjudicate_truth.py [--cache DIR]   # default $ECUSCAN_ADJUDICATION_SOURCES
 
 For every entry of ``truth_adjudications.json``: download the source package with apt under a
 private state (``deb-src`` lines built from the machine's own sources file, suite rewritten; the
@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
+import os
 import subprocess
 import sys
 import tarfile
@@ -23,7 +24,7 @@ from pathlib import Path
 from ecuscan.mining.apt import AptState
 
 HERE = Path(__file__).resolve().parent
-DEFAULT_CACHE = Path.home() / ".cache" / "ecuscan" / "adjudications"
+DEFAULT_CACHE = Path(os.environ.get("ECUSCAN_ADJUDICATION_SOURCES", Path.home() / ".cache/ecuscan/adjudications"))
 
 
 def _sha256(path: Path) -> str:
