@@ -18,6 +18,13 @@ Debian part (``dev-corpus.json``): ground truth per file = its ``component``/``v
 
 A ground-truth pair that is not found with its exact version is a miss; misses where the
 component was found without a version (presence only) are counted separately.
+
+Every Debian-part figure is printed twice: against the ground truth as given (the package's
+upstream version) and against the adjudicated truth: where a source package's compiled source
+declares another version than the package's (``truth_adjudications.json``: OpenSSH 10.0p2 in
+``version.h`` of Debian's 10.0p1 package, open62541 1.4.11 in the CMake of package 1.4.11.1; each
+naming file and line, checked by ``adjudicate_truth.py``), that version. ``--no-adjudications``
+prints only the first.
 Tuning was done on armhf + arm64; riscv64 is reported separately as the held-out architecture.
 
 With ``--tree`` each ``root/<arch>`` is scanned as one directory tree with package metadata off,
