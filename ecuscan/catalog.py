@@ -18,7 +18,9 @@ Entry fields (all but ``id`` and ``purl`` optional)::
     kind: library                     # rtos / library / bootloader / os / runtime / service / stack
     network_facing: true              # exposed to the network (diff flags new ones)
     licenses: ["Apache-2.0"]
-    patterns: [...]                   # byte regexes; the named group ``v`` captures the version
+    patterns: [...]                   # byte regexes; the named group ``v`` captures the version,
+                                      # or the parts ``v1``, ``v2``[, ``v3``, ``v4``] joined by dots
+                                      # (``FLATBUFFERS_23_5_26`` read as 23.5.26)
     markers: [...]                    # byte regexes proving presence without a version
     symbols: [...]                    # defined symbol names that prove presence
     min_symbols: 2                    # how many of ``symbols`` must be defined

@@ -198,6 +198,41 @@ class _Rule:
     component: ComponentId
     rule_id: str
     regex: re.Pattern[bytes]
+    #: the rule gives a version (``v`` or ``v1``... groups), also when it runs in the marker pass
+    versioned: bool = False
+
+
+#: Names of the groups a pattern may read a version from in parts (``v1``.``v2``[.``v3``[.``v4``]]).
+VERSION_PARTS = ("v1", "v2", "v3", "v4")
+_MAX_PART = 12
+
+
+def match_version(m: re.Match[bytes]) -> str | None:
+    r"""The version a pattern's match gives: its ``v`` group, or its parts ``v1``..``v4`` joined by dots.
+
+    Parts let a pattern read versions that are not written with dots: ``FLATBUFFERS_23_5_26``
+    (``_`` between the numbers) or ``3045001`` (fixed-width fields, leading zeros dropped).
+
+    >>> rx = re.compile(rb"FLATBUFFERS_(?P<v1>\d+)_(?P<v2>\d+)_(?P<v3>\d+)")
+    >>> match_version(rx.search(b"Constants.FLATBUFFERS_23_5_26()"))
+    '23.5.26'
+    >>> match_version(re.compile(rb"(?P<v1>3)(?P<v2>\d{3})(?P<v3>\d{3})").match(b"3045001"))
+    '3.45.1'
+    """
+    groups = m.re.groupindex
+    if "v" in groups:
+        v = m.group("v")
+        return decode(v) if v is not None else None
+    parts = [m.group(name) for name in VERSION_PARTS if name in groups]
+    parts = [p for p in parts if p]
+    if not parts or any(len(p) > _MAX_PART for p in parts):
+        return None
+    return ".".join(decode(p.lstrip(b"0") or b"0") if p.isdigit() else decode(p) for p in parts)
+
+
+def _dotted_version(rx: re.Pattern[bytes]) -> bool:
+    """True when the pattern's version is one ``v`` group (dotted: found from a ``digit.digit`` place)."""
+    return "v" in rx.groupindex
 
 
 @dataclass
@@ -234,19 +269,57 @@ def _anchor_regex(anchors: list[bytes]) -> re.Pattern[bytes] | None:
     return re.compile(b"|".join(parts))
 
 
+def _find_anchors(rx: re.Pattern[bytes], data: Buffer, lo: int, hi: int) -> Iterator[re.Match[bytes]]:
+    """Every place in ``data[lo:hi]`` where an anchor of ``rx`` starts, overlapping ones included.
+
+    ``finditer`` resumes after each match, so an anchor starting inside another's match is never
+    seen: ``"syslogd started: "`` would hide ``"started: BusyBox v"`` and every rule keyed by it.
+    Searching again from the next byte finds it; an anchor that is a *prefix* of a longer one at
+    the same place is covered by :func:`_prefix_rules` (the alternation reports one per place).
+
+    >>> rx = _anchor_regex([b"syslogd started: ", b"started: BusyBox v"])
+    >>> [m.group() for m in _find_anchors(rx, b"syslogd started: BusyBox v1.37.0", 0, 32)]
+    [b'syslogd started: ', b'started: BusyBox v']
+    """
+    pos = lo
+    while True:
+        m = rx.search(data, pos, hi)
+        if m is None:
+            return
+        yield m
+        pos = m.start() + 1
+
+
+def _prefix_rules(by_anchor: dict[bytes, list[_Rule]]) -> None:
+    """Give each anchor also the rules of every shorter anchor that is its prefix (in place).
+
+    The anchor alternation reports the longest anchor at a place; rules keyed by a shorter anchor
+    that starts the same way (``"FreeRTOS"`` inside ``"FreeRTOS Kernel V"``) then run too.
+    """
+    anchors = sorted(by_anchor, key=len)
+    for a in anchors:
+        extra = [r for b in anchors if len(b) < len(a) and a.startswith(b) for r in by_anchor[b]]
+        if extra:
+            by_anchor[a] = [*by_anchor[a], *(r for r in extra if r not in by_anchor[a])]
+
+
 def _compile(entry: CatalogEntry, kind: str, i: int, text: str) -> tuple[bytes, _Rule]:
     raw = text.encode("utf-8")
     try:
         rx = re.compile(raw, re.DOTALL)
     except re.error as exc:
         raise CatalogError(f"entry {entry.id!r}: bad {kind} regex {text!r}: {exc}") from exc
-    if kind == "pattern" and "v" not in rx.groupindex:
-        raise CatalogError(f"entry {entry.id!r}: pattern {text!r} has no (?P<v>...) group")
+    parts = sorted((g for g in VERSION_PARTS if g in rx.groupindex), key=rx.groupindex.__getitem__)
+    if kind == "pattern" and "v" not in rx.groupindex and parts[:1] != ["v1"]:
+        raise CatalogError(f"entry {entry.id!r}: pattern {text!r} has no (?P<v>...) group "
+                           f"(nor the parts (?P<v1>...), (?P<v2>...)...)")
+    if parts and parts != list(VERSION_PARTS[: len(parts)]):
+        raise CatalogError(f"entry {entry.id!r}: {kind} {text!r}: version parts must be v1, v2... in order")
     anchor = literal_anchor(raw)
     if kind != "hint" and len(anchor) < MIN_ANCHOR:
         raise CatalogError(f"entry {entry.id!r}: {kind} {text!r} has no literal anchor of "
                            f"{MIN_ANCHOR}+ bytes outside groups (needed for the prefilter)")
-    return anchor, _Rule(entry.id, f"{entry.id}:{kind}[{i}]", rx)
+    return anchor, _Rule(entry.id, f"{entry.id}:{kind}[{i}]", rx, versioned=kind == "pattern")
 
 
 @lru_cache(maxsize=8)
@@ -257,7 +330,12 @@ def compile_signatures(catalog: Catalog) -> SignatureSet:
     for entry in catalog:
         for i, p in enumerate(entry.patterns):
             anchor, rule = _compile(entry, "pattern", i, p)
-            sig.by_version_anchor.setdefault(anchor, []).append(rule)
+            if _dotted_version(rule.regex):
+                sig.by_version_anchor.setdefault(anchor, []).append(rule)
+            else:
+                # a version in parts (``1_2_3``, ``3045001``) has no ``digit.digit`` place to be
+                # found from: the pattern runs in the whole-buffer pass, like a marker
+                markers.append((anchor, rule))
         for i, p in enumerate(entry.markers):
             anchor, rule = _compile(entry, "marker", i, p)
             markers.append((anchor, rule))
@@ -269,6 +347,8 @@ def compile_signatures(catalog: Catalog) -> SignatureSet:
         sig.by_marker_anchor.setdefault(cut[anchor], []).append(rule)
     sig.version_anchor_rx = _anchor_regex(list(sig.by_version_anchor))
     sig.marker_anchor_rx = _anchor_regex(list(sig.by_marker_anchor))
+    _prefix_rules(sig.by_version_anchor)
+    _prefix_rules(sig.by_marker_anchor)
     return sig
 
 
@@ -362,6 +442,12 @@ def scan(image: Image, catalog: Catalog, limits: Limits) -> SignatureScan:
             return rx.finditer(data, pos, end)
         return prefilter.emulate_finditer(rx, data, found.starts[group], pos, end)
 
+    def anchors(rx: re.Pattern[bytes], group: str, lo: int, hi: int) -> Iterator[re.Match[bytes]]:
+        # every place an anchor starts, overlapping ones included (see _find_anchors)
+        if found is None:
+            return _find_anchors(rx, data, lo, hi)
+        return prefilter.match_at_each(rx, data, found.starts[group], lo, hi)
+
     def digit_dots(pos: int = 0, endpos: int | None = None) -> Iterator[int]:
         end = n if endpos is None else endpos
         if found is None:
@@ -380,9 +466,7 @@ def scan(image: Image, catalog: Catalog, limits: Limits) -> SignatureScan:
             return  # a product named in a vulnerability description is no code of it
         seen.add(key)
         per_rule[rule.rule_id] = per_rule.get(rule.rule_id, 0) + 1
-        version = None
-        if "v" in rule.regex.groupindex and m.group("v") is not None:
-            version = decode(m.group("v"))
+        version = match_version(m)
         out.hits.append(Hit(rule.component, version, Relation.CONTAINS,
                             make_evidence(image, method, decode(m.group()), limits=limits,
                                           offset=m.start(), detail=rule.rule_id)))
@@ -391,7 +475,7 @@ def scan(image: Image, catalog: Catalog, limits: Limits) -> SignatureScan:
     last_string_end = -1
     for lo, hi, _first in _windows(data, digit_dots()):
         if vrx is not None:
-            for a in finditer(vrx, _VERSION_ANCHORS, lo, hi):
+            for a in anchors(vrx, _VERSION_ANCHORS, lo, hi):
                 s0, s1 = max(0, a.start() - WINDOW_BEFORE), min(n, a.end() + WINDOW_BEFORE)
                 for rule in sig.by_version_anchor[a.group()]:
                     for m in rule.regex.finditer(data, s0, s1):
@@ -424,7 +508,7 @@ def scan(image: Image, catalog: Catalog, limits: Limits) -> SignatureScan:
     mrx = sig.marker_anchor_rx
     if mrx is not None:
         plan = _marker_plan(catalog)
-        for a in finditer(mrx, _MARKER_ANCHORS):
+        for a in anchors(mrx, _MARKER_ANCHORS, 0, n):
             p = a.start()
             s0 = s1 = -1
             for rule, text in plan[a.group()]:
@@ -438,7 +522,8 @@ def scan(image: Image, catalog: Catalog, limits: Limits) -> SignatureScan:
                     continue
                 for m in rule.regex.finditer(data, s0, s1):
                     if m.start() <= p < m.end():
-                        record(rule, m, EvidenceMethod.MARKER_STRING)
+                        record(rule, m, EvidenceMethod.VERSION_STRING if rule.versioned else
+                               EvidenceMethod.MARKER_STRING)
     return out
 
 

@@ -84,6 +84,14 @@ def _select(entry: dict[str, Any], res: SetResult, min_tp: int, heldout: bool) -
                 ok = tp >= min_tp and prec is not None and prec >= MIN_PRECISION
             if ok:
                 kept.append((tp, i, text))
+        if not heldout and kind == "soname":
+            # file-name version rules (a ``v`` group) are capped apart from the presence rules
+            versioned = [t for t in kept if "(?P<v>" in t[2]]
+            kept = [t for t in kept if "(?P<v>" not in t[2]]
+            kept.sort(key=lambda t: (-t[0], t[1]))
+            kept = sorted(kept[:cap] + versioned[:cap], key=lambda t: t[1])
+            out[field] = [t for _tp, _i, t in kept]
+            continue
         if not heldout:
             if kind == "marker" and (out.get("patterns") or out.get("sonames") or entry.get("sonames")):
                 # every marker costs the whole-buffer prefilter pass: one is enough where a pattern or

@@ -85,9 +85,13 @@ class AptState:
     root: Path
     release: str
     arch: str
+    #: ``deb`` (binary packages) or ``deb-src`` (source packages: :meth:`source`)
+    types: str = "deb"
 
     @property
     def dir(self) -> Path:
+        if self.types == "deb-src":
+            return self.root / "apt" / f"{self.release}-src"
         return self.root / "apt" / f"{self.release}-{self.arch}"
 
     def options(self) -> list[str]:
@@ -118,9 +122,12 @@ class AptState:
         main, security = _archive_uris(sources)
         suites, sec_suites = RELEASE_SUITES[self.release]
         keyring = "/usr/share/keyrings/debian-archive-keyring.gpg"
-        text = f"Types: deb\nURIs: {main}\nSuites: {' '.join(suites)}\nComponents: main\nSigned-By: {keyring}\n"
+        if self.types not in ("deb", "deb-src"):
+            raise MiningError(f"unknown apt index type {self.types!r}")
+        t = self.types
+        text = f"Types: {t}\nURIs: {main}\nSuites: {' '.join(suites)}\nComponents: main\nSigned-By: {keyring}\n"
         if sec_suites and security:
-            text += (f"\nTypes: deb\nURIs: {security}\nSuites: {' '.join(sec_suites)}\nComponents: main\n"
+            text += (f"\nTypes: {t}\nURIs: {security}\nSuites: {' '.join(sec_suites)}\nComponents: main\n"
                      f"Signed-By: {keyring}\n")
         src.write_text(text, "utf-8")
 
@@ -132,7 +139,8 @@ class AptState:
             return
         proc = _run(["apt-get", *self.options(), "update", "-q"], cwd=self.dir)
         (self.dir / "update.log").write_text(proc.stdout + proc.stderr, "utf-8")
-        if proc.returncode != 0 and "Packages" not in " ".join(p.name for p in (self.dir / "lists").iterdir()):
+        index = "Sources" if self.types == "deb-src" else "Packages"
+        if proc.returncode != 0 and index not in " ".join(p.name for p in (self.dir / "lists").iterdir()):
             raise MiningError(f"apt-get update failed for {self.release}/{self.arch}: {proc.stderr[-300:]}")
         stamp.touch()
 
@@ -174,6 +182,17 @@ class AptState:
         for i in range(0, len(want), 100):
             get(want[i:i + 100])
         return {p: path(p, v) for p, v in versions.items() if path(p, v).is_file()}
+
+
+    def source(self, specs: Sequence[str], dest: Path) -> subprocess.CompletedProcess[str]:
+        """``apt-get source --download-only`` of ``package=version`` specs into ``dest`` (nothing is
+        built or installed; files apt cannot get are reported in the returned output)."""
+        if self.types != "deb-src":
+            raise MiningError("source packages need an AptState with types='deb-src'")
+        self.update()
+        dest.mkdir(parents=True, exist_ok=True)
+        return _run(["apt-get", *self.options(), "-o", "APT::Get::Only-Source=true", "source",
+                     "--download-only", *specs], cwd=dest)
 
 
 def extract(deb: Path, dest: Path) -> Path:

@@ -8,7 +8,8 @@ version. Files of the development corpus (when present) are negatives for every 
   and the version it gave is the package's upstream version; any other version it gives, on
   any file, is a false positive;
 * a **presence rule** (``marker``, ``soname``) is right on a file of its project and a false
-  positive on any other file.
+  positive on any other file; a ``soname`` rule with a ``v`` group (the version read from the
+  library's file name) is a version rule.
 
 Every reported component counts: precision = right / (right + false positives); recall of a rule
 = files of its project where it was right / files of its project in the set.
@@ -121,7 +122,8 @@ def evaluate(files: Iterable[FileRec], catalog: Catalog, judged: set[str],
                 key = rule_key(entry, ev.detail)
                 if key is None:
                     continue
-                versioned = ":pattern[" in key or ":hint[" in key
+                versioned = ":pattern[" in key or ":hint[" in key or (
+                    ":soname[" in key and "(?P<v>" in ev.detail)  # a version read from the file name
                 if versioned and c.version is None:
                     continue
                 ok = right_version if versioned else own

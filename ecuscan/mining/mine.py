@@ -14,6 +14,11 @@ For every project, over its ELF files in each mining (release, architecture):
   no file of any other project of the mining set (nor of the development corpus, when present);
   chosen greedily to cover the most files, at most :data:`MAX_MARKERS`.
 * **sonames** from the project's library file names, and **programs** from its executables.
+* **file-name versions**: a library stem whose real file name (``libpcap.so.1.10.5``) ends in the
+  package's exact upstream version in *every* file of that stem in *every* mining release becomes
+  a soname rule with a ``v`` group (the version read from the name, never memorised). One file
+  whose suffix is anything else (``liblwip.so.2.2.0`` of lwIP 2.2.1, ``libnettle.so.8.10``) and
+  the stem gets no such rule.
 
 Nothing here decides what ships: :mod:`.evaluate` measures every proposed rule on the mining set
 and on the held-out release, and only rules that hold are written.
@@ -206,6 +211,8 @@ class ProjectMining:
     marker_files: dict[bytes, dict[str, set[str]]] = field(default_factory=dict)
     libraries: set[str] = field(default_factory=set)
     programs: dict[str, set[str]] = field(default_factory=dict)  # program name -> releases
+    #: library stem -> release -> (dotted suffix of the file name, the file's upstream version) seen
+    name_versions: dict[str, dict[str, set[tuple[str, str]]]] = field(default_factory=dict)
 
 
 def mine_project(project: Project, files: list[FileRec]) -> ProjectMining:
@@ -219,6 +226,10 @@ def mine_project(project: Project, files: list[FileRec]) -> ProjectMining:
         name = f.rel.rsplit("/", 1)[-1]
         if ".so" in name:
             pm.libraries.add(name)
+            nv = _NAME_VERSION.match(name)
+            if nv is not None:
+                pm.name_versions.setdefault(nv.group(1), {}).setdefault(f.release, set()).add(
+                    (nv.group(2), f.version))
         elif "/bin/" in f.rel or "/sbin/" in f.rel or "/libexec/" in f.rel:
             pm.programs.setdefault(name, set()).add(f.release)
         try:
@@ -321,6 +332,39 @@ def soname_rules(pm: ProjectMining, taken: Counter[str]) -> list[str]:
     return sorted(f"^{re.escape(s)}(?:-\\d[\\d.]*)?\\.so(?:\\.\\d+)*$" for s in stems)[:6]
 
 
+#: A library's real file name with a dotted suffix of two to four numbers: (stem, suffix).
+_NAME_VERSION = re.compile(r"^(lib[\w+.-]+?)\.so\.(\d+(?:\.\d+){1,3})$")
+
+
+def name_version_rules(pm: ProjectMining, taken: Counter[str]) -> list[str]:
+    r"""Soname rules reading the version from a library's file name, for the stems where the miner
+    proves the name's suffix is the package's upstream version in every file of every mining release.
+
+    The ``v`` group has exactly the counts of dotted numbers seen, so the shorter DT_SONAME
+    (``libpcap.so.0.8``) never matches it.
+
+    >>> pm = ProjectMining("libpcap", files={"bullseye": 1, "trixie": 1})
+    >>> pm.name_versions = {"libpcap": {"bullseye": {("1.10.0", "1.10.0")}, "trixie": {("1.10.5", "1.10.5")}},
+    ...                     "libpcre": {"bullseye": {("8.39", "8.39")}, "trixie": {("8.10", "10.42")}}}
+    >>> name_version_rules(pm, Counter({"libpcap": 1, "libpcre": 1}))
+    ['^libpcap\\.so\\.(?P<v>\\d+\\.\\d+\\.\\d+)$']
+    """
+    every = set(MINING_RELEASES) & set(pm.files)
+    out = []
+    for stem, by_rel in sorted(pm.name_versions.items()):
+        owner = re.match(r"^(lib[\w+.-]+?)(?:-\d[\d.]*)?\.so$", f"{stem}.so")
+        if not every or not set(by_rel) >= every or owner is None or taken[owner.group(1)] != 1:
+            continue  # a stem another project also ships says nothing about which project it is
+        seen = [pair for rel in every for pair in by_rel[rel]]
+        if not all(suffix == version for suffix, version in seen):
+            continue
+        counts = sorted({suffix.count(".") for suffix, _v in seen})
+        shape = (r"\d+" + r"\.\d+" * counts[0] if len(counts) == 1
+                 else rf"\d+(?:\.\d+){{{counts[0]},{counts[-1]}}}")
+        out.append(rf"^{re.escape(stem)}\.so\.(?P<v>{shape})$")
+    return out[:6]
+
+
 def library_stems(pm: ProjectMining) -> set[str]:
     out = set()
     for name in pm.libraries:
@@ -343,7 +387,7 @@ def propose(project: Project, pm: ProjectMining, taken: Counter[str]) -> dict[st
     if every and set(pm.standalone) >= every:
         shape = version_shape(sorted(v for vs in pm.versions.values() for v in vs))
         entry["version_hints"] = [f"(?P<v>{shape})"]
-    entry["sonames"] = soname_rules(pm, taken)
+    entry["sonames"] = soname_rules(pm, taken) + name_version_rules(pm, taken)
     progs = sorted(n for n, rels in pm.programs.items() if set(rels) >= every and len(n) >= 2)
     if meta.get("programs"):
         progs = sorted(set(progs) | set(meta["programs"]))

@@ -40,7 +40,8 @@ def render(report: dict[str, Any]) -> str:
         "",
         "Precision counts every component a rule reported on any file (its own project's files with another "
         "version, and every other project's file, are false positives). Recall = files of the project where the "
-        "rule gave the right version (version rules) or presence (markers, sonames) / ELF files of the project.",
+        "rule gave the right version (version rules: patterns, hints, and sonames with a `v` group that read the "
+        "version from a library's file name) or presence (markers, other sonames) / ELF files of the project.",
         "",
         "### Whole entries",
         "",

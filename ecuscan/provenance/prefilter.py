@@ -213,6 +213,21 @@ def _emulate(match: Any, data: Buffer, starts: Sequence[int], i: int, pos: int, 
             last = m.end()
 
 
+def match_at_each(rx: Any, data: Buffer, starts: Sequence[int], pos: int, endpos: int) -> Iterator[Any]:
+    """``rx.match(data, q, endpos)`` at every candidate ``q`` in ``[pos, endpos)`` that matches,
+    overlapping matches included: what searching again from each match's start + 1 gives, when
+    ``starts`` holds every offset at which ``rx`` can match."""
+    end = min(endpos, len(data))
+    match = rx.match
+    for k in range(bisect_left(starts, pos), len(starts)):
+        q = starts[k]
+        if q >= end:
+            break
+        m = match(data, q, end)
+        if m is not None:
+            yield m
+
+
 def fixed_places(starts: Sequence[int], width: int, pos: int, endpos: int) -> Iterator[int]:
     """The start offsets of ``rx.finditer(data, pos, endpos)`` for a regex ``rx`` whose matches are
     exactly the occurrences of its own fixed-width prefilter pattern (``[0-9]\\.[0-9]``): every

@@ -18,6 +18,13 @@ Debian part (``dev-corpus.json``): ground truth per file = its ``component``/``v
 
 A ground-truth pair that is not found with its exact version is a miss; misses where the
 component was found without a version (presence only) are counted separately.
+
+Every Debian-part figure is printed twice: against the ground truth as given (the package's
+upstream version) and against the adjudicated truth: where a source package's compiled source
+declares another version than the package's (``truth_adjudications.json``: OpenSSH 10.0p2 in
+``version.h`` of Debian's 10.0p1 package, open62541 1.4.11 in the CMake of package 1.4.11.1; each
+naming file and line, checked by ``adjudicate_truth.py``), that version. ``--no-adjudications``
+prints only the first.
 Tuning was done on armhf + arm64; riscv64 is reported separately as the held-out architecture.
 
 With ``--tree`` each ``root/<arch>`` is scanned as one directory tree with package metadata off,
@@ -125,34 +132,85 @@ def _found_from_tree(corpus: Path) -> dict[str, dict[str, set[str | None]]]:
     return out
 
 
-def debian(corpus: Path, verbose: bool, debs: bool = False, tree: bool = False) -> None:
+#: Ground-truth pairs where the package version and the version the compiled source declares
+#: disagree, each adjudicated from the Debian source package (file and line named in the JSON).
+ADJUDICATIONS = Path(__file__).with_name("truth_adjudications.json")
+
+
+def load_adjudications(path: Path = ADJUDICATIONS) -> dict[tuple[str, str], str]:
+    """``(component, Debian package version) -> adjudicated version`` from the committed file."""
+    if not path.exists():
+        return {}
+    doc = json.loads(path.read_text("utf-8"))
+    return {(a["component"], a["debian_version"]): a["adjudicated_version"] for a in doc["adjudications"]}
+
+
+def file_truth(f: dict, adjudicated: dict[tuple[str, str], str] | None = None) -> dict[str, str]:  # type: ignore[type-arg]
+    """The ground truth of one corpus file: its component and ``also_contains``; with ``adjudicated``,
+    the main component's version replaced where the source package was adjudicated."""
+    truth = {f["component"]: f["version"]}
+    if adjudicated:
+        truth[f["component"]] = adjudicated.get((f["component"], f["debian_version"]), f["version"])
+    for extra in f.get("also_contains") or []:
+        truth[extra["component"]] = extra["version"]
+    return truth
+
+
+def debian(corpus: Path, verbose: bool, debs: bool = False, tree: bool = False,
+           adjudicated: dict[tuple[str, str], str] | None = None) -> None:
     doc = json.loads((corpus / "dev-corpus.json").read_text())
     t0 = time.perf_counter()
     conflicts: list[str] = []
     from_debs = _found_from_debs(corpus, doc, conflicts) if debs else _found_from_tree(corpus) if tree else None
+    found_of: dict[str, dict[str, set[str | None]]] = {}
+    errors: dict[str, str] = {}
+    for f in doc["files"]:
+        try:
+            if from_debs is not None:
+                if f["file"] not in from_debs:
+                    raise EcuscanError("not found among the scanned .deb members", source=f["file"])
+                found_of[f["file"]] = from_debs[f["file"]]
+            else:
+                found_of[f["file"]] = _found(corpus / f["file"], f["file"])
+        except EcuscanError as exc:
+            errors[f["file"]] = str(exc)
+            found_of[f["file"]] = {}
+    dt = time.perf_counter() - t0
+    mode = ("scanned as .deb containers (binary + package metadata)" if debs else
+            "each arch scanned as one tree, no package metadata (bytes + libraries loaded)" if tree else
+            "binary only, one file at a time")
+    print(f"Debian part, {mode}: {len(doc['files'])} files in {dt:.1f} s")
+    truths = [("ground truth as given (package versions)", None)]
+    if adjudicated:
+        truths.append((f"adjudicated truth ({len(adjudicated)} source packages read: {ADJUDICATIONS.name})",
+                       adjudicated))
+    for label, adj in truths:
+        print(f" against the {label}:")
+        _score_debian(doc, found_of, errors, adj, verbose, components=adj is None)
+    if debs:
+        print(f"  package-version-conflict diagnostics (bytes and package disagree; package version"
+              f" reported): {len(conflicts)}")
+        for line in conflicts[: 30 if verbose else 4]:
+            print("   ", line)
+
+
+def _score_debian(doc: dict, found_of: dict[str, dict[str, set[str | None]]],  # type: ignore[type-arg]
+                  errors: dict[str, str], adjudicated: dict[tuple[str, str], str] | None, verbose: bool,
+                  components: bool = True) -> None:
     stats: dict[str, collections.Counter[str]] = collections.defaultdict(collections.Counter)
     per_comp: dict[str, collections.Counter[str]] = collections.defaultdict(collections.Counter)
     details: dict[str, list[str]] = collections.defaultdict(list)
     literal: collections.Counter[str] = collections.Counter()  # binary-only recall bound
     for f in doc["files"]:
         group = "riscv64 (held out)" if f["arch"] == "riscv64" else "armhf+arm64 (tuning)"
-        truth = {f["component"]: f["version"]}
-        for extra in f.get("also_contains") or []:
-            truth[extra["component"]] = extra["version"]
-        try:
-            if from_debs is not None:
-                if f["file"] not in from_debs:
-                    raise EcuscanError("not found among the scanned .deb members", source=f["file"])
-                found = from_debs[f["file"]]
-            else:
-                found = _found(corpus / f["file"], f["file"])
-        except EcuscanError as exc:
+        truth = file_truth(f, adjudicated)
+        if f["file"] in errors:
             stats[group]["load-error"] += 1
-            details["load-error"].append(f"{f['file']}: {exc}")
-            found = {}
+            details["load-error"].append(f"{f['file']}: {errors[f['file']]}")
+        found = found_of[f["file"]]
         key = "present" if f.get("version_literal_present") else "absent"
         literal[f"{key}-truth"] += 1
-        literal[f"{key}-tp"] += f["version"] in found.get(f["component"], set())
+        literal[f"{key}-tp"] += truth[f["component"]] in found.get(f["component"], set())
         for comp, version in truth.items():
             st = stats[group]
             st["truth"] += 1
@@ -180,11 +238,6 @@ def debian(corpus: Path, verbose: bool, debs: bool = False, tree: bool = False) 
                     stats[group]["extra"] += 1
                     per_comp[comp]["extra"] += 1
                     details[f"extra {comp}"].append(f"{f['file']} found {v}")
-    dt = time.perf_counter() - t0
-    mode = ("scanned as .deb containers (binary + package metadata)" if debs else
-            "each arch scanned as one tree, no package metadata (bytes + libraries loaded)" if tree else
-            "binary only, one file at a time")
-    print(f"Debian part, {mode}: {len(doc['files'])} files in {dt:.1f} s")
     tot: collections.Counter[str] = collections.Counter()
     for group, st in sorted(stats.items()):
         tot.update(st)
@@ -196,23 +249,24 @@ def debian(corpus: Path, verbose: bool, debs: bool = False, tree: bool = False) 
         n, tp = literal[f"{key}-truth"], literal[f"{key}-tp"]
         print(f"    version in the bytes {key:7}: {tp:4} / {n:4} found"
               + (f"  recall {tp / n:.3f}" if n else ""))
-    if debs:
-        print(f"  package-version-conflict diagnostics (bytes and package disagree; package version"
-              f" reported): {len(conflicts)}")
-        for line in conflicts[: 30 if verbose else 4]:
-            print("   ", line)
+    if not components:
+        for k, lines in sorted(details.items()):
+            if k.startswith("contradiction"):
+                print(f"    {k}: {len(lines)} (e.g. {lines[0]})")
+        return
     print("\nper component (tp / miss [presence-only] / contradiction / extra):")
     for comp, c in sorted(per_comp.items()):
         if c["miss"] or c["contradiction"] or c["extra"] or verbose:
             print(f"  {comp:18} {c['tp']:4} / {c['miss']:3} [{c['presence-only']:3}] / "
                   f"{c['contradiction']:3} / {c['extra']:3}")
-    if verbose:
-        for k, lines in sorted(details.items()):
-            print(f"\n{k}:")
-            for line in lines[:8]:
-                print("   ", line)
-            if len(lines) > 8:
-                print(f"    ... {len(lines) - 8} more")
+    if not verbose:
+        return
+    for k, lines in sorted(details.items()):
+        print(f"\n{k}:")
+        for line in lines[:8]:
+            print("   ", line)
+        if len(lines) > 8:
+            print(f"    ... {len(lines) - 8} more")
 
 
 MINED_ROOT = Path(os.environ.get("ECUSCAN_MINED_CORPUS", Path.home() / ".cache/ecuscan/catalog"))
@@ -370,6 +424,8 @@ def main() -> int:
     ap.add_argument("--mined-releases", default="", help="only these releases of the mined corpus (comma-separated)")
     ap.add_argument("--signatures", action="store_true", help="print the miner's per-signature table")
     ap.add_argument("--no-dev", action="store_true", help="skip the development corpus")
+    ap.add_argument("--no-adjudications", action="store_true",
+                    help="score against the ground truth as given only (not also against truth_adjudications.json)")
     args = ap.parse_args()
     if args.mined is not None:
         rels = [r for r in args.mined_releases.split(",") if r] or None
@@ -383,13 +439,14 @@ def main() -> int:
     if not (args.corpus / "dev-corpus.json").exists():
         print(f"no corpus at {args.corpus}", file=sys.stderr)
         return 2
-    debian(args.corpus, args.verbose)
+    adjudicated = None if args.no_adjudications else load_adjudications()
+    debian(args.corpus, args.verbose, adjudicated=adjudicated)
     if args.tree:
         print()
-        debian(args.corpus, args.verbose, tree=True)
+        debian(args.corpus, args.verbose, tree=True, adjudicated=adjudicated)
     if args.debs:
         print()
-        debian(args.corpus, args.verbose, debs=True)
+        debian(args.corpus, args.verbose, debs=True, adjudicated=adjudicated)
     baremetal(args.corpus)
     return 0
 

@@ -79,7 +79,8 @@ def test_mined_entry_on_real_packages(entry: dict) -> None:  # type: ignore[type
         pytest.skip(f"no mined corpus at {ROOT} (python -m ecuscan.mining fetch)")
     from ecuscan.mining.corpus import MINING_RELEASES
 
-    versioned = bool(entry.get("patterns") or entry.get("version_hints"))
+    versioned = bool(entry.get("patterns") or entry.get("version_hints")
+                     or any("(?P<v>" in rx for rx in entry.get("sonames", [])))
     present: dict[str, bool] = {}
     exact: dict[str, bool] = {}
     tried: dict[str, int] = {}
@@ -102,3 +103,31 @@ def test_mined_entry_on_real_packages(entry: dict) -> None:  # type: ignore[type
     assert not missing, f"{entry['id']}: not found in any file of {missing}"
     if versioned:
         assert any(exact.values()), f"{entry['id']}: no file found at its package's exact version"
+
+
+NAME_VERSION_RULES = [(e["id"], rx) for e in ENTRIES for rx in e.get("sonames", []) if "(?P<v>" in rx]
+
+
+@pytest.mark.parametrize(("cid", "rx"), NAME_VERSION_RULES, ids=[f"{c}:{r}" for c, r in NAME_VERSION_RULES])
+def test_file_name_version_rule_holds_on_every_release(cid: str, rx: str) -> None:
+    """A mined rule that reads the version from a library's file name (``libpcap.so.1.10.5``) gives
+    the package's upstream version on every file it matches, in the mining releases *and* in the
+    held-out one, and ``identify()`` reports that version from the file name alone."""
+    import re
+
+    if not any(ROOT.glob("corpus-*.json")):
+        pytest.skip(f"no mined corpus at {ROOT} (python -m ecuscan.mining fetch)")
+    compiled = re.compile(rx)
+    seen: dict[str, int] = {}
+    for release, version, path in _files(cid):
+        m = compiled.search(path.name)
+        if m is None:
+            continue
+        assert m.group("v") == version, f"{path}: the name says {m.group('v')}, the package {version}"
+        seen[release] = seen.get(release, 0) + 1
+        if seen[release] == 1:
+            comps = identify(load(path.read_bytes(), str(path)), CAT)
+            assert version in {c.version for c in comps if c.id == cid and c.relation is Relation.CONTAINS}, path
+    if not seen:
+        pytest.skip(f"no file of {cid} matches {rx} in the mined corpus")
+    assert {"bullseye", "trixie"} <= set(seen), f"{cid}: {rx} proven in {sorted(seen)} only"
