@@ -72,7 +72,8 @@ def test_header_values_canonical_text() -> None:
     assert f["g"] == '{"s",{0x1,2}}'                  # strings inside lists keep their quotes
     assert f["h"] == "a/b"                            # a slash not starting a comment belongs to the word
     assert f["i"] == "/* not a comment */" and f["j"] == "// nor this"
-    f = fields_of("k = a//c\n; m = x/*c*/; n = /;")
+    f = fields_of("X = X; XX = XX; k = a//c\n; m = x/*c*/; n = /;")
+    assert f["X"] == "X" and f["XX"] == "XX"  # letters are words, whichever they are
     assert f["k"] == "a" and f["m"] == "x" and f["n"] == "/"  # comments end a word
 
 
@@ -127,7 +128,7 @@ def test_header_errors_name_the_problem_and_the_byte(raw: bytes, message: str) -
     with pytest.raises(FormatError) as e:
         parse_vbf_header(raw, "bad.vbf")
     assert isinstance(e.value, FormatError) and not isinstance(e.value, LimitExceeded)
-    assert message in str(e.value) and "bad.vbf" in str(e.value)
+    assert (e.value.source, e.value.message) == ("bad.vbf", message)
 
 
 def test_a_long_unexpected_word_is_cut_in_the_message() -> None:
@@ -141,8 +142,9 @@ def test_list_depth_is_bounded() -> None:
     ok = b"vbf_version = 2.6; header { a = {{{1}}}; }"
     assert parse_vbf_header(ok, "t.vbf", limits=limits)[0]["a"] == "{{{1}}}"
     deep = b"vbf_version = 2.6; header { a = {{{{1}}}}; }"
-    with pytest.raises(LimitExceeded, match="VBF header lists nest deeper than 3"):
+    with pytest.raises(LimitExceeded) as e:
         parse_vbf_header(deep, "t.vbf", limits=limits)
+    assert (e.value.source, e.value.message) == ("t.vbf", "VBF header lists nest deeper than 3")
     with pytest.raises(LimitExceeded, match="deeper than 64"):
         parse_vbf_header(b"vbf_version = 2.6; header { a = " + b"{" * 65 + b"}" * 65 + b"; }", "t.vbf")
     assert parse_vbf_header(b"vbf_version = 2.6; header { a = " + b"{" * 64 + b"}" * 64 + b"; }",
@@ -154,8 +156,14 @@ def test_field_count_is_bounded() -> None:
     three = b"vbf_version = 2.6; header { a = 1; b = 2; a = 3; }"
     assert parse_vbf_header(three, "t.vbf", limits=limits)[0] == {"vbf_version": "2.6", "a": "1;3", "b": "2"}
     four = b"vbf_version = 2.6; header { a = 1; b = 2; a = 3; c = 4; }"
-    with pytest.raises(LimitExceeded, match="too many VBF header fields"):
+    with pytest.raises(LimitExceeded) as e:
         parse_vbf_header(four, "t.vbf", limits=limits)
+    assert (e.value.source, e.value.message) == ("t.vbf", "too many VBF header fields")
+    with pytest.raises(LimitExceeded):   # the loader passes its limits to the header parser
+        load_vbf(four, "t.vbf", limits=limits)
+    with pytest.raises(LimitExceeded):
+        load_vbf(b"vbf_version = 2.6; header { a = {{{{1}}}}; }", "t.vbf",
+                 limits=replace(DEFAULT_LIMITS, max_document_depth=3))
 
 
 def test_header_length_is_bounded() -> None:
@@ -235,12 +243,15 @@ def test_decoded_size_and_block_count_are_bounded() -> None:
     raw = vbf("", block(0, b"a" * 10), block(0x100, b"b" * 6))
     at = replace(DEFAULT_LIMITS, max_decoded_bytes=16, max_segments=2)
     assert len(load_vbf(raw, "t.vbf", limits=at).segments) == 2
-    with pytest.raises(LimitExceeded, match="VBF blocks exceed max_decoded_bytes=15"):
+    with pytest.raises(LimitExceeded) as e:
         load_vbf(raw, "t.vbf", limits=replace(at, max_decoded_bytes=15))
-    with pytest.raises(LimitExceeded, match="more than max_segments=1 VBF blocks"):
+    assert (e.value.source, e.value.message) == ("t.vbf", "VBF blocks exceed max_decoded_bytes=15")
+    with pytest.raises(LimitExceeded) as e:
         load_vbf(raw, "t.vbf", limits=replace(at, max_segments=1))
-    with pytest.raises(LimitExceeded, match="max_file_bytes"):
+    assert (e.value.source, e.value.message) == ("t.vbf", "more than max_segments=1 VBF blocks")
+    with pytest.raises(LimitExceeded) as e:
         load_vbf(raw, "t.vbf", limits=replace(at, max_file_bytes=len(raw) - 1))
+    assert e.value.source == "t.vbf" and "max_file_bytes" in e.value.message
     assert load_vbf(raw, "t.vbf", limits=replace(at, max_file_bytes=len(raw))).data == b"a" * 10 + b"b" * 6
 
 
@@ -256,6 +267,8 @@ def test_file_checksum_matches_mismatches_or_is_missing() -> None:
     assert d.message == f"file_checksum {crc ^ 1:#010x} stored, {crc:#010x} computed over the binary part"
     (d,) = load_vbf(vbf('file_checksum = "0xZZ";', blk, checksum=False), "t.vbf").diagnostics
     assert (d.code, d.message) == ("vbf-file-checksum", "file_checksum '0xZZ' is not a number")
+    (d,) = load_vbf(vbf('file_checksum = "' + "Z" * 60 + '";', blk, checksum=False), "t.vbf").diagnostics
+    assert "Z" * 40 in d.message and "Z" * 41 not in d.message  # the text is cut at 40 characters
     assert d.severity is Severity.WARNING
     (d,) = load_vbf(vbf("", blk, checksum=False), "t.vbf").diagnostics
     assert (d.code, d.message, d.severity) == ("vbf-file-checksum", "header has no file_checksum", Severity.INFO)
