@@ -72,6 +72,7 @@ def rng(lower: str | None = None, upper: str | None = None, *, exact: str | None
     ("SUSE:Linux Enterprise Server 12 sp3", "suse", "12.3"),   # SP in any case
     ("SUSE:Linux Enterprise Server 15SP6", "suse", "15.6"),
     ("SUSE:Linux Enterprise Server 15", "suse", "15"),
+    ("SUSE:Linux Enterprise Real Time 2 15 SP4", "suse", "15.4"),   # "N SP M" wins over other numbers
     ("Mageia:9", "mageia", "9"),
     ("Photon OS:5.0", "photon", "5"),
     ("Azure Linux:3", "azurelinux", "3"),
@@ -141,6 +142,12 @@ def test_distro_key() -> None:
     ('  ID = debian \n VERSION_ID = "13" \n', "debian-13"),  # spaces around keys and values
     ('ID=ubuntu\nID=debian\nVERSION_ID=13\n', "debian-13"),  # the last assignment wins
     ('# comment\nBROKEN LINE\nID=debian\nVERSION_ID=13\n', "debian-13"),
+    ('ID=debian\nVERSION_ID=13=x\n', "debian-13"),         # the first '=' separates key and value
+    ('ID=debian\nVERSION_ID=13\nID\n', "debian-13"),        # a line without '=' assigns nothing
+    ('ID=poky\nVERSION_ID="5.0X"\n', "poky-5.0X"),          # only quotes are stripped
+    ('ID=poky\nVERSION_ID=5.0A\n', "poky-5.0A"),            # upper and lower case letters
+    ('ID=poky\nVERSION_ID=5.0a\n', "poky-5.0a"),
+    ('ID=debian\nVERSION_ID=' + "x" * 100 + "7\n", "debian"),  # the value is cut at 100 characters
     ('id=debian\nversion_id=13\n', None),                   # keys are upper case
     ('VERSION_ID=13\n', None),                              # no ID
     ('ID=\n', None),
@@ -358,7 +365,7 @@ def test_judge_not_affected_names_the_fixes() -> None:
     a = _adv(_osv("Debian:13", "p", "0", "2.0-3"), _osv("Debian:13", "p", "3.0-1", "3.0-4"),
              _osv("Debian:13", "p", "5.0-1", "2.0-3"))
     v = judge(a, "4.0-1")
-    assert v.affected is None
+    assert v.affected is None and v.advisory is a
     assert v.explanation == "Debian:13 range >=5.0-1, <2.0-3 cannot be compared with 4.0-1"
     assert v.ranges == (a.ranges[2],)
 
@@ -400,6 +407,8 @@ def test_index_keeps_distribution_statements_only() -> None:
     index = DistroIndex(vulns)
     assert len(index) == 1
     assert [a.record for a in index.advisories(_pkg())] == ["DEBIAN-CVE-2024-0001"]
+    assert len(DistroIndex([*vulns, _vuln("DSA-1-1", _osv("Debian:12", "foo", "0", "1-1")),
+                            _vuln("DSA-2-1", _osv("Debian:11", "foo", "0", "1-1"))])) == 3
 
 
 def test_index_groups_by_ecosystem_and_package() -> None:
@@ -438,6 +447,11 @@ def test_index_release_less_records_and_packages() -> None:
     # a package of an unknown Debian release sees only the release-less ones
     assert [a.record for a in index.advisories(_pkg(distro="debian"))] == ["DEBIAN-CVE-2024-0002"]
     assert [a.record for a in index.advisories(_pkg(distro="wolfi"))] == ["CGA-1"]
+    # a rolling distribution's binary-name advisory is found after its source name was looked up
+    rolling = DistroIndex([_vuln("CGA-2", _osv("Wolfi", "libfoo1", "0", "1-r1"))])
+    assert [a.record for a in rolling.advisories(_pkg(distro="wolfi"))] == ["CGA-2"]
+    release_less = DistroIndex([_vuln("DEBIAN-CVE-2024-0009", _osv("Debian", "libfoo1", "0", "1-1"))])
+    assert [a.record for a in release_less.advisories(_pkg(distro="debian"))] == ["DEBIAN-CVE-2024-0009"]
     assert [a.record for a in index.advisories(_pkg(distro="ubuntu-22.04"))] == ["UBUNTU-CVE-2024-0003"]
     assert index.advisories(_pkg(distro="ubuntu-24.04")) == []
     assert index.advisories(_pkg(distro=None)) == []
