@@ -23,6 +23,7 @@ from ecuscan.graph.queries import (
     supplier_chain,
     undeclared_sources,
 )
+from ecuscan.model import Relation
 
 Z11 = "component:pkg:generic/zlib@1.2.11"
 Z13 = "component:pkg:generic/zlib@1.3.1"
@@ -259,3 +260,64 @@ def test_undeclared_sources_json(small: SupplyGraph) -> None:
     assert found[1].to_dict() == {"kind": "undeclared-source", "ecu": "ecu:gw", "supplier": "supplier:acme",
                                   "firmware": fw(small, "gw_app.bin"), "component": CRC,
                                   "provided_elsewhere_by": []}
+
+
+# --- shapes the small portfolio does not have ----------------------------------------------------------
+
+def test_range_text_forms_that_need_cleaning() -> None:
+    assert str(parse_range(">=1.0,,<2")) == "vers:generic/>=1.0.0|<2.0.0"   # empty parts dropped
+    assert str(parse_range("< 2")) == "vers:generic/<2.0.0"                 # spaces inside a part
+
+
+def test_component_rows_ranked_with_ties_broken_by_key(small: SupplyGraph) -> None:
+    c = concentration(small)
+    # freertos: 3 ECUs, 2 vehicles; zlib: 2, 2; cmsis, crclib, mbedtls: 1 ECU (gw), 2 vehicles; lwip: 1, 1
+    assert [r["component"] for r in c.components] == ["freertos", "zlib", "cmsis", "crclib", "mbedtls", "lwip"]
+    assert {r["component"]: r["versions"] for r in c.components}["lwip"] == [""]   # unknown version
+    # single-source rows carry their supplier, and ties are broken by it: cryptoco before siliconco
+    assert [r["component"] for r in c.single_source] == ["freertos", "mbedtls", "cmsis"]
+
+
+class _Sources:
+    """Only what supplier_chain reads: supplier -> the suppliers it sources from."""
+
+    def __init__(self, sources: dict[str, set[str]]) -> None:
+        self.sources = sources
+
+
+def test_supplier_chain_skips_visited_suppliers_and_goes_on() -> None:
+    # from s: a and b; a's sources in order are b (already queued) and z (the goal)
+    g = _Sources({"s": {"a", "b"}, "a": {"b", "z"}, "b": set()})
+    assert supplier_chain(g, "s", ["z"]) == ("s", "a", "z")  # type: ignore[arg-type]
+    assert supplier_chain(g, "s", ["q"]) is None  # type: ignore[arg-type]
+
+
+def _variant(small_manifest, gw_boot_components):  # type: ignore[no-untyped-def]
+    from ecuscan.graph.build import build_graph
+
+    from .conftest import catalog, scan, small_inputs
+    cat = catalog()
+    scans, declared = small_inputs(small_manifest, cat)
+    boot = next(p for p in scans if p.endswith("gw_boot.bin"))
+    scans[boot] = scan("gw_boot", *gw_boot_components(cat))
+    return build_graph(small_manifest, scans, declared, cat)
+
+
+def test_an_ecu_path_prefers_its_certain_firmware(small_manifest) -> None:  # type: ignore[no-untyped-def]
+    from .conftest import comp
+    # the gateway's boot loader holds zlib of unknown version, its application zlib 1.3.1
+    g = _variant(small_manifest, lambda cat: (comp(cat, "zlib", None),))
+    r = impact(g, "zlib", "<2")
+    gw = {h.node: h for h in r.ecus}["ecu:gw"]
+    assert gw.certain and gw.path == (Z13, fw(g, "gw_app.bin"), "ecu:gw")
+    assert r.affected["firmware"][fw(g, "gw_boot.bin")] is False
+
+
+def test_undeclared_sources_with_an_empty_firmware_and_a_repeated_component(small_manifest) -> None:  # type: ignore[no-untyped-def]
+    g = _variant(small_manifest, lambda cat: ())   # the boot loader's scan found nothing
+    assert [(u.ecu, u.component) for u in undeclared_sources(g)] == [("ecu:esc", LWIP), ("ecu:gw", CRC)]
+    assert concentration(g).components  # a firmware without components is no problem
+    from .conftest import comp
+    g = _variant(small_manifest, lambda cat: (comp(cat, "lwip", None, Relation.USES),))
+    found = [(u.ecu, u.component) for u in undeclared_sources(g)]
+    assert found == [("ecu:esc", LWIP), ("ecu:gw", CRC), ("ecu:gw", LWIP)]  # once per ECU and component
