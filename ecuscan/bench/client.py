@@ -97,10 +97,7 @@ def check_allowed(payload: bytes, *, read_memory: bool = False) -> None:
 
 def nrc_name(code: int) -> str:
     """Name of a UDS negative response code (``0x31`` -> ``RequestOutOfRange``, unknown ``0xFE`` -> ``NRC_FE``)."""
-    try:
-        name = str(Response.Code.get_name(code))
-    except Exception:  # older udsoncan raised a bare exception type for unknown codes
-        name = ""
+    name = str(Response.Code.get_name(code))
     # udsoncan answers an unknown code with its decimal number ("254"): name it by its hex value
     return name if name and not name.isdigit() else f"NRC_{code:02X}"
 

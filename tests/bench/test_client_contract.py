@@ -10,6 +10,7 @@ client's classification can be reached and its text checked.
 from __future__ import annotations
 
 import hashlib
+import re
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -164,7 +165,9 @@ def test_a_first_frame_without_its_consecutive_frames_is_invalid(session) -> Non
     s, _ = session(lambda req: [(0.0, first)])
     obs = s.read_did(0xF189)
     assert obs.status is Verdict.INVALID and obs.value is None and obs.exchange.frames_rx == 1
-    assert obs.detail.startswith("incomplete or broken answer before timeout: ")
+    errors = obs.exchange.transport_errors
+    assert errors and all(re.fullmatch(r"[A-Z]\w+: \S.*", e) for e in errors), errors
+    assert obs.detail == "incomplete or broken answer before timeout: " + "; ".join(errors[:2])
 
 
 def test_pending_then_a_first_frame_alone_is_invalid_not_unreachable(session) -> None:  # type: ignore[no-untyped-def]
@@ -196,13 +199,14 @@ def test_obd_pending_then_the_answer(session) -> None:  # type: ignore[no-untype
 def test_obd_pending_then_silence(session) -> None:  # type: ignore[no-untyped-def]
     s, _ = session(answers("7F0978"))
     obs = s.read_obd(0x02)
-    assert obs.status is Verdict.UNREACHABLE
+    assert (obs.kind, obs.item, obs.status) == (ItemKind.OBD, 0x02, Verdict.UNREACHABLE)
     assert obs.detail == "1 x responsePending (0x78), then no final answer within P2* 1.0 s"
 
 
 def test_obd_negative_responses(session) -> None:  # type: ignore[no-untyped-def]
     s, _ = session(answers("7F0912"))
     obs = s.read_obd(0x02)
+    assert (obs.kind, obs.item) == (ItemKind.OBD, 0x02)
     assert (obs.status, obs.nrc, obs.detail) == (Verdict.MISSING, 0x12,
                                                  "negative response 0x12 SubFunctionNotSupported")
 
@@ -210,6 +214,7 @@ def test_obd_negative_responses(session) -> None:  # type: ignore[no-untyped-def
 def test_obd_negative_response_for_another_service_is_invalid(session) -> None:  # type: ignore[no-untyped-def]
     s, _ = session(answers("7F2231"))
     obs = s.read_obd(0x02)
+    assert (obs.kind, obs.item) == (ItemKind.OBD, 0x02)
     assert (obs.status, obs.nrc, obs.detail) == (Verdict.INVALID, None, "negative response for service 0x22")
 
 
@@ -223,6 +228,7 @@ def test_obd_pending_for_another_service_is_not_followed(session) -> None:  # ty
 def test_obd_malformed_answer_is_invalid(session) -> None:  # type: ignore[no-untyped-def]
     s, _ = session(answers("490200"))
     obs = s.read_obd(0x02)
+    assert (obs.kind, obs.item) == (ItemKind.OBD, 0x02)
     assert obs.status is Verdict.INVALID and "data items is out of range" in obs.detail
 
 
@@ -234,10 +240,21 @@ def test_obd_silence(session) -> None:  # type: ignore[no-untyped-def]
 
 
 def test_obd_overall_timeout_with_an_endless_pending_chain(session) -> None:  # type: ignore[no-untyped-def]
-    s, _ = session(answers(*["7F0978"] * 8, delay=0.3), request_timeout=1.2)
+    # the first responsePending inside P2 (0.25 s), the next ones 0.3 s apart (inside P2*), forever
+    s, _ = session(lambda req: [(0.0, bytes.fromhex("7F0978"))] + [(0.3, bytes.fromhex("7F0978"))] * 7,
+                   request_timeout=1.2)
     t0 = time.monotonic()
     obs = s.read_obd(0x02)
     assert obs.status is Verdict.UNREACHABLE and time.monotonic() - t0 < 2.5
+    assert re.fullmatch(r"[2-5] x responsePending \(0x78\), then no final answer within P2\* 1.0 s", obs.detail)
+
+
+def test_obd_a_long_pending_chain_inside_the_overall_timeout(session) -> None:  # type: ignore[no-untyped-def]
+    # responsePending for 1.9 s: past P2 and past the first two thirds of the 3 s overall timeout, inside it
+    s, _ = session(lambda req: [(0.0, bytes.fromhex("7F0978"))] + [(0.6, bytes.fromhex("7F0978"))] * 3
+                   + [(0.1, bytes.fromhex("490201") + VIN.encode())], request_timeout=3.0)
+    obs = s.read_obd(0x02)
+    assert obs.status is Verdict.OBSERVED and obs.value == VIN
 
 
 # --- ReadMemoryByAddress (opt-in) -----------------------------------------------------------------------
@@ -267,6 +284,12 @@ def test_memory_chunks_fit_the_payload_limit(session) -> None:  # type: ignore[n
     assert [int.from_bytes(r[6:10], "big") for r in ecu.requests] == [10, 10, 5]
 
 
+def test_memory_chunks_of_one_byte(session) -> None:  # type: ignore[no-untyped-def]
+    s, ecu = session(memory_script, read_memory=True, max_payload=2)
+    assert s.read_memory(MemoryRegion(0x1000, 3, "0" * 64)).value == hashlib.sha256(MEMORY[:3]).hexdigest()
+    assert [int.from_bytes(r[6:10], "big") for r in ecu.requests] == [1, 1, 1]
+
+
 @pytest.mark.parametrize("block", [b"\x00" * 15, b"\x00" * 16 + b"\x01", b"\x01" * 16 + b"\x02\x00"])
 def test_a_memory_answer_of_the_wrong_size_is_invalid(session, block: bytes) -> None:  # type: ignore[no-untyped-def]
     s, _ = session(lambda req: [(0.0, b"\x63" + block)], read_memory=True, memory_chunk=16)
@@ -285,13 +308,14 @@ def test_trailing_zero_padding_after_the_block_is_tolerated(session) -> None:  #
 def test_a_refused_memory_read_is_missing(session) -> None:  # type: ignore[no-untyped-def]
     s, _ = session(answers("7F2333"), read_memory=True)
     obs = s.read_memory(MemoryRegion(0x2000, 8, "0" * 64))
-    assert (obs.status, obs.nrc, obs.item) == (Verdict.MISSING, 0x33, 0x2000)
+    assert (obs.kind, obs.status, obs.nrc, obs.item) == (ItemKind.MEMORY, Verdict.MISSING, 0x33, 0x2000)
 
 
 def test_memory_reads_need_the_opt_in(session) -> None:  # type: ignore[no-untyped-def]
     s, ecu = session(memory_script)
-    with pytest.raises(ReadOnlyViolation, match="explicit read_memory opt-in"):
+    with pytest.raises(ReadOnlyViolation) as e:
         s.read_memory(MemoryRegion(0x1000, 8, "0" * 64))
+    assert str(e.value) == "memory reads need the explicit read_memory opt-in (--read-memory)"
     assert ecu.requests == []
 
 
@@ -354,9 +378,21 @@ def test_a_key_algorithm_that_cannot_load_is_reported_not_sent(session) -> None:
     target = replace(TARGET, security=SecurityConfig(level=1, algorithm="no_such_module_xyz:key"))
     s, ecu = session(security_script("6702"), target, read_memory=True)
     obs = s.unlock()
-    assert obs is not None and obs.status is Verdict.MISSING
+    assert obs is not None and (obs.kind, obs.item, obs.status) == (ItemKind.SECURITY, 1, Verdict.MISSING)
     assert obs.detail.startswith("SecurityAccess not attempted: ")
     assert ecu.requests == []
+
+
+def test_a_key_algorithm_that_fails_sends_no_key(session, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    hook = tmp_path / "keyhook.py"
+    hook.write_text("def key(level, seed):\n    raise RuntimeError('no key for ' + seed.hex())\n")
+    target = replace(TARGET, security=SecurityConfig(level=1, algorithm=f"{hook}:key"))
+    s, ecu = session(security_script("6702"), target, read_memory=True)
+    obs = s.unlock()
+    assert obs is not None and (obs.kind, obs.item, obs.status) == (ItemKind.SECURITY, 1, Verdict.MISSING)
+    assert obs.detail == (f"SecurityAccess level 0x01: key algorithm {hook}:key raised RuntimeError: no key for aabb; "
+                          "key not sent")
+    assert ecu.requests == [bytes.fromhex("2701")]
 
 
 # --- the dispatcher -------------------------------------------------------------------------------------
