@@ -250,8 +250,8 @@ def test_obd_overall_timeout_with_an_endless_pending_chain(session) -> None:  # 
 
 
 def test_obd_a_long_pending_chain_inside_the_overall_timeout(session) -> None:  # type: ignore[no-untyped-def]
-    # responsePending for 1.9 s: past P2 and past the first two thirds of the 3 s overall timeout, inside it
-    s, _ = session(lambda req: [(0.0, bytes.fromhex("7F0978"))] + [(0.6, bytes.fromhex("7F0978"))] * 3
+    # responsePending for 2.2 s: past P2 and past the first two thirds of the 3 s overall timeout, inside it
+    s, _ = session(lambda req: [(0.0, bytes.fromhex("7F0978"))] + [(0.7, bytes.fromhex("7F0978"))] * 3
                    + [(0.1, bytes.fromhex("490201") + VIN.encode())], request_timeout=3.0)
     obs = s.read_obd(0x02)
     assert obs.status is Verdict.OBSERVED and obs.value == VIN
