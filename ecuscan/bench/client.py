@@ -96,11 +96,10 @@ def check_allowed(payload: bytes, *, read_memory: bool = False) -> None:
 
 
 def nrc_name(code: int) -> str:
-    """Name of a UDS negative response code (``0x31`` -> ``RequestOutOfRange``)."""
-    try:
-        return str(Response.Code.get_name(code))
-    except Exception:  # udsoncan raises a bare exception type for unknown codes
-        return f"NRC_{code:02X}"
+    """Name of a UDS negative response code (``0x31`` -> ``RequestOutOfRange``, unknown ``0xFE`` -> ``NRC_FE``)."""
+    name = str(Response.Code.get_name(code))
+    # udsoncan answers an unknown code with its decimal number ("254"): name it by its hex value
+    return name if name and not name.isdigit() else f"NRC_{code:02X}"
 
 
 def to_isotp(msg: can.Message) -> isotp.CanMessage:

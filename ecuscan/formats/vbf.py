@@ -38,7 +38,7 @@ __all__ = ["crc16_ccitt", "load_vbf", "parse_vbf_header", "write_vbf"]
 MAX_HEADER_BYTES = 4 * 1024 * 1024
 _TOKEN = re.compile(r"""
     (?P<ws>\s+) | (?P<block>/\*.*?\*/) | (?P<line>//[^\n]*) |
-    (?P<str>"(?:[^"\\]|\\.)*") | (?P<punct>[{}=;,]) | (?P<word>[^\s{}=;,"/]+|/(?![*/]))
+    (?P<str>"(?:[^"\\]|\\.)*") | (?P<punct>[{}=;,]) | (?P<word>(?:[^\s{}=;,"/]|/(?![*/]))+)
 """, re.VERBOSE | re.DOTALL)
 _NUMBER = re.compile(r"^0[xX][0-9A-Fa-f]+$")
 #: Header keys whose values are enumerations, written without quotes.

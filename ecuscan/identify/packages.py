@@ -38,12 +38,15 @@ import dataclasses
 import fnmatch
 import gzip
 import io
+import itertools
 import json
 import posixpath
 import re
 import zlib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+
+from debian.deb822 import Deb822
 
 from ..catalog import Catalog, CatalogEntry
 from ..errors import EcuscanError
@@ -91,24 +94,22 @@ def upstream_version(version: str) -> str:
     return _DECORATION.sub("", v) or v
 
 
-def _stanzas(text: str) -> list[dict[str, str]]:
-    out: list[dict[str, str]] = []
-    cur: dict[str, str] = {}
-    key = ""
-    for line in text.splitlines():
-        if not line.strip():
-            if cur:
-                out.append(cur)
-            cur, key = {}, ""
-        elif line[0] in " \t" and key:
-            cur[key] += "\n" + line.strip()
-        elif ":" in line:
-            key, _, value = line.partition(":")
-            key = key.strip().lower()
-            cur[key] = value.strip()
-    if cur:
-        out.append(cur)
-    return out
+#: the deb822 fields the package index reads (dpkg status, control files)
+_STANZA_FIELDS = ["Package", "Version", "Source", "Status", "Built-Using"]
+
+
+def _stanzas(text: str, limit: int = DEFAULT_LIMITS.max_document_items) -> list[dict[str, str]]:
+    """The first ``limit`` deb822 stanzas of a dpkg status or control file: the fields the index
+    reads, names in lower case (python-debian's parser).
+
+    The caller bounds the text's size; the count is bounded while parsing (the parser is lazy and
+    stops after ``limit`` stanzas), so a database of a million stanzas costs no more than ``limit``.
+
+    >>> _stanzas("Package: zlib1g\\nSource: zlib\\nVersion: 1:1.3.1-1\\nDescription: x\\n y\\n\\nPackage: b\\n", 1)
+    [{'package': 'zlib1g', 'source': 'zlib', 'version': '1:1.3.1-1'}]
+    """
+    paragraphs = Deb822.iter_paragraphs(text.splitlines(), fields=_STANZA_FIELDS, use_apt_pkg=False)
+    return [{k.lower(): v for k, v in p.items()} for p in itertools.islice(paragraphs, max(limit, 0))]
 
 
 _BUILT_USING = re.compile(r"([a-z0-9][a-z0-9+.-]*)\s*\(\s*=\s*([^)\s]+)\s*\)")
@@ -239,11 +240,11 @@ class PackageIndex:
                 idx.os_release = idx.os_release or distro_from_os_release(text[:8192])
                 continue
             if path.endswith("/status"):
-                for st in _stanzas(text)[: limits.max_document_items]:
+                for st in _stanzas(text, limits.max_document_items):
                     if "package" in st and "version" in st and "installed" in st.get("status", "installed"):
                         idx._add(st, path)
             elif path.endswith("DEBIAN/control"):
-                for st in _stanzas(text)[:1]:
+                for st in _stanzas(text, 1):
                     if "package" in st and "version" in st:
                         idx._add(st, path)
                         idx.deb_prefix[path.split("DEBIAN/control")[0]] = st["package"]

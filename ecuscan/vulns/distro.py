@@ -6,8 +6,9 @@ backported without changing the upstream version (Debian's ``libxml2
 fixed only in 2.11+). OSV publishes the distributions' own verdicts as records of ecosystems
 such as ``Debian:13``, ``Ubuntu:22.04:LTS``, ``Alpine:v3.20``, ``Red Hat:enterprise_linux:9::appstream``,
 ``openSUSE:Leap 15.5``; their ``ECOSYSTEM`` ranges are in the distribution's version syntax
-and compare by its rules: univers' :class:`~univers.versions.DebianVersion` (epochs,
-revisions, ``~``), :class:`~univers.versions.RpmVersion` (rpmvercmp) and
+and compare by its rules: python-debian's :class:`debian.debian_support.Version` (dpkg's
+algorithm: epochs, revisions, ``~``; Debian and Ubuntu), univers'
+:class:`~univers.versions.RpmVersion` (rpmvercmp) and
 :class:`~univers.versions.AlpineLinuxVersion` (``-rN``).
 
 This module maps ecosystems and os-release ids onto one ``family-release`` key
@@ -21,13 +22,47 @@ from __future__ import annotations
 
 import re
 from collections import defaultdict
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
+from functools import lru_cache
+from typing import Any
 
-from univers.versions import AlpineLinuxVersion, DebianVersion, InvalidVersion, RpmVersion, Version
+from debian.debian_support import Version as DpkgVersion
+from univers.versions import AlpineLinuxVersion, InvalidVersion, RpmVersion
 
 from ..model import PackageRef
 from .records import AffectedRange, Vulnerability
+
+_SPACE_RE = re.compile(r"\s")
+
+
+def debian_version(text: str) -> DpkgVersion:
+    """``text`` as a Debian package version, compared by dpkg's rules (python-debian).
+
+    python-debian parses what Debian policy's character set allows; dpkg also requires the
+    upstream part to start with a digit, takes everything after the *last* hyphen as the
+    revision and refuses white space. A version breaking one of these rules is refused here
+    (``ValueError``), so that it is reported as no Debian version instead of being compared by
+    a guess.
+
+    >>> debian_version("1:2.9.14-2.1+deb13u3") > debian_version("2.12.7-1")
+    True
+    >>> debian_version("22.04.2-2") == debian_version("22.4.2-2")
+    True
+    >>> debian_version("a1.0")
+    Traceback (most recent call last):
+    ...
+    ValueError: Debian version 'a1.0' does not start with a digit
+    """
+    if _SPACE_RE.search(text):  # python-debian's pattern ends in "$", which lets a final newline through
+        raise ValueError(f"Debian version {text!r} contains white space")
+    v = DpkgVersion(text)
+    upstream = v.upstream_version or ""
+    if not (upstream[:1].isascii() and upstream[:1].isdigit()):
+        raise ValueError(f"Debian version {text!r} does not start with a digit")
+    if v.debian_revision is None and "-" in upstream:
+        raise ValueError(f"Debian version {text!r} has an invalid revision")
+    return v
 
 
 @dataclass(frozen=True)
@@ -35,14 +70,14 @@ class Family:
     """A distribution family: its version class, its os-release ids, and how much of a release counts."""
 
     name: str
-    version_class: type[Version]
+    version_class: Callable[[str], Any]  # parses a version or raises ValueError / InvalidVersion
     os_ids: tuple[str, ...]
     release_parts: int  # 0: a rolling distribution (advisories name no release)
 
 
 _FAMILIES = {f.name: f for f in (
-    Family("debian", DebianVersion, ("debian",), 1),
-    Family("ubuntu", DebianVersion, ("ubuntu",), 2),
+    Family("debian", debian_version, ("debian",), 1),
+    Family("ubuntu", debian_version, ("ubuntu",), 2),
     Family("alpine", AlpineLinuxVersion, ("alpine",), 2),
     Family("rhel", RpmVersion, ("rhel", "redhat"), 1),
     Family("rocky", RpmVersion, ("rocky",), 1),
@@ -163,8 +198,12 @@ def distro_from_base_files(version: str) -> str | None:
     return distro_key("debian", m.group(1)) if m else None
 
 
-def parse_distro_version(family: Family, text: str) -> Version | None:
-    """``text`` in the family's version class, ``None`` when it is no such version."""
+@lru_cache(maxsize=4096)
+def parse_distro_version(family: Family, text: str) -> Any:
+    """``text`` in the family's version class, ``None`` when it is no such version.
+
+    Cached: one installed version is judged against every advisory of its package, and a
+    parsed version is never changed."""
     if not text or len(text) > 200:
         return None
     try:
@@ -177,7 +216,7 @@ def distro_range_problem(family: Family, rng: AffectedRange) -> str | None:
     """Why a distribution range cannot be evaluated (unparseable or inverted bounds), or ``None``."""
     if rng.unknown:
         return None
-    parsed: dict[str, Version] = {}
+    parsed: dict[str, Any] = {}
     for label, b in (("exact version", rng.exact), ("lower bound", rng.lower), ("upper bound", rng.upper)):
         if b is None:
             continue
