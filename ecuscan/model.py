@@ -236,18 +236,7 @@ class Image:
                 return seg.address + (offset - seg.offset)
         return None
 
-    def file_offset_of(self, offset: int) -> int | None:
-        """Map an offset in :attr:`data` to an offset in the original file, when that is known."""
-        # The format registry says whether the scanned bytes are the file itself (imported here:
-        # the registry's formats import this module).
-        from ecuscan.formats.registry import offsets_are_file_offsets
-
-        if offsets_are_file_offsets(self.format):
-            return offset
-        for seg in self.segments:
-            if seg.file_offset is not None and seg.offset <= offset < seg.offset + seg.size:
-                return seg.file_offset + (offset - seg.offset)
-        return None
+    # Mapping an offset to a file offset needs the format registry: ecuscan.formats.registry.file_offset_of.
 
 
 @dataclass(frozen=True)
