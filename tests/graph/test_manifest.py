@@ -217,11 +217,19 @@ def test_schema_accepts_and_refuses_can_ids_like_before(tmp_path):
     (GRAPHS.parent / "demo.yaml").read_text(),
     (GRAPHS / "small.yaml").read_text(),
     "a: &x {k: [1, 0x10, '0x10', yes, ~, 1.5, 2027-01-01, F189]}\nb: *x\nc: &s text\nd: *s\n1234: [\"q\", '', ]\n",
+    # repeated plain scalars (resolved once, then remembered) beside quoted and tagged spellings of them
+    "a: [1, 1, '1', !!str 1, yes, yes, 'yes', 0x10, 0x10, 1.5, 1.5, ~, ~, '~', 2027-01-01, 2027-01-01]\n"
+    "b: [{1: x, '2': y}, {yes: 1.5}, [0x10, 1, yes]]\n",
 ])
-def test_event_reader_builds_what_the_exact_reader_builds(text):
+@pytest.mark.parametrize("memo_entries", [2, 1 << 14])
+def test_event_reader_builds_what_the_exact_reader_builds(text, memo_entries, monkeypatch):
     from ecuscan.manifest import loader
 
-    assert loader._fast_read(text, "m.yaml", loader.DEFAULT_LIMITS) == loader.read_document(text, "m.yaml")[0]
+    monkeypatch.setattr(loader._EventBuilder, "_MEMO_ENTRIES", memo_entries)  # also when the memo is full
+    fast = loader._fast_read(text, "m.yaml", loader.DEFAULT_LIMITS)
+    exact = loader.read_document(text, "m.yaml")[0]
+    assert fast == exact
+    assert repr(fast) == repr(exact)  # the same types too (1 is not True, '1' is not 1)
 
 
 def test_event_reader_refuses_what_the_exact_reader_refuses():
