@@ -31,8 +31,6 @@ from .busmodel import BusModel
 from .dids import DidDecodeError, encode
 from .records import BenchTarget, CvnConfig, SecurityConfig
 
-FD_LENGTHS = (8, 12, 16, 20, 24, 32, 48, 64)
-
 
 @dataclass(frozen=True)
 class Faults:
@@ -129,11 +127,8 @@ class _Ecu:
 
     # -- frames ---------------------------------------------------------------------------
     def frame(self, data: bytes) -> can.Message:
-        size = len(data)
-        if self.fd:
-            size = next(n for n in FD_LENGTHS if n >= size) if size > 8 else 8
-        else:
-            size = 8
+        # a frame is padded to 8 bytes, or on CAN FD to the next length a DLC can state (12, 16, 20 ... 64)
+        size = can.util.dlc2len(can.util.len2dlc(len(data))) if self.fd and len(data) > 8 else 8
         data = data + bytes([self.spec.padding]) * (size - len(data))
         return can.Message(arbitration_id=self.t.rx_id, data=data, is_extended_id=self.t.addressing.extended,
                            is_fd=self.fd, bitrate_switch=self.fd)
