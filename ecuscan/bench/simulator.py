@@ -29,7 +29,9 @@ from ..errors import BenchError
 from . import obd
 from .busmodel import BusModel
 from .dids import DidDecodeError, encode
+from .flash import Flash, compute_cvn
 from .records import BenchTarget, CvnConfig, SecurityConfig
+from .security import key_function
 
 
 @dataclass(frozen=True)
@@ -121,7 +123,6 @@ class _Ecu:
         self.failed_keys = 0
         self._key: Callable[[int, bytes], bytes] | None = None
         if spec.cvn is not None:
-            from .flash import Flash, compute_cvn
 
             self.obd[obd.CVN] = compute_cvn(spec.cvn, Flash.from_blocks(spec.memory.items()))
 
@@ -258,7 +259,6 @@ class _Ecu:
             if self.failed_keys >= f.security_attempts:
                 return b"\x7f\x27\x36"
             if self._key is None:
-                from .security import key_function
 
                 key = bytes.fromhex(f.security_key) if f.security_key is not None else None
                 self._key = key_function(SecurityConfig(level, key=key, algorithm=f.security_algorithm))
