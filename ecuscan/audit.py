@@ -25,15 +25,18 @@ from .audit_run import AuditRun, FirmwareAudit
 from .audit_summary import summarize
 from .bench.busconfig import BusConfig
 from .catalog import Catalog, load_catalog
+from .diff import diff_results
 from .errors import EcuscanError, IncompleteError
 from .graph.build import build_graph
 from .graph.inputs import scan_firmware
+from .graph.queries import undeclared_sources
 from .limits import DEFAULT_LIMITS, Limits
 from .manifest import Ecu, Manifest, load_manifest
 from .model import ScanFailure
 from .sbom import DeclaredSbom, Reconciliation, SbomFormat, SupplierInfo, load_sbom, reconcile, write_sbom
 from .scanner import Scanner, ScanOptions
 from .store import Store
+from .vulns.records import Severity
 
 #: Policy names accepted by ``--fail-on``. ``incomplete`` is always in force (exit code 3) unless the
 #: run is accepted with ``--allow-incomplete``; naming it changes nothing and documents the intent.
@@ -126,8 +129,6 @@ def _write_sboms(run: AuditRun, fw: FirmwareAudit, ecu: Ecu | None, outdir: Path
 
 def _drift_stage(run: AuditRun, store: Store, options: AuditOptions, catalog: Catalog) -> None:
     """Release diff of each firmware against its ``previous`` release (the SolarWinds-class check)."""
-    from .diff import diff_results
-
     scanner = Scanner(store, catalog=catalog, options=ScanOptions(limits=options.limits))
     previous: dict[str, Any] = {}
     for i, fw in enumerate(run.firmware):
@@ -169,6 +170,7 @@ def _reconcile_stage(run: AuditRun, options: AuditOptions, catalog: Catalog) -> 
 
 
 def _vulns_stage(run: AuditRun, store: Store, catalog: Catalog, options: AuditOptions) -> None:
+    # imported when this stage runs: an audit without it does not load them (--no-bench: no python-can)
     from .vulns.distro import DistroIndex
     from .vulns.feeds import import_feeds
     from .vulns.impact import aggregate_impact, topology_from_manifest
@@ -205,6 +207,7 @@ def _vulns_stage(run: AuditRun, store: Store, catalog: Catalog, options: AuditOp
 
 
 def _bench_stage(run: AuditRun, options: AuditOptions) -> None:
+    # imported when this stage runs: an audit without it does not load them (--no-bench: no python-can)
     from .bench.records import BenchOptions
     from .bench.runner import choose_bus, run_bench
     from .bench.targets import manifest_bench
@@ -285,16 +288,12 @@ def run_audit(manifest_path: str | os.PathLike[str], options: AuditOptions,
 
 
 def _attribution_stage(run: AuditRun) -> None:
-    from .graph.queries import undeclared_sources
-
     if run.graph is not None:
         run.undeclared_sources = undeclared_sources(run.graph)
 
 
 def policy_failures(run: AuditRun, fail_on: Sequence[str]) -> list[str]:
     """Reasons the run fails the ``fail_on`` policy (empty: it passes)."""
-    from .vulns.records import Severity
-
     reasons: list[str] = []
     verdicts = {e: v.value for e, v in run.ecu_verdicts.items()}
     drifted = sorted(e for e, v in verdicts.items() if v == "DRIFTED")

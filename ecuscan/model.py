@@ -291,6 +291,7 @@ class PackageRef:
 
     def purl(self) -> str:
         """The package URL of the installed package (``pkg:deb/debian/expat@2.5.0-1%2Bdeb12u5?distro=debian-12``)."""
+        # imported on first use: start-up (most records carry no package)
         from packageurl import PackageURL
 
         namespace = (self.distro or "").split("-", 1)[0] or None

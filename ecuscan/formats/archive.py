@@ -419,6 +419,7 @@ def _deb_control(blob: Buffer, w: _Walker) -> Iterator[Member]:
 
 def _squashfs(data: Buffer, w: _Walker) -> Iterator[Member]:
     try:
+        # imported for SquashFS images only (start-up)
         from PySquashfsImage import SquashFsImage
     except ImportError:
         yield from _unsquashfs(data, w)

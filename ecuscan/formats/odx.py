@@ -107,6 +107,7 @@ def load_odx(data: Buffer, path: str, *, limits: Limits = DEFAULT_LIMITS) -> Ima
 
 
 def _odxtools_load(raw: bytes, suffix: str, path: str) -> Any:
+    # imported for ODX input only: odxtools is slow to import (start-up)
     import odxtools
 
     with tempfile.TemporaryDirectory(prefix="ecuscan-odx-") as tmp:

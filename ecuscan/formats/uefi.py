@@ -178,6 +178,7 @@ def efi_decompress(blob: bytes, allowed: int, tiano: bool = False) -> bytes | No
     """Decompress EFI (UEFI spec "standard") or Tiano compressed bytes; ``None`` when no
     decompressor is installed. Refuses a stated size above ``allowed`` before inflating."""
     try:
+        # imported for compressed UEFI sections only (start-up)
         from uefi_firmware import efi_compressor
     except ImportError:
         return None

@@ -70,6 +70,7 @@ def manifest_schema() -> dict[str, Any]:
 
 @lru_cache(maxsize=1)
 def _fast_validator() -> Callable[[Any], Any]:
+    # imported on first use: start-up of commands that read no large or cyclic manifest
     import fastjsonschema
 
     validate: Callable[[Any], Any] = fastjsonschema.compile(manifest_schema())
@@ -433,6 +434,7 @@ _ADDRESSING = {a.value: a for a in Addressing}
 
 
 def _check_schema(data: Any, ctx: _Ctx) -> None:
+    # imported on first use: start-up of commands that read no large or cyclic manifest
     import fastjsonschema
 
     try:
@@ -440,6 +442,7 @@ def _check_schema(data: Any, ctx: _Ctx) -> None:
         return
     except fastjsonschema.JsonSchemaException:
         pass
+    # imported on first use: start-up of commands that read no large or cyclic manifest
     import jsonschema  # the full error list with paths, only for an invalid manifest
 
     validator = jsonschema.Draft202012Validator(manifest_schema())
@@ -585,6 +588,7 @@ def _schema_message(err: Any) -> str:
 
 
 def _cycle_warnings(suppliers: Sequence[Supplier], source: str) -> list[str]:
+    # imported on first use: start-up of commands that read no large or cyclic manifest
     import networkx as nx
 
     g: nx.DiGraph[str] = nx.DiGraph()

@@ -153,6 +153,7 @@ class StageLog:
 
     def __enter__(self) -> StageLog:
         if self.tty and not self.quiet:
+            # imported on first use: start-up (only long runs show progress)
             from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
             self.progress = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
