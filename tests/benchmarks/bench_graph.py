@@ -60,10 +60,10 @@ import networkx as nx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "graph"))
 from oracle import oracle_exposure, oracle_impact
+from synth import portfolio  # tests/graph/synth.py: the synthetic portfolio generator
 
 from ecuscan.graph.build import NodeKind, build_graph
 from ecuscan.graph.queries import exposure, impact
-from ecuscan.graph.synth import portfolio
 
 
 def rss_mib() -> float:

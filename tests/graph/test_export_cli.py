@@ -11,9 +11,9 @@ from click.testing import CliRunner
 
 from ecuscan.cli import main
 from ecuscan.graph.export import MARK_STYLE, to_dot, to_gexf, to_graphml, to_json, to_svg
-from ecuscan.graph.synth import tiny_graph
 
 from .conftest import GRAPHS
+from .synth import tiny_graph
 
 EVIL = '<script>alert("x")</script>&\x1b[31m'
 
@@ -109,7 +109,8 @@ def test_cli_queries_json(tmp_path):
 
 def test_svg_of_a_large_portfolio_is_collapsed_around_the_marks():
     from ecuscan.graph.build import NodeKind, build_graph
-    from ecuscan.graph.synth import portfolio
+
+    from .synth import portfolio
 
     p = portfolio(vehicles=6, ecu_variants=120, ecus_per_vehicle=30, releases=1, component_names=150, versions=2,
                   components_per_firmware=12, tier1=12, tier2=30, tier3=30, oss=40)

@@ -13,9 +13,9 @@ from hypothesis import strategies as st
 
 from ecuscan.graph.build import NodeKind, build_graph
 from ecuscan.graph.queries import exposure, impact, loss
-from ecuscan.graph.synth import portfolio
 
 from .oracle import oracle_exposure, oracle_impact, oracle_loss, shortest_sourcing_distance
+from .synth import portfolio
 
 
 @st.composite

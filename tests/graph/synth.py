@@ -13,9 +13,9 @@ import hashlib
 import random
 from dataclasses import dataclass
 
-from ..manifest import Ecu, FirmwareRef, Manifest, Supplier, Vehicle
-from ..model import Component, ComponentId, Evidence, EvidenceMethod, ImageFormat, Provenance, ScanResult, Sha256
-from .build import SupplyGraph, build_graph
+from ecuscan.graph.build import SupplyGraph, build_graph
+from ecuscan.manifest import Ecu, FirmwareRef, Manifest, Supplier, Vehicle
+from ecuscan.model import Component, ComponentId, Evidence, EvidenceMethod, ImageFormat, Provenance, ScanResult, Sha256
 
 
 @dataclass(frozen=True)
