@@ -1,4 +1,4 @@
-"""Every mined catalog entry (``ecuscan/data/catalog/linux-*.yaml``) on the real packages it was mined from.
+"""Every mined catalog entry (``ecuscan/catalog/domains/linux-*.yaml``) on the real packages it was mined from.
 
 Generated over the signature miner's corpus (``python -m ecuscan.mining fetch``: Debian bullseye,
 trixie and sid, armhf and arm64, under ``~/.cache/ecuscan/catalog`` or ``$ECUSCAN_MINED_CORPUS``):
@@ -24,7 +24,7 @@ from ecuscan.identify import identify
 from ecuscan.model import Relation
 
 ROOT = Path(os.environ.get("ECUSCAN_MINED_CORPUS", Path.home() / ".cache/ecuscan/catalog"))
-DATA = Path(__file__).resolve().parents[2] / "ecuscan" / "data" / "catalog"
+DATA = Path(__file__).resolve().parents[2] / "ecuscan" / "catalog" / "domains"
 CAT = load_catalog()
 
 

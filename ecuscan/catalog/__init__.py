@@ -1,6 +1,6 @@
 """The component catalog: who a component is, how it is named, how it is recognised.
 
-One entry per component lives in ``ecuscan/data/components.yaml`` (data, not code). The
+One entry per component lives in ``ecuscan/catalog/components.yaml`` (data, not code). The
 same catalog serves identification (patterns, symbols, sonames, DWARF paths), SBOM
 output (purl, CPE, supplier), SBOM reconciliation and vulnerability matching (aliases,
 purl and CPE normalisation), so "mbedTLS", "mbed TLS", ``pkg:github/Mbed-TLS/mbedtls``
@@ -45,8 +45,8 @@ from typing import Any
 import yaml
 from packageurl import PackageURL
 
-from .errors import CatalogError
-from .model import ComponentId
+from ..errors import CatalogError
+from ..model import ComponentId
 
 _NORM_RE = re.compile(r"[^a-z0-9+]+")
 
@@ -281,13 +281,13 @@ def parse_entries(doc: Any, source: str) -> list[CatalogEntry]:
 
 @lru_cache(maxsize=1)
 def load_catalog() -> Catalog:
-    """The catalog shipped in the package (cached): ``data/components.yaml`` and every
-    ``data/catalog/*.yaml`` (one file per domain, in name order; ids are unique across files)."""
-    data = resources.files("ecuscan.data")
-    files = [("ecuscan/data/components.yaml", data.joinpath("components.yaml"))]
-    more = data.joinpath("catalog")
+    """The catalog shipped in the package (cached): ``components.yaml`` beside this module and every
+    ``domains/*.yaml`` (one file per domain, in name order; ids are unique across files)."""
+    data = resources.files("ecuscan.catalog")
+    files = [("ecuscan/catalog/components.yaml", data.joinpath("components.yaml"))]
+    more = data.joinpath("domains")
     if more.is_dir():
-        files += [(f"ecuscan/data/catalog/{f.name}", f) for f in sorted(more.iterdir(), key=lambda f: f.name)
+        files += [(f"ecuscan/catalog/domains/{f.name}", f) for f in sorted(more.iterdir(), key=lambda f: f.name)
                   if f.name.endswith(".yaml")]
     entries: list[CatalogEntry] = []
     for source, node in files:
