@@ -54,7 +54,7 @@ if TYPE_CHECKING:
 
 
 #: What an analysis depends on, besides the bytes: the catalog data and every module whose code
-#: shapes a stored result (tests/test_cache_key.py checks that each module an analysis loads is
+#: shapes a stored result (tests/unit/scan/test_cache_key.py checks that each module an analysis loads is
 #: here or is known not to shape results).
 _ANALYSIS_SOURCES = ("data", "catalog", "limits.py", "identify", "formats", "provenance", "scanner.py",
                      "identity.py", "model.py", "textsafe.py", "vulns/distro.py", "vulns/records.py")

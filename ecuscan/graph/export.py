@@ -51,7 +51,7 @@ def flat_graph(graph: SupplyGraph) -> nx.MultiDiGraph[str]:
 def to_graphml(graph: SupplyGraph) -> str:
     """GraphML text.
 
-    >>> from tests.graph.synth import tiny_graph
+    >>> from tests.unit.graph.synth import tiny_graph
     >>> "supplier:acme" in to_graphml(tiny_graph())
     True
     """
@@ -89,7 +89,7 @@ _SHAPES = {"vehicle": "box3d", "ecu": "box", "firmware": "note", "component": "e
 def to_dot(graph: SupplyGraph, highlight: Collection[str] = ()) -> str:
     """Graphviz DOT text (written by hand; see the module docstring).
 
-    >>> from tests.graph.synth import tiny_graph
+    >>> from tests.unit.graph.synth import tiny_graph
     >>> print(to_dot(tiny_graph()).splitlines()[0])
     digraph "supply_chain" {
     """
@@ -358,7 +358,7 @@ def to_svg(graph: SupplyGraph, nodes: Iterable[str] | None = None, highlight: Co
     that holds is collapsed: its marked nodes and their neighbours are drawn, the rest are
     counted in one "+N more" box, so a large portfolio stays readable instead of a hairball.
 
-    >>> from tests.graph.synth import tiny_graph
+    >>> from tests.unit.graph.synth import tiny_graph
     >>> svg = to_svg(tiny_graph(), highlight={"component:pkg:generic/zlib@1.2.11"}, title="<b>")
     >>> svg.startswith("<svg") and "&lt;b&gt;" in svg and "href" not in svg and "viewBox" in svg
     True
