@@ -58,7 +58,7 @@ from typing import Any
 
 import networkx as nx
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "graph"))
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "unit" / "graph"))
 from oracle import oracle_exposure, oracle_impact
 from synth import portfolio  # tests/unit/graph/synth.py: the synthetic portfolio generator
 
