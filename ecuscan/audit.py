@@ -16,23 +16,28 @@ from __future__ import annotations
 import dataclasses
 import os
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Protocol
 
+from .audit_run import AuditRun, FirmwareAudit
+from .audit_summary import summarize
 from .bench.busconfig import BusConfig
 from .catalog import Catalog, load_catalog
+from .diff import diff_results
 from .errors import EcuscanError, IncompleteError
-from .graph.build import SupplyGraph, build_graph
+from .graph.build import build_graph
 from .graph.inputs import scan_firmware
+from .graph.queries import undeclared_sources
 from .limits import DEFAULT_LIMITS, Limits
 from .manifest import Ecu, Manifest, load_manifest
-from .model import Incomplete, ScanFailure, ScanResult
+from .model import ScanFailure
 from .sbom import DeclaredSbom, Reconciliation, SbomFormat, SupplierInfo, load_sbom, reconcile, write_sbom
 from .scan.options import ScanOptions
 from .scan.pipeline import Scanner
 from .store import Store
+from .vulns.records import Severity
 
 #: Policy names accepted by ``--fail-on``. ``incomplete`` is always in force (exit code 3) unless the
 #: run is accepted with ``--allow-incomplete``; naming it changes nothing and documents the intent.
@@ -63,64 +68,6 @@ class AuditOptions:
     timestamp: datetime | None = None
     bench_timeout: float = 1.0  # P2 (s) of the bench check
     limits: Limits = DEFAULT_LIMITS
-
-
-@dataclass(frozen=True)
-class FirmwareAudit:
-    """One firmware of one ECU: its scan, SBOMs written and reconciliation."""
-
-    ecu_id: str
-    path: str
-    role: str
-    version: str | None
-    result: ScanResult | None
-    error: str | None = None
-    sbom_files: tuple[str, ...] = ()
-    declared_sbom: str | None = None
-    reconciliation: Reconciliation | None = None
-    previous: str | None = None
-    release_diff: Any = None  # ecuscan.diff.ReleaseDiff against ``previous``
-
-
-@dataclass
-class AuditRun:
-    """Everything an audit learnt; rendered by :func:`ecuscan.report.document.audit_document`."""
-
-    manifest: Manifest
-    manifest_path: str
-    generated: datetime
-    firmware: list[FirmwareAudit] = field(default_factory=list)
-    graph: SupplyGraph | None = None
-    findings: list[Any] = field(default_factory=list)  # ecuscan.vulns.records.Finding
-    impact: Any = None  # ecuscan.vulns.impact.ImpactReport
-    n_vulnerabilities: int = 0
-    bench: Any = None  # ecuscan.bench.records.BenchReport
-    bench_mode: str = "not run"
-    bench_log: str | None = None
-    errors: list[tuple[str, str]] = field(default_factory=list)
-    outputs: dict[str, Any] = field(default_factory=dict)
-    records: dict[str, Any] = field(default_factory=dict)  # vulnerability id -> Vulnerability of each finding
-    summary: Any = None  # ecuscan.audit_summary.AuditSummary, computed at the end of run_audit
-    #: What could not be checked: the run is INCOMPLETE (never passed) while this is not empty.
-    incomplete: list[Incomplete] = field(default_factory=list)
-    #: Per ECU with a bench section that was run: its verdict (ecuscan.bench.records.EcuVerdict).
-    ecu_verdicts: dict[str, Any] = field(default_factory=dict)
-    #: Components in an ECU's firmware that no supplier of that ECU's sourcing chain provides
-    #: (ecuscan.graph.queries.UndeclaredSource), the ``undeclared-source`` findings.
-    undeclared_sources: list[Any] = field(default_factory=list)
-
-    def error(self, source: str, message: str) -> None:
-        """Record a problem with one input; the audit goes on."""
-        self.errors.append((source, message))
-
-    def could_not_check(self, stage: str, source: str, reason: str) -> None:
-        """Record that ``stage`` could not check ``source`` (an error too): the run is INCOMPLETE."""
-        self.incomplete.append(Incomplete(stage, source, reason))
-        self.error(source, reason)
-
-    def results(self) -> dict[str, ScanResult]:
-        """Scan results by firmware path."""
-        return {f.path: f.result for f in self.firmware if f.result is not None}
 
 
 def _slug(text: str) -> str:
@@ -183,8 +130,6 @@ def _write_sboms(run: AuditRun, fw: FirmwareAudit, ecu: Ecu | None, outdir: Path
 
 def _drift_stage(run: AuditRun, store: Store, options: AuditOptions, catalog: Catalog) -> None:
     """Release diff of each firmware against its ``previous`` release (the SolarWinds-class check)."""
-    from .diff import diff_results
-
     scanner = Scanner(store, catalog=catalog, options=ScanOptions(limits=options.limits))
     previous: dict[str, Any] = {}
     for i, fw in enumerate(run.firmware):
@@ -226,6 +171,7 @@ def _reconcile_stage(run: AuditRun, options: AuditOptions, catalog: Catalog) -> 
 
 
 def _vulns_stage(run: AuditRun, store: Store, catalog: Catalog, options: AuditOptions) -> None:
+    # imported when this stage runs: an audit without it does not load them (--no-bench: no python-can)
     from .vulns.distro import DistroIndex
     from .vulns.feeds import import_feeds
     from .vulns.impact import aggregate_impact, topology_from_manifest
@@ -262,6 +208,7 @@ def _vulns_stage(run: AuditRun, store: Store, catalog: Catalog, options: AuditOp
 
 
 def _bench_stage(run: AuditRun, options: AuditOptions) -> None:
+    # imported when this stage runs: an audit without it does not load them (--no-bench: no python-can)
     from .bench.records import BenchOptions
     from .bench.runner import choose_bus, run_bench
     from .bench.targets import manifest_bench
@@ -337,23 +284,17 @@ def run_audit(manifest_path: str | os.PathLike[str], options: AuditOptions,
         except EcuscanError as exc:
             run.bench_mode = "failed"
             run.could_not_check("bench", "bench", str(exc))
-    from .audit_summary import summarize
-
     run.summary = summarize(run)
     return run
 
 
 def _attribution_stage(run: AuditRun) -> None:
-    from .graph.queries import undeclared_sources
-
     if run.graph is not None:
         run.undeclared_sources = undeclared_sources(run.graph)
 
 
 def policy_failures(run: AuditRun, fail_on: Sequence[str]) -> list[str]:
     """Reasons the run fails the ``fail_on`` policy (empty: it passes)."""
-    from .vulns.records import Severity
-
     reasons: list[str] = []
     verdicts = {e: v.value for e, v in run.ecu_verdicts.items()}
     drifted = sorted(e for e, v in verdicts.items() if v == "DRIFTED")

@@ -12,13 +12,14 @@ from __future__ import annotations
 from collections import Counter, defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+from .audit_run import AuditRun
 from .errors import EcuscanError
 from .graph.build import NodeKind, SupplyGraph, node_id
-
-if TYPE_CHECKING:
-    from .audit import AuditRun
+from .graph.export import to_svg
+from .graph.queries import exposure, supplier_chain
+from .vulns.impact import finding_key
 
 SEVERITIES = ("critical", "high", "medium", "low", "unknown")
 #: finding kinds the supply-chain picture marks, in the order of their legend
@@ -113,8 +114,6 @@ class _ComponentIndex:
 
 
 def _supplier_exposure(run: AuditRun) -> list[dict[str, Any]]:
-    from .graph.queries import exposure
-
     findings_of = {s: len(v) for s, v in run.impact.by_supplier.items()} if run.impact is not None else {}
     suppliers: list[dict[str, Any]] = []
     for s in run.manifest.suppliers:
@@ -133,8 +132,6 @@ def _supplier_exposure(run: AuditRun) -> list[dict[str, Any]]:
 
 
 def _vehicles(run: AuditRun, status: dict[str, str], suppliers: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    from .vulns.impact import finding_key
-
     fw_ecus = _ecus_by_firmware(run)
     exposed = [f for f in run.findings if f.exposed]
     key_ecus = {finding_key(f): fw_ecus.get(f.firmware_path or "", set()) for f in exposed}
@@ -215,7 +212,6 @@ def _tier_path(run: AuditRun, ecu_id: str, comp_nodes: list[str]) -> list[str]:
     ecu = run.manifest.ecu(ecu_id)
     if g is None or ecu is None:
         return []
-    from .graph.queries import supplier_chain
 
     start = node_id(NodeKind.SUPPLIER, ecu.supplier)
     providers = {p for c in comp_nodes for p in g.component_providers.get(c, ())}
@@ -230,8 +226,6 @@ def _tier_path(run: AuditRun, ecu_id: str, comp_nodes: list[str]) -> list[str]:
 
 
 def _finding_details(run: AuditRun, index: _ComponentIndex | None) -> dict[str, dict[str, Any]]:
-    from .vulns.impact import finding_key
-
     records = getattr(run, "records", None) or {}
     fw_ecus = _ecus_by_firmware(run)
     vehicles_of: dict[str, list[str | None]] = defaultdict(list)
@@ -304,8 +298,6 @@ def graph_marks(run: AuditRun, status: dict[str, str], index: _ComponentIndex | 
 
 
 def _graph(run: AuditRun, marks: dict[str, list[str]]) -> dict[str, Any]:
-    from .graph.export import to_svg
-
     g = run.graph
     if g is None:
         return {"svg": None, "nodes": 0, "edges": 0, "warnings": []}
@@ -319,8 +311,6 @@ _RANK = {"critical": 0, "high": 1, "drifted": 2, "unreachable": 3, "medium": 4, 
 
 
 def _fix_actions(run: AuditRun, details: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
-    from .vulns.impact import finding_key
-
     fw_ecus = _ecus_by_firmware(run)
     out = []
     for f in run.findings:

@@ -32,11 +32,12 @@ Policy: the CLI exits 1 when any indicator is ``warning`` or ``error``.
 from __future__ import annotations
 
 import enum
+import os
 from dataclasses import dataclass
 from typing import Any
 
 from .catalog import Catalog
-from .model import Certificate, Component, ImageFormat, ScanResult, Severity
+from .model import Certificate, Component, ImageFormat, Provenance, ScanResult, Severity, Sha256
 
 
 class DriftKind(enum.StrEnum):
@@ -312,7 +313,6 @@ class TreeDiff:
 
 def _union(results: list[ScanResult], path: str) -> ScanResult:
     """One result holding every component the results contain (for the inventory comparison)."""
-    from .model import Provenance, Sha256
 
     comps: dict[tuple[str, str | None], Component] = {}
     for r in results:
@@ -326,7 +326,6 @@ def _union(results: list[ScanResult], path: str) -> ScanResult:
 def diff_trees(old_root: str, old: list[ScanResult], new_root: str, new: list[ScanResult],
                catalog: Catalog, *, limit: int = 10_000) -> TreeDiff:
     """Compare two scanned trees: files are paired by their path relative to each root."""
-    import os
 
     def by_rel(root: str, results: list[ScanResult]) -> dict[str, ScanResult]:
         return {os.path.relpath(r.path, root): r for r in results if r.parent is None}

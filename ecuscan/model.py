@@ -8,15 +8,24 @@ stage (SBOM, graph, vulnerabilities, bench, reports) reads.
 Records are frozen dataclasses. Enums name every kind; ids are typed with ``NewType``.
 Every record that leaves the process (store, ``--json``) has ``to_dict`` and a
 ``from_dict`` class method; the JSON shape is documented in ``docs/scan-json.md``.
+Both are made by one cattrs converter (:func:`converter`) from the field declarations: a
+field added to a record is written and read without further code; the few places where
+the JSON is not the plain field list (a computed ``purl``, a renamed key, a key left out
+when empty, the ``schema`` tag) are the hooks registered there.
 """
 
 from __future__ import annotations
 
 import enum
 import mmap
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, NewType
+from functools import cache
+from typing import Any, NewType, TypeVar
+
+import cattrs
+from cattrs.fns import identity
+from cattrs.gen import make_dict_unstructure_fn, override
 
 Sha256 = NewType("Sha256", str)
 """Lower-case hex SHA-256 of some bytes."""
@@ -136,14 +145,12 @@ class Diagnostic:
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready form."""
-        return {"code": self.code, "message": self.message, "severity": self.severity.value,
-                "offset": self.offset}
+        return _unstructure(self)
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> Diagnostic:
         """Inverse of :meth:`to_dict`."""
-        return cls(code=d["code"], message=d["message"], severity=Severity(d["severity"]),
-                   offset=d.get("offset"))
+        return _structure(d, cls)
 
 
 @dataclass(frozen=True)
@@ -165,16 +172,12 @@ class Segment:
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready form."""
-        return {"name": self.name, "address": self.address, "offset": self.offset,
-                "size": self.size, "kind": self.kind.value, "file_offset": self.file_offset,
-                "sha256": self.sha256}
+        return _unstructure(self)
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> Segment:
         """Inverse of :meth:`to_dict`."""
-        return cls(name=d["name"], address=d.get("address"), offset=d["offset"], size=d["size"],
-                   kind=SegmentKind(d.get("kind", "other")), file_offset=d.get("file_offset"),
-                   sha256=d.get("sha256"))
+        return _structure(d, cls)
 
 
 @dataclass(frozen=True)
@@ -236,18 +239,7 @@ class Image:
                 return seg.address + (offset - seg.offset)
         return None
 
-    def file_offset_of(self, offset: int) -> int | None:
-        """Map an offset in :attr:`data` to an offset in the original file, when that is known."""
-        # The format registry says whether the scanned bytes are the file itself (imported here:
-        # the registry's formats import this module).
-        from ecuscan.formats.registry import offsets_are_file_offsets
-
-        if offsets_are_file_offsets(self.format):
-            return offset
-        for seg in self.segments:
-            if seg.file_offset is not None and seg.offset <= offset < seg.offset + seg.size:
-                return seg.file_offset + (offset - seg.offset)
-        return None
+    # Mapping an offset to a file offset needs the format registry: ecuscan.formats.registry.file_offset_of.
 
 
 @dataclass(frozen=True)
@@ -271,19 +263,12 @@ class Evidence:
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready form (``package`` only on package-metadata evidence)."""
-        d: dict[str, Any] = {"method": self.method.value, "confidence": self.confidence, "text": self.text,
-                             "offset": self.offset, "address": self.address, "detail": self.detail}
-        if self.package is not None:
-            d["package"] = self.package.to_dict()
-        return d
+        return _unstructure(self)
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> Evidence:
         """Inverse of :meth:`to_dict`."""
-        return cls(method=EvidenceMethod(d["method"]), confidence=float(d["confidence"]),
-                   text=d.get("text", ""), offset=d.get("offset"), address=d.get("address"),
-                   detail=d.get("detail", ""),
-                   package=PackageRef.from_dict(d["package"]) if d.get("package") else None)
+        return _structure(d, cls)
 
 
 @dataclass(frozen=True)
@@ -306,6 +291,7 @@ class PackageRef:
 
     def purl(self) -> str:
         """The package URL of the installed package (``pkg:deb/debian/expat@2.5.0-1%2Bdeb12u5?distro=debian-12``)."""
+        # imported on first use: start-up (most records carry no package)
         from packageurl import PackageURL
 
         namespace = (self.distro or "").split("-", 1)[0] or None
@@ -315,15 +301,13 @@ class PackageRef:
                               name=self.name, version=self.version, qualifiers=quals))
 
     def to_dict(self) -> dict[str, Any]:
-        """JSON-ready form."""
-        return {"type": self.type, "name": self.name, "version": self.version, "source": self.source,
-                "distro": self.distro, "db": self.db, "purl": self.purl()}
+        """JSON-ready form (with the computed ``purl``)."""
+        return _unstructure(self)
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> PackageRef:
-        """Inverse of :meth:`to_dict`."""
-        return cls(type=str(d["type"]), name=str(d["name"]), version=str(d["version"]), source=d.get("source"),
-                   distro=d.get("distro"), db=str(d.get("db", "")))
+        """Inverse of :meth:`to_dict` (``purl`` is recomputed, not read)."""
+        return _structure(d, cls)
 
 
 @dataclass(frozen=True)
@@ -355,23 +339,12 @@ class Component:
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready form (``package`` only when a package database named the component)."""
-        d: dict[str, Any] = {"id": self.id, "name": self.name, "version": self.version, "purl": self.purl,
-                             "cpe": self.cpe, "vendor": self.vendor, "relation": self.relation.value,
-                             "confidence": self.confidence,
-                             "evidence": [e.to_dict() for e in self.evidence]}
-        if self.package is not None:
-            d["package"] = self.package.to_dict()
-        return d
+        return _unstructure(self)
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> Component:
         """Inverse of :meth:`to_dict`."""
-        return cls(id=ComponentId(d["id"]), name=d["name"], version=d.get("version"),
-                   purl=d["purl"], cpe=d.get("cpe"), vendor=d.get("vendor"),
-                   relation=Relation(d.get("relation", "contains")),
-                   confidence=float(d.get("confidence", 0.0)),
-                   evidence=tuple(Evidence.from_dict(e) for e in d.get("evidence", ())),
-                   package=PackageRef.from_dict(d["package"]) if d.get("package") else None)
+        return _structure(d, cls)
 
 
 @dataclass(frozen=True)
@@ -419,34 +392,12 @@ class Provenance:
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready form."""
-        return {
-            "sha256": self.sha256, "size": self.size, "build_id": self.build_id,
-            "toolchains": [{"name": t.name, "version": t.version, "source": t.source,
-                            "text": t.text, "flags": list(t.flags)} for t in self.toolchains],
-            "build_paths": list(self.build_paths), "users": list(self.users),
-            "hosts": list(self.hosts), "timestamps": list(self.timestamps),
-            "stripped": self.stripped, "has_dwarf": self.has_dwarf,
-            "certificates": [{"kind": c.kind, "offset": c.offset, "size": c.size,
-                              "sha256": c.sha256, "subject": c.subject, "issuer": c.issuer,
-                              "not_before": c.not_before, "not_after": c.not_after,
-                              "key_type": c.key_type, "encoding": c.encoding}
-                             for c in self.certificates],
-        }
+        return _unstructure(self)
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> Provenance:
         """Inverse of :meth:`to_dict`."""
-        return cls(
-            sha256=Sha256(d["sha256"]), size=d["size"], build_id=d.get("build_id"),
-            toolchains=tuple(Toolchain(name=t["name"], version=t.get("version"),
-                                       source=t["source"], text=t.get("text", ""),
-                                       flags=tuple(t.get("flags", ())))
-                             for t in d.get("toolchains", ())),
-            build_paths=tuple(d.get("build_paths", ())), users=tuple(d.get("users", ())),
-            hosts=tuple(d.get("hosts", ())), timestamps=tuple(d.get("timestamps", ())),
-            stripped=d.get("stripped"), has_dwarf=bool(d.get("has_dwarf", False)),
-            certificates=tuple(Certificate(**c) for c in d.get("certificates", ())),
-        )
+        return _structure(d, cls)
 
 
 SCAN_SCHEMA = "ecuscan/scan/v1"
@@ -480,36 +431,12 @@ class ScanResult:
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready form (the per-file object of ``ecuscan scan --json``)."""
-        return {
-            "schema": SCAN_SCHEMA, "path": self.path, "sha256": self.sha256, "size": self.size,
-            "format": self.format.value, "arch": self.arch, "bits": self.bits,
-            "endianness": self.endianness.value if self.endianness else None,
-            "entry": self.entry, "elf_type": self.elf_type, "soname": self.soname,
-            "needed": list(self.needed),
-            "parent": self.parent, "scanner_version": self.scanner_version,
-            "metadata": dict(self.metadata),
-            "segments": [s.to_dict() for s in self.segments],
-            "provenance": self.provenance.to_dict(),
-            "components": [c.to_dict() for c in self.components],
-            "diagnostics": [d.to_dict() for d in self.diagnostics],
-        }
+        return _unstructure(self)
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> ScanResult:
         """Inverse of :meth:`to_dict`."""
-        return cls(
-            path=d["path"], sha256=Sha256(d["sha256"]), size=d["size"],
-            format=ImageFormat(d["format"]), arch=d.get("arch"), bits=d.get("bits"),
-            endianness=Endianness(d["endianness"]) if d.get("endianness") else None,
-            entry=d.get("entry"), elf_type=d.get("elf_type"), soname=d.get("soname"),
-            needed=tuple(str(n) for n in d.get("needed", ())),
-            parent=d.get("parent"), scanner_version=d.get("scanner_version", ""),
-            metadata=dict(d.get("metadata", {})),
-            segments=tuple(Segment.from_dict(s) for s in d.get("segments", ())),
-            provenance=Provenance.from_dict(d["provenance"]),
-            components=tuple(Component.from_dict(c) for c in d.get("components", ())),
-            diagnostics=tuple(Diagnostic.from_dict(x) for x in d.get("diagnostics", ())),
-        )
+        return _structure(d, cls)
 
     def contained(self) -> tuple[Component, ...]:
         """Components whose code is inside the image (not merely used)."""
@@ -525,8 +452,8 @@ class ScanFailure:
     sha256: Sha256 | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        """JSON-ready form."""
-        return {"path": self.path, "error": self.reason, "sha256": self.sha256}
+        """JSON-ready form (``reason`` is written as ``error``)."""
+        return _unstructure(self)
 
 
 ScanOutcome = ScanResult | ScanFailure
@@ -543,4 +470,88 @@ class Incomplete:
 
     def to_dict(self) -> dict[str, str]:
         """JSON-ready form (``{"stage", "source", "reason"}``)."""
-        return {"stage": self.stage, "source": self.source, "reason": self.reason}
+        return {k: str(v) for k, v in _unstructure(self).items()}
+
+
+# ---------------------------------------------------------------------------------------------
+# (De)serialisation: one cattrs converter, code generated per record class on first use
+
+_R = TypeVar("_R")
+
+#: Key order of a scan result's JSON (``schema`` first; the per-file object of ``scan --json``).
+#: Keys of fields added later follow, in field order.
+_SCAN_KEYS = ("path", "sha256", "size", "format", "arch", "bits", "endianness", "entry", "elf_type", "soname",
+              "needed", "parent", "scanner_version", "metadata", "segments", "provenance", "components",
+              "diagnostics")
+
+
+@cache
+def converter() -> cattrs.Converter:
+    """The converter behind every ``to_dict``/``from_dict`` of this module.
+
+    Enums are written as their values, tuples as lists, mappings as dicts. Reading does not
+    collect errors (``detailed_validation=False``): a bad document raises the plain ``KeyError``,
+    ``ValueError`` or ``TypeError`` the store and the CLI already turn into a clear message.
+    Unknown keys are ignored (``schema``, ``purl``).
+    """
+    conv = cattrs.Converter(detailed_validation=False,
+                            unstruct_collection_overrides={tuple: list, Sequence: list, Mapping: dict})
+    conv.register_unstructure_hook_func(lambda t: isinstance(t, type) and issubclass(t, enum.Enum),
+                                        lambda e: e.value)
+    # the common field types directly (cattrs' generic optional/sequence handling costs 1.5-2x here)
+    for opt in (str | None, int | None, Sha256 | None, bool | None):
+        conv.register_unstructure_hook(opt, identity)
+    conv.register_unstructure_hook_func(lambda t: t == tuple[str, ...], list)
+    conv.register_structure_hook_func(lambda t: t == tuple[str, ...], lambda v, _: tuple(map(str, v)))
+    conv.register_structure_hook(str | None, lambda v, _: v if v is None else str(v))
+    conv.register_structure_hook(Sha256 | None, lambda v, _: v if v is None else str(v))
+    conv.register_structure_hook(int | None, lambda v, _: v if v is None else int(v))
+    # innermost first: a generated function binds the hooks of its fields when it is made
+    package_fields = make_dict_unstructure_fn(PackageRef, conv)
+
+    def package(p: PackageRef) -> dict[str, Any]:
+        d: dict[str, Any] = package_fields(p)
+        d["purl"] = p.purl()
+        return d
+
+    conv.register_unstructure_hook(PackageRef, package)
+    for cls in (Evidence, Component):  # ``package`` only when there is one
+        conv.register_unstructure_hook(cls, make_dict_unstructure_fn(cls, conv, package=override(omit_if_default=True)))
+    conv.register_unstructure_hook(ScanFailure, make_dict_unstructure_fn(ScanFailure, conv,
+                                                                         reason=override(rename="error")))
+    scan_fields = make_dict_unstructure_fn(ScanResult, conv)
+
+    def scan(r: ScanResult) -> dict[str, Any]:
+        d: dict[str, Any] = scan_fields(r)
+        out: dict[str, Any] = {"schema": SCAN_SCHEMA}
+        for key in _SCAN_KEYS:
+            out[key] = d.pop(key)
+        out.update(d)
+        return out
+
+    conv.register_unstructure_hook(ScanResult, scan)
+    return conv
+
+
+def _unstructure(record: object) -> dict[str, Any]:
+    d: dict[str, Any] = converter().unstructure(record)
+    return d
+
+
+def _structure(d: Mapping[str, Any], cls: type[_R]) -> _R:
+    if not isinstance(d, Mapping):
+        raise TypeError(f"expected a JSON object for {cls.__name__}, got {type(d).__name__}")
+    return converter().structure(d, cls)
+
+
+def preferred_cwe_name(a: str | None, b: str | None) -> str | None:
+    """Of two names given for one CWE, the one kept: the shorter (the bare name rather than a name
+    followed by its description), then the first in sort order, so that the choice does not depend
+    on the order records were read in.
+
+    >>> preferred_cwe_name("Out-of-bounds Write", "Out-of-bounds Write Some prose"), preferred_cwe_name(None, "X")
+    ('Out-of-bounds Write', 'X')
+    """
+    if not a or not b:
+        return a or b
+    return min(a, b, key=lambda n: (len(n), n))

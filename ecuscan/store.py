@@ -28,12 +28,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import platformdirs
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from .errors import StoreError
-from .model import ScanResult, Sha256
-from .vulns.records import preferred_cwe_name
+from .model import ScanResult, Sha256, preferred_cwe_name
 
 SCHEMA_VERSION = 1
 
@@ -84,12 +84,16 @@ cwe_names_t = sa.Table(
 
 
 def default_store_url() -> str:
-    """``$ECUSCAN_STORE``, else a per-user SQLite file under ``$XDG_DATA_HOME``/``~/.local/share``."""
+    """``$ECUSCAN_STORE``, else ``inventory.sqlite`` in the per-user data folder of this platform.
+
+    The folder is platformdirs' user data directory: ``$XDG_DATA_HOME/ecuscan`` (an absolute
+    ``$XDG_DATA_HOME``; else ``~/.local/share/ecuscan``) on Linux, ``~/Library/Application
+    Support/ecuscan`` on macOS, ``%LOCALAPPDATA%\\ecuscan`` on Windows.
+    """
     env = os.environ.get("ECUSCAN_STORE")
     if env:
         return env
-    base = os.environ.get("XDG_DATA_HOME") or os.path.join(os.path.expanduser("~"), ".local", "share")
-    return str(Path(base) / "ecuscan" / "inventory.sqlite")
+    return str(Path(platformdirs.user_data_dir("ecuscan", appauthor=False)) / "inventory.sqlite")
 
 
 def _to_url(spec: str) -> str:

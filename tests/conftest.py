@@ -15,7 +15,7 @@ CORPUS = Path(os.environ.get("ECUSCAN_DEV_CORPUS", Path.home() / ".cache" / "ecu
 
 def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addoption("--update-snapshots", action="store_true", default=False,
-                     help="rewrite the committed output snapshots (tests/sbom/snapshots) instead of comparing")
+                     help="rewrite the committed output snapshots (tests/fixtures/sbom-snapshots) instead of comparing")
 
 
 @pytest.fixture

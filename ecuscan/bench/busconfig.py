@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import ast
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -49,3 +50,33 @@ def choose_bus(cli: BusConfig | None, settings: BenchSettings) -> BusConfig:
         return BusConfig(simulate=True)
     return BusConfig(interface=settings.interface, channel=settings.channel, bitrate=settings.bitrate,
                      fd=cli.fd, data_bitrate=cli.data_bitrate)
+
+
+def parse_bus_kwargs(items: Iterable[str]) -> dict[str, Any]:
+    """``KEY=VALUE`` strings (``--bus-kwargs``) as extra ``can.Bus`` arguments.
+
+    A value is read the way python-can reads its own configuration files
+    (:func:`can.util.cast_from_string`: integers, decimals, ``true``/``false`` in any case), so
+    ``fd=false`` is False as in ``can.ini``; what that leaves as text and is a Python literal
+    (``0x7E8``, ``None``, a list of ``can_filters``) is that literal; anything else stays text.
+    ``ValueError`` names an item that is not ``KEY=VALUE``.
+
+    >>> parse_bus_kwargs(["port=29536", "host=127.0.0.1", "fd=false", "can_filters=[{'can_id': 0x7E8}]"])
+    {'port': 29536, 'host': '127.0.0.1', 'fd': False, 'can_filters': [{'can_id': 2024}]}
+    """
+    # imported here: this module stays free of python-can so that the CLI starts quickly
+    from can.util import cast_from_string
+
+    out: dict[str, Any] = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise ValueError(f"{item!r} is not KEY=VALUE")
+        parsed: Any = cast_from_string(value.strip())
+        if isinstance(parsed, str):
+            try:
+                parsed = ast.literal_eval(value)
+            except (ValueError, SyntaxError, MemoryError, RecursionError):
+                parsed = value
+        out[key.strip()] = parsed
+    return out

@@ -18,6 +18,7 @@ from __future__ import annotations
 import contextlib
 import copy
 import dataclasses
+import hashlib
 import logging
 import queue
 import threading
@@ -424,7 +425,6 @@ class EcuSession:
 
     def read_memory(self, region: MemoryRegion) -> Observation:
         """ReadMemoryByAddress over the region in chunks; value is the SHA-256 of the bytes (opt-in)."""
-        import hashlib
 
         if not self.options.read_memory:
             raise ReadOnlyViolation("memory reads need the explicit read_memory opt-in (--read-memory)")

@@ -17,10 +17,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
+from .. import formats
 from ..errors import BenchError, EcuscanError
 from ..limits import DEFAULT_LIMITS, Limits
 from ..model import Image, ScanResult, Segment
+from ..provenance import segment_hashes
 from .records import CvnConfig, MemoryRegion
+from .security import SecurityKeyError, load_callable
 
 Regions = Literal["all"] | Sequence[tuple[int, int]]
 
@@ -89,8 +92,6 @@ def load_flash(path: str | Path, result: ScanResult | None = None, *, base_addre
     the segments' bytes must match the scanned segment hashes, so the bytes served and hashed
     are exactly the analysed release.
     """
-    from .. import formats
-    from ..provenance import segment_hashes
 
     p = Path(path)
     try:
@@ -162,7 +163,6 @@ def compute_cvn(config: CvnConfig, flash: Flash) -> str:
     data = b"".join(flash.read(a, s) for a, s in config.regions)
     if config.algorithm.lower() == "crc32":
         return f"{zlib.crc32(data) & 0xFFFFFFFF:08x}"
-    from .security import SecurityKeyError, load_callable
 
     func = load_callable(config.algorithm)
     try:

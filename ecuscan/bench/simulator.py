@@ -29,9 +29,9 @@ from ..errors import BenchError
 from . import obd
 from .busmodel import BusModel
 from .dids import DidDecodeError, encode
+from .flash import Flash, compute_cvn
 from .records import BenchTarget, CvnConfig, SecurityConfig
-
-FD_LENGTHS = (8, 12, 16, 20, 24, 32, 48, 64)
+from .security import key_function
 
 
 @dataclass(frozen=True)
@@ -123,17 +123,13 @@ class _Ecu:
         self.failed_keys = 0
         self._key: Callable[[int, bytes], bytes] | None = None
         if spec.cvn is not None:
-            from .flash import Flash, compute_cvn
 
             self.obd[obd.CVN] = compute_cvn(spec.cvn, Flash.from_blocks(spec.memory.items()))
 
     # -- frames ---------------------------------------------------------------------------
     def frame(self, data: bytes) -> can.Message:
-        size = len(data)
-        if self.fd:
-            size = next(n for n in FD_LENGTHS if n >= size) if size > 8 else 8
-        else:
-            size = 8
+        # a frame is padded to 8 bytes, or on CAN FD to the next length a DLC can state (12, 16, 20 ... 64)
+        size = can.util.dlc2len(can.util.len2dlc(len(data))) if self.fd and len(data) > 8 else 8
         data = data + bytes([self.spec.padding]) * (size - len(data))
         return can.Message(arbitration_id=self.t.rx_id, data=data, is_extended_id=self.t.addressing.extended,
                            is_fd=self.fd, bitrate_switch=self.fd)
@@ -263,7 +259,6 @@ class _Ecu:
             if self.failed_keys >= f.security_attempts:
                 return b"\x7f\x27\x36"
             if self._key is None:
-                from .security import key_function
 
                 key = bytes.fromhex(f.security_key) if f.security_key is not None else None
                 self._key = key_function(SecurityConfig(level, key=key, algorithm=f.security_algorithm))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
@@ -111,7 +112,6 @@ def command(manifest: str, outdir: Path, bus_interface: str | None, bus_channel:
     (something could not be checked: bus not opened, firmware missing or unreadable, feed not
     imported, ECU silent) unless --allow-incomplete.
     """
-    import os
 
     policy = frozenset() if fail_on.strip() == "none" else frozenset(p.strip() for p in fail_on.split(",") if p.strip())
     policy = policy - {"incomplete"}  # always in force; --allow-incomplete is the way to accept

@@ -8,13 +8,13 @@ configuration: its config file and ``CAN_INTERFACE`` / ``CAN_CHANNEL`` / ``CAN_B
 
 from __future__ import annotations
 
-import ast
 from collections.abc import Callable
 from typing import Any, TypeVar
 
 import can
 import click
 
+from ..bench import busconfig
 from ..bench.buslog import open_bus
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -39,21 +39,15 @@ def bus_options(f: F) -> F:
 
 
 def parse_bus_kwargs(items: tuple[str, ...]) -> dict[str, Any]:
-    """``("a=1", "b=x")`` -> ``{"a": 1, "b": "x"}`` (Python literals where they parse, else text).
+    """``("a=1", "b=x")`` -> ``{"a": 1, "b": "x"}`` (see :func:`ecuscan.bench.busconfig.parse_bus_kwargs`).
 
     >>> parse_bus_kwargs(("port=29536", "host=127.0.0.1", "fd=True"))
     {'port': 29536, 'host': '127.0.0.1', 'fd': True}
     """
-    out: dict[str, Any] = {}
-    for item in items:
-        key, sep, value = item.partition("=")
-        if not sep or not key.strip():
-            raise click.BadParameter(f"{item!r} is not KEY=VALUE", param_hint="--bus-kwargs")
-        try:
-            out[key.strip()] = ast.literal_eval(value)
-        except (ValueError, SyntaxError):
-            out[key.strip()] = value
-    return out
+    try:
+        return busconfig.parse_bus_kwargs(items)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--bus-kwargs") from exc
 
 
 def bus_from_options(bus_interface: str | None, bus_channel: str | None, bus_bitrate: int | None, bus_fd: bool,

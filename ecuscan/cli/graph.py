@@ -34,12 +34,14 @@ _INCOMPLETE: list[Incomplete] = []
 def _build(manifest_path: str, store_url: str | None, scan: bool) -> tuple[Manifest, SupplyGraph, list[str]]:
     """Manifest, graph and warnings. Firmware that could not be scanned (its components unknown) and
     supplier SBOMs that could not be imported are also recorded in :data:`_INCOMPLETE`."""
+    # imported when the command runs: ecuscan --help loads no command's dependencies (start-up)
     from ..catalog import load_catalog
     from ..graph.inputs import gather_declared, gather_scans
 
     manifest = load_manifest(manifest_path)
     store = None
     if store_url:
+        # imported when the command runs: ecuscan --help loads no command's dependencies (start-up)
         from ..store import Store
 
         store = Store.open(store_url)
@@ -125,6 +127,7 @@ def validate(manifest: str, as_json: bool) -> None:
 def impact(manifest: str, component: str, version_range: str | None, certain_only: bool,
            store_url: str | None, no_scan: bool, as_json: bool) -> None:
     """Firmware, ECUs and vehicles a component (name or purl) reaches, with paths and tier chains."""
+    # imported when the command runs: ecuscan --help loads no command's dependencies (start-up)
     from ..graph.queries import impact as run
 
     _, g, problems = _build(manifest, store_url, not no_scan)
@@ -135,6 +138,7 @@ def impact(manifest: str, component: str, version_range: str | None, certain_onl
     _warn(problems, as_json)
     out.print(f"{len(r.components)} matching component(s), {len(r.firmware)} firmware, "
               f"{len(r.ecus)} ECUs, {len(r.vehicles)} vehicles")
+    # imported when the command runs: ecuscan --help loads no command's dependencies (start-up)
     from ..report.terminal import Col, print_table
 
     rows = []
@@ -160,6 +164,7 @@ def _listing(title: str, doc: dict[str, Any], keys: tuple[str, ...]) -> None:
 @_gated
 def exposure(manifest: str, supplier: str, store_url: str | None, no_scan: bool, as_json: bool) -> None:
     """Everything that depends on a supplier through any number of tiers."""
+    # imported when the command runs: ecuscan --help loads no command's dependencies (start-up)
     from ..graph.queries import exposure as run
     from ..graph.queries import loss
 
@@ -183,6 +188,7 @@ def exposure(manifest: str, supplier: str, store_url: str | None, no_scan: bool,
 @_gated
 def concentration(manifest: str, top: int, store_url: str | None, no_scan: bool, as_json: bool) -> None:
     """Suppliers and components ranked by dependence; single sources; suppliers whose loss cuts vehicles off."""
+    # imported when the command runs: ecuscan --help loads no command's dependencies (start-up)
     from ..graph.queries import concentration as run
 
     _, g, problems = _build(manifest, store_url, not no_scan)
@@ -211,6 +217,7 @@ def concentration(manifest: str, top: int, store_url: str | None, no_scan: bool,
 @_gated
 def provenance(manifest: str, ecu: str, store_url: str | None, no_scan: bool, as_json: bool) -> None:
     """The tree of firmware, components and supplier chains (with tiers) of one ECU."""
+    # imported when the command runs: ecuscan --help loads no command's dependencies (start-up)
     from ..graph.provenance import SupplierTree
     from ..graph.provenance import provenance as run
 
@@ -246,6 +253,7 @@ def provenance(manifest: str, ecu: str, store_url: str | None, no_scan: bool, as
 @_gated
 def diff(old: str, new: str, store_url: str | None, no_scan: bool, as_json: bool) -> None:
     """Compare two manifests (suppliers, ECUs, vehicles) and their graphs (component versions per ECU)."""
+    # imported when the command runs: ecuscan --help loads no command's dependencies (start-up)
     from ..graph.provenance import diff_graphs, diff_manifests
 
     ma, ga, pa = _build(old, store_url, not no_scan)
@@ -282,6 +290,7 @@ def diff(old: str, new: str, store_url: str | None, no_scan: bool, as_json: bool
 def export(manifest: str, fmt: str, output: str, around: tuple[str, ...], radius: int, highlight: tuple[str, ...],
            impact_of: str | None, version_range: str | None, store_url: str | None, no_scan: bool) -> None:
     """Write the graph as GraphML, GEXF, DOT, node-link JSON, or an SVG picture of a subgraph."""
+    # imported when the command runs: ecuscan --help loads no command's dependencies (start-up)
     from ..graph import export as ex
     from ..graph.build import SupplyGraph as SG
     from ..graph.queries import impact as run

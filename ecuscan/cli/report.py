@@ -18,6 +18,7 @@ from .common import err, handle_errors, safe
 @handle_errors
 def command(document: Path, formats: tuple[str, ...], outdir: Path | None) -> None:
     """Re-render the report.json of an audit as report.html and/or report.md, without re-running it."""
+    # imported when the command runs: ecuscan --help loads no command's dependencies (start-up)
     from ..errors import ReportError
     from ..report.document import SCHEMA, render_files
     from ..vulns.feeds import parse_json

@@ -113,6 +113,7 @@ def _row_versions(item: ReconItem) -> tuple[str, str]:
 
 
 def _evidence_line(item: ReconItem) -> str:
+    # imported when the command runs: ecuscan --help loads no command's dependencies (start-up)
     from ..report.values import evidence_line
 
     return evidence_line(item.found)
@@ -134,6 +135,7 @@ def reconcile_cmd(images: tuple[str, ...], declared: str, as_json: bool, store_u
 
     Exit code: 0 nothing undeclared, 1 undeclared components exist, 2 input error.
     """
+    # imported when the command runs: ecuscan --help loads no command's dependencies (start-up)
     from ..catalog import load_catalog
 
     doc = load_sbom(declared)
@@ -142,6 +144,7 @@ def reconcile_cmd(images: tuple[str, ...], declared: str, as_json: bool, store_u
     if as_json:
         print_json({"schema": "ecuscan/reconciliation/v1", **recon.to_dict()})
     else:
+        # imported when the command runs: ecuscan --help loads no command's dependencies (start-up)
         from ..report.terminal import Col, print_table
 
         rows = []

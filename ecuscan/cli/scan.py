@@ -64,6 +64,7 @@ def render_result(r: ScanResult) -> None:
               + (f"  build paths: {len(prov.build_paths)}" if prov.build_paths else "")
               + (f"  certificates/keys: {len(prov.certificates)}" if prov.certificates else ""))
     if r.components:
+        # imported when the command runs: ecuscan --help loads no command's dependencies (start-up)
         from ..report.terminal import Col, print_table
         from ..report.values import text as shown
 
@@ -93,6 +94,7 @@ PER_FILE_MAX = 20
 def render_inventory(results: list[ScanResult], shown: list[ScanResult]) -> None:
     """One table of the batch's components (by version, with file counts), then files with findings."""
     rows = inventory(results)
+    # imported when the command runs: ecuscan --help loads no command's dependencies (start-up)
     from ..report.terminal import Col, print_table
 
     if not rows:
@@ -157,6 +159,7 @@ def command(paths: tuple[str, ...], store_url: str | None, as_json: bool, no_cac
     if dask_spec is not None and jobs > 1:
         raise click.UsageError("--dask and --jobs are alternatives: the dask cluster has its own workers")
     if dask_spec is not None:
+        # imported when the command runs: ecuscan --help loads no command's dependencies (start-up)
         from ..scan.dask import parse_spec
 
         parse_spec(dask_spec)  # a malformed spec is a usage error before anything is scanned

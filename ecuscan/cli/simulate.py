@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from typing import Any
 
@@ -28,7 +29,6 @@ def command(manifest: str, duration: float | None, background: float, model: boo
             **bus: Any) -> None:
     """Run the ECUs of MANIFEST (identification DIDs, OBD mode 09, memory reads) with the faults
     given in each ECU's ``bench.simulate.faults`` (silent, nrc, pending, delay, drift, truncate ...)."""
-    import dataclasses
 
     _, specs = load_targets(manifest)
     if not specs:

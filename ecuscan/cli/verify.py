@@ -238,6 +238,7 @@ def _manifest_scans(store_url: str | None, problems: list[Incomplete]) -> Callab
     """For a manifest: its application images' scan results (cached in the store), so the analysed
     images' own identification becomes the expectation. An image that cannot be read or scanned is
     added to ``problems``: its ECU is checked against the manifest's expectations only."""
+    # imported when the command runs: ecuscan --help loads no command's dependencies (start-up)
     from ..graph.inputs import scan_firmware
     from ..store import Store
 

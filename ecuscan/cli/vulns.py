@@ -68,6 +68,7 @@ def import_cmd(paths: tuple[Path, ...], allow_incomplete: bool, store_url: str |
 
 
 def _scan_manifest(manifest_path: Path, store: Store) -> tuple[list[ScanResult], Topology, list[str]]:
+    # imported when the command runs: ecuscan --help loads no command's dependencies (start-up)
     from ..graph.inputs import scan_firmware
     from ..manifest import load_manifest
 
@@ -181,6 +182,7 @@ def match_cmd(manifest: Path | None, vex_files: tuple[Path, ...], sarif_file: Pa
 
 
 def _scan_now(paths: tuple[Path, ...], store: Store, package_metadata: bool) -> tuple[list[ScanResult], list[str]]:
+    # imported when the command runs: ecuscan --help loads no command's dependencies (start-up)
     from ..model import ScanFailure
     from ..scan.options import ScanOptions
     from ..scan.pipeline import Scanner
@@ -205,8 +207,10 @@ def _rule_counts(findings: list[Finding]) -> dict[str, int]:
 
 
 def _print_tables(findings: list[Finding], impact: object, topo: Topology, n_vulns: int, n_images: int) -> None:
+    # imported when the command runs: ecuscan --help loads no command's dependencies (start-up)
     from ..vulns.impact import ImpactReport
     assert isinstance(impact, ImpactReport)
+    # imported when the command runs: ecuscan --help loads no command's dependencies (start-up)
     from ..report.terminal import Col, print_table
 
     order = {s: i for i, s in enumerate(reversed(list(Severity)))}

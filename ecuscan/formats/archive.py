@@ -31,7 +31,6 @@ import tarfile
 import tempfile
 import zipfile
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any, BinaryIO, cast
 
@@ -44,50 +43,10 @@ from ecuscan.textsafe import printable
 
 from ._cpio_ar import RawEntry, iter_ar, iter_cpio
 from ._util import BufferStream, as_view, decode_budget
-from .base import FormatInfo, LoaderFormat, OffsetMap
+from .base import FormatInfo, LoaderFormat, Member, OffsetMap, Skipped, UnpackBudget
 from .registry import is_container
 
 __all__ = ["CPIO_MAGICS", "Member", "Skipped", "UnpackBudget", "is_container", "is_tar_header", "iter_members"]
-
-
-@dataclass(frozen=True)
-class Member:
-    """A regular file unpacked from a container.
-
-    ``path`` is the full display path (``outer.tar!/usr/lib/libz.so.1``), ``name`` the path
-    inside the archive (``usr/lib/libz.so.1``), ``mode`` the permission bits when stored.
-    """
-
-    path: str
-    name: str
-    data: bytes
-    mode: int | None = None
-
-
-@dataclass(frozen=True)
-class Skipped:
-    """An entry not returned as a member, and why (symlink, device, unsafe name, too large ...)."""
-
-    path: str
-    reason: str
-
-
-@dataclass
-class UnpackBudget:
-    """Members and bytes unpacked so far; share one across a container tree to bound the tree."""
-
-    members: int = 0
-    bytes: int = 0
-
-    def take(self, size: int, limits: Limits, path: str) -> None:
-        """Count one more member of ``size`` bytes; :class:`LimitExceeded` past ``limits.max_members``
-        or ``limits.max_unpacked_bytes`` for the whole tree."""
-        self.members += 1
-        self.bytes += size
-        if self.members > limits.max_members:
-            raise LimitExceeded(f"more than max_members={limits.max_members} members", source=path)
-        if self.bytes > limits.max_unpacked_bytes:
-            raise LimitExceeded(f"more than max_unpacked_bytes={limits.max_unpacked_bytes} unpacked", source=path)
 
 
 class _Counting:
@@ -460,6 +419,7 @@ def _deb_control(blob: Buffer, w: _Walker) -> Iterator[Member]:
 
 def _squashfs(data: Buffer, w: _Walker) -> Iterator[Member]:
     try:
+        # imported for SquashFS images only (start-up)
         from PySquashfsImage import SquashFsImage
     except ImportError:
         yield from _unsquashfs(data, w)

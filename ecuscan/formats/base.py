@@ -13,16 +13,14 @@ from __future__ import annotations
 import enum
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Protocol, runtime_checkable
+from typing import Protocol, runtime_checkable
 
-from ecuscan.errors import UnsupportedFormat
+from ecuscan.errors import LimitExceeded, UnsupportedFormat
 from ecuscan.limits import DEFAULT_LIMITS, Limits
 from ecuscan.model import Buffer, Image, ImageFormat
 
-if TYPE_CHECKING:
-    from .archive import Member, Skipped, UnpackBudget
-
-__all__ = ["Format", "FormatInfo", "LoaderFormat", "MembersFn", "OffsetMap", "ProbeFn"]
+__all__ = ["Format", "FormatInfo", "LoaderFormat", "Member", "MembersFn", "OffsetMap", "ProbeFn", "Skipped",
+           "UnpackBudget"]
 
 #: Bytes handed to every probe: the start of the input (probes may look further into ``data``).
 PROBE_BYTES = 8192
@@ -57,6 +55,50 @@ class FormatInfo:
     def name(self) -> str:
         """The format's name as it appears in JSON output (``format`` of a scan result)."""
         return self.format.value
+
+
+# What a container yields (defined here, beside the protocol whose ``members`` returns them, so
+# that the registry and every container format use them without importing the archive module).
+
+
+@dataclass(frozen=True)
+class Member:
+    """A regular file unpacked from a container.
+
+    ``path`` is the full display path (``outer.tar!/usr/lib/libz.so.1``), ``name`` the path
+    inside the archive (``usr/lib/libz.so.1``), ``mode`` the permission bits when stored.
+    """
+
+    path: str
+    name: str
+    data: bytes
+    mode: int | None = None
+
+
+@dataclass(frozen=True)
+class Skipped:
+    """An entry not returned as a member, and why (symlink, device, unsafe name, too large ...)."""
+
+    path: str
+    reason: str
+
+
+@dataclass
+class UnpackBudget:
+    """Members and bytes unpacked so far; share one across a container tree to bound the tree."""
+
+    members: int = 0
+    bytes: int = 0
+
+    def take(self, size: int, limits: Limits, path: str) -> None:
+        """Count one more member of ``size`` bytes; :class:`LimitExceeded` past ``limits.max_members``
+        or ``limits.max_unpacked_bytes`` for the whole tree."""
+        self.members += 1
+        self.bytes += size
+        if self.members > limits.max_members:
+            raise LimitExceeded(f"more than max_members={limits.max_members} members", source=path)
+        if self.bytes > limits.max_unpacked_bytes:
+            raise LimitExceeded(f"more than max_unpacked_bytes={limits.max_unpacked_bytes} unpacked", source=path)
 
 
 ProbeFn = Callable[[bytes, Buffer], bool]

@@ -26,6 +26,7 @@ from ecuscan.textsafe import printable
 from ._util import BufferStream, as_view, check_file_size, decode_budget, sha256_of
 from .archive import zip_preflight
 from .base import FormatInfo, LoaderFormat, OffsetMap
+from .hexsrec import load_hexsrec
 
 __all__ = ["load_odx"]
 
@@ -106,6 +107,7 @@ def load_odx(data: Buffer, path: str, *, limits: Limits = DEFAULT_LIMITS) -> Ima
 
 
 def _odxtools_load(raw: bytes, suffix: str, path: str) -> Any:
+    # imported for ODX input only: odxtools is slow to import (start-up)
     import odxtools
 
     with tempfile.TemporaryDirectory(prefix="ecuscan-odx-") as tmp:
@@ -140,7 +142,6 @@ def _flash_bytes(fd: Any, extern: _Extern, path: str, limits: Limits,
             return bytes.fromhex(hexdigits), []
         except ValueError as exc:
             raise FormatError(f"flash data {fd.short_name!r} is not hex: {exc}", source=path) from exc
-    from .hexsrec import load_hexsrec
     img = load_hexsrec(text.encode("ascii", errors="replace"), f"{path}:{fd.short_name}", limits=limits)
     return bytes(img.data), [(s.address or 0, s.offset, s.size) for s in img.segments]
 

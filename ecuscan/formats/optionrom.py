@@ -17,18 +17,14 @@ from __future__ import annotations
 import struct
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 from ecuscan.errors import FormatError, LimitExceeded
 from ecuscan.limits import DEFAULT_LIMITS, Limits
 from ecuscan.model import Buffer, Diagnostic, Image, ImageFormat, Segment, SegmentKind
 
 from ._util import as_view, check_file_size, sha256_of
-from .base import FormatInfo, LoaderFormat, OffsetMap
+from .base import FormatInfo, LoaderFormat, Member, OffsetMap, Skipped, UnpackBudget
 from .uefi import efi_decompress
-
-if TYPE_CHECKING:
-    from .archive import Member, Skipped, UnpackBudget
 
 __all__ = ["FORMATS", "RomImage", "iter_optionrom_members", "load_optionrom", "rom_images"]
 
@@ -158,8 +154,6 @@ def iter_optionrom_members(data: Buffer, path: str, *, limits: Limits = DEFAULT_
     A ROM that is one stored image and nothing else has no members: it is that image (listing
     it would hand back the same bytes, a container of itself).
     """
-    from .archive import Member, UnpackBudget
-
     if depth > limits.max_container_depth:
         raise LimitExceeded(f"containers nested deeper than max_container_depth={limits.max_container_depth}",
                             source=path)

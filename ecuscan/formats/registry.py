@@ -19,19 +19,15 @@ from __future__ import annotations
 import importlib
 import threading
 from collections.abc import Iterator
-from typing import TYPE_CHECKING
 
 from ecuscan.errors import EcuscanError, FormatError, UnsupportedFormat
 from ecuscan.limits import DEFAULT_LIMITS, Limits
 from ecuscan.model import Buffer, Image, ImageFormat
 
 from ._util import as_view, check_file_size
-from .base import PROBE_BYTES, Format, FormatInfo, OffsetMap
+from .base import PROBE_BYTES, Format, FormatInfo, Member, OffsetMap, Skipped, UnpackBudget
 
-if TYPE_CHECKING:
-    from .archive import Member, Skipped, UnpackBudget
-
-__all__ = ["BUILTIN", "detect", "find", "format_table", "formats", "info", "infos", "is_container",
+__all__ = ["BUILTIN", "detect", "file_offset_of", "find", "format_table", "formats", "info", "infos", "is_container",
            "iter_members", "load", "offsets_are_file_offsets", "register", "unregister"]
 
 #: Built-in format modules, in probe order. Adding a format: one module, one line here.
@@ -115,6 +111,20 @@ def offsets_are_file_offsets(fmt: ImageFormat | str) -> bool:
         return info(fmt).offsets is OffsetMap.FILE
     except KeyError:  # directory or an unregistered plug-in name: no file to point into
         return False
+
+
+def file_offset_of(image: Image, offset: int) -> int | None:
+    """Map an offset in :attr:`Image.data` to an offset in the original file, when that is known.
+
+    (A function of the registry rather than a method of :class:`Image`: the records module stays
+    below the formats, which import it.)
+    """
+    if offsets_are_file_offsets(image.format):
+        return offset
+    for seg in image.segments:
+        if seg.file_offset is not None and seg.offset <= offset < seg.offset + seg.size:
+            return seg.file_offset + (offset - seg.offset)
+    return None
 
 
 def find(data: Buffer) -> Format:

@@ -29,7 +29,6 @@ import uuid
 from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
 
 from ecuscan.errors import EcuscanError, FormatError, LimitExceeded
 from ecuscan.limits import DEFAULT_LIMITS, Limits
@@ -37,11 +36,8 @@ from ecuscan.model import Buffer, Diagnostic, Endianness, Image, ImageFormat, Se
 from ecuscan.textsafe import printable
 
 from ._util import as_view, check_file_size, sha256_of
-from .base import FormatInfo, LoaderFormat, OffsetMap
+from .base import FormatInfo, LoaderFormat, Member, OffsetMap, Skipped, UnpackBudget
 from .pe import MACHINES, is_pe
-
-if TYPE_CHECKING:
-    from .archive import Member, Skipped, UnpackBudget
 
 __all__ = ["FORMATS", "Leaf", "efi_decompress", "find_volumes", "iter_uefi_members", "load_uefi", "walk"]
 
@@ -182,6 +178,7 @@ def efi_decompress(blob: bytes, allowed: int, tiano: bool = False) -> bytes | No
     """Decompress EFI (UEFI spec "standard") or Tiano compressed bytes; ``None`` when no
     decompressor is installed. Refuses a stated size above ``allowed`` before inflating."""
     try:
+        # imported for compressed UEFI sections only (start-up)
         from uefi_firmware import efi_compressor
     except ImportError:
         return None
@@ -493,8 +490,6 @@ def iter_uefi_members(data: Buffer, path: str, *, limits: Limits = DEFAULT_LIMIT
                       skipped: list[Skipped] | None = None,
                       budget: UnpackBudget | None = None) -> Iterator[Member]:
     """Each PE32/TE/PIC/raw section of the volumes as a member (``fv0/fv1/DxeCore.efi``)."""
-    from .archive import Member, Skipped, UnpackBudget
-
     if depth > limits.max_container_depth:
         raise LimitExceeded(f"containers nested deeper than max_container_depth={limits.max_container_depth}",
                             source=path)

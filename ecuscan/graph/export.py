@@ -5,10 +5,12 @@ numbers and booleans first). DOT is written by hand: pydot is not a dependency a
 format is a few lines; every id and label is quoted and escaped. The SVG is laid out here
 too, because Graphviz may be absent on an offline lab machine: nodes sit in horizontal
 bands by kind (suppliers by tier, then components, firmware, ECUs, vehicles), ordered inside
-a band by the mean position of their neighbours in the band above (one barycentre sweep;
-``nx.multipartite_layout`` places layers too but orders a layer by insertion, which crosses
-far more edges). The picture has a fixed width in user units and scales to its container;
-a band wraps onto a second row, and a larger band is collapsed around its marked nodes.
+a band by the mean position of their neighbours in the band above (one barycentre sweep).
+The picture has a fixed width in user units and scales to its container; a band wraps onto a
+second row, and a larger band is collapsed around its marked nodes. (``nx.multipartite_layout``
+was weighed for this: it centres each layer on one row in normalised coordinates, so wrapping,
+collapsing, box sizes and the ordering would all stay here and it would replace one line of
+centring arithmetic, at the price of numpy, which no other part of ecuscan needs.)
 Labels come from hostile input (SBOMs, firmware strings), so every text is XML-escaped and
 cut, and the picture references nothing outside itself.
 """
@@ -49,7 +51,7 @@ def flat_graph(graph: SupplyGraph) -> nx.MultiDiGraph[str]:
 def to_graphml(graph: SupplyGraph) -> str:
     """GraphML text.
 
-    >>> from ecuscan.graph.synth import tiny_graph
+    >>> from tests.unit.graph.synth import tiny_graph
     >>> "supplier:acme" in to_graphml(tiny_graph())
     True
     """
@@ -87,7 +89,7 @@ _SHAPES = {"vehicle": "box3d", "ecu": "box", "firmware": "note", "component": "e
 def to_dot(graph: SupplyGraph, highlight: Collection[str] = ()) -> str:
     """Graphviz DOT text (written by hand; see the module docstring).
 
-    >>> from ecuscan.graph.synth import tiny_graph
+    >>> from tests.unit.graph.synth import tiny_graph
     >>> print(to_dot(tiny_graph()).splitlines()[0])
     digraph "supply_chain" {
     """
@@ -356,7 +358,7 @@ def to_svg(graph: SupplyGraph, nodes: Iterable[str] | None = None, highlight: Co
     that holds is collapsed: its marked nodes and their neighbours are drawn, the rest are
     counted in one "+N more" box, so a large portfolio stays readable instead of a hairball.
 
-    >>> from ecuscan.graph.synth import tiny_graph
+    >>> from tests.unit.graph.synth import tiny_graph
     >>> svg = to_svg(tiny_graph(), highlight={"component:pkg:generic/zlib@1.2.11"}, title="<b>")
     >>> svg.startswith("<svg") and "&lt;b&gt;" in svg and "href" not in svg and "viewBox" in svg
     True

@@ -56,6 +56,7 @@ def scan_firmware(manifest: Manifest, *, store: Any = None, catalog: Any = None,
     ``store`` (an :class:`ecuscan.store.Store`) for the same bytes and scanner version are reused,
     new ones are written to it. With ``scan`` off, only the store is asked.
     """
+    # imported when something is scanned or read: graph commands on manifests alone start faster
     from ..scan.cache import sha256_file
     from ..scan.options import ScanOptions
     from ..scan.pipeline import Scanner
@@ -120,6 +121,7 @@ def gather_scans(manifest: Manifest, *, store: Any = None, scan: bool = True,
 
 def gather_declared(manifest: Manifest, *, limits: Limits = DEFAULT_LIMITS) -> tuple[dict[str, Any], list[str]]:
     """Imported supplier SBOMs (``sbom:`` of each firmware), keyed by resolved firmware path."""
+    # imported when something is scanned or read: graph commands on manifests alone start faster
     from ..sbom.importer import load_sbom
 
     out: dict[str, Any] = {}

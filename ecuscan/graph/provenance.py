@@ -111,7 +111,7 @@ def supplier_tree(graph: SupplyGraph, supplier: str) -> SupplierTree:
 def provenance(graph: SupplyGraph, ecu: str) -> ProvenanceTree:
     """The provenance tree of one ECU.
 
-    >>> from ecuscan.graph.synth import tiny_graph
+    >>> from tests.unit.graph.synth import tiny_graph
     >>> t = provenance(tiny_graph(), "bcm")
     >>> [s.id for s in t.supplier.sources]
     ['supplier:rtos', 'supplier:zlib']
@@ -164,7 +164,7 @@ def _records(m: Manifest) -> dict[str, dict[str, Any]]:
 def diff_manifests(old: Manifest, new: Manifest) -> dict[str, Any]:
     """Suppliers, ECUs and vehicles added, removed or changed (field by field).
 
-    >>> from ecuscan.graph.synth import tiny_manifest
+    >>> from tests.unit.graph.synth import tiny_manifest
     >>> import dataclasses
     >>> a = tiny_manifest()
     >>> b = dataclasses.replace(a, vehicles=())

@@ -2,7 +2,7 @@
 
 Each query is a plain function of a :class:`~ecuscan.graph.build.SupplyGraph` that walks
 the graph's reverse indices, so it touches only the part of the graph it answers about.
-Independent brute-force oracles (``tests/graph/oracle.py``, sharing no code with ecuscan) are what
+Independent brute-force oracles (``tests/unit/graph/oracle.py``, sharing no code with ecuscan) are what
 the tests and the benchmark compare these with. Every walk keeps a visited set, so sourcing cycles never loop.
 
 Definitions:
@@ -282,7 +282,7 @@ def impact(graph: SupplyGraph, component: str, version_range: str | None = None,
     is False. A node's path goes through the certain reason before an uncertain one, then
     through the smallest node id.
 
-    >>> from ecuscan.graph.synth import tiny_graph
+    >>> from tests.unit.graph.synth import tiny_graph
     >>> g = tiny_graph()
     >>> r = impact(g, "zlib", "<1.3")
     >>> [h.node for h in r.vehicles], r.vehicles[0].tier_chain
@@ -349,7 +349,7 @@ def exposure(graph: SupplyGraph, supplier: str) -> Exposure:
     whose tier-1 never sources from it, however many other ECUs use zlib). Components in an ECU
     that no supplier of its chain provides are :func:`undeclared_sources`.
 
-    >>> from ecuscan.graph.synth import tiny_graph
+    >>> from tests.unit.graph.synth import tiny_graph
     >>> x = exposure(tiny_graph(), "rtos")
     >>> list(x.suppliers), x.ecus, x.vehicles
     (['supplier:acme'], ('ecu:bcm',), ('vehicle:ev',))
@@ -470,7 +470,7 @@ class Loss:
 def loss(graph: SupplyGraph, supplier: str) -> Loss:
     """Suppliers, components, firmware, ECUs and vehicles cut off when ``supplier`` is lost.
 
-    >>> from ecuscan.graph.synth import tiny_graph
+    >>> from tests.unit.graph.synth import tiny_graph
     >>> loss(tiny_graph(), "rtos").vehicles   # freertos has a single source
     ('vehicle:ev',)
     >>> loss(tiny_graph(), "mirror").components   # zlib is still provided by the zlib project
@@ -518,7 +518,7 @@ def concentration(graph: SupplyGraph) -> Concentration:
     supplier provides; ``critical``: suppliers whose :func:`loss` cuts off at least one
     vehicle; ``unknown_provenance``: component keys no supplier provides.
 
-    >>> from ecuscan.graph.synth import tiny_graph
+    >>> from tests.unit.graph.synth import tiny_graph
     >>> c = concentration(tiny_graph())
     >>> [(r["supplier"], r["vehicles"]) for r in c.critical]
     [('supplier:acme', 1), ('supplier:rtos', 1)]

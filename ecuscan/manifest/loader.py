@@ -70,6 +70,7 @@ def manifest_schema() -> dict[str, Any]:
 
 @lru_cache(maxsize=1)
 def _fast_validator() -> Callable[[Any], Any]:
+    # imported on first use: start-up of commands that read no large or cyclic manifest
     import fastjsonschema
 
     validate: Callable[[Any], Any] = fastjsonschema.compile(manifest_schema())
@@ -198,10 +199,13 @@ def _json_loads(text: str, source: str, limits: Limits) -> Any:
 def _fast_read(text: str, source: str, limits: Limits) -> Any:
     if _is_json(text):
         return _json_loads(text, source, limits)
+    parser = _composer()(text)
     try:
-        data = _EventBuilder(source, limits).build(yaml.parse(text, Loader=_composer()))
+        data = _EventBuilder(source, limits).build(parser)
     except (yaml.YAMLError, RecursionError) as exc:
         raise _yaml_error(exc, source) from exc
+    finally:
+        parser.dispose()
     if data is None:
         raise ManifestError("empty document", source=source)
     return data
@@ -210,7 +214,16 @@ def _fast_read(text: str, source: str, limits: Limits) -> Any:
 class _EventBuilder:
     """Data straight from libyaml's event stream, with the exact reader's rules (string keys, no
     duplicates, bounded nesting and alias expansion) and without a node tree: a 100,000-ECU YAML
-    manifest never holds millions of nodes with their marks (measured: 1.4 GiB composed)."""
+    manifest never holds millions of nodes with their marks (measured: 1.4 GiB composed).
+
+    Written by hand because PyYAML builds data only from a composed node tree; the loop keeps its
+    state in local variables and resolves each distinct short plain scalar once (manifests repeat
+    the same versions, roles and tiers thousands of times), which halves the time per event.
+    """
+
+    #: Plain scalars up to this length are resolved once and remembered (at most _MEMO_ENTRIES).
+    _MEMO_CHARS = 64
+    _MEMO_ENTRIES = 1 << 14
 
     def __init__(self, source: str, limits: Limits) -> None:
         self.source = source
@@ -220,6 +233,7 @@ class _EventBuilder:
         self.firsts = frozenset(k for k in self.resolver.yaml_implicit_resolvers if k is not None)
         self.scalars = yaml.SafeLoader("")
         self.anchors: dict[str, tuple[Any, int]] = {}  # anchor -> (value, collections inside it, expanded)
+        self.memo: dict[str, Any] = {}  # plain scalar text -> its (immutable) value
 
     def _error(self, event: yaml.Event, message: str) -> ManifestError:
         where = f"line {event.start_mark.line + 1}: " if event.start_mark is not None else ""
@@ -228,87 +242,109 @@ class _EventBuilder:
     def _scalar(self, ev: yaml.ScalarEvent) -> Any:
         if ev.tag is None and (not ev.implicit[0] or ev.value[:1] not in self.firsts):
             return ev.value  # quoted, or plain text no implicit type can start with (ids, names): a string
+        plain = ev.tag is None and len(ev.value) <= self._MEMO_CHARS
+        if plain and ev.value in self.memo:
+            return self.memo[ev.value]
         tag = ev.tag if ev.tag not in (None, "!") else \
             self.resolver.resolve(yaml.ScalarNode, ev.value, ev.implicit)  # type: ignore[no-untyped-call]
         # the tag's constructor directly: construct_object would keep every node in its memo
         construct = self.scalars.yaml_constructors.get(tag) or self.scalars.yaml_constructors[None]
         try:
-            return construct(self.scalars, yaml.ScalarNode(tag, ev.value, style=ev.style))
+            value = construct(self.scalars, yaml.ScalarNode(tag, ev.value, style=ev.style))
         except yaml.YAMLError as exc:
             raise self._error(ev, f"bad value: {exc}") from exc
+        if plain and len(self.memo) < self._MEMO_ENTRIES:
+            # implicit types are str, int, float, bool, None and timestamps: immutable, safe to share
+            self.memo[ev.value] = value
+        return value
 
-    def build(self, events: Any) -> Any:
-        # one frame per open collection: [container, pending key (mappings), expanded size, anchor]
-        stack: list[list[Any]] = []
+    def build(self, parser: Any) -> Any:
+        """The document's data from ``parser`` (a PyYAML parser: ``get_event`` until the stream ends)."""
+        get_event = parser.get_event
+        scalar_event, alias_event = yaml.ScalarEvent, yaml.AliasEvent
+        map_start, seq_start = yaml.MappingStartEvent, yaml.SequenceStartEvent
+        map_end, seq_end = yaml.MappingEndEvent, yaml.SequenceEndEvent
+        firsts, scalar, anchors = self.firsts, self._scalar, self.anchors
+        max_depth, max_items = self.limits.max_document_depth, self.limits.max_document_items
+        # the open collection: its container, pending key (mappings), collections inside it
+        # (aliases expanded), anchor; the enclosing ones are saved on ``stack``
+        cur: Any = None
+        is_map = False
+        key: str | None = None
+        size = 0
+        anchor: str | None = None
+        stack: list[tuple[Any, bool, str | None, int, str | None]] = []
         root: Any = None
         documents = 0
-        for ev in events:
+        while True:
+            ev = get_event()
             kind = type(ev)
-            if kind is yaml.ScalarEvent:  # the common case first
-                frame = stack[-1] if stack else None
-                if frame is not None and frame[1] is None and type(frame[0]) is dict:
-                    key = str(ev.value)
-                    if key in frame[0]:
-                        raise self._error(ev, f"{key}: duplicate key")
-                    frame[1] = key
+            if kind is scalar_event:  # the common case first
+                text = ev.value
+                if is_map and key is None:
+                    if text in cur:
+                        raise self._error(ev, f"{text}: duplicate key")
+                    key = text
                     continue
-                value = self._scalar(ev)
-                if ev.anchor is None and frame is not None:
-                    if frame[1] is None:
-                        frame[0].append(value)
-                    else:
-                        frame[0][frame[1]] = value
-                        frame[1] = None
+                if ev.tag is None and (not ev.implicit[0] or text[:1] not in firsts):
+                    value = text
+                else:
+                    value = scalar(ev)
+                if ev.anchor is not None:
+                    anchors[ev.anchor] = (value, 0)
+                if cur is None:
+                    root = value
+                elif is_map:
+                    cur[key] = value
+                    key = None
+                else:
+                    cur.append(value)
+                continue
+            if kind is map_start or kind is seq_start:
+                depth = len(stack) + (cur is not None)
+                if depth >= max_depth:
+                    raise self._error(ev, f"nesting deeper than {max_depth}")
+                if is_map and key is None:
+                    raise self._error(ev, "mapping keys must be plain scalars")
+                if cur is not None:
+                    stack.append((cur, is_map, key, size, anchor))
+                is_map = kind is map_start
+                cur, key, size, anchor = ({} if is_map else []), None, 1, ev.anchor
+                continue
+            if kind is map_end or kind is seq_end:
+                value, vsize = cur, size
+                if anchor is not None:
+                    anchors[anchor] = (value, vsize)
+                if not stack:
+                    root, cur, is_map, key, size, anchor = value, None, False, None, 0, None
                     continue
-            if isinstance(ev, yaml.DocumentStartEvent):
+                cur, is_map, key, size, anchor = stack.pop()
+            elif kind is alias_event:
+                if ev.anchor not in anchors:
+                    raise self._error(ev, f"unknown alias *{ev.anchor}")
+                value, vsize = anchors[ev.anchor]
+                if cur is None:
+                    root = value
+                    continue
+            elif kind is yaml.DocumentStartEvent:
                 documents += 1
                 if documents > 1:
                     raise self._error(ev, "expected a single document")
                 continue
-            if isinstance(ev, (yaml.StreamStartEvent, yaml.StreamEndEvent, yaml.DocumentEndEvent)):
+            elif kind is yaml.StreamEndEvent or ev is None:
+                return root
+            else:  # stream start, document end
                 continue
-            size = 0
-            if isinstance(ev, (yaml.MappingStartEvent, yaml.SequenceStartEvent)):
-                if len(stack) >= self.limits.max_document_depth:
-                    raise self._error(ev, f"nesting deeper than {self.limits.max_document_depth}")
-                if stack and isinstance(stack[-1][0], dict) and stack[-1][1] is None:
+            size += vsize
+            if size > max_items:
+                raise self._error(ev, f"more than {max_items} nodes (alias bomb?)")
+            if is_map:
+                if key is None:
                     raise self._error(ev, "mapping keys must be plain scalars")
-                stack.append([{} if isinstance(ev, yaml.MappingStartEvent) else [], None, 1, ev.anchor])
-                continue
-            if isinstance(ev, (yaml.MappingEndEvent, yaml.SequenceEndEvent)):
-                value, _, size, anchor = stack.pop()
-                if anchor is not None:
-                    self.anchors[anchor] = (value, size)
-            elif isinstance(ev, yaml.AliasEvent):
-                if ev.anchor not in self.anchors:
-                    raise self._error(ev, f"unknown alias *{ev.anchor}")
-                value, size = self.anchors[ev.anchor]
-            else:  # a scalar: a mapping key or a value
-                frame = stack[-1] if stack else None
-                if frame is not None and isinstance(frame[0], dict) and frame[1] is None:
-                    key = str(ev.value)
-                    if key in frame[0]:
-                        raise self._error(ev, f"{key}: duplicate key")
-                    frame[1] = key
-                    continue
-                value = self._scalar(ev)
-                if ev.anchor is not None:
-                    self.anchors[ev.anchor] = (value, 0)
-            if not stack:
-                root = value
-                continue
-            frame = stack[-1]
-            frame[2] += size
-            if frame[2] > self.limits.max_document_items:
-                raise self._error(ev, f"more than {self.limits.max_document_items} nodes (alias bomb?)")
-            if isinstance(frame[0], dict):
-                if frame[1] is None:
-                    raise self._error(ev, "mapping keys must be plain scalars")
-                frame[0][frame[1]] = value
-                frame[1] = None
+                cur[key] = value
+                key = None
             else:
-                frame[0].append(value)
-        return root
+                cur.append(value)
 
 
 class _Lines(Mapping[JsonPath, int]):
@@ -388,11 +424,17 @@ def _as_int(value: Any) -> int:
     return int(value, 16) if isinstance(value, str) else int(value)
 
 
+@lru_cache(maxsize=4096)  # manifests name the same few DIDs in every ECU
 def _did(value: str) -> int:
     return int(value[2:] if value.lower().startswith("0x") else value, 16)
 
 
+#: Manifest spelling -> addressing (a dict lookup: calling the enum costs more, 100,000 times).
+_ADDRESSING = {a.value: a for a in Addressing}
+
+
 def _check_schema(data: Any, ctx: _Ctx) -> None:
+    # imported on first use: start-up of commands that read no large or cyclic manifest
     import fastjsonschema
 
     try:
@@ -400,6 +442,7 @@ def _check_schema(data: Any, ctx: _Ctx) -> None:
         return
     except fastjsonschema.JsonSchemaException:
         pass
+    # imported on first use: start-up of commands that read no large or cyclic manifest
     import jsonschema  # the full error list with paths, only for an invalid manifest
 
     validator = jsonschema.Draft202012Validator(manifest_schema())
@@ -454,22 +497,21 @@ def _firmware(f: Mapping[str, Any], p: JsonPath, ctx: _Ctx) -> FirmwareRef:
 
 
 def _bench(b: Mapping[str, Any], p: JsonPath, ctx: _Ctx) -> BenchSpec:
-    bench = BenchSpec(
-        tx_id=_as_int(b["tx_id"]) if "tx_id" in b else None,
-        rx_id=_as_int(b["rx_id"]) if "rx_id" in b else None,
-        addressing=Addressing(b.get("addressing", "normal_11bit")),
+    addressing = _ADDRESSING[b.get("addressing", "normal_11bit")]  # the schema allows these names only
+    tx_id = _as_int(b["tx_id"]) if "tx_id" in b else None
+    rx_id = _as_int(b["rx_id"]) if "rx_id" in b else None
+    top = addressing.max_id
+    for key, value in (("tx_id", tx_id), ("rx_id", rx_id)):
+        if value is not None and not 0 <= value <= top:  # the common case without a call
+            raise ctx.error((*p, key), can_id_problem(addressing, value) or f"{value:#x} out of range")
+    return BenchSpec(
+        tx_id=tx_id, rx_id=rx_id, addressing=addressing,
         target_address=_as_int(b["target_address"]) if "target_address" in b else None,
         source_address=_as_int(b["source_address"]) if "source_address" in b else None,
-        expect=tuple((_did(k), str(v)) for k, v in b.get("expect", {}).items()),
+        expect=tuple([(_did(k), str(v)) for k, v in b["expect"].items()]) if "expect" in b else (),
         dids=tuple(DidSpec(did=_did(d["did"]), name=d.get("name", ""), codec=Codec.parse(d["codec"]),
-                           length=d.get("length")) for d in b.get("dids", ())),
+                           length=d.get("length")) for d in b["dids"]) if "dids" in b else (),
         simulate=b.get("simulate"), security=b.get("security"), cvn=b.get("cvn"))
-    for key in ("tx_id", "rx_id"):
-        value = getattr(bench, key)
-        problem = None if value is None else can_id_problem(bench.addressing, value)
-        if problem:
-            raise ctx.error((*p, key), problem)
-    return bench
 
 
 def _ecus(data: Sequence[Mapping[str, Any]], suppliers: Mapping[str, Supplier], ctx: _Ctx) -> tuple[Ecu, ...]:
@@ -546,6 +588,7 @@ def _schema_message(err: Any) -> str:
 
 
 def _cycle_warnings(suppliers: Sequence[Supplier], source: str) -> list[str]:
+    # imported on first use: start-up of commands that read no large or cyclic manifest
     import networkx as nx
 
     g: nx.DiGraph[str] = nx.DiGraph()
@@ -590,11 +633,18 @@ def load_manifest(path: str | os.PathLike[str], *, limits: Limits = DEFAULT_LIMI
 @contextmanager
 def _gc_paused() -> Iterator[None]:
     """No cyclic garbage collection while millions of acyclic objects are created: each collection of
-    the oldest generation walks the whole parsed document (measured: a third of the load time)."""
+    the oldest generation walks the whole parsed document (measured: a third of the load time).
+
+    Afterwards the objects alive are moved to the permanent generation (:func:`gc.freeze`): else
+    the first full collection after the load walks the whole manifest once more (1-2 s for 100,000
+    ECUs), and every later one again. They are still freed by reference counting (the manifest's
+    records and data hold no cycles); ``gc.unfreeze()`` hands them back to the collector.
+    """
     was = gc.isenabled()
     gc.disable()
     try:
         yield
     finally:
         if was:
+            gc.freeze()
             gc.enable()

@@ -8,7 +8,7 @@
 ``fetch`` downloads and unpacks the projects' Debian packages (private apt state, never installed).
 ``mine`` proposes entries from the mining releases (bullseye + trixie), measures every rule on the
 mining set and on the held-out release (sid), keeps only rules with precision >= 0.99 on both, and
-with ``--write`` writes ``ecuscan/data/catalog/linux-*.yaml``; with ``--docs`` it regenerates the
+with ``--write`` writes ``ecuscan/catalog/domains/linux-*.yaml``; with ``--docs`` it regenerates the
 per-signature table in that Markdown file (between the ``mined-table`` markers).
 """
 
@@ -271,7 +271,7 @@ def cmd_write(args: argparse.Namespace) -> int:
 
 def _is_mined_file(catalog: Any, cid: str) -> bool:
     """True when ``cid`` was written by an earlier ``--write`` (it may be replaced)."""
-    for f in (_PKG / "data" / "catalog").glob("linux-*.yaml"):
+    for f in (_PKG / "catalog" / "domains").glob("linux-*.yaml"):
         doc = yaml.safe_load(f.read_text("utf-8")) or {}
         if any(c.get("id") == cid for c in doc.get("components", [])):
             return True
@@ -302,7 +302,7 @@ def _write_yaml(entries: list[dict[str, Any]], meta: dict[str, dict[str, Any]]) 
     for e in entries:
         e = {k: e[k] for k in (*order, *sorted(set(e) - set(order))) if k in e and e[k] not in ([], None)}
         files[meta[e["id"]].get("file", "misc")].append(e)
-    target = _PKG / "data" / "catalog"
+    target = _PKG / "catalog" / "domains"
     for old in target.glob("linux-*.yaml"):
         old.unlink()
     for name, group in sorted(files.items()):
@@ -325,12 +325,12 @@ def main(argv: list[str] | None = None) -> int:
     m = sub.add_parser("mine", help="propose, measure and select catalog entries")
     m.add_argument("--projects", default="")
     m.add_argument("--dev-corpus", type=Path, default=DEV_CORPUS)
-    m.add_argument("--write", action="store_true", help="write ecuscan/data/catalog/linux-*.yaml")
+    m.add_argument("--write", action="store_true", help="write ecuscan/catalog/domains/linux-*.yaml")
     m.add_argument("--docs", type=Path, default=None, help="regenerate the mined table in this Markdown file")
     me = sub.add_parser("measure", help="measure the last report's entries again and rewrite its figures")
     me.add_argument("--dev-corpus", type=Path, default=DEV_CORPUS)
     me.add_argument("--docs", type=Path, default=None)
-    me.add_argument("--write", action="store_true", help="rewrite ecuscan/data/catalog/linux-*.yaml")
+    me.add_argument("--write", action="store_true", help="rewrite ecuscan/catalog/domains/linux-*.yaml")
     w = sub.add_parser("write", help="write the YAML (and docs) from the last mine report")
     w.add_argument("--docs", type=Path, default=None)
     args = ap.parse_args(argv)

@@ -16,7 +16,12 @@ from typing import Any
 from .. import __version__
 from ..audit import AuditRun, FirmwareAudit, policy_failures
 from ..audit_summary import AuditSummary, summarize
+from ..bench.dids import STANDARD_DIDS
 from ..model import ScanResult
+from ..vulns.impact import finding_key
+from .html import render_html
+from .markdown import render_markdown
+from .sarif import audit_sarif
 from .values import evidence_line
 
 SCHEMA = "ecuscan/audit/v1"
@@ -77,7 +82,6 @@ def _bench(run: AuditRun) -> tuple[dict[str, dict[str, Any]], dict[str, Any]]:
     per_ecu: dict[str, dict[str, Any]] = {}
     if run.bench is None:
         return per_ecu, {"summary": f"bench check: {run.bench_mode}", "mode": run.bench_mode, "checks": []}
-    from ..bench.dids import STANDARD_DIDS
 
     by_ecu: dict[str, list[Any]] = defaultdict(list)
     for ecu_id in run.ecu_verdicts:  # an ECU with nothing to compare has no check but a verdict (PARTIAL)
@@ -121,7 +125,6 @@ def _weaknesses(run: AuditRun, f: Any) -> list[dict[str, str | None]]:
 
 
 def _vulns(run: AuditRun) -> list[dict[str, Any]]:
-    from ..vulns.impact import finding_key
 
     details = _summary(run).findings
     topo_ecus = _ecus_by_firmware(run)
@@ -222,7 +225,6 @@ def audit_document(run: AuditRun, fail_on: Sequence[str]) -> dict[str, Any]:
 def write_reports(run: AuditRun, outdir: Path, fail_on: Sequence[str]) -> dict[str, Any]:
     """Write ``report.json``, ``report.html``, ``report.md`` and ``report.sarif`` into ``outdir``;
     return the document."""
-    from .sarif import audit_sarif
 
     run.outputs.update({"json": "report.json", "html": "report.html", "md": "report.md", "sarif": "report.sarif",
                         "sboms": list(dict.fromkeys(s for fw in run.firmware for s in fw.sbom_files)),
@@ -237,8 +239,6 @@ def write_reports(run: AuditRun, outdir: Path, fail_on: Sequence[str]) -> dict[s
 def render_files(doc: dict[str, Any], outdir: Path, formats: Sequence[str] = ("html", "md")) -> list[Path]:
     """Render the document as ``report.html`` / ``report.md`` in ``outdir`` (also used by
     ``ecuscan report`` to re-render a saved ``report.json``); return the files written."""
-    from .html import render_html
-    from .markdown import render_markdown
 
     written = []
     for fmt in formats:

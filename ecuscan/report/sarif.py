@@ -10,7 +10,9 @@ from __future__ import annotations
 from typing import Any
 
 from ..audit import AuditRun
-from .values import cell
+from ..vulns.sarif import to_sarif
+from .markdown import finding_markdown
+from .values import cell, flaw
 
 
 def _rule(rule_id: str, name: str, text: str, level: str) -> dict[str, Any]:
@@ -20,7 +22,6 @@ def _rule(rule_id: str, name: str, text: str, level: str) -> dict[str, Any]:
 
 def help_markdown(f: dict[str, Any]) -> str:
     """What a code-scanning UI shows for a finding: the flaw, the fix, the path, the triage."""
-    from .markdown import finding_markdown
 
     return finding_markdown(f)
 
@@ -50,7 +51,6 @@ def _enrich(sarif_run: dict[str, Any], doc: dict[str, Any]) -> None:
         f = by_id.get(rule["id"])
         if f is None:
             continue
-        from .values import flaw
 
         text = f.get("description") or f.get("summary") or rule["id"]
         rule["shortDescription"] = {"text": flaw(text, 1000)}
@@ -67,7 +67,6 @@ def _enrich(sarif_run: dict[str, Any], doc: dict[str, Any]) -> None:
 
 def audit_sarif(run: AuditRun, doc: dict[str, Any]) -> dict[str, Any]:
     """The SARIF log of an audit."""
-    from ..vulns.sarif import to_sarif
 
     log = to_sarif(run.findings)
     sarif_run = log["runs"][0]

@@ -12,6 +12,7 @@ from __future__ import annotations
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from rich.console import Console
@@ -119,7 +120,6 @@ def print_findings(console: Console, doc: dict[str, Any]) -> None:
 
 def output_paths(outdir: Any, outputs: dict[str, Any]) -> str:
     """One line naming every file an audit wrote, each with its full path (markup escaped)."""
-    from pathlib import Path
 
     base = Path(outdir).resolve()
     parts = [str(base / str(outputs[k])) for k in ("html", "md", "json", "sarif") if outputs.get(k)]
@@ -153,6 +153,7 @@ class StageLog:
 
     def __enter__(self) -> StageLog:
         if self.tty and not self.quiet:
+            # imported on first use: start-up (only long runs show progress)
             from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
             self.progress = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),

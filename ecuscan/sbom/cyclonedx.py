@@ -39,6 +39,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
+from uuid import UUID
 
 from cyclonedx.exception import CycloneDxException
 from cyclonedx.model import HashAlgorithm, HashType, Property, XsUri
@@ -177,7 +178,6 @@ def build_bom(results: Sequence[ScanResult], *, supplier: SupplierInfo | None = 
         raise SbomError("no scan results to describe")
     digest = facts.content_digest(ordered, supplier, name or "")
     try:
-        from uuid import UUID
         serial_uuid = UUID(serial) if serial else facts.serial_uuid(digest)
     except ValueError as exc:
         raise SbomError(f"serial number {serial!r} is not a UUID") from exc
@@ -246,6 +246,7 @@ def write_xml(results: Sequence[ScanResult], **options: Any) -> str:
 def validate_cyclonedx(text: str, fmt: SbomFormat) -> None:
     """Validate a CycloneDX 1.6 document with the library's official validators (strict JSON
     schema / XSD); raise :class:`SbomError` with the first problem."""
+    # imported here for start-up speed: the validators load jsonschema and lxml, which writing needs not
     from cyclonedx.validation.json import JsonStrictValidator
     from cyclonedx.validation.xml import XmlValidator
 

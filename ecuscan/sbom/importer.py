@@ -288,6 +288,7 @@ def _spdx_version(version: object, source: str) -> str:
 
 
 def read_spdx_json(doc: dict[str, Any], source: str, limits: Limits) -> DeclaredSbom:
+    # imported for SPDX input only: spdx-tools is slow to import (start-up)
     from spdx_tools.spdx.parser.jsonlikedict.json_like_dict_parser import JsonLikeDictParser
 
     spec = _spdx_version(doc.get("spdxVersion"), source)
@@ -296,6 +297,7 @@ def read_spdx_json(doc: dict[str, Any], source: str, limits: Limits) -> Declared
 
 
 def read_spdx_tv(text: str, source: str, limits: Limits) -> DeclaredSbom:
+    # imported for SPDX input only: spdx-tools is slow to import (start-up)
     from spdx_tools.spdx.parser.tagvalue.parser import Parser
 
     m = re.search(r"^SPDXVersion:\s*(\S+)", text, re.MULTILINE)
@@ -308,6 +310,7 @@ def read_spdx_tv(text: str, source: str, limits: Limits) -> DeclaredSbom:
 
 
 def _spdx_parse(parse: Any, source: str) -> Any:
+    # imported for SPDX input only: spdx-tools is slow to import (start-up)
     from spdx_tools.spdx.parser.error import SPDXParsingError
 
     try:
@@ -323,6 +326,7 @@ def _spdx_parse(parse: Any, source: str) -> Any:
 
 
 def _from_spdx(document: Any, fmt: SbomFormat, spec: str, source: str) -> DeclaredSbom:
+    # imported for SPDX input only: spdx-tools is slow to import (start-up)
     from spdx_tools.spdx.model import RelationshipType  # type: ignore[attr-defined]
 
     described = sorted(str(r.related_spdx_element_id) for r in document.relationships

@@ -323,7 +323,6 @@ def preload() -> None:
     (they inherit it instead of each paying for it: LIEF alone takes about a second)."""
     from .. import identify, provenance  # noqa: F401
     from ..formats import elf
-
     from ..identify.signatures import prefilter_pass
 
     elf.preload()

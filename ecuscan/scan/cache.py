@@ -18,9 +18,9 @@ from ..model import Buffer, Sha256
 from ..safeio import open_regular
 
 #: What an analysis depends on, besides the bytes: the catalog data and every module whose code
-#: shapes a stored result (tests/test_cache_key.py checks that each module an analysis loads is
+#: shapes a stored result (tests/unit/scan/test_cache_key.py checks that each module an analysis loads is
 #: here or is known not to shape results).
-ANALYSIS_SOURCES = ("data", "catalog.py", "limits.py", "identify", "formats", "provenance", "scan/analysis.py",
+ANALYSIS_SOURCES = ("data", "catalog", "limits.py", "identify", "formats", "provenance", "scan/analysis.py",
                     "scan/cache.py", "scan/documentation.py", "scan/options.py", "scan/packages.py",
                     "scan/pipeline.py", "identity.py", "model.py", "textsafe.py", "vulns/distro.py", "vulns/records.py")
 

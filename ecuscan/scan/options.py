@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from ..limits import DEFAULT_LIMITS, Limits
 from .cache import scanner_version
 
-#: ``ScanOptions.jobs`` value for "as many worker processes as pay" (:func:`ecuscan.executors.auto_workers`).
+#: ``ScanOptions.jobs`` value for "as many worker processes as pay" (:func:`ecuscan.scan.executors.auto_workers`).
 JOBS_AUTO = 0
 
 
@@ -19,7 +19,7 @@ class ScanOptions:
     use_cache: bool = True
     jobs: int = 1  # worker processes; JOBS_AUTO: one per CPU for batches of many files
     limits: Limits = DEFAULT_LIMITS
-    dask: str | None = None  # ``local[:N]`` or ``tcp://HOST:PORT``: analyse on a dask cluster (see ecuscan.distributed)
+    dask: str | None = None  # ``local[:N]`` or ``tcp://HOST:PORT``: analyse on a dask cluster (see ecuscan.scan.dask)
     #: Use package databases (dpkg, opkg, rpm, control files, changelogs); off judges the bytes alone
     package_metadata: bool = True
 

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from ..limits import DEFAULT_LIMITS
+from ..model import preferred_cwe_name
 
 #: The rules that decide a finding: the upstream record's version range, a distribution's
 #: advisory for the installed package, a Yocto cve-check/SPDX patch statement, a VEX statement.
@@ -260,19 +261,6 @@ def merge_references(*groups: Iterable[str]) -> tuple[str, ...]:
                 return tuple(out)
             out.setdefault(url)
     return tuple(out)
-
-
-def preferred_cwe_name(a: str | None, b: str | None) -> str | None:
-    """Of two names given for one CWE, the one kept: the shorter (the bare name rather than a name
-    followed by its description), then the first in sort order, so that the choice does not depend
-    on the order records were read in.
-
-    >>> preferred_cwe_name("Out-of-bounds Write", "Out-of-bounds Write Some prose"), preferred_cwe_name(None, "X")
-    ('Out-of-bounds Write', 'X')
-    """
-    if not a or not b:
-        return a or b
-    return min(a, b, key=lambda n: (len(n), n))
 
 
 def name_weaknesses(vulns: Iterable[Vulnerability], known: Mapping[str, str] | None = None) -> list[Vulnerability]:

@@ -24,7 +24,7 @@ from typing import Any
 
 from packageurl import PackageURL
 
-from ..catalog import Catalog
+from ..catalog import Catalog, load_catalog
 from ..errors import FeedError
 from ..limits import DEFAULT_LIMITS, Limits
 from .feeds import parse_json, read_regular_file
@@ -182,7 +182,6 @@ def load_vex(path: str | Path, limits: Limits = DEFAULT_LIMITS, catalog: Catalog
     doc = parse_json(data, str(p), limits)
     if is_cve_check(doc) or is_spdx(doc):
         if catalog is None:
-            from ..catalog import load_catalog
             catalog = load_catalog()
         assert isinstance(doc, Mapping)
         stmts, missing = (parse_cve_check if is_cve_check(doc) else parse_spdx)(doc, str(p), catalog, limits)

@@ -31,7 +31,7 @@ ECU_INFO = {
     "tcu_app": {"ecu": "Telematics Control Unit", "supplier": "Telenova Connect", "tier": 1},
     "sensor_raw": {"ecu": "Rain/Light Sensor", "supplier": "PicoSense", "tier": 2},
 }
-# build kind -> catalog id (ecuscan/data/components.yaml), display name, version-string regexes
+# build kind -> catalog id (ecuscan/catalog/components.yaml), display name, version-string regexes
 KINDS = {
     "lwip": ("lwip", "lwIP", [r"lwIP[ /]{v}"]),
     "mbedtls": ("mbedtls", "Mbed TLS", [r"[Mm]bed TLS {v}"]),

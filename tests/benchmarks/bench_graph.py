@@ -9,7 +9,7 @@ Builds a synthetic OEM portfolio of about 1M edges (scale 1) and prints:
   the other's heap or for collecting its inputs; timed once with the cyclic GC enabled (a
   real process) and once with ``gc.disable()``; ``reps`` runs of each, median reported.
 * indexed impact / exposure vs the index-free brute-force full traversals of
-  the independent oracles of ``tests/graph/oracle.py`` (no ecuscan code), answers checked identical;
+  the independent oracles of ``tests/unit/graph/oracle.py`` (no ecuscan code), answers checked identical;
   each query timed ``reps`` times,
   median. "impact" is :func:`impact` plus ``.affected`` (node → certain, the same answer the
   brute force gives); "impact+hits" also builds every hit's path, tier chain and providers.
@@ -58,12 +58,12 @@ from typing import Any
 
 import networkx as nx
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "graph"))
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "unit" / "graph"))
 from oracle import oracle_exposure, oracle_impact
+from synth import portfolio  # tests/unit/graph/synth.py: the synthetic portfolio generator
 
 from ecuscan.graph.build import NodeKind, build_graph
 from ecuscan.graph.queries import exposure, impact
-from ecuscan.graph.synth import portfolio
 
 
 def rss_mib() -> float:

@@ -302,7 +302,7 @@ def _archives() -> list[bytes]:
 
 
 def _can_log_seeds() -> list[bytes]:
-    lines = (TESTS / "data" / "can" / "scapy_candump_uds_scanner.log").read_bytes().splitlines(keepends=True)
+    lines = (TESTS / "fixtures" / "can" / "scapy_candump_uds_scanner.log").read_bytes().splitlines(keepends=True)
     uds = [i for i, ln in enumerate(lines) if b" 601#" in ln or b" 611#" in ln]
     first = uds[0] if uds else 0
     return [b"".join(lines[first:first + 120]), b"".join(lines[first + 2000:first + 2150]), b"".join(lines[:40])]
@@ -495,7 +495,7 @@ def _elf_seeds() -> list[bytes]:
 
 def _autosar_elf() -> list[bytes]:
     """Our AUTOSAR-style test modules built with -g3 (DWARF macro sections) and stripped."""
-    src = ROOT / "tests/data/autosar"
+    src = ROOT / "tests/fixtures/autosar"
     if shutil.which("gcc") is None or not src.is_dir():
         return []
     with tempfile.TemporaryDirectory() as d:
@@ -512,7 +512,7 @@ def _autosar_elf() -> list[bytes]:
 def _rpmdb_seeds() -> list[bytes]:
     import gzip
 
-    return [gzip.decompress(p.read_bytes()) for p in sorted((ROOT / "tests/data/rpm").glob("*.gz"))]
+    return [gzip.decompress(p.read_bytes()) for p in sorted((ROOT / "tests/fixtures/rpm").glob("*.gz"))]
 
 
 def run_rpmdb(data: bytes, work: Path) -> object:
@@ -563,9 +563,9 @@ TARGETS: tuple[Target, ...] = (
     Target("archive", 12, _archives, run_image, "zip, tar(.gz/.xz/.bz2), cpio, ar/.deb, squashfs"),
     Target("raw", 3, lambda: [*_files("firmware/*.bin", limit=2), random.Random(9).randbytes(2048)], run_image,
            "raw flash dumps"),
-    Target("sbom", 10, lambda: _files("tests/sbom/data/*", "graphs/sboms/*"), run_sbom,
+    Target("sbom", 10, lambda: _files("tests/fixtures/sbom/*", "graphs/sboms/*"), run_sbom,
            "CycloneDX JSON/XML and SPDX JSON/tag-value import", structured=True),
-    Target("feed", 10, lambda: _files("tests/data/vulns/cve5/*.json", "tests/data/vulns/nvd/*.json",
+    Target("feed", 10, lambda: _files("tests/fixtures/vulns/cve5/*.json", "tests/fixtures/vulns/nvd/*.json",
                                      "graphs/feeds/*.json", limit=16), run_feed, "CVE 5 / NVD 2.0 / OSV records",
            structured=True),
     Target("vex", 4, _vex_seeds, run_vex, "CycloneDX VEX / OpenVEX", structured=True),
