@@ -25,7 +25,7 @@ from ecuscan.formats import load
 from ecuscan.identify import identify
 from ecuscan.model import Image, ImageFormat, Relation, Segment
 
-_BUILD_PY = Path(__file__).resolve().parent.parent / "fixtures" / "mcu" / "build.py"
+_BUILD_PY = Path(__file__).resolve().parents[2] / "fixtures" / "mcu" / "build.py"
 _spec = importlib.util.spec_from_file_location("ecuscan_mcu_build", _BUILD_PY)
 assert _spec is not None and _spec.loader is not None
 build = importlib.util.module_from_spec(_spec)

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-HERE = Path(__file__).resolve().parents[1] / "benchmarks"
+HERE = Path(__file__).resolve().parents[2] / "benchmarks"
 DOC = json.loads((HERE / "truth_adjudications.json").read_text("utf-8"))
 CORPUS = Path.home() / ".cache/ecuscan/dev-corpus"
 SOURCES = Path(os.environ.get("ECUSCAN_ADJUDICATION_SOURCES", Path.home() / ".cache/ecuscan/adjudications"))
