@@ -337,6 +337,10 @@ class Component:
             return self.package
         return next((e.package for e in self.evidence if e.package is not None), None)
 
+    def sort_key(self) -> tuple[str, str, str]:
+        """The order components are listed in everywhere: relation, id, version."""
+        return (self.relation.value, self.id, self.version or "")
+
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready form (``package`` only when a package database named the component)."""
         return _unstructure(self)

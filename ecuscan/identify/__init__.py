@@ -118,7 +118,7 @@ def merge_hits(hits: list[Hit], catalog: Catalog, limits: Limits = DEFAULT_LIMIT
         for v in keep:
             ev = by_version[v] + (versionless if v == best else [])
             out.append(_component(catalog, cid, v, relation, ev, limits))
-    out.sort(key=lambda c: (c.relation.value, c.id, c.version or ""))
+    out.sort(key=Component.sort_key)
     return tuple(out)
 
 

@@ -166,4 +166,4 @@ def _with_version(c: Component, version: str, ev: Evidence, catalog: Catalog, li
 
 
 def _sorted(comps: list[Component]) -> tuple[Component, ...]:
-    return tuple(sorted(comps, key=lambda c: (c.relation.value, c.id, c.version or "")))
+    return tuple(sorted(comps, key=Component.sort_key))

@@ -110,7 +110,7 @@ def sorted_results(results: Sequence[ScanResult]) -> list[ScanResult]:
 
 def sorted_components(result: ScanResult) -> list[Component]:
     """Components of an image in a stable order."""
-    return sorted(result.components, key=lambda c: (c.relation.value, c.id, c.version or "", c.purl))
+    return sorted(result.components, key=lambda c: (*c.sort_key(), c.purl))
 
 
 def content_digest(results: Sequence[ScanResult], supplier: SupplierInfo | None, extra: str = "") -> str:

@@ -106,7 +106,7 @@ def _container_result(path: str, sha256: Sha256, size: int, members: Sequence[Sc
     return ScanResult(
         path=path, sha256=sha256, size=size, format=fmt,
         provenance=Provenance(sha256=sha256, size=size),
-        components=tuple(sorted(union.values(), key=lambda c: (c.relation.value, c.id, c.version or ""))),
+        components=tuple(sorted(union.values(), key=Component.sort_key)),
         metadata={"members": str(len(members))}, diagnostics=tuple(diagnostics),
         scanner_version=version, parent=parent)
 
@@ -174,10 +174,13 @@ def _scan_members(data: Buffer, path: str, catalog: Catalog, options: ScanOption
     diagnostics: list[Diagnostic] = []
     db_files: dict[str, bytes] = {}
     prefix = path + "!"
+
+    def inner(p: str) -> str:  # a member's path inside this container
+        return p[len(prefix):] if p.startswith(prefix) else p
+
     for member in iter_members(data, path, limits=limits, depth=depth, skipped=skipped, budget=budget):
-        inner = member.path[len(prefix):] if member.path.startswith(prefix) else member.path
-        if wants_package_db(inner):
-            db_files[inner] = bytes(member.data)
+        if wants_package_db(inner(member.path)):
+            db_files[inner(member.path)] = bytes(member.data)
         try:
             sub = analyze_bytes(member.data, member.path, catalog=catalog, options=options,
                                 parent=path, depth=depth + 1, budget=budget)
@@ -193,7 +196,7 @@ def _scan_members(data: Buffer, path: str, catalog: Catalog, options: ScanOption
         diagnostics.append(Diagnostic(code="member-skipped", severity=Severity.INFO,
                                       message=f"{len(skipped) - limits.max_items_per_kind} more entries skipped"))
     index = package_index(db_files, catalog) if db_files and options.package_metadata else None
-    direct = apply_packages(direct, index, lambda p: p[len(prefix):] if p.startswith(prefix) else p)
+    direct = apply_packages(direct, index, inner)
     direct = versions_from_links(direct, catalog, limits)
     by_path = {r.path: r for r in direct}
     members = [by_path.get(m.path, m) for m in members]

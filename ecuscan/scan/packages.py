@@ -46,9 +46,7 @@ def merge_components(found: Iterable[Component], extra: Iterable[Component]) -> 
                 break
         else:
             out.append(comp)
-    return tuple(sorted(out, key=lambda c: (c.relation.value, c.id, c.version or "")))
-
-
+    return tuple(sorted(out, key=Component.sort_key))
 
 
 def package_listing(path: str, data: Buffer, catalog: Catalog,
@@ -108,7 +106,7 @@ def merge_package(found: Sequence[Component], owned: Iterable[Component],
             message=f"{comp.id}: the file's bytes say {shown}, package metadata "
                     f"({comp.evidence[0].text}) says {comp.version}; reported as {comp.version}"
                     + (" beside the others" if len(versions) > 1 else "")))
-    out.sort(key=lambda c: (c.relation.value, c.id, c.version or ""))
+    out.sort(key=Component.sort_key)
     return tuple(out), notes
 
 

@@ -136,15 +136,18 @@ class Scanner:
             self.observer.planned(len(items))
         yield from self._scan(items)
 
+    @property
+    def _consults_cache(self) -> bool:
+        return self.store is not None and self.options.use_cache
+
     def _cached(self, path: str) -> tuple[Sha256 | None, list[ScanResult] | None, str | None]:
+        """Hash ``path`` here and look it up (only where workers cannot consult the cache)."""
         try:
             sha = sha256_file(Path(path))
         except OSError as exc:
             return None, None, f"cannot read: {exc.strerror or exc}"
         except NotRegularFile as exc:
             return None, None, exc.message
-        if self.store is None or not self.options.use_cache:
-            return sha, None, None
         # the analysis of these bytes as a file of their own: one stored as a container's member
         # carries that container's path, parent and package evidence and is no answer here
         top = self._lookup(sha, path)
@@ -217,7 +220,7 @@ class Scanner:
         reading the store itself); only a miss is analysed, from the same map. Where the workers
         cannot read the store (a dask cluster, an in-memory store) this process hashes and looks
         up first, as the analysis goes (workers start on the first miss)."""
-        lookup = self.store is not None and self.options.use_cache
+        lookup = self._consults_cache
         if self.options.dask:
             yield from self._after_lookups_here(items, self._analyse_on_dask)
             return
@@ -234,7 +237,7 @@ class Scanner:
                     items, lambda pending: self._analyse_in_pool(pending, workers, None))
             return
         for path, root in items:
-            found = scan_path(path, self.options, lookup=self._lookup if lookup and self.store is not None else None)
+            found = scan_path(path, self.options, lookup=self._lookup if lookup else None)
             yield root, self._record_file(found, root)
 
     def _after_lookups_here(self, items: Sequence[tuple[str, str | None]],
@@ -244,7 +247,7 @@ class Scanner:
         """``analyse`` the files the cache does not hold, looked up here first: this process hashes
         each file (a second read, where workers cannot consult the store themselves; a dask worker
         then checks that it maps the same bytes)."""
-        lookup = self.store is not None and self.options.use_cache
+        lookup = self._consults_cache
         ready: list[tuple[str | None, list[ScanOutcome]]] = []  # cached or unreadable, found on the way
 
         def misses() -> Iterator[tuple[str, str | None, Sha256 | None]]:
