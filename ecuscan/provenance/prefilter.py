@@ -34,8 +34,8 @@ from typing import Any, cast
 
 from ecuscan.model import Buffer
 
-__all__ = ["Found", "PassSet", "compile_pass", "emulate_finditer", "finditer", "fixed_places", "run", "run_shared",
-           "take"]
+__all__ = ["Found", "PassSet", "compile_pass", "emulate_finditer", "finditer", "fixed_places", "match_at_each", "run",
+           "run_shared", "take"]
 
 #: At most one kept occurrence per this many bytes of input (and at least :data:`MIN_KEPT`), so
 #: the places kept take at most about a sixth of the input's size in memory. The development
