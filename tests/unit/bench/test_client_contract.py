@@ -167,6 +167,9 @@ def test_a_first_frame_without_its_consecutive_frames_is_invalid(session) -> Non
     assert obs.status is Verdict.INVALID and obs.value is None and obs.exchange.frames_rx == 1
     errors = obs.exchange.transport_errors
     assert errors and all(re.fullmatch(r"[A-Z]\w+: \S.*", e) for e in errors), errors
+    # each error is "<can-isotp's exception class>: <its text>"; a silent sender after the first
+    # frame is can-isotp's consecutive-frame timeout (class and text as can-isotp defines them)
+    assert "ConsecutiveFrameTimeoutError: Reception of CONSECUTIVE_FRAME timed out." in errors, errors
     assert obs.detail == "incomplete or broken answer before timeout: " + "; ".join(errors[:2])
 
 
@@ -298,6 +301,33 @@ def test_a_memory_answer_of_the_wrong_size_is_invalid(session, block: bytes) -> 
     assert "Client requested for 16 bytes" in obs.detail or "16 bytes" in obs.detail
 
 
+class _ShortBlock:
+    """A positive ReadMemoryByAddress answer as udsoncan hands it over, with a chosen block (or none)."""
+
+    def __init__(self, block: bytes | None) -> None:
+        self.service_data = None if block is None else type("ServiceData", (), {"memory_block": block})()
+
+
+@pytest.mark.parametrize(("block", "got"), [(b"\x05" * 8, 8), (None, 0)])
+def test_a_short_block_that_the_library_lets_through_is_invalid(session, monkeypatch, block, got) -> None:  # type: ignore[no-untyped-def]
+    # udsoncan 1.26 itself refuses a short block (test above); the client checks the size again so a
+    # library that lets one through (or a positive answer without service data) still fails closed.
+    # The first 16-byte chunk comes from the ECU, the second from the stand-in answer.
+    s, _ = session(lambda req: [(0.0, b"\x63" + b"\x07" * 16)], read_memory=True, memory_chunk=16)
+    real = s.client.read_memory_by_address
+    calls = []
+
+    def second_short(loc):  # type: ignore[no-untyped-def]
+        calls.append((loc.address, loc.memorysize))
+        return real(loc) if len(calls) == 1 else _ShortBlock(block)
+
+    monkeypatch.setattr(s.client, "read_memory_by_address", second_short)
+    obs = s.read_memory(MemoryRegion(0x2000, 32, "0" * 64))
+    assert calls == [(0x2000, 16), (0x2010, 16)]
+    assert (obs.kind, obs.item, obs.status, obs.value) == (ItemKind.MEMORY, 0x2000, Verdict.INVALID, None)
+    assert obs.detail == f"asked 16 bytes at 0x2010, got {got}"
+
+
 def test_trailing_zero_padding_after_the_block_is_tolerated(session) -> None:  # type: ignore[no-untyped-def]
     # udsoncan's tolerate_zero_padding: zero bytes after the requested size are padding, not data
     s, _ = session(lambda req: [(0.0, b"\x63" + b"\x07" * 16 + b"\x00\x00")], read_memory=True, memory_chunk=16)
@@ -365,6 +395,17 @@ def test_a_refused_key_is_not_retried(session, nrc: int, why: str) -> None:  # t
 def test_no_security_without_the_opt_in(session) -> None:  # type: ignore[no-untyped-def]
     s, ecu = session(security_script("6702"), sec_target())
     assert s.security is None and s.unlock() is None
+    assert ecu.requests == []
+
+
+def test_unlock_refuses_a_security_config_set_without_the_opt_in(session) -> None:  # type: ignore[no-untyped-def]
+    # the session leaves ``security`` empty without the opt-in; the guard in unlock() still holds
+    # when a caller sets it afterwards: nothing is sent
+    s, ecu = session(security_script("6702"), sec_target())
+    s.security = sec_target().effective_security
+    with pytest.raises(ReadOnlyViolation) as e:
+        s.unlock()
+    assert str(e.value) == "SecurityAccess needs the explicit read_memory opt-in (--read-memory)"
     assert ecu.requests == []
 
 
