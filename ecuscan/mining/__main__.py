@@ -176,7 +176,8 @@ def cmd_mine(args: argparse.Namespace) -> int:
         "generated": time.strftime("%Y-%m-%d", time.gmtime()),
         "mining_releases": list(MINING_RELEASES), "heldout_releases": list(HELDOUT_RELEASES), "arches": list(ARCHES),
         "mining_files": len(mining_files), "heldout_files": len(held_files), "dev_corpus_files": len(dev_files),
-        "projects": sorted(ids), "no_signature": sorted(ids - judged), "skipped_existing": clash,
+        "projects": sorted(ids), "no_files": sorted(ids - set(grouped)),
+        "no_signature": sorted((ids & set(grouped)) - judged), "skipped_existing": clash,
         "entries": final,
         "rules_text": {r: t for p in final for r, t in _rules_of(p)},
         "heldout_failed": {r: {**(held1.rule_table().get(r) or {}), "text": texts_before[r]} for r in sorted(dropped)},
@@ -259,9 +260,19 @@ def _per_project(judged: set[str], res3: SetResult, held3: SetResult) -> dict[st
             for pid in sorted(judged)}
 
 
+def split_unmined(root: Path, unshipped: list[str]) -> tuple[list[str], list[str]]:
+    """``unshipped`` projects split into (no ELF file in the mining releases, files but no rule held)."""
+    with_files = {f.project for f in corpus_files(root, MINING_RELEASES, ARCHES, set(unshipped))}
+    return sorted(set(unshipped) - with_files), sorted(with_files)
+
+
 def cmd_write(args: argparse.Namespace) -> int:
     """Write the YAML files (and the docs table) from the last ``mine`` report, without mining again."""
-    report = json.loads((args.root / "mining-report.json").read_text("utf-8"))
+    path = args.root / "mining-report.json"
+    report = json.loads(path.read_text("utf-8"))
+    if "no_files" not in report:  # a report from before the split: count the files again (a listing)
+        report["no_files"], report["no_signature"] = split_unmined(args.root, report["no_signature"])
+        path.write_text(json.dumps(report, indent=1, sort_keys=True), "utf-8")
     _write_yaml(report["entries"], {p.id: p.meta for p in load_projects()})
     if args.docs:
         from .report import write_docs

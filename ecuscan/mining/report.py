@@ -36,7 +36,8 @@ def render(report: dict[str, Any]) -> str:
         f"development corpus as negatives); held out: Debian {' + '.join(report['heldout_releases'])} "
         f"({report['heldout_files']} ELF files). {len(report['entries'])} entries shipped of "
         f"{len(report['projects'])} projects mined; no rule held for: "
-        f"{', '.join(report['no_signature']) or '-'}.",
+        f"{', '.join(report['no_signature']) or '-'}; no ELF file in the mining releases (nothing to mine) for: "
+        f"{', '.join(report.get('no_files') or []) or '-'}.",
         "",
         "Precision counts every component a rule reported on any file (its own project's files with another "
         "version, and every other project's file, are false positives). Recall = files of the project where the "
