@@ -155,8 +155,66 @@ def test_an_answer_about_another_did_is_invalid(session) -> None:  # type: ignor
 def test_an_answer_to_another_service_is_invalid(session) -> None:  # type: ignore[no-untyped-def]
     s, _ = session(answers("6EF189"))
     obs = s.read_did(0xF189)
-    assert obs.status is Verdict.INVALID and obs.value is None
+    assert (obs.kind, obs.item, obs.status, obs.value) == (ItemKind.DID, 0xF189, Verdict.INVALID, None)
     assert obs.exchange.responses == (bytes.fromhex("6EF189"),)
+    # udsoncan's own words for it (service 0x6E answered, 0x62 expected), cut at 200 characters
+    assert "different than the request service ID. Received=0x6e" in obs.detail and len(obs.detail) == 200
+
+
+def raw(hex_data: str) -> can.Message:
+    """A CAN frame from the ECU's identifier, sent as it is (no ISO-TP framing added)."""
+    return can.Message(arbitration_id=0x7E8, data=bytes.fromhex(hex_data), is_extended_id=False)
+
+
+def test_frames_without_an_answer_or_a_transport_error_are_invalid(session) -> None:  # type: ignore[no-untyped-def]
+    # a first frame announcing 20 bytes, then nothing: with can-isotp's consecutive-frame timeout
+    # (1 s) longer than P2 (0.25 s), P2 expires first, before any transport error: only the frame
+    # count says that the ECU spoke, so the answer is invalid, not unreachable
+    s, _ = session(lambda req: [(0.0, raw("101462F189414243"))], isotp_timeout_ms=1000)
+    obs = s.read_did(0xF189)
+    assert (obs.kind, obs.item, obs.status, obs.value) == (ItemKind.DID, 0xF189, Verdict.INVALID, None)
+    assert obs.exchange.frames_rx == 1 and obs.exchange.transport_errors == () and obs.exchange.responses == ()
+    assert obs.detail == "incomplete or broken answer before timeout: 1 frame(s) but no complete answer"
+
+
+def test_the_detail_names_the_first_two_transport_errors(session) -> None:  # type: ignore[no-untyped-def]
+    # three consecutive frames while nothing is being received: three can-isotp errors, two in the detail
+    s, _ = session(lambda req: [(0.0, raw("21AA")), (0.0, raw("22BB")), (0.0, raw("23CC"))])
+    obs = s.read_did(0xF189)
+    errors = obs.exchange.transport_errors
+    assert len(errors) == 3 and all(e.startswith("UnexpectedConsecutiveFrameError: ") for e in errors), errors
+    assert (obs.kind, obs.item, obs.status) == (ItemKind.DID, 0xF189, Verdict.INVALID)
+    assert obs.detail == f"incomplete or broken answer before timeout: {errors[0]}; {errors[1]}"
+
+
+def test_any_other_library_failure_is_invalid_with_its_type_and_a_bounded_text(session, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    s, _ = session(lambda req: [])
+
+    def broken(did: int) -> None:
+        raise RuntimeError("x" * 300)
+
+    monkeypatch.setattr(s.client, "read_data_by_identifier", broken)
+    obs = s.read_did(0xF189)
+    assert (obs.kind, obs.item, obs.status, obs.value) == (ItemKind.DID, 0xF189, Verdict.INVALID, None)
+    assert obs.detail == ("RuntimeError: " + "x" * 300)[:200] and len(obs.detail) == 200
+
+
+class _Answer:
+    """A positive ReadDataByIdentifier answer as udsoncan hands it over, with chosen values (or none)."""
+
+    def __init__(self, values: dict[int, bytes] | None) -> None:
+        self.service_data = None if values is None else type("ServiceData", (), {"values": values})()
+
+
+@pytest.mark.parametrize("values", [{}, {0xF18A: b"2.4.1"}, None])
+def test_a_positive_answer_without_the_did_is_invalid(session, monkeypatch, values) -> None:  # type: ignore[no-untyped-def]
+    # udsoncan checks the DID echo itself (test above); the client checks again that the DID it asked
+    # for is in the answer, so a library answer without it fails closed instead of raising
+    s, _ = session(lambda req: [])
+    monkeypatch.setattr(s.client, "read_data_by_identifier", lambda did: _Answer(values))
+    obs = s.read_did(0xF189)
+    assert (obs.kind, obs.item, obs.status, obs.value) == (ItemKind.DID, 0xF189, Verdict.INVALID, None)
+    assert obs.detail == "response lacks the DID"
 
 
 def test_a_first_frame_without_its_consecutive_frames_is_invalid(session) -> None:  # type: ignore[no-untyped-def]
