@@ -178,11 +178,13 @@ def test_frames_without_an_answer_or_a_transport_error_are_invalid(session) -> N
 
 
 def test_the_detail_names_the_first_two_transport_errors(session) -> None:  # type: ignore[no-untyped-def]
-    # three consecutive frames while nothing is being received: three can-isotp errors, two in the detail
-    s, _ = session(lambda req: [(0.0, raw("21AA")), (0.0, raw("22BB")), (0.0, raw("23CC"))])
+    # ten consecutive frames while nothing is being received: ten can-isotp errors, the exchange
+    # keeps the first eight, the detail names two
+    s, _ = session(lambda req: [(0.0, raw(f"2{i % 16:X}AA")) for i in range(1, 11)])
     obs = s.read_did(0xF189)
     errors = obs.exchange.transport_errors
-    assert len(errors) == 3 and all(e.startswith("UnexpectedConsecutiveFrameError: ") for e in errors), errors
+    assert obs.exchange.frames_rx == 10
+    assert len(errors) == 8 and all(e.startswith("UnexpectedConsecutiveFrameError: ") for e in errors), errors
     assert (obs.kind, obs.item, obs.status) == (ItemKind.DID, 0xF189, Verdict.INVALID)
     assert obs.detail == f"incomplete or broken answer before timeout: {errors[0]}; {errors[1]}"
 
@@ -569,6 +571,16 @@ def test_the_bus_log_sees_sent_and_received_frames_in_time_order(channel: str) -
     d.log_to([])
     d.on_message_received(msg(0x7E8, timestamp=out.timestamp + 3.0))
     assert len(keep.frames) == 4
+
+
+def test_a_can_fd_target_is_sent_fd_frames(session) -> None:  # type: ignore[no-untyped-def]
+    s, ecu = session(lambda req: [], replace(TARGET, fd=True))
+    seen = can.BufferedReader()
+    ecu.notifier.add_listener(seen)
+    s.read_did(0xF189)
+    sent = seen.get_message(timeout=1.0)
+    assert sent is not None and sent.arbitration_id == 0x7E0
+    assert sent.is_fd is True and bytes(sent.data[:4]) == bytes.fromhex("0322F189")
 
 
 def test_to_isotp_keeps_every_field() -> None:
