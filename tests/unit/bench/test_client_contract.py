@@ -29,6 +29,7 @@ from ecuscan.bench.client import (
     to_isotp,
 )
 from ecuscan.bench.records import BenchTarget, ItemKind, MemoryRegion, SecurityConfig, Verdict
+from ecuscan.manifest.model import Codec, DidSpec
 
 from .conftest import FAST
 
@@ -199,6 +200,15 @@ def test_any_other_library_failure_is_invalid_with_its_type_and_a_bounded_text(s
     obs = s.read_did(0xF189)
     assert (obs.kind, obs.item, obs.status, obs.value) == (ItemKind.DID, 0xF189, Verdict.INVALID, None)
     assert obs.detail == ("RuntimeError: " + "x" * 300)[:200] and len(obs.detail) == 200
+
+
+def test_an_answer_its_codec_cannot_decode_is_invalid(session) -> None:  # type: ignore[no-untyped-def]
+    # a DID declared packed BCD (manifest codec) answered with a nibble above 9
+    target = replace(TARGET, dids=(DidSpec(0xF1A0, "calibration date", Codec.BCD),))
+    s, _ = session(answers("62F1A02026A1"), target)
+    obs = s.read_did(0xF1A0)
+    assert (obs.kind, obs.item, obs.status, obs.value) == (ItemKind.DID, 0xF1A0, Verdict.INVALID, None)
+    assert obs.detail == "byte 0xa1 is not packed BCD"
 
 
 class _Answer:
@@ -580,7 +590,7 @@ def test_a_can_fd_target_is_sent_fd_frames(session) -> None:  # type: ignore[no-
     s.read_did(0xF189)
     sent = seen.get_message(timeout=1.0)
     assert sent is not None and sent.arbitration_id == 0x7E0
-    assert sent.is_fd is True and bytes(sent.data[:4]) == bytes.fromhex("0322F189")
+    assert sent.is_fd is True and sent.bitrate_switch is True and bytes(sent.data[:4]) == bytes.fromhex("0322F189")
 
 
 def test_to_isotp_keeps_every_field() -> None:
