@@ -197,7 +197,9 @@ class Dispatcher(can.Listener):
         """Stop routing to ``handler``."""
         with self._lock:
             key = (arbitration_id, extended)
-            rest = [h for h in self._handlers.get(key, []) if h is not handler]
+            # ``!=``, not ``is not``: a bound method (``session._on_frame``) is a new object at each
+            # access, equal to but never identical with the one that was added
+            rest = [h for h in self._handlers.get(key, []) if h != handler]
             if rest:
                 self._handlers[key] = rest
             else:

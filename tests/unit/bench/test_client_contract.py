@@ -462,6 +462,32 @@ def test_a_refused_key_is_not_retried(session, nrc: int, why: str) -> None:  # t
     assert len([r for r in ecu.requests if r[:2] == bytes.fromhex("2702")]) == 1
 
 
+def test_the_ecu_timing_from_a_session_change_is_not_trusted_by_default(session) -> None:  # type: ignore[no-untyped-def]
+    # the session change answers P2 = 50 ms; the DID answer then takes 150 ms: inside the tester's own
+    # P2 (250 ms), beyond the ECU's. Only with trust_ecu_timing would the ECU's 50 ms apply.
+    def script(req: bytes) -> list[tuple[float, bytes | can.Message]]:
+        if req == bytes.fromhex("22F189"):
+            return [(0.15, bytes.fromhex("62F189") + b"2.4.1")]
+        return security_script("6702")(req)
+
+    s, _ = session(script, sec_target(session=0x03), read_memory=True)
+    assert s.unlock() is None
+    obs = s.read_did(0xF189)
+    assert (obs.status, obs.value) == (Verdict.OBSERVED, "2.4.1")
+
+
+def test_the_overall_request_timeout_ends_an_endless_pending_chain(session) -> None:  # type: ignore[no-untyped-def]
+    # responsePending at once (inside P2), then every 0.3 s for 3 s (inside P2*); the request may take 1 s
+    pending = bytes.fromhex("7F2278")
+    s, _ = session(lambda req: [(0.05, pending)] + [(0.3, pending)] * 10, request_timeout=1.0)
+    t = time.monotonic()
+    obs = s.read_did(0xF189)
+    took = time.monotonic() - t
+    assert (obs.kind, obs.item, obs.status) == (ItemKind.DID, 0xF189, Verdict.UNREACHABLE)
+    assert 0.9 <= took < 2.5, took
+    assert 3 <= len(obs.exchange.responses) <= 5, obs.exchange.responses
+
+
 def test_no_security_without_the_opt_in(session) -> None:  # type: ignore[no-untyped-def]
     s, ecu = session(security_script("6702"), sec_target())
     assert s.security is None and s.unlock() is None
@@ -591,6 +617,20 @@ def test_a_can_fd_target_is_sent_fd_frames(session) -> None:  # type: ignore[no-
     sent = seen.get_message(timeout=1.0)
     assert sent is not None and sent.arbitration_id == 0x7E0
     assert sent.is_fd is True and sent.bitrate_switch is True and bytes(sent.data[:4]) == bytes.fromhex("0322F189")
+
+
+def test_a_closed_session_stops_receiving_even_when_the_close_fails(buses) -> None:  # type: ignore[no-untyped-def]
+    tester, _ = buses
+    with attached(tester) as d:
+        s = EcuSession(TARGET, tester, d, FAST).__enter__()
+
+        def close() -> None:
+            raise OSError("transport already gone")
+
+        s.client.close = close  # type: ignore[method-assign]
+        s.__exit__(None, None, None)  # no exception escapes
+        # the dispatcher no longer routes the ECU's identifier to the closed session
+        assert d._handlers.get((TARGET.rx_id, False), []) == []
 
 
 def test_to_isotp_keeps_every_field() -> None:
