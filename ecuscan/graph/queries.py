@@ -93,8 +93,9 @@ def matcher(graph: SupplyGraph, component: str, version_range: str | None = None
         except ValueError as exc:
             raise GraphError(f"bad purl {component!r}: {exc}") from exc
         purl = component
-    # a CPE query is resolved as the name (Catalog.resolve reads CPEs), so no separate cpe argument
-    key = component_key(graph.catalog, component if purl is None else "", purl)
+    # the query goes in as the name: Catalog.resolve reads a CPE there, and for a (valid) purl the
+    # purl argument decides the key before the name is looked at
+    key = component_key(graph.catalog, component, purl)
     rng = parse_range(version_range) if version_range else None
     return ComponentMatcher(key=key, exact_version=None if rng else exact, version_range=rng)
 
@@ -231,9 +232,7 @@ class Impact:
         return hit
 
     def _chain(self, e: str, c: str) -> tuple[tuple[str, ...], bool]:
-        sup = self._graph.ecu_supplier.get(e)
-        if sup is None:
-            return (), False
+        sup = self._graph.ecu_supplier[e]  # the manifest gives every ECU a supplier
         if (sup, c) not in self._chains:
             found = supplier_chain(self._graph, sup, self._graph.component_providers.get(c, ()))
             self._chains[sup, c] = (found, True) if found else ((sup,), False)
@@ -437,9 +436,7 @@ def undeclared_sources(graph: SupplyGraph) -> list[UndeclaredSource]:
     closures: dict[str, set[str]] = {}
     out: list[UndeclaredSource] = []
     for e in sorted(ecu_firmware):
-        sup = graph.ecu_supplier.get(e)
-        if sup is None:
-            continue
+        sup = graph.ecu_supplier[e]  # the manifest gives every ECU a supplier
         if sup not in closures:
             closures[sup] = sourcing_closure(graph, sup)
         chain = closures[sup]

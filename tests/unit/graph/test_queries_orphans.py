@@ -4,12 +4,15 @@ The portfolio, built through the real manifest loader and graph builder as tests
 
 * suppliers: t1 (tier 1, sources from osv), t1b (tier 1, sources from no one), osv (provides zlib, every
   version), rtos (provides freertos; nobody sources from it), idle (provides lwIP, which no firmware holds);
-* ECUs: main (t1, runs main.bin), shelf (t1, runs shelf.bin, **no vehicle installs it**), blank (t1b, runs
-  blank.bin, **never scanned: no components**), bare (t1b, **no firmware**);
+* ECUs: main (t1, runs main.bin), shelf (t1, runs shelf.bin and shelf_boot.bin, **no vehicle installs it**),
+  blank (t1b, runs blank.bin, **never scanned: no components**), bare (t1b, **no firmware**);
 * vehicle car installs main, blank and bare;
 * main.bin holds zlib 1.2.11 and freertos 10.4.3; shelf.bin holds zlib 1.3.1 and freertos of **unknown
   version** (scan), and, by its supplier SBOM, mbed TLS 3.6.0 and crc-lib without a version (nobody provides
-  those two).
+  those two); shelf_boot.bin is not scanned, its SBOM declares FreeRTOS without a version (the same node).
+
+Firmware node ids: a scanned firmware is named by the scan's sha256 (conftest.scan: 64 hex digits, leading
+zeros), an unscanned one by its manifest path, so shelf.bin's id sorts before ``firmware:fw/shelf_boot.bin``.
 
 Every expected answer below is worked out by hand from that list (the working is in the comments), never
 read back from ecuscan.
@@ -33,6 +36,7 @@ from ecuscan.graph.queries import (
 from ecuscan.manifest import load_manifest
 
 from .conftest import GRAPHS, Decl, DeclSbom, catalog, comp, scan
+from .synth import tiny_graph
 
 Z11 = "component:pkg:generic/zlib@1.2.11"
 Z13 = "component:pkg:generic/zlib@1.3.1"
@@ -41,6 +45,7 @@ FUNK = "component:pkg:generic/freertos"              # freertos, version unknown
 MBED = "component:pkg:github/mbed-tls/mbedtls@3.6.0"
 CRC = "component:pkg:generic/crc-lib"                # declared without a version
 BLANK_FW = "firmware:fw/blank.bin"                 # unscanned firmware is named by its path
+BOOT_FW = "firmware:fw/shelf_boot.bin"
 CAR = "vehicle:car"
 MBED_CPE = "cpe:2.3:a:arm:mbed_tls:3.6.0:*:*:*:*:*:*:*"
 
@@ -52,7 +57,8 @@ def orphans() -> SupplyGraph:
     fw = {f.path.rsplit("/", 1)[-1]: f.path for e in m.ecus for f in e.firmware}
     scans = {fw["main.bin"]: scan("main", comp(cat, "zlib", "1.2.11"), comp(cat, "freertos", "10.4.3")),
              fw["shelf.bin"]: scan("shelf", comp(cat, "zlib", "1.3.1"), comp(cat, "freertos", None))}
-    declared = {fw["shelf.bin"]: DeclSbom((Decl("mbed TLS", "3.6.0"), Decl("crc-lib", None)))}
+    declared = {fw["shelf.bin"]: DeclSbom((Decl("mbed TLS", "3.6.0"), Decl("crc-lib", None))),
+                fw["shelf_boot.bin"]: DeclSbom((Decl("FreeRTOS", None),))}
     return build_graph(m, scans, declared, cat)
 
 
@@ -64,8 +70,9 @@ def fw_ids(g: SupplyGraph) -> dict[str, str]:
 def test_the_portfolio_has_its_loose_ends(orphans: SupplyGraph) -> None:
     g = orphans
     f = fw_ids(g)
-    assert set(f) == {"main.bin", "shelf.bin", "blank.bin"}
-    assert f["blank.bin"] == BLANK_FW
+    assert set(f) == {"main.bin", "shelf.bin", "shelf_boot.bin", "blank.bin"}
+    assert f["blank.bin"] == BLANK_FW and f["shelf_boot.bin"] == BOOT_FW and f["shelf.bin"] < BOOT_FW
+    assert orphans.component_firmware[FUNK] == {f["shelf.bin"], BOOT_FW}   # scanned in one, declared in the other
     assert "ecu:shelf" not in g.ecu_vehicles                    # installed by no vehicle
     assert BLANK_FW not in {x for fws in g.component_firmware.values() for x in fws}  # holds nothing
     assert not any(n == "ecu:bare" for fws in g.firmware_ecus.values() for n in fws)  # runs nothing
@@ -116,9 +123,10 @@ def test_concentration_with_an_uninstalled_ecu(orphans: SupplyGraph) -> None:
     # 2 firmware, 2 ECUs, 1 vehicle; provided by osv only
     assert rows["zlib"] == {"component": "zlib", "versions": ["1.2.11", "1.3.1"], "providers": ["supplier:osv"],
                             "firmware": 2, "ecus": 2, "vehicles": 1}
-    # freertos: F104 in main.bin, FUNK (version unknown, "") in shelf.bin: the same counts; rtos only
+    # freertos: F104 in main.bin, FUNK (version unknown, "") in shelf.bin and shelf_boot.bin: 3 firmware,
+    # ECUs main and shelf, vehicle car; rtos only
     assert rows["freertos"] == {"component": "freertos", "versions": ["", "10.4.3"],
-                                "providers": ["supplier:rtos"], "firmware": 2, "ecus": 2, "vehicles": 1}
+                                "providers": ["supplier:rtos"], "firmware": 3, "ecus": 2, "vehicles": 1}
     # mbed TLS and crc-lib: only in shelf.bin (ECU shelf, no vehicle), provided by nobody
     assert rows["mbedtls"] == {"component": "mbedtls", "versions": ["3.6.0"], "providers": [],
                                "firmware": 1, "ecus": 1, "vehicles": 0}
@@ -176,6 +184,7 @@ def test_loss_through_an_uninstalled_ecu(orphans: SupplyGraph) -> None:
     # rtos: F104 and FUNK lost although no ECU's chain reaches rtos (loss is not along the chain)
     lr = loss(orphans, "rtos")
     assert (lr.suppliers, lr.components, lr.ecus, lr.vehicles) == ((), (FUNK, F104), ("ecu:main", "ecu:shelf"), (CAR,))
+    assert set(lr.firmware) == {f["main.bin"], f["shelf.bin"], BOOT_FW}
     li = loss(orphans, "idle")
     assert (li.suppliers, li.components, li.firmware, li.ecus, li.vehicles) == ((), (), (), (), ())
 
@@ -204,14 +213,15 @@ def test_impact_with_an_unknown_version_in_the_uninstalled_ecu(orphans: SupplyGr
     r = impact(orphans, "freertos", "<11")
     # F104 (10.4.3 < 11) certain; FUNK (no version) cannot be checked: uncertain
     assert r.components == (FUNK, F104)  # by id: ".../freertos" sorts before ".../freertos@10.4.3"
-    assert r.affected == {"firmware": {f["main.bin"]: True, f["shelf.bin"]: False},
+    assert r.affected == {"firmware": {f["main.bin"]: True, f["shelf.bin"]: False, BOOT_FW: False},
                           "ecus": {"ecu:main": True, "ecu:shelf": False}, "vehicles": {CAR: True}}
     ecus = {h.node: h for h in r.ecus}
     # t1's chain (t1 -> osv) reaches no provider of freertos (rtos): the chain is t1 alone, not connected
     assert (ecus["ecu:main"].path, ecus["ecu:main"].tier_chain, ecus["ecu:main"].connected) == (
         (F104, f["main.bin"], "ecu:main"), ("supplier:t1",), False)
+    # shelf: both its firmware are uncertain, so the path goes through the smaller id, shelf.bin
     assert ecus["ecu:shelf"].path == (FUNK, f["shelf.bin"], "ecu:shelf") and not ecus["ecu:shelf"].certain
-    assert {h.node: h.path[0] for h in r.firmware} == {f["main.bin"]: F104, f["shelf.bin"]: FUNK}
+    assert {h.node: h.path[0] for h in r.firmware} == {f["main.bin"]: F104, f["shelf.bin"]: FUNK, BOOT_FW: FUNK}
     r = impact(orphans, "freertos", "<11", include_unknown=False)
     assert r.components == (F104,) and set(r.affected["firmware"]) == {f["main.bin"]}
 
@@ -235,6 +245,22 @@ def test_impact_of_a_cpe_query(orphans: SupplyGraph, small: SupplyGraph) -> None
     assert matcher(orphans, "mbedTLS").key == matcher(orphans, MBED_CPE).key
 
 
+def test_impact_of_a_purl_the_catalog_does_not_know(orphans: SupplyGraph) -> None:
+    """A purl is keyed by its package name, also when the catalog does not know it or there is no catalog."""
+    f = fw_ids(orphans)
+    # crc-lib is in no catalog entry: its key is the folded purl name, "crclib", the key of CRC
+    assert matcher(orphans, "pkg:generic/crc-lib@0.3").key == "crclib"
+    r = impact(orphans, "pkg:generic/crc-lib")     # no version in the purl: every version
+    assert r.components == (CRC,) and set(r.affected["firmware"]) == {f["shelf.bin"]}
+    # CRC has no version: an exact purl version cannot be checked against it, so the hit is uncertain
+    assert impact(orphans, "pkg:generic/crc-lib@0.3").affected["ecus"] == {"ecu:shelf": False}
+    # the tiny graph has no catalog: its firmware declares zlib 1.2.11 (key "zlib") in bcm.elf, ECU bcm
+    tiny = tiny_graph()
+    assert tiny.catalog is None and matcher(tiny, "pkg:generic/zlib@1.2.11").key == "zlib"
+    assert impact(tiny, "pkg:generic/zlib@1.2.11").affected["ecus"] == {"ecu:bcm": True}
+    assert impact(tiny, "pkg:generic/zlib@1.3.1").affected["ecus"] == {}
+
+
 # --- undeclared sources ----------------------------------------------------------------------------------
 
 def test_undeclared_sources_with_unscanned_firmware(orphans: SupplyGraph) -> None:
@@ -242,8 +268,9 @@ def test_undeclared_sources_with_unscanned_firmware(orphans: SupplyGraph) -> Non
     got = [(u.ecu, u.supplier, u.firmware, u.component, u.elsewhere) for u in undeclared_sources(orphans)]
     # blank (t1b): blank.bin holds nothing -> nothing; bare runs no firmware -> not listed
     # main (t1, chain t1 + osv): F104 provided by rtos only (outside) -> listed; Z11 by osv -> fine
-    # shelf (t1, chain t1 + osv), components by id: crc-lib (nobody), freertos ? (rtos), zlib 1.3.1 (osv,
-    # fine), mbed TLS (nobody)
+    # shelf (t1, chain t1 + osv), shelf.bin first (smaller id), components by id: crc-lib (nobody),
+    # freertos ? (rtos), zlib 1.3.1 (osv, fine), mbed TLS (nobody); shelf_boot.bin holds freertos ? again,
+    # already listed for shelf: one entry per ECU and component
     assert got == [
         ("ecu:main", "supplier:t1", f["main.bin"], F104, ("supplier:rtos",)),
         ("ecu:shelf", "supplier:t1", f["shelf.bin"], CRC, ()),
