@@ -17,6 +17,11 @@ Definitions:
   with no provider in the manifest is never counted as lost); firmware is lost when *any*
   component it contains or uses is lost; an ECU when its supplier or *any* of its firmware is
   lost; a vehicle when *any* of its ECUs is lost. S's loss *cuts off* the vehicles lost.
+
+Index look-ups: a component node enters the graph only from a firmware's scan or SBOM, and a
+firmware only under an ECU of the manifest, so ``component_firmware[c]`` and ``firmware_ecus[f]``
+are read directly for the components and firmware of the graph; an ECU no vehicle installs and a
+supplier without ECUs or components do occur, so those indices are read with a default.
 """
 
 from __future__ import annotations
@@ -88,8 +93,9 @@ def matcher(graph: SupplyGraph, component: str, version_range: str | None = None
         except ValueError as exc:
             raise GraphError(f"bad purl {component!r}: {exc}") from exc
         purl = component
-    key = component_key(graph.catalog, component if purl is None else "", purl,
-                        component if component.startswith("cpe:") else None)
+    # the query goes in as the name: Catalog.resolve reads a CPE there, and for a (valid) purl the
+    # purl argument decides the key before the name is looked at
+    key = component_key(graph.catalog, component, purl)
     rng = parse_range(version_range) if version_range else None
     return ComponentMatcher(key=key, exact_version=None if rng else exact, version_range=rng)
 
@@ -137,8 +143,8 @@ class Impact:
         self.query = query
         self._graph = graph
         # matched components, certain ones first, each group by id: the order that picks a reason
-        self._comp_order = [(False, c) for c in sorted(certain)] + [(True, c) for c in sorted(uncertain)]
-        self.components: tuple[str, ...] = _sorted(c for _, c in self._comp_order)
+        self._comp_order = sorted(certain) + sorted(uncertain)
+        self.components: tuple[str, ...] = _sorted(self._comp_order)
         self._layers = layers  # "firmware" / "ecus" / "vehicles" -> (certain nodes, uncertain nodes)
         self._hits: dict[str, tuple[ImpactHit, ...]] = {}
         self._ecu_hits: dict[str, ImpactHit] = {}
@@ -205,8 +211,8 @@ class Impact:
         if self._reason is None:
             cf = self._graph.component_firmware
             self._reason = {}  # written worst component first, so the best one is written last
-            for _, c in reversed(self._comp_order):
-                self._reason.update(dict.fromkeys(cf.get(c, ()), c))
+            for c in reversed(self._comp_order):
+                self._reason.update(dict.fromkeys(cf[c], c))
         return self._reason
 
     def _providers(self, c: str) -> tuple[str, ...]:
@@ -226,9 +232,7 @@ class Impact:
         return hit
 
     def _chain(self, e: str, c: str) -> tuple[tuple[str, ...], bool]:
-        sup = self._graph.ecu_supplier.get(e)
-        if sup is None:
-            return (), False
+        sup = self._graph.ecu_supplier[e]  # the manifest gives every ECU a supplier
         if (sup, c) not in self._chains:
             found = supplier_chain(self._graph, sup, self._graph.component_providers.get(c, ()))
             self._chains[sup, c] = (found, True) if found else ((sup,), False)
@@ -375,7 +379,7 @@ def exposure(graph: SupplyGraph, supplier: str) -> Exposure:
     comps: set[str] = set()
     fws: set[str] = set()
     for c in _reach(graph.supplier_components, chain_to):
-        held = {f for f in graph.component_firmware.get(c, ()) if graph.firmware_ecus.get(f, set()) & ecus}
+        held = {f for f in graph.component_firmware[c] if graph.firmware_ecus[f] & ecus}
         if held:
             comps.add(c)
             fws |= held
@@ -432,9 +436,7 @@ def undeclared_sources(graph: SupplyGraph) -> list[UndeclaredSource]:
     closures: dict[str, set[str]] = {}
     out: list[UndeclaredSource] = []
     for e in sorted(ecu_firmware):
-        sup = graph.ecu_supplier.get(e)
-        if sup is None:
-            continue
+        sup = graph.ecu_supplier[e]  # the manifest gives every ECU a supplier
         if sup not in closures:
             closures[sup] = sourcing_closure(graph, sup)
         chain = closures[sup]
@@ -487,8 +489,8 @@ def loss(graph: SupplyGraph, supplier: str) -> Loss:
                 queue.append(b)
     comps = {c for s in lost for c in graph.supplier_components.get(s, ())
              if graph.component_providers[c] <= lost}
-    fws = {f for c in comps for f in graph.component_firmware.get(c, ())}
-    ecus = {e for f in fws for e in graph.firmware_ecus.get(f, ())}
+    fws = {f for c in comps for f in graph.component_firmware[c]}
+    ecus = {e for f in fws for e in graph.firmware_ecus[f]}
     ecus.update(e for s in lost for e in graph.supplier_ecus.get(s, ()))
     vehicles = {v for e in ecus for v in graph.ecu_vehicles.get(e, ())}
     return Loss(sid, _sorted(lost - {sid}), _sorted(comps), _sorted(fws), _sorted(ecus), _sorted(vehicles))
@@ -539,9 +541,9 @@ def concentration(graph: SupplyGraph) -> Concentration:
     single = []
     unknown = []
     for key, comps in graph.components_by_key.items():
-        fws = {f for c in comps for f in graph.component_firmware.get(c, ())}
-        ecus = {e for f in fws for e in graph.firmware_ecus.get(f, ())}
-        vehicles = {v for e in ecus for v in graph.ecu_vehicles.get(e, ())}
+        fws = {f for c in comps for f in graph.component_firmware[c]}
+        ecus = {e for f in fws for e in graph.firmware_ecus[f]}
+        vehicles = {v for e in ecus for v in graph.ecu_vehicles.get(e, ())}  # an ECU may be in no vehicle
         provs = {p for c in comps for p in graph.component_providers.get(c, ())}
         versions = sorted({graph.attrs(c).get("version", "") for c in comps})
         row = {"component": key, "versions": versions, "providers": sorted(provs), "firmware": len(fws),
