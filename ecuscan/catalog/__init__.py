@@ -143,6 +143,29 @@ def parse_cpe(cpe: str) -> tuple[str, str, str] | None:
     return None
 
 
+def cpe_version(cpe: str) -> str | None:
+    """The version field of a CPE 2.3 formatted string (or a 2.2 URI); None when it is absent or
+    a wildcard (``*``, ``-``, empty), i.e. when the CPE names every version.
+
+    >>> cpe_version("cpe:2.3:a:arm:mbed_tls:2.28.0:*:*:*:*:*:*:*")
+    '2.28.0'
+    >>> cpe_version("cpe:2.3:a:arm:mbed_tls:*:*:*:*:*:*:*:*") is None
+    True
+    >>> cpe_version("cpe:/a:haxx:curl:7.88.1"), cpe_version(r"cpe:2.3:a:openssl:openssl:1.0.2a\\-beta:*")
+    ('7.88.1', '1.0.2a-beta')
+    """
+    if cpe.startswith("cpe:2.3:"):
+        parts = re.split(r"(?<!\\):", cpe)
+        raw = parts[5] if len(parts) > 5 else ""
+    elif cpe.startswith("cpe:/"):
+        parts = cpe[5:].split(":")
+        raw = parts[3] if len(parts) > 3 else ""
+    else:
+        return None
+    value = re.sub(r"\\(.)", r"\1", raw)  # formatted-string escapes: "\-" is a literal "-"
+    return None if value in ("", "*", "-") else value
+
+
 def _purl_key(purl: str) -> str | None:
     try:
         p = PackageURL.from_string(purl)

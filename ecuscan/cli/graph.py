@@ -126,7 +126,9 @@ def validate(manifest: str, as_json: bool) -> None:
 @_gated
 def impact(manifest: str, component: str, version_range: str | None, certain_only: bool,
            store_url: str | None, no_scan: bool, as_json: bool) -> None:
-    """Firmware, ECUs and vehicles a component (name or purl) reaches, with paths and tier chains."""
+    """Firmware, ECUs and vehicles a component (name, purl or CPE) reaches, with paths and tier chains.
+
+    A purl's or a CPE's version is matched exactly unless a range is given."""
     # imported when the command runs: ecuscan --help loads no command's dependencies (start-up)
     from ..graph.queries import impact as run
 
@@ -282,7 +284,7 @@ def diff(old: str, new: str, store_url: str | None, no_scan: bool, as_json: bool
 @click.option("--around", multiple=True, help="SVG/DOT: only the nodes near these node ids.")
 @click.option("--radius", default=2, show_default=True, help="Steps around --around nodes.")
 @click.option("--highlight", multiple=True, help="Node ids drawn highlighted (e.g. vulnerable components).")
-@click.option("--impact", "impact_of", help="Highlight what this component (name or purl) reaches.")
+@click.option("--impact", "impact_of", help="Highlight what this component (name, purl or CPE) reaches.")
 @click.option("--range", "version_range", help="Version range for --impact.")
 @store_option
 @click.option("--no-scan", "no_scan", is_flag=True, help="Do not scan firmware missing from the store.")

@@ -36,6 +36,7 @@ from packageurl import PackageURL
 from univers.version_range import VersionRange
 from univers.versions import InvalidVersion
 
+from ..catalog import cpe_version
 from ..errors import GraphError
 from .build import NodeKind, SupplyGraph, component_key, node_id
 
@@ -84,7 +85,9 @@ class ComponentMatcher:
 
 
 def matcher(graph: SupplyGraph, component: str, version_range: str | None = None) -> ComponentMatcher:
-    """Turn a component name or purl (and an optional range) into a :class:`ComponentMatcher`."""
+    """Turn a component name, purl or CPE (and an optional range) into a :class:`ComponentMatcher`.
+
+    A purl's or a CPE's version is matched exactly unless ``version_range`` is given."""
     exact = None
     purl = None
     if component.startswith("pkg:"):
@@ -93,6 +96,8 @@ def matcher(graph: SupplyGraph, component: str, version_range: str | None = None
         except ValueError as exc:
             raise GraphError(f"bad purl {component!r}: {exc}") from exc
         purl = component
+    elif component.startswith("cpe:"):
+        exact = cpe_version(component)  # a CPE with a version names that version only, as a purl does
     # the query goes in as the name: Catalog.resolve reads a CPE there, and for a (valid) purl the
     # purl argument decides the key before the name is looked at
     key = component_key(graph.catalog, component, purl)

@@ -238,6 +238,13 @@ def test_impact_of_a_cpe_query(orphans: SupplyGraph, small: SupplyGraph) -> None
     assert (h.tier_chain, h.providers, h.connected) == (("supplier:t1",), (), False)
     # in the small portfolio mbed TLS is in gw_app.bin: ECU gw, vehicles ev27 and van26
     assert set(impact(small, MBED_CPE).affected["vehicles"]) == {"vehicle:ev27", "vehicle:van26"}
+    # the CPE's version is matched exactly, as a purl's is; a wildcard version names every version
+    assert impact(small, MBED_CPE.replace("3.6.0", "2.0.0")).affected["vehicles"] == {}
+    assert set(impact(small, MBED_CPE.replace("3.6.0", "*")).affected["vehicles"]) == {"vehicle:ev27",
+                                                                                       "vehicle:van26"}
+    assert matcher(small, MBED_CPE.replace("3.6.0", "-")).exact_version is None
+    assert matcher(small, MBED_CPE, "<3").exact_version is None  # a range wins over the CPE's version
+    assert impact(small, MBED_CPE, "<3").affected["vehicles"] == {}
     # a CPE the catalog does not know, and a plain name that merely starts like one, match nothing
     assert impact(orphans, "cpe:2.3:a:nobody:nothing:1.0:*:*:*:*:*:*:*").components == ()
     assert impact(orphans, "cpe-tools").components == ()
