@@ -25,7 +25,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 import can
 import isotp
@@ -366,9 +366,8 @@ class EcuSession:
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 raise TimeoutException("overall request timeout")  # type: ignore[no-untyped-call]
-            data = self.conn.wait_frame(timeout=min(timeout, remaining), exception=True)
-            if data is None:
-                raise TimeoutException("no response")  # type: ignore[no-untyped-call]
+            # with exception=True udsoncan raises its TimeoutException instead of returning None
+            data = cast(bytes, self.conn.wait_frame(timeout=min(timeout, remaining), exception=True))
             if len(data) >= 3 and data[0] == 0x7F and data[1] == payload[0] and data[2] == 0x78:
                 timeout = self.options.p2_star
                 continue
@@ -436,7 +435,9 @@ class EcuSession:
         while offset < region.size:
             size = min(chunk, region.size - offset)
             try:
-                resp = self.client.read_memory_by_address(MemoryLocation(region.address + offset, size, 32, 32))
+                # 4-byte address and size fields: the client config's server_address_format /
+                # server_memorysize_format (32), which udsoncan applies to a location without its own
+                resp = self.client.read_memory_by_address(MemoryLocation(region.address + offset, size))
             except Exception as exc:
                 return self._failure(ItemKind.MEMORY, region.address, exc)
             block = bytes(resp.service_data.memory_block) if resp.service_data is not None else b""

@@ -348,6 +348,8 @@ def test_memory_is_read_in_chunks_and_hashed(session) -> None:  # type: ignore[n
     assert obs.value == hashlib.sha256(MEMORY[:40]).hexdigest()
     assert [(int.from_bytes(r[2:6], "big"), int.from_bytes(r[6:10], "big")) for r in ecu.requests] == [
         (0x1000, 16), (0x1010, 16), (0x1020, 8)]
+    # ReadMemoryByAddress with a 4-byte address and a 4-byte size: ALFID 0x44, 10 bytes in all
+    assert all(r[:2] == bytes.fromhex("2344") and len(r) == 10 for r in ecu.requests), ecu.requests
 
 
 def test_memory_chunks_fit_the_payload_limit(session) -> None:  # type: ignore[no-untyped-def]
