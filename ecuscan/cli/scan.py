@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
@@ -14,7 +14,6 @@ from ..inventory import files_with_findings, inventory
 from ..model import ScanFailure, ScanOutcome, ScanResult, Severity
 from ..scan.options import JOBS_AUTO, ScanOptions
 from ..scan.pipeline import Scanner
-from ..store import Store
 from .common import (
     allow_incomplete_option,
     err,
@@ -27,6 +26,9 @@ from .common import (
     safe,
     store_option,
 )
+
+if TYPE_CHECKING:
+    from ..store import Store
 
 
 class _ProgressObserver:
@@ -169,6 +171,9 @@ def command(paths: tuple[str, ...], store_url: str | None, as_json: bool, no_cac
     store_problems: list[str] = []
     opened: Store | None = None
     if store_url or not no_cache:  # --no-cache neither reads nor (unless a store is named) writes the inventory
+        # imported here: a scan without a store does not load SQLAlchemy (start-up)
+        from ..store import Store
+
         try:
             opened = Store.open(store_url)
         except StoreError as exc:  # a damaged store costs the cache, not the scan
