@@ -88,7 +88,7 @@ def test_a_certificate_in_the_bytes_imports_cryptography(tmp_path: Path) -> None
 
     key = rsa.generate_private_key(public_exponent=65537, key_size=2048)  # a certificate over 256 bytes
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "ecu-test")])
-    now = datetime.datetime(2025, 1, 1, tzinfo=datetime.timezone.utc)
+    now = datetime.datetime(2025, 1, 1, tzinfo=datetime.UTC)
     cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
             .serial_number(1000).not_valid_before(now).not_valid_after(now + datetime.timedelta(days=365))
             .sign(key, hashes.SHA256()))
