@@ -13,7 +13,7 @@ from ..errors import StoreError
 from ..inventory import files_with_findings, inventory
 from ..model import ScanFailure, ScanOutcome, ScanResult, Severity
 from ..scan.options import JOBS_AUTO, ScanOptions
-from ..scan.pipeline import Scanner
+from ..scan.pipeline import Scanner, with_frozen_heap
 from .common import (
     allow_incomplete_option,
     err,
@@ -149,6 +149,7 @@ def _jobs(value: str) -> int:
               help="Exit 1 when an image has a diagnostic of this severity or worse (e.g. VBF CRC mismatch).")
 @allow_incomplete_option
 @handle_errors
+@with_frozen_heap
 def command(paths: tuple[str, ...], store_url: str | None, as_json: bool, no_cache: bool, jobs: int,
             dask_spec: str | None, base_address: str | None, members: bool, package_metadata: bool,
             per_file: bool | None, fail_on_diagnostic: str | None, allow_incomplete: bool) -> None:

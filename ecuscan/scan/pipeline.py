@@ -11,6 +11,7 @@ batches, and adds the package metadata of each scanned directory tree. A bad inp
 from __future__ import annotations
 
 import contextlib
+import functools
 import gc
 import os
 import threading
@@ -18,7 +19,7 @@ import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Future
 from pathlib import Path
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 from ..catalog import Catalog, load_catalog
 from ..errors import StoreError
@@ -51,6 +52,8 @@ class ScanObserver(Protocol):
         """One top-level file is done (``cached``: it came from the store)."""
 
 
+#: Files recorded between two freezes of what survived them (see :func:`frozen_heap`).
+REFREEZE_FILES = 128
 _FROZEN_SCANS = [0]  # scans running now with the heap frozen by :func:`frozen_heap`
 _FROZEN_LOCK = threading.Lock()
 
@@ -61,13 +64,14 @@ def frozen_heap() -> Iterator[Callable[[], None]]:
 
     A scan allocates millions of objects (results, evidence, LIEF's tables), so the collector
     runs hundreds of times, and each full pass walks every object alive: the modules, the catalog,
-    the compiled signatures and the Hyperscan database too (measured: 0.4-0.6 s of a 3 s scan of
-    the root/armhf tree). :func:`gc.freeze` moves the objects alive now to a generation the
-    collector skips (O(1)); what the scan frees is still freed by reference counting, and its
-    cycles are still collected. Yields ``again()``: freeze again once the first file has loaded
-    what the analysis imports lazily (LIEF's types and functions). Everything is handed back to
-    the collector at the end. A process that froze its heap itself (before forking workers) is
-    left as it is.
+    the compiled signatures, the Hyperscan database, and the results kept so far (measured: 0.4-0.6 s
+    of a 3 s scan of the root/armhf tree). :func:`gc.freeze` moves the objects alive now to a
+    generation the collector skips (O(1)); what the scan frees is still freed by reference counting,
+    and its cycles are still collected. Yields ``again()``: the young generations are collected and
+    what survives is frozen too (after the first file has loaded what the analysis imports lazily,
+    and every :data:`REFREEZE_FILES` files, as results accumulate). Everything is handed back to the
+    collector at the end. A process that froze its heap itself (before forking workers) is left as
+    it is.
     """
     with _FROZEN_LOCK:
         owned = _FROZEN_SCANS[0] > 0 or gc.get_freeze_count() == 0
@@ -77,6 +81,7 @@ def frozen_heap() -> Iterator[Callable[[], None]]:
 
     def again() -> None:
         if owned:
+            gc.collect(1)  # the young garbage (a few ms), so that it is not frozen with the survivors
             gc.freeze()
 
     try:
@@ -87,6 +92,21 @@ def frozen_heap() -> Iterator[Callable[[], None]]:
                 _FROZEN_SCANS[0] -= 1
                 if _FROZEN_SCANS[0] == 0:
                     gc.unfreeze()
+
+
+_F = TypeVar("_F", bound=Callable[..., Any])
+
+
+def with_frozen_heap(f: _F) -> _F:
+    """Run ``f`` inside :func:`frozen_heap`: for a command that scans and then writes out what it
+    found (the results stay out of the collector's passes until the output is written)."""
+
+    @functools.wraps(f)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        with frozen_heap():
+            return f(*args, **kwargs)
+
+    return wrapper  # type: ignore[return-value]
 
 
 def expand_paths(paths: Iterable[str | os.PathLike[str]], limits: Limits) -> Iterator[tuple[str, str | None]]:
@@ -135,6 +155,7 @@ class Scanner:
         self._tree_files: dict[str, list[str]] = {}  # the files of each directory tree being scanned
         self._tree_indexes: dict[str, PackageIndex | None] = {}  # their package databases, read once
         self._refreeze: Callable[[], None] = lambda: None  # set while a scan runs (see frozen_heap)
+        self._recorded = 0
 
     def _store_failed(self, reason: str) -> None:
         """Go on without the store: no more lookups or writes in this scan; ``reason`` is kept."""
@@ -213,6 +234,9 @@ class Scanner:
         The store keeps the analysis of the bytes alone: which package owns a file depends on
         the tree it was found in, so that evidence is added on every scan, cached or not.
         """
+        self._recorded += 1
+        if self._recorded % REFREEZE_FILES == 0:
+            self._refreeze()
         if isinstance(results, ScanFailure):
             if self.observer:
                 self.observer.finished(results, cached)
