@@ -270,13 +270,20 @@ class Scanner:
     def _scan_items(self, items: Sequence[tuple[str, str | None]]) -> Iterator[ScanOutcome]:
         from ..identify.links import versions_from_links
 
-        trees: dict[str, list[ScanOutcome]] = {}
+        order: dict[str, int] = {}
+        for i, (path, _root) in enumerate(items):
+            order.setdefault(path, i)
+        trees: dict[str, list[tuple[int, list[ScanOutcome]]]] = {}
         for root, outcomes in self._analyse(items):
             if root is None:
                 yield from outcomes
             else:
-                trees.setdefault(root, []).extend(outcomes)
-        for outcomes in trees.values():
+                at = order.get(outcomes[0].path, len(order)) if outcomes else len(order)
+                trees.setdefault(root, []).append((at, outcomes))
+        for root in sorted(trees, key=lambda r: min(at for at, _group in trees[r])):
+            # in the order the walk listed the files, not the order pool workers finished them: a rule
+            # that cites the first file naming a version (identify.links) must not depend on timing
+            outcomes = [o for _at, group in sorted(trees[root], key=lambda t: t[0]) for o in group]
             done = [o for o in outcomes if isinstance(o, ScanResult)]
             linked = iter(versions_from_links(done, self.catalog, self.options.limits))
             yield from (next(linked) if isinstance(o, ScanResult) else o for o in outcomes)

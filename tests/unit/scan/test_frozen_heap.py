@@ -79,3 +79,21 @@ def test_a_scan_leaves_nothing_frozen(tmp_path: Path) -> None:
         assert isinstance(outcome, ScanResult)
     assert seen == [True] * 5  # frozen while the scan ran
     assert gc.get_freeze_count() == 0
+
+
+def test_a_tree_comes_out_in_walk_order_whoever_finishes_first(tmp_path: Path) -> None:
+    """Pool workers finish in any order; a tree's outcomes are put back in the order the walk listed
+    its files before the tree-wide rules run (``identify.links`` cites the first file that names a
+    version), so ``--jobs 2`` gives what ``--jobs 1`` gives, in the same order."""
+    tree = tmp_path / "tree"
+    tree.mkdir()
+    # the first file in walk order is the slowest: a chunk of its own (over Scanner.CHUNK_BYTES),
+    # full of digit.dot places; the small ones behind it finish first
+    (tree / "a-big.bin").write_bytes(b"\x00v1.2.3 zlib 1.2.13\x00" * ((5 << 20) // 20))
+    for i in range(40):
+        (tree / f"b{i:02d}.bin").write_bytes(b"\x00inflate 1.2.13 Copyright 1995-2022 Mark Adler\x00" + bytes([i]))
+    serial = list(Scanner(None, options=ScanOptions(use_cache=False, jobs=1)).scan_paths([tree]))
+    pooled = list(Scanner(None, options=ScanOptions(use_cache=False, jobs=2)).scan_paths([tree]))
+    assert [o.path for o in pooled] == [o.path for o in serial]
+    assert Path(serial[0].path).name == "a-big.bin"
+    assert [o.to_dict() for o in pooled] == [o.to_dict() for o in serial]  # type: ignore[union-attr]
