@@ -306,7 +306,7 @@ def load_catalog() -> Catalog:
                   if f.name.endswith(".yaml")]
     texts = [(source, node.read_bytes()) for source, node in files]
     key = catalog_key(texts)
-    cached = _read_cache(key)
+    cached = _read_cache(key) if key is not None else None
     if cached is not None:
         return Catalog(cached)
     import yaml  # here: a start-up that reads the cache needs no YAML parser
@@ -317,7 +317,8 @@ def load_catalog() -> Catalog:
         loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
         entries += parse_entries(yaml.load(raw.decode("utf-8"), Loader=loader), source)  # noqa: S506
     catalog = Catalog(entries)  # checked whole before it is kept
-    _write_cache(key, entries)
+    if key is not None:
+        _write_cache(key, entries)
     return catalog
 
 
@@ -334,11 +335,15 @@ _TUPLE_FIELDS = frozenset(f.name for f in dataclasses.fields(CatalogEntry)
                           if str(f.type).startswith("tuple")) - {"cpes"}
 
 
-def catalog_key(texts: Sequence[tuple[str, bytes]]) -> str:
+def catalog_key(texts: Sequence[tuple[str, bytes]]) -> str | None:
     """Hex digest of what a parsed catalog depends on: each file's name and bytes, and the source of
-    this module (which parses and checks them)."""
+    this module (which parses and checks them); ``None`` when that source cannot be read (a frozen
+    or zipped install): then nothing is cached."""
     h = hashlib.sha256(CACHE_MAGIC)
-    h.update(Path(__file__).read_bytes())
+    try:
+        h.update(Path(__file__).read_bytes())
+    except OSError:
+        return None
     for source, raw in texts:
         h.update(f"\0{source}\0{len(raw)}\0".encode() + raw)
     return h.hexdigest()
