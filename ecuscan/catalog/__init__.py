@@ -37,14 +37,20 @@ Entry fields (all but ``id`` and ``purl`` optional)::
 
 from __future__ import annotations
 
+import contextlib
+import dataclasses
+import hashlib
+import json
+import os
 import re
+import tempfile
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from importlib import resources
+from pathlib import Path
 from typing import Any
 
-import yaml
 from packageurl import PackageURL
 
 from ..errors import CatalogError
@@ -307,16 +313,134 @@ def parse_entries(doc: Any, source: str) -> list[CatalogEntry]:
 @lru_cache(maxsize=1)
 def load_catalog() -> Catalog:
     """The catalog shipped in the package (cached): ``components.yaml`` beside this module and every
-    ``domains/*.yaml`` (one file per domain, in name order; ids are unique across files)."""
+    ``domains/*.yaml`` (one file per domain, in name order; ids are unique across files).
+
+    The entries parsed and checked from those files are also kept on disk (:func:`cache_path`),
+    keyed by a digest of the files' bytes and of this module: a later process reads them back
+    instead of parsing the YAML and compiling every regex again to check it (about 0.13 s of each
+    scan command's start-up). A file that is missing, damaged or of another key is ignored and
+    written again; the catalog is the same either way.
+    """
     data = resources.files("ecuscan.catalog")
     files = [("ecuscan/catalog/components.yaml", data.joinpath("components.yaml"))]
     more = data.joinpath("domains")
     if more.is_dir():
         files += [(f"ecuscan/catalog/domains/{f.name}", f) for f in sorted(more.iterdir(), key=lambda f: f.name)
                   if f.name.endswith(".yaml")]
+    texts = [(source, node.read_bytes()) for source, node in files]
+    key = catalog_key(texts)
+    cached = _read_cache(key) if key is not None else None
+    if cached is not None:
+        return Catalog(cached)
+    import yaml  # here: a start-up that reads the cache needs no YAML parser
+
     entries: list[CatalogEntry] = []
-    for source, node in files:
+    for source, raw in texts:
         # libyaml's loader when PyYAML has it (5x faster: the catalog is read at every scan's start-up)
         loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-        entries += parse_entries(yaml.load(node.read_text("utf-8"), Loader=loader), source)  # noqa: S506
-    return Catalog(entries)
+        entries += parse_entries(yaml.load(raw.decode("utf-8"), Loader=loader), source)  # noqa: S506
+    catalog = Catalog(entries)  # checked whole before it is kept
+    if key is not None:
+        _write_cache(key, entries)
+    return catalog
+
+
+# --- the parsed catalog, kept between processes ---------------------------------------------------
+
+#: First line of a cache file; the next line is its key, the next the SHA-256 of the JSON that follows.
+CACHE_MAGIC = b"ecuscan-catalog 1\n"
+#: Largest cache file read (the shipped catalog's is about 250 KB).
+MAX_CACHE_BYTES = 32 << 20
+#: Cache files kept: the newest few keys (an upgrade or a catalog edit leaves the old ones behind).
+CACHE_KEEP = 4
+#: The fields of an entry that are tuples (written as JSON lists); ``cpes`` is a tuple of pairs.
+_TUPLE_FIELDS = frozenset(f.name for f in dataclasses.fields(CatalogEntry)
+                          if str(f.type).startswith("tuple")) - {"cpes"}
+
+
+def catalog_key(texts: Sequence[tuple[str, bytes]]) -> str | None:
+    """Hex digest of what a parsed catalog depends on: each file's name and bytes, and the source of
+    this module (which parses and checks them); ``None`` when that source cannot be read (a frozen
+    or zipped install): then nothing is cached."""
+    h = hashlib.sha256(CACHE_MAGIC)
+    try:
+        h.update(Path(__file__).read_bytes())
+    except OSError:
+        return None
+    for source, raw in texts:
+        h.update(f"\0{source}\0{len(raw)}\0".encode() + raw)
+    return h.hexdigest()
+
+
+def cache_path(key: str) -> Path:
+    """Where the parsed catalog of ``key`` is kept: ``catalog/<key>.json`` in platformdirs' user
+    cache directory for ecuscan (``$XDG_CACHE_HOME/ecuscan`` on Linux)."""
+    import platformdirs
+
+    return Path(platformdirs.user_cache_dir("ecuscan", appauthor=False)) / "catalog" / f"{key}.json"
+
+
+def _read_cache(key: str) -> list[CatalogEntry] | None:
+    """The entries kept for ``key``, or ``None`` when the file is missing or cannot be trusted: read
+    whole (bounded), its header must name this key and the SHA-256 of the JSON after it, and every
+    entry must have exactly the fields of :class:`CatalogEntry`. Never raises."""
+    try:
+        with cache_path(key).open("rb") as f:
+            blob = f.read(MAX_CACHE_BYTES + 1)
+    except OSError:
+        return None
+    header = CACHE_MAGIC + key.encode() + b"\n"
+    if len(blob) > MAX_CACHE_BYTES or not blob.startswith(header):
+        return None
+    digest, sep, payload = blob[len(header):].partition(b"\n")
+    if not sep or digest != hashlib.sha256(payload).hexdigest().encode():
+        return None
+    try:
+        rows = json.loads(payload)
+        names = {f.name for f in dataclasses.fields(CatalogEntry)}
+        out = []
+        for row in rows:
+            if set(row) != names:
+                return None
+            fields: dict[str, Any] = {k: (tuple(v) if k in _TUPLE_FIELDS else v) for k, v in row.items()}
+            fields["cpes"] = tuple((str(v), str(p)) for v, p in row["cpes"])
+            out.append(CatalogEntry(**fields))
+    except (ValueError, TypeError, AttributeError):
+        return None
+    return out
+
+
+def _write_cache(key: str, entries: Sequence[CatalogEntry]) -> None:
+    """Keep ``entries`` for ``key``: written to a temporary file beside the final one and renamed
+    over it, so a reader (another scan starting) sees the old file or the new one, never half of
+    one, and concurrent writers each rename a whole file. Failing to write (a read-only home, a
+    full disk) only costs the next start-up the parse. Never raises."""
+    path = cache_path(key)
+    tmp: str | None = None
+    try:
+        payload = json.dumps([dataclasses.asdict(e) for e in entries], separators=(",", ":")).encode()
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{key[:16]}.", suffix=".tmp", dir=path.parent)
+        with os.fdopen(fd, "wb") as f:
+            f.write(CACHE_MAGIC + key.encode() + b"\n" + hashlib.sha256(payload).hexdigest().encode() + b"\n"
+                    + payload)
+        os.replace(tmp, path)
+        tmp = None
+        _prune(path.parent)
+    except (OSError, ValueError, TypeError):  # an optimisation only: the parsed catalog is used either way
+        return
+    finally:
+        if tmp is not None:
+            with contextlib.suppress(OSError):
+                os.unlink(tmp)
+
+
+def _prune(folder: Path) -> None:
+    """Remove all but the :data:`CACHE_KEEP` newest cache files of ``folder``."""
+    files = []
+    for p in folder.glob("*.json"):
+        with contextlib.suppress(OSError):
+            files.append((p.stat().st_mtime, p))
+    for _mtime, p in sorted(files, reverse=True)[CACHE_KEEP:]:
+        with contextlib.suppress(OSError):
+            p.unlink()

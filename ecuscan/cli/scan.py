@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
@@ -13,8 +13,7 @@ from ..errors import StoreError
 from ..inventory import files_with_findings, inventory
 from ..model import ScanFailure, ScanOutcome, ScanResult, Severity
 from ..scan.options import JOBS_AUTO, ScanOptions
-from ..scan.pipeline import Scanner
-from ..store import Store
+from ..scan.pipeline import Scanner, with_frozen_heap
 from .common import (
     allow_incomplete_option,
     err,
@@ -27,6 +26,9 @@ from .common import (
     safe,
     store_option,
 )
+
+if TYPE_CHECKING:
+    from ..store import Store
 
 
 class _ProgressObserver:
@@ -147,6 +149,7 @@ def _jobs(value: str) -> int:
               help="Exit 1 when an image has a diagnostic of this severity or worse (e.g. VBF CRC mismatch).")
 @allow_incomplete_option
 @handle_errors
+@with_frozen_heap
 def command(paths: tuple[str, ...], store_url: str | None, as_json: bool, no_cache: bool, jobs: int,
             dask_spec: str | None, base_address: str | None, members: bool, package_metadata: bool,
             per_file: bool | None, fail_on_diagnostic: str | None, allow_incomplete: bool) -> None:
@@ -169,6 +172,9 @@ def command(paths: tuple[str, ...], store_url: str | None, as_json: bool, no_cac
     store_problems: list[str] = []
     opened: Store | None = None
     if store_url or not no_cache:  # --no-cache neither reads nor (unless a store is named) writes the inventory
+        # imported here: a scan without a store does not load SQLAlchemy (start-up)
+        from ..store import Store
+
         try:
             opened = Store.open(store_url)
         except StoreError as exc:  # a damaged store costs the cache, not the scan

@@ -57,7 +57,6 @@ from importlib import resources
 from typing import IO, Any, cast
 
 import yaml
-from elftools.elf.elffile import ELFFile
 
 from ..catalog import Catalog
 from ..formats._util import BufferStream
@@ -321,6 +320,9 @@ def macro_value(text: str) -> int | None:
 
 def _macro_sections(image: Image, limits: Limits) -> dict[str, tuple[bytes, int | None]]:
     """Bytes (and file offset when stored uncompressed) of the DWARF sections the macro walk needs."""
+    # imported here: pyelftools' ELF and DWARF modules (~25 ms) are needed only for macro sections
+    from elftools.elf.elffile import ELFFile
+
     out: dict[str, tuple[bytes, int | None]] = {}
     stream = BufferStream(image.data)
     try:

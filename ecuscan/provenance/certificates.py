@@ -13,11 +13,7 @@ import hashlib
 import re
 import warnings
 from collections.abc import Iterator
-
-from cryptography import x509
-from cryptography.exceptions import UnsupportedAlgorithm
-from cryptography.hazmat.primitives.asymmetric import dsa, ec, ed448, ed25519, rsa, x448, x25519
-from cryptography.hazmat.primitives.serialization import load_der_private_key, load_der_public_key
+from functools import lru_cache
 
 from ecuscan.model import Buffer, Certificate, Sha256
 from ecuscan.provenance import prefilter
@@ -26,8 +22,17 @@ CERT = "x509-certificate"
 PUBLIC_KEY = "public-key"
 PRIVATE_KEY = "private-key"
 
-# What cryptography raises for DER that is not what it claims to be.
-_PARSE_ERRORS = (ValueError, TypeError, UnsupportedAlgorithm, OverflowError)
+
+@lru_cache(maxsize=1)
+def _parse_errors() -> tuple[type[Exception], ...]:
+    """What cryptography raises for DER that is not what it claims to be. cryptography is imported
+    here, on the first candidate the patterns find, not with this module: most images hold no
+    certificate or key, and a scan's start-up does not pay for it."""
+    from cryptography.exceptions import UnsupportedAlgorithm
+
+    errors: tuple[type[Exception], ...] = (ValueError, TypeError, UnsupportedAlgorithm, OverflowError)
+    return errors
+
 
 _KEY_OIDS = (rb"(?:\x09\x2a\x86\x48\x86\xf7\x0d\x01\x01\x01|\x07\x2a\x86\x48\xce\x3d\x02\x01"
              rb"|\x03\x2b\x65[\x6e-\x71]|\x07\x2a\x86\x48\xce\x38\x04\x01)")
@@ -78,6 +83,8 @@ _CURVES = {"secp256r1": "P-256", "secp384r1": "P-384", "secp521r1": "P-521", "se
 
 def key_type(key: object) -> str | None:
     """A short name for a public or private key: ``RSA-2048``, ``EC-P256``, ``Ed25519`` ..."""
+    from cryptography.hazmat.primitives.asymmetric import dsa, ec, ed448, ed25519, rsa, x448, x25519
+
     if isinstance(key, rsa.RSAPublicKey | rsa.RSAPrivateKey):
         return f"RSA-{key.key_size}"
     if isinstance(key, ec.EllipticCurvePublicKey | ec.EllipticCurvePrivateKey):
@@ -114,6 +121,8 @@ def _sha(der: bytes) -> Sha256:
 
 
 def _describe_cert(der: bytes, offset: int, size: int, encoding: str, limit: int) -> Certificate | None:
+    from cryptography import x509
+
     try:
         with warnings.catch_warnings():
             # Non-conformant but real certificates (negative serials ...) make cryptography warn;
@@ -124,11 +133,11 @@ def _describe_cert(der: bytes, offset: int, size: int, encoding: str, limit: int
         issuer = cert.issuer.rfc4514_string()[:limit]
         not_before = cert.not_valid_before_utc.isoformat()
         not_after = cert.not_valid_after_utc.isoformat()
-    except _PARSE_ERRORS:
+    except _parse_errors():
         return None
     try:
         ktype = key_type(cert.public_key())
-    except _PARSE_ERRORS:
+    except _parse_errors():
         ktype = None
     return Certificate(kind=CERT, offset=offset, size=size, sha256=_sha(der), subject=subject,
                        issuer=issuer, not_before=not_before, not_after=not_after, key_type=ktype,
@@ -136,9 +145,11 @@ def _describe_cert(der: bytes, offset: int, size: int, encoding: str, limit: int
 
 
 def _describe_public(der: bytes, offset: int, size: int, encoding: str) -> Certificate | None:
+    from cryptography.hazmat.primitives.serialization import load_der_public_key
+
     try:
         ktype = key_type(load_der_public_key(der))
-    except _PARSE_ERRORS:
+    except _parse_errors():
         return None
     return Certificate(kind=PUBLIC_KEY, offset=offset, size=size, sha256=_sha(der), key_type=ktype,
                        encoding=encoding)
@@ -146,10 +157,12 @@ def _describe_public(der: bytes, offset: int, size: int, encoding: str) -> Certi
 
 def _describe_private(der: bytes, offset: int, size: int, encoding: str, *,
                       require_parse: bool) -> Certificate | None:
+    from cryptography.hazmat.primitives.serialization import load_der_private_key
+
     # The key is loaded only to name its type; the object is dropped at once.
     try:
         ktype = key_type(load_der_private_key(der, password=None, unsafe_skip_rsa_key_validation=True))
-    except _PARSE_ERRORS:
+    except _parse_errors():
         if require_parse:
             return None
         ktype = None

@@ -21,6 +21,11 @@ see the same machine load; the best of ``--runs`` of each is compared, and every
 - ``--cpu``: also print the CPU seconds (user + system, the process and its workers) of each
   command's best run: on a loaded machine wall time says how much of the CPUs a scan got, CPU
   time how much work it did.
+- ``--bytecode``: run the timed commands as an installed ecuscan runs, with its modules' bytecode
+  (``__pycache__``): ``PYTHONDONTWRITEBYTECODE`` is removed from their environment and each command
+  runs once untimed first. Without it they inherit the environment (a sandbox that sets it compiles
+  every module from source at every start, ~0.2 s of CPU). The regex pass is not affected.
+- The load average is printed before and after each side-by-side comparison.
 - ``--big-mib N``: peak RSS of scanning a tree holding one N MiB ELF image (a real ELF from the
   tree, padded) next to that image's size (target <= 1.2x), from ``wait4``'s ru_maxrss of the
   process and its children.
@@ -127,9 +132,14 @@ def _descendants(pid: int) -> list[int]:
     return out
 
 
+#: Set by ``--bytecode``: the environment keys removed from the timed commands' environment.
+DROP_ENV: set[str] = set()
+
+
 def side_by_side(trees: list[Path], ecuscan: list[str], jobs: str, runs: int, label: str,
                  baseline: list[str] | None = None, cpu: bool = False) -> dict[str, float]:
     size, files, _ = (sum(x) for x in zip(*(tree_bytes(t) for t in trees), strict=True))
+    load_before = os.getloadavg()
     regex: list[float] = []
     regex_cpu: list[float] = []
     timed: dict[str, list[tuple[float, float]]] = {"baseline": [], "ecuscan": []}
@@ -137,19 +147,28 @@ def side_by_side(trees: list[Path], ecuscan: list[str], jobs: str, runs: int, la
     commands = [("baseline", baseline)] if baseline else []
     commands.append(("ecuscan", ecuscan))
     with tempfile.TemporaryDirectory(prefix="ecuscan-e2e-") as tmp:
+        if DROP_ENV:  # one untimed run each: the bytecode is written, as an install would have it
+            for name, cmd in commands:
+                assert cmd is not None
+                env = {k: v for k, v in os.environ.items() if k not in DROP_ENV}
+                env["ECUSCAN_STORE"] = f"sqlite:///{tmp}/{name}-warm.sqlite"
+                run([*cmd, "scan", "--json", "--no-cache", "--jobs", jobs, *map(str, trees)], env)
         for i in range(runs):
             regex.append(run([sys.executable, "-c", REGEX, *map(str, trees)])[0])
             regex_cpu.append(LAST_CPU[0])
             for name, cmd in commands:
                 assert cmd is not None
-                env = {**os.environ, "ECUSCAN_STORE": f"sqlite:///{tmp}/{name}{i}.sqlite"}
+                env = {k: v for k, v in os.environ.items() if k not in DROP_ENV}
+                env["ECUSCAN_STORE"] = f"sqlite:///{tmp}/{name}{i}.sqlite"
                 wall, rss, _ = run([*cmd, "scan", "--json", "--no-cache", "--jobs", jobs, *map(str, trees)], env)
                 timed[name].append((wall, LAST_CPU[0]))
                 if name == "ecuscan":
                     peak.append(rss)
     mb = size / 1e6
     best_r = min(regex)
-    print(f"{label}: {files} files, {mb:.1f} MB, --jobs {jobs}")
+    load_after = os.getloadavg()
+    print(f"{label}: {files} files, {mb:.1f} MB, --jobs {jobs}   (load average {load_before[0]:.1f} before, "
+          f"{load_after[0]:.1f} after)")
     print(f"  regex pass  {', '.join(f'{t:.2f}' for t in regex)} s  best {mb / best_r:.1f} MB/s"
           + (f"   CPU {min(regex_cpu):.2f} s" if cpu else ""))
     out = {"regex": best_r, "mb": mb}
@@ -181,7 +200,11 @@ def main() -> None:
                          "ecuscan'): before and after under the same load")
     ap.add_argument("--cpu", action="store_true", help="also print CPU seconds (process and workers)")
     ap.add_argument("--scaling-runs", type=int, default=0, help="runs per scaling point (default: --runs - 1)")
+    ap.add_argument("--bytecode", action="store_true",
+                    help="time the commands with their bytecode, as installed (see above)")
     args = ap.parse_args()
+    if args.bytecode:
+        DROP_ENV.add("PYTHONDONTWRITEBYTECODE")
     tree = Path(args.tree) if Path(args.tree).is_absolute() else CORPUS / args.tree
     if not tree.is_dir():
         raise SystemExit(f"{tree} not found (fetch the development corpus first)")
@@ -214,7 +237,8 @@ def big_rss(tree: Path, ecuscan: list[str], mib: int, jobs_list: list[str]) -> N
             f.write(elf.read_bytes())
             f.write(os.urandom(1 << 20) * max(1, mib))  # incompressible filler past the ELF's own bytes
         size = big.stat().st_size
-        env = {**os.environ, "ECUSCAN_STORE": f"sqlite:///{tmp}/big.sqlite"}
+        env = {k: v for k, v in os.environ.items() if k not in DROP_ENV}
+        env["ECUSCAN_STORE"] = f"sqlite:///{tmp}/big.sqlite"
         idle = peak_rss_tree([*ecuscan, "scan", "--json", "--no-cache", str(elf)], env)
         for jobs in jobs_list:
             peak = peak_rss_tree([*ecuscan, "scan", "--json", "--no-cache", "--jobs", jobs, str(big.parent)], env)
