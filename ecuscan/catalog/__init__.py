@@ -372,12 +372,18 @@ def catalog_key(texts: Sequence[tuple[str, bytes]]) -> str | None:
     return h.hexdigest()
 
 
+#: The folder of the parsed-catalog files, in ecuscan's user cache directory. It holds nothing else:
+#: ``catalog/`` there is the signature miner's corpus (``python -m ecuscan.mining``).
+CACHE_DIR_NAME = "parsed-catalog"
+_CACHE_FILE = re.compile(r"[0-9a-f]{64}\.json")
+
+
 def cache_path(key: str) -> Path:
-    """Where the parsed catalog of ``key`` is kept: ``catalog/<key>.json`` in platformdirs' user
-    cache directory for ecuscan (``$XDG_CACHE_HOME/ecuscan`` on Linux)."""
+    """Where the parsed catalog of ``key`` is kept: ``parsed-catalog/<key>.json`` in platformdirs'
+    user cache directory for ecuscan (``$XDG_CACHE_HOME/ecuscan`` on Linux)."""
     import platformdirs
 
-    return Path(platformdirs.user_cache_dir("ecuscan", appauthor=False)) / "catalog" / f"{key}.json"
+    return Path(platformdirs.user_cache_dir("ecuscan", appauthor=False)) / CACHE_DIR_NAME / f"{key}.json"
 
 
 def _read_cache(key: str) -> list[CatalogEntry] | None:
@@ -436,9 +442,12 @@ def _write_cache(key: str, entries: Sequence[CatalogEntry]) -> None:
 
 
 def _prune(folder: Path) -> None:
-    """Remove all but the :data:`CACHE_KEEP` newest cache files of ``folder``."""
+    """Remove all but the :data:`CACHE_KEEP` newest cache files of ``folder``: only files named like
+    one (``<64 hex digits>.json``); anything else a user or another tool put there is left alone."""
     files = []
     for p in folder.glob("*.json"):
+        if not _CACHE_FILE.fullmatch(p.name):
+            continue
         with contextlib.suppress(OSError):
             files.append((p.stat().st_mtime, p))
     for _mtime, p in sorted(files, reverse=True)[CACHE_KEEP:]:

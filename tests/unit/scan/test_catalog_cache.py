@@ -59,7 +59,7 @@ def yaml_loads(monkeypatch: pytest.MonkeyPatch) -> list[int]:
 
 
 def the_file() -> Path:
-    files = list((Path(os.environ["XDG_CACHE_HOME"]) / "ecuscan" / "catalog").glob("*.json"))
+    files = list((Path(os.environ["XDG_CACHE_HOME"]) / "ecuscan" / cat.CACHE_DIR_NAME).glob("*.json"))
     assert len(files) == 1, files
     return files[0]
 
@@ -171,7 +171,7 @@ def test_the_loader_source_is_part_of_the_key(cache_home: Path, reference: tuple
     monkeypatch.setattr(cat, "__file__", str(tmp_path / "missing.py"))
     assert catalog_key(texts) is None
     assert load().entries == reference
-    assert not (cache_home / "ecuscan" / "catalog").exists()
+    assert not (cache_home / "ecuscan" / cat.CACHE_DIR_NAME).exists()
 
 
 def test_a_stale_version_of_the_shipped_files_is_not_used(cache_home: Path, reference: tuple[CatalogEntry, ...],
@@ -192,6 +192,22 @@ def test_old_files_are_pruned(cache_home: Path, reference: tuple[CatalogEntry, .
         os.utime(cache_path(f"{i:064x}"), (1_000_000 + i, 1_000_000 + i))
     kept = sorted(p.stem for p in cache_path("0" * 64).parent.glob("*.json"))
     assert kept == [f"{i:064x}" for i in range(3, cat.CACHE_KEEP + 3)]
+
+
+def test_pruning_leaves_files_it_did_not_write(cache_home: Path, reference: tuple[CatalogEntry, ...]) -> None:
+    """Only cache files are pruned: other JSON files in the folder (however old) stay, and the folder
+    is not the signature miner's corpus folder (``catalog/``), whose manifests are JSON files too."""
+    folder = cache_path("0" * 64).parent
+    assert folder.name != "catalog"
+    folder.mkdir(parents=True)
+    foreign = [folder / "corpus-trixie-armhf.json", folder / "mining-report.json", folder / f"{'A' * 64}.json"]
+    for f in foreign:
+        f.write_text("{}")
+        os.utime(f, (1, 1))
+    for i in range(cat.CACHE_KEEP + 2):
+        cat._write_cache(f"{i:064x}", list(reference[:3]))
+    assert all(f.read_text() == "{}" for f in foreign)
+    assert len([p for p in folder.glob("*.json") if p not in foreign]) == cat.CACHE_KEEP
 
 
 def test_an_unwritable_cache_directory_costs_nothing_but_time(tmp_path: Path, reference: tuple[CatalogEntry, ...],
@@ -256,7 +272,7 @@ def test_a_damaged_cache_does_not_change_a_scan(tmp_path: Path) -> None:
         return res.stdout
 
     cold = scan()
-    files = list((tmp_path / "cache" / "ecuscan" / "catalog").glob("*.json"))
+    files = list((tmp_path / "cache" / "ecuscan" / cat.CACHE_DIR_NAME).glob("*.json"))
     assert len(files) == 1
     assert scan() == cold
     files[0].write_bytes(_flip_letter(files[0].read_bytes(), files[0].stat().st_size - 5000))
