@@ -291,15 +291,18 @@ def add_rtos_builds(cov: Coverage, catalog: Catalog) -> None:
                 cov.add(catalog, key, "rtos-build", f"{stem}: {doc.get('source', '')[:90]}", version, files)
 
 
-def collect(catalog: Catalog | None = None, committed_only: bool = False) -> Coverage:
-    """Every entry's real-bytes truths (``committed_only``: the truth files in the repository alone)."""
+def collect(catalog: Catalog | None = None, committed_only: bool = False, local_builds: bool = True) -> Coverage:
+    """Every entry's real-bytes truths. ``committed_only``: the truth files in the repository alone;
+    otherwise also the development corpus ground truth (CI fetches and builds it) and, with
+    ``local_builds``, images built on this machine whose truth is not committed (``rtos-build``)."""
     catalog = catalog or load_catalog()
     cov = Coverage(entries=[e.id for e in catalog])
     for add in (add_mined, add_firmware_set, add_mcu_builds, add_automotive, add_realbytes):
         add(cov, catalog)
     if not committed_only:
         add_dev_corpus(cov, catalog)
-        add_rtos_builds(cov, catalog)
+        if local_builds:
+            add_rtos_builds(cov, catalog)
     return cov
 
 

@@ -6,7 +6,8 @@ The truths are the project's own truth files, read by ``tests/benchmarks/catalog
 ecuscan's output): the miner's generated per-entry table in docs/accuracy.md with its project list,
 the firmware set's truth, the MCU/RTOS and automotive build recipes, the real-bytes fixtures of hand
 entries, and the development corpus ground truth (fetched by CI, not committed: the check that needs
-it skips with a reason when it is absent). That each truth's bytes are found is tested next to each
+it skips with a reason when it is absent). Images built only on a developer's machine (no committed
+truth) do not count. That each truth's bytes are found is tested next to each
 source (test_mined_catalog, test_firmware_*, test_mcu_sources, test_automotive_entries,
 test_realbytes_entries); ``catalog_coverage.py --scan`` re-checks all of them at once.
 """
@@ -51,7 +52,7 @@ def test_truth_sources_are_read() -> None:
 
 
 def test_every_truth_name_resolves_to_an_entry() -> None:
-    cov = cc.collect(CAT) if _dev_corpus_present() else COMMITTED
+    cov = cc.collect(CAT, local_builds=False) if _dev_corpus_present() else COMMITTED
     assert not cov.unresolved, f"truth names the catalog does not resolve: {sorted(cov.unresolved)}"
 
 
@@ -68,7 +69,7 @@ def test_every_entry_has_a_real_bytes_truth_or_a_listed_reason() -> None:
     if not _dev_corpus_present():
         pytest.skip(f"{len(missing)} entries have no committed truth and the development corpus ground truth "
                     f"({cc.DEV_CORPUS}/dev-corpus.json) is absent: {missing[:8]}...")
-    full = cc.collect(CAT)
+    full = cc.collect(CAT, local_builds=False)
     missing = [e for e in full.uncovered() if e not in EXCEPTIONS]
     assert not missing, ("entries with no ground truth on real bytes and no reason in "
                          f"tests/benchmarks/catalog_uncovered.yaml: {missing}")
@@ -78,7 +79,7 @@ def test_listed_exceptions_are_really_uncovered() -> None:
     covered = sorted(e for e in EXCEPTIONS if COMMITTED.truths.get(e))
     assert not covered, f"listed in catalog_uncovered.yaml but covered by a committed truth: {covered}"
     if _dev_corpus_present():
-        full = cc.collect(CAT)
+        full = cc.collect(CAT, local_builds=False)
         covered = sorted(e for e in EXCEPTIONS if full.truths.get(e))
         assert not covered, f"listed in catalog_uncovered.yaml but covered by the development corpus: {covered}"
 
