@@ -61,6 +61,7 @@ MCU_RECIPES = REPO / "tests" / "fixtures" / "mcu" / "recipes.yaml"
 AUTOMOTIVE_BUILD = REPO / "tests" / "fixtures" / "automotive" / "build.py"
 REALBYTES = REPO / "tests" / "fixtures" / "realbytes"
 EXCEPTIONS = REPO / "tests" / "benchmarks" / "catalog_uncovered.yaml"
+ADJUDICATIONS = REPO / "tests" / "benchmarks" / "truth_adjudications.json"
 
 CACHE = Path.home() / ".cache" / "ecuscan"
 DEV_CORPUS = Path(os.environ.get("ECUSCAN_DEV_CORPUS") or CACHE / "dev-corpus")
@@ -155,14 +156,13 @@ def add_mined(cov: Coverage, catalog: Catalog) -> None:
         present = max((r for k, r in recall.items() if k.startswith(f"{pid}:")), default=0.0)
         measured = (f"miner: {exact}/{files} files at the exact version (held-out sid {held_exact}/{held}); "
                     f"best rule recall {present:.3f}")
-        by_release: dict[str, tuple[str, list[Path]]] = {}
-        for release, version, pkg_dir in cached.get(pid, []):
-            by_release.setdefault(release, (version, []))[1].append(pkg_dir)
         src = f"Debian bullseye+trixie packages of {', '.join(proj.get('sources', [pid]))} ({files} ELF files)"
-        if not by_release:
+        rows = cached.get(pid, [])
+        if not rows:
             cov.add(catalog, pid, "mined", src, "package version", measured=measured)
-        for release, (version, dirs) in sorted(by_release.items()):
-            cov.add(catalog, pid, "mined", f"{src}: {release}", version, dirs, measured=measured)
+        for release, version, pkg_dir in sorted(rows, key=lambda r: (r[0], str(r[2]))):
+            cov.add(catalog, pid, "mined", f"{src}: {release} {pkg_dir.name} {version}", version, [pkg_dir],
+                    measured=measured)
 
 
 def add_firmware_set(cov: Coverage, catalog: Catalog) -> None:
@@ -209,17 +209,24 @@ def add_automotive(cov: Coverage, catalog: Catalog) -> None:
     const = _automotive_constants()
     built = AUTOMOTIVE_CACHE / "built"
 
-    def files_of(entry: str, tag: str) -> list[Path]:
+    def truth_of(entry: str, tag: str) -> tuple[str, list[Path]]:
+        """The build's own truth file (version as the build files state it, e.g. 3.2.3 for tag 3.2.3-r1)."""
         truth = built / entry / tag / "truth.json"
         if not truth.is_file():
-            return []
-        return [built / entry / tag / f for f in json.loads(truth.read_text("utf-8")).get("files", [])]
+            return tag.removeprefix("v"), []
+        doc = json.loads(truth.read_text("utf-8"))
+        files = [built / entry / tag / f for f in doc.get("files", [])]
+        # a Python distribution is identified from its tree (dist-info metadata), not file by file
+        if not any(f.suffix in (".o", ".so", "") or ".so." in f.name for f in files):
+            files = [built / entry / tag]
+        return str(doc.get("version", tag)), files
 
     for entry, repo, tag, _held in const.get("SOURCES", ()):
-        cov.add(catalog, entry, "automotive", f"{repo}@{tag}", tag.removeprefix("v"), files_of(entry, tag))
+        version, files = truth_of(entry, tag)
+        cov.add(catalog, entry, "automotive", f"{repo}@{tag}", version, files)
     for version, _held in const.get("KUKSA", ()):
         cov.add(catalog, "kuksa-client", "automotive", f"pypi:kuksa-client=={version}", version,
-                files_of("kuksa-client", version))
+                truth_of("kuksa-client", version)[1])
     for release in const.get("DLT_RELEASES", {}):
         for d in sorted((AUTOMOTIVE_CACHE / "root").glob(f"{release}-*")) or [None]:
             pkgs = [p for p in (sorted(d.iterdir()) if d else []) if p.name in const.get("DLT_PACKAGES", ())]
@@ -246,8 +253,16 @@ def add_realbytes(cov: Coverage, catalog: Catalog) -> None:
             root = REALBYTES_CACHE / r["dir"]
             files = [p for p in sorted(root.rglob("*")) if p.is_file() and not p.is_symlink()
                      and any(re.search(rx, "/" + str(p.relative_to(root))) for rx in e["files"])]
-            cov.add(catalog, entry, "realbytes", f"Debian {r['release']}/{r['arch']} {r['package']} {r['debian_version']}",
-                    r["version"], files)
+            src = f"Debian {r['release']}/{r['arch']} {r['package']} {r['debian_version']}"
+            cov.add(catalog, entry, "realbytes", src, r["version"], files)
+    meta_path = REALBYTES_CACHE / "uclibc" / "build.json"
+    meta = json.loads(meta_path.read_text("utf-8")) if meta_path.is_file() else {}
+    for entry, b in (spec.get("source_builds") or {}).items():
+        lib = REALBYTES_CACHE / meta["dir"] if meta else None
+        files = [p for p in sorted(lib.iterdir()) if p.is_file() and not p.is_symlink()
+                 and any(re.search(rx, "/lib/" + p.name) for rx in b["files"])] if lib and lib.is_dir() else []
+        cov.add(catalog, entry, "realbytes", f"Debian {b['release']} {b['package']} built here",
+                meta.get("version", "package version"), files)
     sources = REALBYTES / "sources.yaml"
     if sources.is_file():
         add_mcu_builds(cov, catalog, sources, REALBYTES_CACHE / "rtos", kind="realbytes")
@@ -258,10 +273,15 @@ def add_dev_corpus(cov: Coverage, catalog: Catalog) -> None:
     if not truth.is_file():
         cov.skipped["dev-corpus"] = f"{truth} absent (fetch-dev-corpus.sh)"
     else:
+        # where the compiled source declares another version than the package's (checked line by line
+        # against the Debian source by adjudicate_truth.py), the adjudicated version is the truth
+        adjudicated = {(a["component"], a["debian_version"]): a["adjudicated_version"]
+                       for a in json.loads(ADJUDICATIONS.read_text("utf-8"))["adjudications"]}
         for f in json.loads(truth.read_text("utf-8"))["files"]:
             path = DEV_CORPUS / f["file"]
+            version = adjudicated.get((f["component"], f.get("debian_version")), f.get("version"))
             cov.add(catalog, f["component"], "dev-corpus", f"Debian trixie {f['arch']} {f['package']}: {f['file']}",
-                    f.get("version"), [path])
+                    version, [path])
             for extra in f.get("also_contains", []):
                 cov.add(catalog, extra["component"], "dev-corpus",
                         f"Debian trixie {f['arch']} {f['package']}: {f['file']} ({extra.get('why', 'also contains')})",
@@ -341,29 +361,40 @@ def scan_truths(cov: Coverage, entries: Iterable[str] | None = None, per_source:
         for kind in sorted({t.kind for t in cov.truths.get(entry, [])}):
             if want_kinds and kind not in want_kinds:
                 continue
-            done = 0
-            for t in cov.truths[entry]:
-                if t.kind != kind or done >= per_source:
+            for t, path in _sample([t for t in cov.truths[entry] if t.kind == kind], per_source):
+                st["files"] += 1
+                got: set[str | None] = set()
+                for o in scanner.scan_paths([path]):
+                    if isinstance(o, ScanResult):
+                        got |= {c.version for c in o.components if c.id == entry and c.relation is Relation.CONTAINS}
+                if not got:
+                    st["missing"].append(f"{kind}: {path}")
                     continue
-                for path in _scan_targets(t):
-                    if done >= per_source:
-                        break
-                    done += 1
-                    st["files"] += 1
-                    got: set[str | None] = set()
-                    for o in scanner.scan_paths([path]):
-                        if isinstance(o, ScanResult):
-                            got |= {c.version for c in o.components if c.id == entry and c.relation is Relation.CONTAINS}
-                    if not got:
-                        st["missing"].append(f"{kind}: {path}")
-                        continue
-                    st["found"] += 1
-                    if t.version and any(same_version(v, t.version) for v in got if v):
-                        st["exact"] += 1
-                    elif t.version and any(v for v in got):
-                        st["wrong"].append(f"{kind}: {path}: {sorted(v for v in got if v)} vs truth {t.version}")
+                st["found"] += 1
+                if t.version and any(same_version(v, t.version) for v in got if v):
+                    st["exact"] += 1
+                elif t.version and any(v for v in got):
+                    st["wrong"].append(f"{kind}: {path}: {sorted(v for v in got if v)} vs truth {t.version}")
         if st["files"]:
             out[entry] = st
+    return out
+
+
+def _sample(truths: list[Truth], n: int) -> list[tuple[Truth, Path]]:
+    """Up to ``n`` (truth, file) pairs taken round-robin over the truths (one file of each in turn),
+    so a sample covers every release and package a kind of truth names."""
+    iters = [(t, _scan_targets(t)) for t in truths]
+    out: list[tuple[Truth, Path]] = []
+    while iters and len(out) < n:
+        alive = []
+        for t, it in iters:
+            path = next(it, None)
+            if path is not None:
+                out.append((t, path))
+                alive.append((t, it))
+                if len(out) >= n:
+                    break
+        iters = alive
     return out
 
 
@@ -375,6 +406,8 @@ def _scan_targets(t: Truth) -> Iterator[Path]:
         elif f.is_dir():
             elfs = [p for p in f.rglob("*") if p.is_file() and not p.is_symlink()
                     and p.stat().st_size <= MAX_SCAN_BYTES and _is_elf(p)]
+            if not elfs:
+                yield f   # a tree identified as a whole (a Python distribution)
             yield from sorted(elfs, key=lambda p: (not any(d in str(p) for d in ("/bin/", "/sbin/")), str(p)))
 
 
@@ -393,7 +426,9 @@ def _versions(ts: list[Truth]) -> str:
     return f"yes ({len(exact)}/{len(ts)})" if exact else "no"
 
 
-def report(cov: Coverage, exceptions: dict[str, str], scan: dict[str, dict[str, Any]] | None = None) -> str:
+def report(cov: Coverage, exceptions: dict[str, str], scan: dict[str, dict[str, Any]] | None = None,
+           table: bool = True) -> str:
+    """The coverage report in Markdown; ``table``: with one row per entry (the docs omit it)."""
     catalog = load_catalog()
     by_kind: dict[str, int] = {}
     for e in cov.entries:
@@ -406,23 +441,31 @@ def report(cov: Coverage, exceptions: dict[str, str], scan: dict[str, dict[str, 
              "Entries per kind of truth (an entry may have several): "
              + ", ".join(f"{k} {n}" for k, n in sorted(by_kind.items(), key=lambda kv: -kv[1])) + "."]
     only = {k: sum(1 for e in cov.entries if cov.kinds(e) == [k]) for k in by_kind}
-    lines += ["Entries whose only truth is that kind: " + ", ".join(f"{k} {n}" for k, n in sorted(only.items()) if n) + "."]
+    lines += ["Entries whose only truth is that kind: "
+              + ", ".join(f"{k} {n}" for k, n in sorted(only.items()) if n) + "."]
     if cov.skipped:
         lines += ["", "Not read here: " + "; ".join(f"{k}: {v}" for k, v in sorted(cov.skipped.items())) + "."]
     if cov.unresolved:
         lines += ["", "Truth names the catalog does not resolve: "
                   + ", ".join(f"`{n}` ({'/'.join(sorted(k))})" for n, k in sorted(cov.unresolved.items())) + "."]
+    if scan is not None:
+        scanned = [st for st in scan.values() if st["files"]]
+        lines += ["", f"Scan of the cached bytes (up to the given number of files per entry and kind of truth, package "
+                  f"metadata off): {len(scanned)} entries had files here, {sum(st['files'] for st in scanned)} files; "
+                  f"reported in at least one file: {sum(1 for st in scanned if st['found'])} entries; at the truth's "
+                  f"version in at least one file: {sum(1 for st in scanned if st['exact'])}."]
     head = "| entry | file | truths (kind: count) | exact version in truth |"
     sep = "|---|---|---|---|"
     if scan is not None:
         head += " scanned files | reported | at truth version | wrong version |"
         sep += "---:|---:|---:|---:|"
-    lines += ["", head, sep]
+    if table:
+        lines += ["", head, sep]
     source_file = {e.id: "" for e in catalog}
     for f in [REPO / "ecuscan/catalog/components.yaml", *sorted((REPO / "ecuscan/catalog/domains").glob("*.yaml"))]:
         for c in (yaml.safe_load(f.read_text("utf-8")) or {}).get("components", []):
             source_file[str(c["id"])] = f.stem
-    for e in cov.entries:
+    for e in cov.entries if table else []:
         ts = cov.truths.get(e, [])
         kinds = ", ".join(f"{k}: {sum(1 for t in ts if t.kind == k)}" for k in cov.kinds(e)) or "**none**"
         row = f"| {e} | {source_file.get(e, '')} | {kinds} | {_versions(ts) if ts else '-'} |"
@@ -433,11 +476,13 @@ def report(cov: Coverage, exceptions: dict[str, str], scan: dict[str, dict[str, 
         lines.append(row)
     if scan is not None:
         never = sorted(e for e, st in scan.items() if st["files"] and not st["found"])
-        lines += ["", f"Named in a truth, cached here, never reported by ecuscan ({len(never)}): "
+        lines += ["", f"Named in a truth, cached here, never reported by ecuscan in the files scanned ({len(never)}): "
                   + (", ".join(never) or "none") + "."]
         wrong = sorted(e for e, st in scan.items() if st["wrong"])
-        lines += [f"Reported at another version than the truth's on some file ({len(wrong)}): "
-                  + (", ".join(wrong) or "none") + "."]
+        lines += ["", f"Reported at another version than the truth's on some file ({len(wrong)}):", ""]
+        for e in wrong:
+            more = len(scan[e]["wrong"]) - 1
+            lines.append(f"- {e}: {scan[e]['wrong'][0]}" + (f" (+{more} more)" if more else ""))
     lines += ["", f"### Entries with no real-bytes truth ({len(unc)})", ""]
     groups: dict[str, list[str]] = {}
     for u in unc:
@@ -473,8 +518,7 @@ def main(argv: list[str] | None = None) -> int:
     scan = None
     if a.scan:
         scan = scan_truths(cov, a.entries.split(",") if a.entries else None, a.per_source)
-    text = report(cov, exceptions, scan)
-    print(text)
+    print(report(cov, exceptions, scan))
     if a.json:
         a.json.write_text(json.dumps({
             "truths": {e: [{"kind": t.kind, "source": t.source, "version": t.version, "measured": t.measured,
@@ -483,7 +527,7 @@ def main(argv: list[str] | None = None) -> int:
             "skipped": cov.skipped, "scan": scan}, indent=1, sort_keys=True), "utf-8")
     if a.docs:
         cmd = "python tests/benchmarks/catalog_coverage.py" + (" --scan" if a.scan else "") + f" --docs {a.docs}"
-        write_docs(text, a.docs, cmd)
+        write_docs(report(cov, exceptions, scan, table=False), a.docs, cmd)
     return 0
 
 

@@ -63,3 +63,35 @@ def test_entry_on_debian_package(entry: str, release: str, arch: str, request: p
             else:
                 assert got <= {None, row["version"]}, f"{path}: {entry} at {sorted(map(str, got))}"
     assert checked
+
+
+def test_uclibc_ng_built_from_debian_source_package() -> None:
+    """uClibc-ng 1.x built from Debian's uclibc-source (its upstream tarball; python -m
+    tests.fixtures.realbytes.uclibc): the shared C library gives the release the package names."""
+    import json
+
+    from tests.fixtures.realbytes.uclibc import META
+
+    if not META.is_file():
+        pytest.skip(f"{META} absent: python -m tests.fixtures.realbytes.uclibc (builds uClibc-ng, a few minutes)")
+    meta = json.loads(META.read_text("utf-8"))
+    spec = SPEC["source_builds"]["uclibc-ng"]
+    lib = ROOT / meta["dir"]
+    files = [p for p in sorted(lib.iterdir()) if p.is_file() and not p.is_symlink()
+             and any(re.search(rx, "/lib/" + p.name) for rx in spec["files"])]
+    assert files, f"no {spec['files']} in {lib}"
+    for path in files:
+        assert _reported(path, "uclibc-ng") == {meta["version"]}, path
+
+
+@pytest.mark.xfail(strict=True, reason="the glibc entry also fires on uClibc-ng's own libc (a false 'contains')")
+def test_uclibc_ng_libc_is_not_glibc() -> None:
+    import json
+
+    from tests.fixtures.realbytes.uclibc import META
+
+    if not META.is_file():
+        pytest.skip(f"{META} absent: python -m tests.fixtures.realbytes.uclibc")
+    lib = ROOT / json.loads(META.read_text("utf-8"))["dir"]
+    for path in sorted(lib.glob("libuClibc-*.so")):
+        assert _reported(path, "glibc") == set(), path
