@@ -217,7 +217,7 @@ def add_automotive(cov: Coverage, catalog: Catalog) -> None:
         doc = json.loads(truth.read_text("utf-8"))
         files = [built / entry / tag / f for f in doc.get("files", [])]
         # a Python distribution is identified from its tree (dist-info metadata), not file by file
-        if not any(f.suffix in (".o", ".so", "") or ".so." in f.name for f in files):
+        if not any(f.suffix in (".o", ".so") or ".so." in f.name for f in files):
             files = [built / entry / tag]
         return str(doc.get("version", tag)), files
 
@@ -263,6 +263,13 @@ def add_realbytes(cov: Coverage, catalog: Catalog) -> None:
                  and any(re.search(rx, "/lib/" + p.name) for rx in b["files"])] if lib and lib.is_dir() else []
         cov.add(catalog, entry, "realbytes", f"Debian {b['release']} {b['package']} built here",
                 meta.get("version", "package version"), files)
+    host = yaml.safe_load((REALBYTES / "host_builds.yaml").read_text("utf-8")) or {}
+    for entry, b in host.get("builds", {}).items():
+        meta_path = REALBYTES_CACHE / entry / str(b["tag"]) / "build.json"
+        meta = json.loads(meta_path.read_text("utf-8")) if meta_path.is_file() else {}
+        images = [REALBYTES_CACHE / meta["dir"] / name for name in b["images"]] if meta else []
+        cov.add(catalog, entry, "realbytes", f"{b['repo']}@{b['tag']} ({b['config']}) built here",
+                str(b["version"]), [p for p in images if p.is_file()])
     sources = REALBYTES / "sources.yaml"
     if sources.is_file():
         add_mcu_builds(cov, catalog, sources, REALBYTES_CACHE / "rtos", kind="realbytes")
@@ -492,6 +499,22 @@ def report(cov: Coverage, exceptions: dict[str, str], scan: dict[str, dict[str, 
     return "\n".join(lines) + "\n"
 
 
+DOCS_INTRO = """\
+Which catalog entries a ground truth on real bytes names (issue 12: "every entry has at least one test
+on real bytes"). The truths are the project's own truth files, never ecuscan's output: the miner's
+per-entry table above and its project list (Debian bullseye + trixie packages, sid held out), the
+firmware set (`tests/benchmarks/firmware_truth.json`), the MCU/RTOS and automotive build recipes
+(`tests/fixtures/mcu/recipes.yaml`, `tests/fixtures/automotive/build.py`), the real bytes added for hand
+entries no other truth named (`tests/fixtures/realbytes/`: Debian packages, Debian's uClibc-ng source,
+builds from the projects' tags), and the development corpus ground truth (`dev-corpus.json`,
+`baremetal.json`, adjudicated by `truth_adjudications.json`). Names are mapped to entries with the
+catalog's own resolver. `--scan` identifies the cached bytes each truth lists (package metadata off)
+and lists the entries a truth names that ecuscan never reports there, or reports at another version.
+Entries with no truth must be listed with the reason in `tests/benchmarks/catalog_uncovered.yaml`;
+`tests/unit/identify/test_catalog_coverage.py` fails otherwise, and when a listed entry is covered.
+"""
+
+
 def write_docs(text: str, path: Path, command: str) -> None:
     """Replace (or append) the generated section at the end of ``path``."""
     begin, end = "<!-- catalog-coverage:begin -->", "<!-- catalog-coverage:end -->"
@@ -500,7 +523,8 @@ def write_docs(text: str, path: Path, command: str) -> None:
     if begin in doc and end in doc:
         doc = doc[: doc.index(begin)] + block + doc[doc.index(end) + len(end):]
     else:
-        doc = doc.rstrip("\n") + "\n\n## Catalog coverage on real bytes (generated)\n\n" + block + "\n"
+        head = "\n\n## Catalog coverage on real bytes (generated)\n\n"
+        doc = doc.rstrip("\n") + head + DOCS_INTRO + "\n" + block + "\n"
     path.write_text(doc, "utf-8")
 
 

@@ -95,3 +95,20 @@ def test_uclibc_ng_libc_is_not_glibc() -> None:
     lib = ROOT / json.loads(META.read_text("utf-8"))["dir"]
     for path in sorted(lib.glob("libuClibc-*.so")):
         assert _reported(path, "glibc") == set(), path
+
+
+def test_nuttx_simulator_built_from_release_tag() -> None:
+    """Apache NuttX's simulator (sim:nsh) built from a release tag with nuttx-apps (python -m
+    tests.fixtures.realbytes.nuttx): the NSH greeting gives the release."""
+    import json
+
+    from tests.fixtures.realbytes.nuttx import META
+
+    if not META.is_file():
+        pytest.skip(f"{META} absent: python -m tests.fixtures.realbytes.nuttx (builds NuttX, several minutes)")
+    meta = json.loads(META.read_text("utf-8"))
+    from tests.fixtures.realbytes.nuttx import SPEC as NUTTX
+
+    for name in NUTTX["images"]:
+        image = ROOT / meta["dir"] / name
+        assert _reported(image, "nuttx") == {meta["version"]}, image
