@@ -187,6 +187,8 @@ def add_mcu_builds(cov: Coverage, catalog: Catalog, recipes: Path = MCU_RECIPES,
             files = [base.parent / f"{base.name}.{ext}" for ext in ("elf", "bin")]
             cov.add(catalog, project["id"], kind, f"{project['repo']}@{key}", str(tag.get("expect", tag["version"])),
                     files)
+            for other in project.get("also_contains", []):   # what else the recipe's bytes are (a stack)
+                cov.add(catalog, other, kind, f"{project['repo']}@{key} ({project['id']})", None, files)
 
 
 def _automotive_constants() -> dict[str, Any]:

@@ -43,7 +43,9 @@ def _found(path: str) -> dict[str, set[str | None]]:
 def test_recipes_name_catalog_entries() -> None:
     for p in PROJECTS:
         assert CATALOG.get(p["id"]) is not None, p["id"]
-        assert len(p["tags"]) >= 2, f"{p['id']}: at least two releases"
+        assert len(p["tags"]) >= 2 or p.get("single_release"), f"{p['id']}: at least two releases"
+        for other in p.get("also_contains", []):
+            assert CATALOG.get(other) is not None, other
 
 
 @pytest.mark.parametrize("case", CASES, ids=[f"{p['id']}-{mcu.image_key(t)}" for p, t in CASES])
@@ -59,6 +61,9 @@ def test_entry_on_source_build(case: tuple[dict[str, Any], dict[str, Any]], form
         pytest.skip(str(exc))
     found = _found(meta[form])
     cid = project["id"]
+    if form in tag.get("found_in", ["elf", "bin"]):
+        for other in project.get("also_contains", []):
+            assert other in found, f"{meta[form]}: {other} not found ({sorted(found)})"
     # no entry of these recipes fires on another project's image
     assert not (set(found) & TESTED) - {cid}, f"{meta[form]}: {sorted(found)}"
     if form not in tag.get("found_in", ["elf", "bin"]):
