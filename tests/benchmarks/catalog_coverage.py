@@ -267,11 +267,12 @@ def add_realbytes(cov: Coverage, catalog: Catalog) -> None:
                 meta.get("version", "package version"), files)
     host = yaml.safe_load((REALBYTES / "host_builds.yaml").read_text("utf-8")) or {}
     for entry, b in host.get("builds", {}).items():
-        meta_path = REALBYTES_CACHE / entry / str(b["tag"]) / "build.json"
-        meta = json.loads(meta_path.read_text("utf-8")) if meta_path.is_file() else {}
-        images = [REALBYTES_CACHE / meta["dir"] / name for name in b["images"]] if meta else []
-        cov.add(catalog, entry, "realbytes", f"{b['repo']}@{b['tag']} ({b['config']}) built here",
-                str(b["version"]), [p for p in images if p.is_file()])
+        for t in b["tags"]:
+            built = REALBYTES_CACHE / entry / str(t["tag"]) / "build.json"
+            meta = json.loads(built.read_text("utf-8")) if built.is_file() else {}
+            images = [REALBYTES_CACHE / meta["dir"] / name for name in b["images"]] if meta else []
+            cov.add(catalog, entry, "realbytes", f"{b['repo']}@{t['tag']} ({b['config']}) built here",
+                    str(t["version"]), [p for p in images if p.is_file()])
     sources = REALBYTES / "sources.yaml"
     if sources.is_file():
         add_mcu_builds(cov, catalog, sources, REALBYTES_CACHE / "rtos", kind="realbytes")

@@ -97,18 +97,25 @@ def test_uclibc_ng_libc_is_not_glibc() -> None:
         assert _reported(path, "glibc") == set(), path
 
 
-def test_nuttx_simulator_built_from_release_tag() -> None:
+def _nuttx_tags() -> list[tuple[str, str]]:
+    from tests.fixtures.realbytes.nuttx import TAGS
+
+    return TAGS
+
+
+@pytest.mark.parametrize(("tag", "version"), _nuttx_tags())
+def test_nuttx_simulator_built_from_release_tag(tag: str, version: str) -> None:
     """Apache NuttX's simulator (sim:nsh) built from a release tag with nuttx-apps (python -m
     tests.fixtures.realbytes.nuttx): the NSH greeting gives the release."""
     import json
 
-    from tests.fixtures.realbytes.nuttx import META
-
-    if not META.is_file():
-        pytest.skip(f"{META} absent: python -m tests.fixtures.realbytes.nuttx (builds NuttX, several minutes)")
-    meta = json.loads(META.read_text("utf-8"))
     from tests.fixtures.realbytes.nuttx import SPEC as NUTTX
+    from tests.fixtures.realbytes.nuttx import meta_path
 
+    if not meta_path(tag).is_file():
+        pytest.skip(f"{meta_path(tag)} absent: python -m tests.fixtures.realbytes.nuttx {tag} (several minutes)")
+    meta = json.loads(meta_path(tag).read_text("utf-8"))
+    assert meta["version"] == version
     for name in NUTTX["images"]:
         image = ROOT / meta["dir"] / name
-        assert _reported(image, "nuttx") == {meta["version"]}, image
+        assert _reported(image, "nuttx") == {version}, image
