@@ -48,7 +48,11 @@ def test_catalog_loads_compiles_and_is_large_enough() -> None:
     (b"\x00syslogd started: BusyBox v1.36.1\x00", "busybox", "1.36.1"),
     (b"\x00U-Boot 2025.01-3+deb13u1 (Jun 24 2026 - 09:00:00 +0000)\x00", "u-boot", "2025.01"),
     (b"\x00FreeRTOS Kernel V10.6.2\x00", "freertos", "10.6.2"),
-    (b"\x00Linux version 6.1.0-28-arm64 (debian-kernel@lists.debian.org) (gcc)\x00", "linux", "6.1.0"),
+    # Debian's ABI-named release (6.1.0-28): the upstream version is the one in the build string
+    (b"\x00Linux version 6.1.0-28-arm64 (debian-kernel@lists.debian.org) (gcc-12 (Debian 12.2.0-14) 12.2.0, "
+     b"GNU ld (GNU Binutils for Debian) 2.40) #1 SMP PREEMPT_DYNAMIC Debian 6.1.119-1 (2024-11-22)\x00", "linux",
+     "6.1.119"),
+    (b"\x00Linux version 5.15.72-yocto-standard (oe-user@oe-host) (gcc 11.3.0) #1 SMP PREEMPT\x00", "linux", "5.15.72"),
     (b"\x00wpa_supplicant v2.10\nCopyright (c) 2003-2022\x00", "wpa_supplicant", "2.10"),
     (b"\x00lwIP 2.2.1\x00", "lwip", "2.2.1"),
 ])
@@ -63,6 +67,16 @@ def test_version_banner_found_with_offset(blob: bytes, cid: str, version: str) -
     assert ev.address == 0x08000000 + ev.offset
     assert version in ev.text
     assert hit[0].purl.endswith("@" + version)
+
+
+def test_an_abi_named_kernel_without_its_sublevel_is_present_without_a_version() -> None:
+    # Ubuntu's release field "5.15.0-91-generic": major.minor, ".0" and the ABI number; the upstream
+    # sublevel is nowhere in the string, so the kernel is reported without a version, never as 5.15.0
+    data = (b"\x13\x37" * 500 + b"\x00Linux version 5.15.0-91-generic (buildd@lcy02-amd64-045) (gcc (Ubuntu "
+            b"11.4.0-1ubuntu1~22.04) 11.4.0, GNU ld (GNU Binutils for Ubuntu) 2.38) #101-Ubuntu SMP Tue Nov 14 "
+            b"13:30:08 UTC 2023\x00" + b"\xff" * 300)
+    [kernel] = _by_id(identify(_raw(data), CAT), "linux")
+    assert kernel.version is None
 
 
 @pytest.mark.parametrize("blob", [
