@@ -10,6 +10,7 @@ client's classification can be reached and its text checked.
 from __future__ import annotations
 
 import hashlib
+import logging
 import re
 import threading
 import time
@@ -518,7 +519,8 @@ def test_a_key_algorithm_that_cannot_load_is_reported_not_sent(session) -> None:
     s, ecu = session(security_script("6702"), target, read_memory=True)
     obs = s.unlock()
     assert obs is not None and (obs.kind, obs.item, obs.status) == (ItemKind.SECURITY, 1, Verdict.MISSING)
-    assert obs.detail.startswith("SecurityAccess not attempted: ")
+    assert obs.detail.startswith("SecurityAccess not attempted: cannot import 'no_such_module_xyz' for "
+                                 "'no_such_module_xyz:key': ModuleNotFoundError"), obs.detail
     assert ecu.requests == []
 
 
@@ -633,6 +635,29 @@ def test_a_closed_session_stops_receiving_even_when_the_close_fails(buses) -> No
         s.__exit__(None, None, None)  # no exception escapes
         # the dispatcher no longer routes the ECU's identifier to the closed session
         assert d._handlers.get((TARGET.rx_id, False), []) == []
+
+
+def test_the_stacks_log_under_ecuscan_bench(session, caplog) -> None:  # type: ignore[no-untyped-def]
+    # udsoncan's client and connection log under ecuscan.bench.uds(.connection), so a user can turn
+    # them on or off with the rest of the bench's logging (nothing goes to the root logger)
+    with caplog.at_level(logging.DEBUG):
+        s, _ = session(answers("62F189" + b"2.4.1".hex()))
+        s.read_did(0xF189)
+    names = {r.name for r in caplog.records}
+    assert {"ecuscan.bench.uds", "ecuscan.bench.uds.connection"} <= names, names
+    assert "root" not in names
+
+
+def test_closing_a_session_stops_its_receive_thread_cleanly(buses, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    tester, _ = buses
+    crashed: list[BaseException | None] = []
+    monkeypatch.setattr(threading, "excepthook", lambda args: crashed.append(args.exc_value))
+    with attached(tester) as d:
+        s = EcuSession(TARGET, tester, d, FAST).__enter__()
+        s.read_did(0xF189)  # silence: the stack's threads have run
+        s.__exit__(None, None, None)
+        time.sleep(0.3)
+    assert crashed == []
 
 
 def test_to_isotp_keeps_every_field() -> None:
