@@ -660,6 +660,31 @@ def test_closing_a_session_stops_its_receive_thread_cleanly(buses, monkeypatch) 
     assert crashed == []
 
 
+def test_the_bus_log_keeps_frames_it_can_store_as_they_are() -> None:
+    d = Dispatcher()
+    keep = Keep()
+    d.log_to([keep])
+    early = msg(0x7E8, timestamp=0.5, channel=0)        # a clock near zero, channel 0: both storable
+    same = msg(0x7E8, timestamp=0.5, channel=0xFFFD)    # the same time again: not out of order
+    top = msg(0x7E8, timestamp=0.6, channel=0xFFFE)     # one past the highest 16-bit channel a log can number
+    for m in (early, same, top):
+        d.on_message_received(m)
+    assert keep.frames[0] is early and keep.frames[1] is same
+    assert keep.frames[2] is not top and keep.frames[2].channel is None and keep.frames[2].timestamp == 0.6
+    assert [f.timestamp for f in keep.frames] == [0.5, 0.5, 0.6]
+
+
+def test_a_broken_log_writer_is_named_with_a_bounded_reason() -> None:
+    class Loud(can.Listener):
+        def on_message_received(self, msg: can.Message) -> None:
+            raise OSError("x" * 500)
+
+    d = Dispatcher()
+    d.log_to([Loud()])
+    d.on_message_received(msg(0x7E8, timestamp=1.0))
+    assert d.log_errors == [("bus log writer Loud stopped: OSError: " + "x" * 500)[:300]]
+
+
 def test_to_isotp_keeps_every_field() -> None:
     m = can.Message(arbitration_id=0x18DAF130, data=bytes(range(12)), is_extended_id=True, is_fd=True,
                     bitrate_switch=True)
