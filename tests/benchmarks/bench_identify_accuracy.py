@@ -424,6 +424,9 @@ def main() -> int:
     ap.add_argument("--mined-releases", default="", help="only these releases of the mined corpus (comma-separated)")
     ap.add_argument("--signatures", action="store_true", help="print the miner's per-signature table")
     ap.add_argument("--no-dev", action="store_true", help="skip the development corpus")
+    ap.add_argument("--no-baremetal", action="store_true",
+                    help="skip the bare-metal part (a corpus without baremetal.json, e.g. the held-out sid copy"
+                         " written by fetch_heldout_corpus.py, skips it with a note)")
     ap.add_argument("--no-adjudications", action="store_true",
                     help="score against the ground truth as given only (not also against truth_adjudications.json)")
     args = ap.parse_args()
@@ -447,6 +450,11 @@ def main() -> int:
     if args.debs:
         print()
         debian(args.corpus, args.verbose, debs=True, adjudicated=adjudicated)
+    if args.no_baremetal:
+        return 0
+    if not (args.corpus / "baremetal.json").exists():
+        print(f"\nBare-metal part: skipped, no baremetal.json in {args.corpus}")
+        return 0
     baremetal(args.corpus)
     return 0
 
