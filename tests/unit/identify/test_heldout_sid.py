@@ -94,3 +94,34 @@ def test_ssh_agent_base_version_is_not_the_portable_release(arch: str) -> None:
     # the programs that do carry the release still give it
     ssh, g = _file("sid", arch, "/usr/bin/ssh")
     assert g["version"] in _versions(ssh, "openssh")
+
+
+# ------------------------------------------------------------- the held-out copy's adjudicated truth
+
+SID_ADJ = json.loads((Path(__file__).resolve().parents[2] / "benchmarks" / "truth_adjudications_sid.json")
+                     .read_text("utf-8"))["adjudications"]
+SOURCES = Path(os.environ.get("ECUSCAN_ADJUDICATION_SOURCES_SID",
+                              Path.home() / ".cache/ecuscan/heldout/adjudications"))
+
+
+@pytest.mark.parametrize("adj", SID_ADJ, ids=[a["component"] for a in SID_ADJ])
+def test_sid_adjudication_applies_to_the_corpus_and_matches_the_bytes(adj: dict[str, Any]) -> None:
+    assert adj["suite"] == "sid" and adj["adjudicated_version"] != adj["truth_as_given"]
+    files = [f for f in _truth("sid")
+             if f["component"] == adj["component"] and f["debian_version"] == adj["debian_version"]]
+    assert files, "the adjudication applies to no file of the sid corpus"
+    assert {f["version"] for f in files} == {adj["truth_as_given"]}
+    root = CORPORA["sid"][0]
+    said = {f["arch"] for f in files if adj["adjudicated_version"].encode() in (root / f["file"]).read_bytes()}
+    assert said == {f["arch"] for f in files}
+
+
+@pytest.mark.parametrize("adj", SID_ADJ, ids=[a["component"] for a in SID_ADJ])
+def test_sid_adjudication_evidence_holds_in_the_downloaded_source(adj: dict[str, Any]) -> None:
+    tree = SOURCES / adj["debian_source"] / adj["debian_version"].replace(":", "%3a") / "patched"
+    if not (tree / adj["evidence"][0]["file"]).is_file():
+        pytest.skip(f"sources not downloaded ({tree}): python tests/benchmarks/adjudicate_truth.py"
+                    f" --file tests/benchmarks/truth_adjudications_sid.json --cache {SOURCES}")
+    for ev in adj["evidence"]:
+        lines = (tree / ev["file"]).read_text("utf-8", errors="replace").splitlines()
+        assert lines[ev["line"] - 1] == ev["text"], (ev["file"], ev["line"])
