@@ -43,6 +43,8 @@ from typing import Any
 from elftools.common.exceptions import ELFError
 from elftools.elf.dynamic import DynamicSection
 from elftools.elf.elffile import ELFFile
+from elftools.elf.sections import NoteSection
+from elftools.elf.segments import InterpSegment
 
 from ecuscan.mining.apt import RELEASE_SUITES, AptState, MiningError
 
@@ -164,7 +166,7 @@ def elf_info(path: Path) -> dict[str, Any]:
             info["elf_type"] = str(elf["e_type"]).removeprefix("ET_")
             has_dynamic = False
             for seg in elf.iter_segments():
-                if seg["p_type"] == "PT_INTERP":
+                if isinstance(seg, InterpSegment):
                     name = seg.get_interp_name()
                     info["interp"] = name.decode("latin-1") if isinstance(name, bytes) else name
                 elif seg["p_type"] == "PT_DYNAMIC":
@@ -177,10 +179,10 @@ def elf_info(path: Path) -> dict[str, Any]:
                 elif isinstance(sec, DynamicSection):
                     for tag in sec.iter_tags():
                         if tag.entry.d_tag == "DT_NEEDED":
-                            info["needed"].append(tag.needed)
+                            info["needed"].append(getattr(tag, "needed", None))
                         elif tag.entry.d_tag == "DT_SONAME":
-                            info["soname"] = tag.soname
-                elif sec["sh_type"] == "SHT_NOTE":
+                            info["soname"] = getattr(tag, "soname", None)
+                elif isinstance(sec, NoteSection):
                     for note in sec.iter_notes():
                         if note["n_name"] == "GNU" and note["n_type"] == "NT_GNU_BUILD_ID":
                             info["build_id"] = note["n_desc"]
