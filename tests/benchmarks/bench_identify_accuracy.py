@@ -27,6 +27,11 @@ naming file and line, checked by ``adjudicate_truth.py``), that version. ``--no-
 prints only the first.
 Tuning was done on armhf + arm64; riscv64 is reported separately as the held-out architecture.
 
+Held-out release: ``--corpus ~/.cache/ecuscan/heldout-sid`` scores the same package list fetched
+from Debian sid by ``fetch_heldout_corpus.py`` (no bare-metal part there: skipped with a note, or
+``--no-baremetal``); ``--adjudications tests/benchmarks/truth_adjudications_sid.json`` gives its
+adjudicated truth.
+
 With ``--tree`` each ``root/<arch>`` is scanned as one directory tree with package metadata off,
 as a package-less image (Buildroot) would be: each file's bytes, plus the version of its
 component in a library it loads within the tree.
@@ -157,7 +162,7 @@ def file_truth(f: dict, adjudicated: dict[tuple[str, str], str] | None = None) -
 
 
 def debian(corpus: Path, verbose: bool, debs: bool = False, tree: bool = False,
-           adjudicated: dict[tuple[str, str], str] | None = None) -> None:
+           adjudicated: dict[tuple[str, str], str] | None = None, adjudication_file: Path = ADJUDICATIONS) -> None:
     doc = json.loads((corpus / "dev-corpus.json").read_text())
     t0 = time.perf_counter()
     conflicts: list[str] = []
@@ -182,7 +187,7 @@ def debian(corpus: Path, verbose: bool, debs: bool = False, tree: bool = False,
     print(f"Debian part, {mode}: {len(doc['files'])} files in {dt:.1f} s")
     truths = [("ground truth as given (package versions)", None)]
     if adjudicated:
-        truths.append((f"adjudicated truth ({len(adjudicated)} source packages read: {ADJUDICATIONS.name})",
+        truths.append((f"adjudicated truth ({len(adjudicated)} source packages read: {adjudication_file.name})",
                        adjudicated))
     for label, adj in truths:
         print(f" against the {label}:")
@@ -201,8 +206,12 @@ def _score_debian(doc: dict, found_of: dict[str, dict[str, set[str | None]]],  #
     per_comp: dict[str, collections.Counter[str]] = collections.defaultdict(collections.Counter)
     details: dict[str, list[str]] = collections.defaultdict(list)
     literal: collections.Counter[str] = collections.Counter()  # binary-only recall bound
+    suite = doc.get("suite")  # set by fetch_heldout_corpus.py: every architecture is held out there
     for f in doc["files"]:
-        group = "riscv64 (held out)" if f["arch"] == "riscv64" else "armhf+arm64 (tuning)"
+        if suite:
+            group = f"riscv64 ({suite})" if f["arch"] == "riscv64" else f"armhf+arm64 ({suite})"
+        else:
+            group = "riscv64 (held out)" if f["arch"] == "riscv64" else "armhf+arm64 (tuning)"
         truth = file_truth(f, adjudicated)
         if f["file"] in errors:
             stats[group]["load-error"] += 1
@@ -424,6 +433,12 @@ def main() -> int:
     ap.add_argument("--mined-releases", default="", help="only these releases of the mined corpus (comma-separated)")
     ap.add_argument("--signatures", action="store_true", help="print the miner's per-signature table")
     ap.add_argument("--no-dev", action="store_true", help="skip the development corpus")
+    ap.add_argument("--no-baremetal", action="store_true",
+                    help="skip the bare-metal part (a corpus without baremetal.json, e.g. the held-out sid copy"
+                         " written by fetch_heldout_corpus.py, skips it with a note)")
+    ap.add_argument("--adjudications", type=Path, default=ADJUDICATIONS,
+                    help="adjudicated truth file (default truth_adjudications.json, for the trixie corpus;"
+                         " truth_adjudications_sid.json for the held-out sid copy)")
     ap.add_argument("--no-adjudications", action="store_true",
                     help="score against the ground truth as given only (not also against truth_adjudications.json)")
     args = ap.parse_args()
@@ -439,14 +454,20 @@ def main() -> int:
     if not (args.corpus / "dev-corpus.json").exists():
         print(f"no corpus at {args.corpus}", file=sys.stderr)
         return 2
-    adjudicated = None if args.no_adjudications else load_adjudications()
-    debian(args.corpus, args.verbose, adjudicated=adjudicated)
+    adjudicated = None if args.no_adjudications else load_adjudications(args.adjudications)
+    adj_file = args.adjudications
+    debian(args.corpus, args.verbose, adjudicated=adjudicated, adjudication_file=adj_file)
     if args.tree:
         print()
-        debian(args.corpus, args.verbose, tree=True, adjudicated=adjudicated)
+        debian(args.corpus, args.verbose, tree=True, adjudicated=adjudicated, adjudication_file=adj_file)
     if args.debs:
         print()
-        debian(args.corpus, args.verbose, debs=True, adjudicated=adjudicated)
+        debian(args.corpus, args.verbose, debs=True, adjudicated=adjudicated, adjudication_file=adj_file)
+    if args.no_baremetal:
+        return 0
+    if not (args.corpus / "baremetal.json").exists():
+        print(f"\nBare-metal part: skipped, no baremetal.json in {args.corpus}")
+        return 0
     baremetal(args.corpus)
     return 0
 
