@@ -65,12 +65,12 @@ def _killed_scan(directory: Path, db: Path, rng: random.Random, early: bool) -> 
     if early:
         time.sleep(rng.uniform(0.05, 0.5))  # imports, store creation and migration, first image
     else:
-        # results are written in batches (at most a second apart): aim at the first half, so that the
-        # kill comes after some batch and before the last one
-        target = rng.randint(1, N_IMAGES // 2)
-        while proc.poll() is None and _stored_top_level(db) < target and time.monotonic() - start < 60:
+        # results are written in batches (at most a second apart): wait for the first batch, then kill
+        # at a random point soon after it, before the last batch (a whole scan of these images takes
+        # two or more seconds: waiting for a count of stored paths instead could wait for the last batch)
+        while proc.poll() is None and _stored_top_level(db) < 1 and time.monotonic() - start < 60:
             time.sleep(0.003)
-        time.sleep(rng.uniform(0.0, 0.06))
+        time.sleep(rng.uniform(0.0, 0.25))
     proc.send_signal(signal.SIGKILL)
     proc.wait(timeout=30)
     return proc.returncode, time.monotonic() - start
