@@ -9,6 +9,8 @@ import sqlite3
 import tarfile
 from pathlib import Path
 
+from tests.fixtures.sqlite_pages import overwrite_middle_page
+
 from .runner import MiB, assert_clean_failure, run_cli
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -53,17 +55,6 @@ def test_a_member_result_does_not_replace_a_direct_one(tmp_path: Path) -> None:
     assert json.loads(doc)["parent"] is None
 
 
-def _damage(db: Path) -> None:
-    """Overwrite one page in the middle of the images table's b-tree with garbage."""
-    with sqlite3.connect(db) as conn:
-        conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-        page_size = conn.execute("PRAGMA page_size").fetchone()[0]
-        pages = conn.execute("PRAGMA page_count").fetchone()[0]
-    assert pages > 8
-    with db.open("r+b") as f:
-        f.seek(page_size * (pages // 2))
-        f.write(b"\xa5\x5a" * (page_size // 2))
-
 
 def _populated_store(tmp_path: Path) -> tuple[dict[str, str], Path]:
     db = tmp_path / "inv.sqlite"
@@ -80,7 +71,7 @@ def _populated_store(tmp_path: Path) -> tuple[dict[str, str], Path]:
 def test_damaged_store_gives_clear_errors_and_repair_rebuilds_it(tmp_path: Path) -> None:
     env, tree = _populated_store(tmp_path)
     db = tmp_path / "inv.sqlite"
-    _damage(db)
+    overwrite_middle_page(db)
     for argv, code in ((["store", "list"], 2), (["store", "check"], 1)):
         assert_clean_failure(run_cli(argv, env=env), code=code, seconds=60, peak=600 * MiB)
     scan = run_cli(["scan", str(tree)], env=env, timeout=300)  # reads and writes the damaged table

@@ -21,9 +21,10 @@ from typing import Any
 import pytest
 
 from ecuscan.catalog import load_catalog
-from ecuscan.formats import load
 from ecuscan.identify import identify
 from ecuscan.model import Image, ImageFormat, Relation, Segment
+
+from ._built import versions_by_entry
 
 _BUILD_PY = Path(__file__).resolve().parents[2] / "fixtures" / "mcu" / "build.py"
 _spec = importlib.util.spec_from_file_location("ecuscan_mcu_build", _BUILD_PY)
@@ -53,15 +54,6 @@ def _image(project: dict[str, Any], tag: dict[str, Any]) -> dict[str, Any]:
     return meta
 
 
-def _found(path: str) -> dict[str, set[str | None]]:
-    p = Path(path)
-    out: dict[str, set[str | None]] = {}
-    for c in identify(load(p.read_bytes(), p.name), CATALOG):
-        if c.relation is Relation.CONTAINS:
-            out.setdefault(c.id, set()).add(c.version)
-    return out
-
-
 def test_recipes_name_catalog_entries_with_identity() -> None:
     for p in PROJECTS:
         entry = CATALOG.get(p["id"])
@@ -78,7 +70,7 @@ def test_version_from_source_build(case: tuple[dict[str, Any], dict[str, Any]], 
     project, tag = case
     meta = _image(project, tag)
     cid, want = project["id"], meta["version"]
-    found = _found(meta[form])
+    found = versions_by_entry(meta[form])
     entry = CATALOG.get(cid)
     assert entry is not None
     if want is None and not (entry.markers or entry.patterns) and form == "bin":
@@ -95,7 +87,7 @@ def test_no_entry_fires_on_another_projects_image(case: tuple[dict[str, Any], di
     project, tag = case
     meta = _image(project, tag)
     for form in ("elf", "bin"):
-        stray = (set(_found(meta[form])) & TESTED_IDS) - {project["id"]}
+        stray = (set(versions_by_entry(meta[form])) & TESTED_IDS) - {project["id"]}
         assert not stray, f"{project['id']} {tag['tag']} ({form}): {sorted(stray)} reported"
 
 
@@ -104,7 +96,7 @@ def test_no_entry_fires_on_dev_corpus_bare_metal_images() -> None:
     if not images:
         pytest.skip(f"no development-corpus bare-metal images in {DEV_FW}")
     for img in images:
-        stray = set(_found(str(img))) & TESTED_IDS
+        stray = set(versions_by_entry(str(img))) & TESTED_IDS
         assert not stray, f"{img.name}: {sorted(stray)}"
 
 

@@ -13,31 +13,20 @@ entry of these recipes. Skips with the reason when the compiler or the sources a
 from __future__ import annotations
 
 import shutil
-from pathlib import Path
 from typing import Any
 
 import pytest
 
 from ecuscan.catalog import load_catalog
-from ecuscan.formats import load
-from ecuscan.identify import identify
-from ecuscan.model import Relation
 from tests.fixtures.mcu import build as mcu
 from tests.fixtures.realbytes import build
+
+from ._built import versions_by_entry
 
 PROJECTS = build.recipes()
 CASES = [(p, t) for p in PROJECTS for t in p["tags"]]
 CATALOG = load_catalog()
 TESTED = frozenset(p["id"] for p in PROJECTS)
-
-
-def _found(path: str) -> dict[str, set[str | None]]:
-    p = Path(path)
-    out: dict[str, set[str | None]] = {}
-    for c in identify(load(p.read_bytes(), p.name), CATALOG):
-        if c.relation is Relation.CONTAINS:
-            out.setdefault(c.id, set()).add(c.version)
-    return out
 
 
 def test_recipes_name_catalog_entries() -> None:
@@ -56,10 +45,10 @@ def test_entry_on_source_build(case: tuple[dict[str, Any], dict[str, Any]], form
         pytest.skip(f"{mcu.CC} not installed: the images are compiled from the projects' sources")
     try:
         p, t = build.resolved(project, tag)
-        meta = mcu.ensure_built(p, t)
+        meta = mcu.ensure_built(p, t, cache=build.CACHE)
     except mcu.Unavailable as exc:
         pytest.skip(str(exc))
-    found = _found(meta[form])
+    found = versions_by_entry(meta[form])
     cid = project["id"]
     if form in tag.get("found_in", ["elf", "bin"]):
         for other in project.get("also_contains", []):

@@ -256,18 +256,11 @@ def test_an_input_that_cannot_be_read_is_incomplete_not_a_usage_error(tmp_path: 
 
 def _damaged_store(tmp_path: Path, tree: Path) -> Path:
     """A real SQLite store filled by a scan of ``tree``, then one page in the middle overwritten."""
-    import sqlite3
+    from tests.fixtures.sqlite_pages import overwrite_middle_page
 
     db = tmp_path / "inv.sqlite"
     assert _scan_cli("--store", str(db), str(tree)).returncode == 0
-    with sqlite3.connect(db) as conn:
-        conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-        page_size = conn.execute("PRAGMA page_size").fetchone()[0]
-        pages = conn.execute("PRAGMA page_count").fetchone()[0]
-    assert pages > 8
-    with db.open("r+b") as f:
-        f.seek(page_size * (pages // 2))
-        f.write(b"\xa5\x5a" * (page_size // 2))
+    overwrite_middle_page(db)
     return db
 
 
