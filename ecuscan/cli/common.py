@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import functools
-import json
 import sys
 from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
@@ -13,6 +12,7 @@ from rich.console import Console
 from rich.markup import escape
 
 from ..errors import EcuscanError, IncompleteError
+from ..jsontext import dumps_indented
 from ..textsafe import printable
 
 EXIT_OK = 0
@@ -46,7 +46,7 @@ def json_option(f: F) -> F:
 
 def print_json(doc: Any) -> None:
     """Write a JSON document to stdout (UTF-8, sorted keys, no terminal markup)."""
-    sys.stdout.write(json.dumps(doc, indent=2, sort_keys=True, ensure_ascii=False) + "\n")
+    sys.stdout.write(dumps_indented(doc) + "\n")
     sys.stdout.flush()
 
 
