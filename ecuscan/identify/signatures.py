@@ -27,10 +27,10 @@ import mmap
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from re import _constants as sre_constants  # type: ignore[attr-defined]
 from re import _parser as sre_parse  # type: ignore[attr-defined]
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from ..catalog import Catalog, CatalogEntry
 from ..errors import CatalogError
@@ -94,9 +94,14 @@ def literal_anchor(pattern: bytes) -> bytes:
     >>> literal_anchor(rb"OpenSSH_(?P<v>\\d+\\.\\d+)")
     b'OpenSSH_'
     """
+    return _top_literal_run(sre_parse.parse(pattern, 0))
+
+
+def _top_literal_run(parsed: Any) -> bytes:
+    """:func:`literal_anchor` of a pattern already parsed (``re``'s parser's ``SubPattern``)."""
     best: list[int] = []
     run: list[int] = []
-    for op, av in sre_parse.parse(pattern, 0):
+    for op, av in parsed:
         if op is sre_constants.LITERAL:
             run.append(av)
             continue
@@ -197,9 +202,24 @@ def marker_anchors(anchors: list[bytes]) -> dict[bytes, bytes]:
 class _Rule:
     component: ComponentId
     rule_id: str
-    regex: re.Pattern[bytes]
+    #: the regex's source (compiled with ``re.DOTALL`` on first use: :attr:`regex`)
+    pattern: bytes
     #: the rule gives a version (``v`` or ``v1``... groups), also when it runs in the marker pass
     versioned: bool = False
+    #: the bytes the regex matches when it is one literal string (a marker tried with ``find``)
+    literal: bytes | None = None
+    #: the version is one ``v`` group (dotted: the rule is found from a ``digit.digit`` place)
+    dotted: bool = False
+
+    @cached_property
+    def regex(self) -> re.Pattern[bytes]:
+        """The compiled regex. Compiled when first needed: most rules never run on a given scan
+        (their anchor is not in the bytes), and compiling all ~650 took most of a scan's
+        start-up after the imports. The pattern was parsed and checked when the rule was made."""
+        try:
+            return re.compile(self.pattern, re.DOTALL)
+        except re.error as exc:  # a check only the compiler makes (a look-behind of varying width)
+            raise CatalogError(f"{self.rule_id}: bad regex {self.pattern!r}: {exc}") from exc
 
 
 #: Names of the groups a pattern may read a version from in parts (``v1``.``v2``[.``v3``[.``v4``]]).
@@ -228,11 +248,6 @@ def match_version(m: re.Match[bytes]) -> str | None:
     if not parts or any(len(p) > _MAX_PART for p in parts):
         return None
     return ".".join(decode(p.lstrip(b"0") or b"0") if p.isdigit() else decode(p) for p in parts)
-
-
-def _dotted_version(rx: re.Pattern[bytes]) -> bool:
-    """True when the pattern's version is one ``v`` group (dotted: found from a ``digit.digit`` place)."""
-    return "v" in rx.groupindex
 
 
 @dataclass
@@ -296,30 +311,39 @@ def _prefix_rules(by_anchor: dict[bytes, list[_Rule]]) -> None:
     The anchor alternation reports the longest anchor at a place; rules keyed by a shorter anchor
     that starts the same way (``"FreeRTOS"`` inside ``"FreeRTOS Kernel V"``) then run too.
     """
-    anchors = sorted(by_anchor, key=len)
-    for a in anchors:
-        extra = [r for b in anchors if len(b) < len(a) and a.startswith(b) for r in by_anchor[b]]
+    own = {a: list(rules) for a, rules in by_anchor.items()}
+    for a in own:
+        # every shorter anchor that is a prefix of this one, shortest first (one set lookup per length)
+        extra = [r for k in range(1, len(a)) if a[:k] in own for r in own[a[:k]]]
         if extra:
-            by_anchor[a] = [*by_anchor[a], *(r for r in extra if r not in by_anchor[a])]
+            mine = own[a]
+            by_anchor[a] = [*mine, *dict.fromkeys(r for r in extra if r not in mine)]
 
 
-def _compile(entry: CatalogEntry, kind: str, i: int, text: str) -> tuple[bytes, _Rule]:
+def _parse_rule(entry: CatalogEntry, kind: str, i: int, text: str) -> tuple[bytes, _Rule]:
+    """Parse one regex of ``entry`` once: its groups are checked and its literal anchor and (for a
+    one-literal regex) its bytes read from the parse; compiling it waits for its first use."""
     raw = text.encode("utf-8")
     try:
-        rx = re.compile(raw, re.DOTALL)
+        parsed = sre_parse.parse(raw, re.DOTALL)
     except re.error as exc:
         raise CatalogError(f"entry {entry.id!r}: bad {kind} regex {text!r}: {exc}") from exc
-    parts = sorted((g for g in VERSION_PARTS if g in rx.groupindex), key=rx.groupindex.__getitem__)
-    if kind == "pattern" and "v" not in rx.groupindex and parts[:1] != ["v1"]:
+    groupindex = parsed.state.groupdict
+    parts = sorted((g for g in VERSION_PARTS if g in groupindex), key=groupindex.__getitem__)
+    if kind == "pattern" and "v" not in groupindex and parts[:1] != ["v1"]:
         raise CatalogError(f"entry {entry.id!r}: pattern {text!r} has no (?P<v>...) group "
                            f"(nor the parts (?P<v1>...), (?P<v2>...)...)")
     if parts and parts != list(VERSION_PARTS[: len(parts)]):
         raise CatalogError(f"entry {entry.id!r}: {kind} {text!r}: version parts must be v1, v2... in order")
-    anchor = literal_anchor(raw)
+    anchor = _top_literal_run(parsed)
     if kind != "hint" and len(anchor) < MIN_ANCHOR:
         raise CatalogError(f"entry {entry.id!r}: {kind} {text!r} has no literal anchor of "
                            f"{MIN_ANCHOR}+ bytes outside groups (needed for the prefilter)")
-    return anchor, _Rule(entry.id, f"{entry.id}:{kind}[{i}]", rx, versioned=kind == "pattern")
+    literal = None
+    if not parsed.state.flags & re.IGNORECASE and all(op is sre_constants.LITERAL for op, _ in parsed):
+        literal = bytes(av for _, av in parsed)
+    return anchor, _Rule(entry.id, f"{entry.id}:{kind}[{i}]", raw, versioned=kind == "pattern", literal=literal,
+                         dotted="v" in groupindex)
 
 
 @lru_cache(maxsize=8)
@@ -329,18 +353,18 @@ def compile_signatures(catalog: Catalog) -> SignatureSet:
     markers: list[tuple[bytes, _Rule]] = []
     for entry in catalog:
         for i, p in enumerate(entry.patterns):
-            anchor, rule = _compile(entry, "pattern", i, p)
-            if _dotted_version(rule.regex):
+            anchor, rule = _parse_rule(entry, "pattern", i, p)
+            if rule.dotted:
                 sig.by_version_anchor.setdefault(anchor, []).append(rule)
             else:
                 # a version in parts (``1_2_3``, ``3045001``) has no ``digit.digit`` place to be
                 # found from: the pattern runs in the whole-buffer pass, like a marker
                 markers.append((anchor, rule))
         for i, p in enumerate(entry.markers):
-            anchor, rule = _compile(entry, "marker", i, p)
+            anchor, rule = _parse_rule(entry, "marker", i, p)
             markers.append((anchor, rule))
         for i, p in enumerate(entry.version_hints):
-            _, rule = _compile(entry, "hint", i, p)
+            _, rule = _parse_rule(entry, "hint", i, p)
             sig.hints.setdefault(entry.id, []).append(rule)
     cut = marker_anchors(sorted({a for a, _r in markers}))
     for anchor, rule in markers:
@@ -396,23 +420,9 @@ _DIGIT_PLACES, _VERSION_ANCHORS, _MARKER_ANCHORS = "digit-dot", "version-anchor"
 
 
 @lru_cache(maxsize=8)
-def _literal_rules(catalog: Catalog) -> dict[str, bytes]:
-    """Rule id -> the bytes it matches, for the marker rules whose regex is one literal string."""
-    out: dict[str, bytes] = {}
-    for rules in compile_signatures(catalog).by_marker_anchor.values():
-        for rule in rules:
-            parsed = sre_parse.parse(rule.regex.pattern, rule.regex.flags)
-            if parsed.state.flags & re.IGNORECASE or not all(op is sre_constants.LITERAL for op, _ in parsed):
-                continue
-            out[rule.rule_id] = bytes(av for _, av in parsed)
-    return out
-
-
-@lru_cache(maxsize=8)
 def _marker_plan(catalog: Catalog) -> dict[bytes, tuple[tuple[_Rule, bytes | None], ...]]:
-    """Marker anchor -> its rules, each with the literal it is (:func:`_literal_rules`) or ``None``."""
-    literal = _literal_rules(catalog)
-    return {anchor: tuple((r, literal.get(r.rule_id)) for r in rules)
+    """Marker anchor -> its rules, each with the literal it is (:attr:`_Rule.literal`) or ``None``."""
+    return {anchor: tuple((r, r.literal) for r in rules)
             for anchor, rules in compile_signatures(catalog).by_marker_anchor.items()}
 
 
