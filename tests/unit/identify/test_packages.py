@@ -154,11 +154,21 @@ def test_built_using_versions_only_what_the_bytes_show(tmp_path: Path) -> None:
 def test_documentation_mentions_are_not_components(tmp_path: Path) -> None:
     changelog = gzip.compress(b"mbedtls (3.6.6-1)\n  * PolarSSL 1.3.0 compatibility dropped\n  QNX 6.5 port\n")
     control = "Package: libmbedcrypto16\nSource: mbedtls\nVersion: 3.6.6-1\nArchitecture: arm64\n"
-    deb = make_deb(tmp_path / "m.deb", control, {"usr/share/doc/libmbedcrypto16/changelog.gz": changelog})
+    deb = make_deb(tmp_path / "m.deb", control, {"usr/share/doc/libmbedcrypto16/changelog.gz": changelog,
+                                                 "usr/share/doc/libmbedcrypto16/NEWS": gzip.decompress(changelog)})
     results = scan_deb(deb)
-    inner = results["usr/share/doc/libmbedcrypto16/changelog.gz!/changelog"]
-    assert inner.metadata.get("content") == "documentation (not identified)"
-    assert {(c.id, c.version) for c in inner.components} == set()
+    plain = results["usr/share/doc/libmbedcrypto16/NEWS"]
+    assert plain.metadata.get("content") == "documentation (not identified)"
+    # its package's word applies to it (as to every file of the package), nothing from its text
+    assert {(c.id, c.version) for c in plain.components} == {("mbedtls", "3.6.6")}
+    assert {e.method for c in plain.components for e in c.evidence} == {EvidenceMethod.PACKAGE_METADATA}
+    # compressed, it is not even unpacked: no member result, nothing identified
+    packed = results["usr/share/doc/libmbedcrypto16/changelog.gz"]
+    assert packed.metadata.get("content") == "compressed documentation (not unpacked)"
+    assert packed.metadata.get("members") == "0"
+    assert {(c.id, c.version) for c in packed.components} == {("mbedtls", "3.6.6")}
+    assert {e.method for c in packed.components for e in c.evidence} == {EvidenceMethod.PACKAGE_METADATA}
+    assert not any(p.startswith("usr/share/doc/libmbedcrypto16/changelog.gz!") for p in results)
     # the same text outside a documentation path is still analysed
     assert is_documentation("usr/share/doc/x/NEWS", b"text") and not is_documentation("etc/banner", b"text")
 
