@@ -7,7 +7,9 @@ command whose optional dependency is missing fails only when it is chosen.
 
 from __future__ import annotations
 
+import gc
 import importlib
+import sys
 from typing import Any
 
 import click
@@ -80,6 +82,26 @@ def main() -> None:
     Scan firmware for components and provenance, write and reconcile SBOMs, build the
     supply-chain graph, match vulnerabilities offline, and verify ECUs on a CAN bench.
     """
+
+
+def run() -> None:
+    """The ``ecuscan`` program (console script and ``python -m ecuscan``): :func:`main`, then an
+    exit that does not walk the heap.
+
+    When the interpreter exits it clears every module and runs the cyclic garbage collector over
+    every object still alive: after a scan of a 1,800-file tree that is 0.35-0.45 s, a fifth of
+    the command, spent after its output was written. The objects alive now are frozen first
+    (:func:`gc.freeze`): they are still freed by reference counting as the modules are cleared, and
+    every exit handler still runs; only the final collection skips them. LIEF's bindings would
+    report the LIEF objects that collection leaves as leaks; they are told not to.
+    """
+    try:
+        main()
+    finally:
+        gc.freeze()
+        lief = sys.modules.get("lief")
+        if lief is not None and hasattr(lief, "disable_leak_warning"):
+            lief.disable_leak_warning()
 
 
 def _shorten(text: str, limit: int) -> str:
