@@ -110,7 +110,8 @@ def module_table() -> tuple[BswModule, ...]:
     """The modules of ``ecuscan/data/autosar_modules.yaml``."""
     text = resources.files("ecuscan.data").joinpath("autosar_modules.yaml").read_text("utf-8")
     return tuple(BswModule(str(m["name"]), int(m["id"]), str(m["title"]))
-                 for m in yaml.safe_load(text)["modules"])
+                 # libyaml's loader where PyYAML has it: this table is read at every scan's start
+                 for m in yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))["modules"])  # noqa: S506
 
 
 @lru_cache(maxsize=1)
@@ -197,7 +198,8 @@ def _byte_class(ok: Callable[[int], bool]) -> bytes:
 
 _IS_ZERO, _IS_MAJOR, _IS_VERSION = _byte_class(lambda b: b == 0), _byte_class(lambda b: b <= 31), \
     _byte_class(lambda b: b <= 99)
-_IS_ID = _byte_class(lambda b: b in {m.id for m in module_table()})
+_MODULE_IDS = frozenset(m.id for m in module_table())
+_IS_ID = _byte_class(_MODULE_IDS.__contains__)
 #: Byte classes of the 8 bytes of a record, by byte order: (vendor ID), module ID, versions, pad.
 _SHAPE = {Endianness.LITTLE: {2: _IS_ID, 3: _IS_ZERO, 4: _IS_MAJOR, 5: _IS_VERSION, 6: _IS_VERSION, 7: _IS_ZERO},
           Endianness.BIG: {2: _IS_ZERO, 3: _IS_ID, 4: _IS_MAJOR, 5: _IS_VERSION, 6: _IS_VERSION, 7: _IS_ZERO}}

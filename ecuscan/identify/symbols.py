@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
-from functools import lru_cache
+from functools import cache, lru_cache
 
 from ..catalog import Catalog, CatalogEntry
 from ..limits import Limits
@@ -42,23 +42,27 @@ _PREFIX = 6
 
 
 @lru_cache(maxsize=8)
-def _soname_rules(catalog: Catalog) -> tuple[dict[str, list[tuple[CatalogEntry, re.Pattern[str]]]],
-                                             list[tuple[CatalogEntry, re.Pattern[str]]]]:
+def _soname_rules(catalog: Catalog) -> tuple[dict[str, list[tuple[CatalogEntry, str]]], list[tuple[CatalogEntry, str]]]:
     r"""The catalog's soname regexes, indexed by the first :data:`_PREFIX` characters of the literal
     text they must start with (``^libpython3\.`` -> ``libpyt``); rules without such a prefix are
     tried on every name. Hundreds of rules times every DT_NEEDED entry of every file otherwise
-    cost more than the rest of the symbol identification."""
-    indexed: dict[str, list[tuple[CatalogEntry, re.Pattern[str]]]] = {}
-    always: list[tuple[CatalogEntry, re.Pattern[str]]] = []
+    cost more than the rest of the symbol identification. Each regex is compiled when a name
+    first reaches it (:func:`_soname_regex`): a tree's names reach a few dozen of the ~400."""
+    indexed: dict[str, list[tuple[CatalogEntry, str]]] = {}
+    always: list[tuple[CatalogEntry, str]] = []
     for e in catalog:
         for rx in e.sonames:
-            compiled = re.compile(rx)
             prefix = literal_prefix(rx)
             if len(prefix) >= _PREFIX:
-                indexed.setdefault(prefix[:_PREFIX], []).append((e, compiled))
+                indexed.setdefault(prefix[:_PREFIX], []).append((e, rx))
             else:
-                always.append((e, compiled))
+                always.append((e, rx))
     return indexed, always
+
+
+@cache  # one per catalog soname rule (the catalog checked each when it was read)
+def _soname_regex(pattern: str) -> re.Pattern[str]:
+    return re.compile(pattern)
 
 
 def literal_prefix(rx: str) -> str:
@@ -91,14 +95,14 @@ def match_soname(catalog: Catalog, name: str) -> list[tuple[CatalogEntry, str | 
     """Entries whose ``sonames`` match ``name``; version from the ``v`` group, and the rule."""
     indexed, always = _soname_rules(catalog)
     out: dict[str, tuple[CatalogEntry, str | None, str]] = {}
-    for entry, rx in (*indexed.get(name[:_PREFIX], ()), *always):
-        m = rx.search(name)
+    for entry, pattern in (*indexed.get(name[:_PREFIX], ()), *always):
+        m = _soname_regex(pattern).search(name)
         if m is None:
             continue
         version = m.groupdict().get("v")
         prev = out.get(entry.id)
         if prev is None or (prev[1] is None and version is not None):
-            out[entry.id] = (entry, version, rx.pattern)
+            out[entry.id] = (entry, version, pattern)
     return list(out.values())
 
 
