@@ -21,19 +21,18 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import json
-import os
 import time
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import platformdirs
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from .errors import StoreError
 from .model import ScanResult, Sha256, preferred_cwe_name
+from .store_location import default_store_url
 
 SCHEMA_VERSION = 1
 
@@ -81,19 +80,6 @@ cwe_names_t = sa.Table(
     sa.Column("name", sa.String(400), nullable=False),
     sa.Column("source", sa.String(128), nullable=False),  # the record that gave it: "<source>:<record id>"
 )
-
-
-def default_store_url() -> str:
-    """``$ECUSCAN_STORE``, else ``inventory.sqlite`` in the per-user data folder of this platform.
-
-    The folder is platformdirs' user data directory: ``$XDG_DATA_HOME/ecuscan`` (an absolute
-    ``$XDG_DATA_HOME``; else ``~/.local/share/ecuscan``) on Linux, ``~/Library/Application
-    Support/ecuscan`` on macOS, ``%LOCALAPPDATA%\\ecuscan`` on Windows.
-    """
-    env = os.environ.get("ECUSCAN_STORE")
-    if env:
-        return env
-    return str(Path(platformdirs.user_data_dir("ecuscan", appauthor=False)) / "inventory.sqlite")
 
 
 def _to_url(spec: str) -> str:

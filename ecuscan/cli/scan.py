@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import contextlib
 import sys
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import click
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from ..errors import StoreError
 from ..inventory import files_with_findings, inventory
 from ..model import ScanFailure, ScanOutcome, ScanResult, Severity
+from ..scan.deferred_store import DeferredStore
 from ..scan.options import JOBS_AUTO, ScanOptions
 from ..scan.pipeline import Scanner, with_frozen_heap
 from .common import (
@@ -26,9 +26,6 @@ from .common import (
     safe,
     store_option,
 )
-
-if TYPE_CHECKING:
-    from ..store import Store
 
 
 class _ProgressObserver:
@@ -170,15 +167,11 @@ def command(paths: tuple[str, ...], store_url: str | None, as_json: bool, no_cac
                           package_metadata=package_metadata)
     outcomes: list[ScanOutcome] = []
     store_problems: list[str] = []
-    opened: Store | None = None
+    opened: DeferredStore | None = None
     if store_url or not no_cache:  # --no-cache neither reads nor (unless a store is named) writes the inventory
-        # imported here: a scan without a store does not load SQLAlchemy (start-up)
-        from ..store import Store
-
-        try:
-            opened = Store.open(store_url)
-        except StoreError as exc:  # a damaged store costs the cache, not the scan
-            store_problems.append(f"could not be opened: {exc}")
+        # opened at its first use, by the scan: beside the pool's work, not before it (start-up);
+        # one that cannot be opened costs the cache, not the scan (scanner.store_problems)
+        opened = DeferredStore(store_url)
     with opened if opened is not None else contextlib.nullcontext() as store:
         with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                       console=err, transient=True, disable=as_json or not err.is_terminal) as progress:

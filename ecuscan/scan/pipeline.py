@@ -36,6 +36,7 @@ if TYPE_CHECKING:
 
     # a type only: SQLAlchemy (~0.15 s) is imported by whoever opens a store, not by a scan without one
     from ..store import Store
+    from .deferred_store import DeferredStore
 
 
 #: A file to analyse: its path, the directory tree it was found in, its SHA-256 if already hashed here.
@@ -140,7 +141,7 @@ class Scanner:
     1
     """
 
-    def __init__(self, store: Store | None, *, catalog: Catalog | None = None,
+    def __init__(self, store: Store | DeferredStore | None, *, catalog: Catalog | None = None,
                  options: ScanOptions | None = None, observer: ScanObserver | None = None) -> None:
         self.store = store
         self.catalog = catalog or load_catalog()
