@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import contextlib
 import sys
-from typing import Any
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, Any
 
 import click
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from ..inventory import files_with_findings, inventory
 from ..model import ScanFailure, ScanOutcome, ScanResult, Severity
@@ -27,6 +27,9 @@ from .common import (
     store_option,
 )
 
+if TYPE_CHECKING:
+    from rich.progress import Progress
+
 
 class _ProgressObserver:
     def __init__(self, progress: Progress) -> None:
@@ -39,6 +42,20 @@ class _ProgressObserver:
     def finished(self, outcome: ScanOutcome, cached: bool) -> None:
         name = outcome.path.rsplit("/", 1)[-1]
         self.progress.update(self.task, advance=1, description=safe(("cached " if cached else "") + name, 40))
+
+
+@contextlib.contextmanager
+def _progress(shown: bool) -> Iterator[_ProgressObserver | None]:
+    """A progress bar on stderr (a terminal, no --json), else nothing: rich's progress module is
+    then not even imported (start-up)."""
+    if not shown:
+        yield None
+        return
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                  console=err, transient=True) as progress:
+        yield _ProgressObserver(progress)
 
 
 def parse_int(value: str | None) -> int | None:
@@ -173,9 +190,8 @@ def command(paths: tuple[str, ...], store_url: str | None, as_json: bool, no_cac
         # one that cannot be opened costs the cache, not the scan (scanner.store_problems)
         opened = DeferredStore(store_url)
     with opened if opened is not None else contextlib.nullcontext() as store:
-        with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                      console=err, transient=True, disable=as_json or not err.is_terminal) as progress:
-            scanner = Scanner(store, options=options, observer=_ProgressObserver(progress))
+        with _progress(shown=not as_json and err.is_terminal) as observer:
+            scanner = Scanner(store, options=options, observer=observer)
             outcomes = list(scanner.scan_paths(paths))
         store_problems += scanner.store_problems
     for problem in store_problems:
