@@ -39,8 +39,13 @@ def documentation_path(path: str) -> bool:
     >>> documentation_path("pkg.deb!/usr/share/man/man1/ssh.1.gz"), documentation_path("usr/lib/libz.so.1")
     (True, False)
     """
-    p = "/" + path.replace("\\", "/").replace("!/", "/").lstrip("/")
+    p = _slashed(path)
     return any(d in p for d in _DOC_DIRS) or _DOC_NAME.search(p.rsplit("/", 1)[-1]) is not None
+
+
+def _slashed(path: str) -> str:
+    """``path`` with ``/`` separators, container steps (``a.deb!/x``) as folders, one leading ``/``."""
+    return "/" + path.replace("\\", "/").replace("!/", "/").lstrip("/")
 
 
 #: The magic numbers of the single-stream compressors a document is shipped in (gzip, bzip2, xz, zstd).
@@ -48,7 +53,7 @@ COMPRESSED_MAGICS = (b"\x1f\x8b", b"BZh", b"\xfd7zXZ\x00", b"\x28\xb5\x2f\xfd")
 
 
 def compressed_document(path: str, data: Buffer) -> bool:
-    r"""True for a compressed file at a documentation path (``share/doc/*/changelog.Debian.gz``, a
+    r"""True for a compressed file in a documentation folder (``share/doc/*/changelog.Debian.gz``, a
     man page): it is not unpacked, as a document it would not be identified anyway (a Debian
     tree holds one such file for every package, about a fifth of a scan's time when unpacked).
 
@@ -56,8 +61,12 @@ def compressed_document(path: str, data: Buffer) -> bool:
     True
     >>> compressed_document("usr/lib/modules/zram.ko.xz", b"\xfd7zXZ\x00"), compressed_document("README", b"zlib")
     (False, False)
+    >>> compressed_document("fw/readme-bundle.tar.gz", b"\x1f\x8b\x08\x00")
+    False
     """
-    return bytes(data[:6]).startswith(COMPRESSED_MAGICS) and documentation_path(path)
+    p = _slashed(path)
+    # by folder only: a name alone ("readme-fw.tar.gz") says nothing of what an archive holds
+    return bytes(data[:6]).startswith(COMPRESSED_MAGICS) and any(d in p for d in _DOC_DIRS)
 
 
 def is_documentation(path: str, data: Buffer) -> bool:
