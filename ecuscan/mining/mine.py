@@ -322,14 +322,30 @@ def _marker_score(s: bytes) -> int:
     return min(len(s), 40) + (10 if b" " in s else 0)
 
 
+#: A library file name: its stem (``lib`` and name words, a word after a ``-`` starting with a letter),
+#: then an optional release infix (``-9.16.50-Debian``, ``-9.20.30-1~deb13u1-Debian``, ``-2.4``), then
+#: ``.so`` and an optional numeric suffix. The infix is never part of the stem: a rule written from a
+#: stem that holds a release would only ever match that release (a memorised version).
+_LIBRARY_NAME = re.compile(r"^(lib[\w+.]+?(?:-[A-Za-z][\w+.]*)*)(?:-\d[\w.~+-]*)?\.so(?:\.\d+)*$")
+
+
 def soname_rules(pm: ProjectMining, taken: Counter[str]) -> list[str]:
-    """``^libfoo\\.so(\\.N)*$`` for each library stem only this project ships."""
+    r"""``^libfoo(-<release>)?\.so(\.N)*$`` for each library stem only this project ships.
+
+    >>> pm = ProjectMining("bind9", files={"bullseye": 1, "trixie": 1})
+    >>> pm.libraries = {"libisc-9.16.50-Debian.so", "libisc-9.20.30-1~deb13u1-Debian.so", "libgnutls-dane.so.0"}
+    >>> rules = soname_rules(pm, Counter({"libisc": 1, "libgnutls-dane": 1}))
+    >>> rules
+    ['^libgnutls\\-dane(?:-\\d[\\w.~+-]*)?\\.so(?:\\.\\d+)*$', '^libisc(?:-\\d[\\w.~+-]*)?\\.so(?:\\.\\d+)*$']
+    >>> [bool(re.match(rules[1], n)) for n in ("libisc-9.18.24.so", "libisc-9.20.30-1-Debian.so", "libiscsi.so.7")]
+    [True, True, False]
+    """
     stems = set()
     for name in pm.libraries:
-        m = re.match(r"^(lib[\w+.-]+?)(?:-\d[\d.]*)?\.so(?:\.\d+)*$", name)
+        m = _LIBRARY_NAME.match(name)
         if m and taken[m.group(1)] == 1:
             stems.add(m.group(1))
-    return sorted(f"^{re.escape(s)}(?:-\\d[\\d.]*)?\\.so(?:\\.\\d+)*$" for s in stems)[:6]
+    return sorted(f"^{re.escape(s)}(?:-\\d[\\w.~+-]*)?\\.so(?:\\.\\d+)*$" for s in stems)[:6]
 
 
 #: A library's real file name with a dotted suffix of two to four numbers: (stem, suffix).
@@ -352,7 +368,7 @@ def name_version_rules(pm: ProjectMining, taken: Counter[str]) -> list[str]:
     every = set(MINING_RELEASES) & set(pm.files)
     out = []
     for stem, by_rel in sorted(pm.name_versions.items()):
-        owner = re.match(r"^(lib[\w+.-]+?)(?:-\d[\d.]*)?\.so$", f"{stem}.so")
+        owner = _LIBRARY_NAME.match(f"{stem}.so")
         if not every or not set(by_rel) >= every or owner is None or taken[owner.group(1)] != 1:
             continue  # a stem another project also ships says nothing about which project it is
         seen = [pair for rel in every for pair in by_rel[rel]]
@@ -366,9 +382,10 @@ def name_version_rules(pm: ProjectMining, taken: Counter[str]) -> list[str]:
 
 
 def library_stems(pm: ProjectMining) -> set[str]:
+    """The stems of the project's library file names (:data:`_LIBRARY_NAME`)."""
     out = set()
     for name in pm.libraries:
-        m = re.match(r"^(lib[\w+.-]+?)(?:-\d[\d.]*)?\.so(?:\.\d+)*$", name)
+        m = _LIBRARY_NAME.match(name)
         if m:
             out.add(m.group(1))
     return out
