@@ -84,6 +84,23 @@ def test_uclibc_ng_built_from_debian_source_package() -> None:
         assert _reported(path, "uclibc-ng") == {meta["version"]}, path
 
 
+def test_uclibc_ng_release_comes_from_the_banner_of_a_renamed_copy(tmp_path: Path) -> None:
+    """The shared C library under its SONAME (``libc.so.0``, no release in the name) still gives the
+    release, from its banner ``uClibc-ng release release version 1.0.35.`` (version.c)."""
+    import json
+    import shutil
+
+    from tests.fixtures.realbytes.uclibc import META
+
+    if not META.is_file():
+        pytest.skip(f"{META} absent: python -m tests.fixtures.realbytes.uclibc")
+    meta = json.loads(META.read_text("utf-8"))
+    (lib,) = sorted((ROOT / meta["dir"]).glob("libuClibc-*.so"))
+    copy = tmp_path / "libc.so.0"
+    shutil.copyfile(lib, copy)
+    assert _reported(copy, "uclibc-ng") == {meta["version"]}
+
+
 def test_uclibc_ng_libc_is_not_glibc() -> None:
     import json
 
