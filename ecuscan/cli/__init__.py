@@ -100,7 +100,7 @@ def run() -> None:
     finally:
         gc.freeze()
         lief = sys.modules.get("lief")
-        if lief is not None and hasattr(lief, "disable_leak_warning"):
+        if lief is not None:
             lief.disable_leak_warning()
 
 

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import json
 import sys
 from pathlib import Path
 
 import click
 
 from ..catalog import load_catalog
+from ..jsontext import dumps_indented
 from ..model import ScanResult
 from ..store import Store
 from ..vulns.distro import DistroIndex
@@ -157,7 +157,7 @@ def match_cmd(manifest: Path | None, vex_files: tuple[Path, ...], sarif_file: Pa
     shown = [f for f in findings if show_all or f.exposed or f.suppressed_by is not None
              or f.status is FindingStatus.AFFECTED]
     if sarif_file is not None:
-        sarif_file.write_text(json.dumps(to_sarif(findings), indent=2, ensure_ascii=False), "utf-8")
+        sarif_file.write_text(dumps_indented(to_sarif(findings), sort_keys=False), "utf-8")
     if as_json:
         print_json({"schema": "ecuscan/vulns-match/v1", "vulnerabilities": len(vulns), "images": len(results),
                     "distribution_advisories": len(distro),
@@ -252,6 +252,6 @@ def vex_cmd(inputs: tuple[Path, ...], fmt: str, output: Path | None) -> None:
         statements.extend(load_vex(p))
     doc = to_openvex(statements) if fmt == "openvex" else to_cyclonedx(statements)
     if output:
-        output.write_text(json.dumps(doc, indent=2, ensure_ascii=False), "utf-8")
+        output.write_text(dumps_indented(doc, sort_keys=False), "utf-8")
     else:
         print_json(doc)

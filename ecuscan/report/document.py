@@ -7,7 +7,6 @@ summary. The shape is documented in ``docs/audit-json.md``.
 
 from __future__ import annotations
 
-import json
 from collections import Counter, defaultdict
 from collections.abc import Sequence
 from pathlib import Path
@@ -17,6 +16,7 @@ from .. import __version__
 from ..audit import AuditRun, FirmwareAudit, policy_failures
 from ..audit_summary import AuditSummary, summarize
 from ..bench.dids import STANDARD_DIDS
+from ..jsontext import dumps_indented
 from ..model import ScanResult
 from ..vulns.impact import finding_key
 from .html import render_html
@@ -230,9 +230,9 @@ def write_reports(run: AuditRun, outdir: Path, fail_on: Sequence[str]) -> dict[s
                         "sboms": list(dict.fromkeys(s for fw in run.firmware for s in fw.sbom_files)),
                         "bus_log": run.bench_log})
     doc = audit_document(run, fail_on)
-    (outdir / "report.json").write_text(json.dumps(doc, indent=2, sort_keys=True, ensure_ascii=False), "utf-8")
+    (outdir / "report.json").write_text(dumps_indented(doc), "utf-8")
     render_files(doc, outdir)
-    (outdir / "report.sarif").write_text(json.dumps(audit_sarif(run, doc), indent=2, ensure_ascii=False), "utf-8")
+    (outdir / "report.sarif").write_text(dumps_indented(audit_sarif(run, doc), sort_keys=False), "utf-8")
     return doc
 
 

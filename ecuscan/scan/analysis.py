@@ -142,11 +142,11 @@ def analyze_bytes(data: Buffer, path: str, *, catalog: Catalog, options: ScanOpt
         return [analyze_image(data, path, catalog=catalog, options=options, sha256=sha256, parent=parent)]
     if depth >= limits.max_container_depth:
         raise LimitExceeded(f"containers nested deeper than {limits.max_container_depth}", source=path)
-    if info.offsets is OffsetMap.MEMBERS and compressed_document(path, data):
-        shown = _container_result(path, sha256, len(data), (), (), parent, options.result_version(), info.format)
-        return [dataclasses.replace(shown, metadata={**shown.metadata,
-                                                     "content": "compressed documentation (not unpacked)"})]
     if info.offsets is OffsetMap.MEMBERS:  # an archive: nothing but its members
+        if compressed_document(path, data):
+            shown = _container_result(path, sha256, len(data), (), (), parent, options.result_version(), info.format)
+            return [dataclasses.replace(shown, metadata={**shown.metadata,
+                                                         "content": "compressed documentation (not unpacked)"})]
         direct, members, diagnostics = _scan_members(data, path, catalog, options, depth, budget)
         return [_container_result(path, sha256, len(data), direct, diagnostics, parent, options.result_version(),
                                   info.format), *members]
