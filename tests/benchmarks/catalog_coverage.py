@@ -570,7 +570,8 @@ def main(argv: list[str] | None = None) -> int:
             "uncovered": cov.uncovered(), "unresolved": {k: sorted(v) for k, v in cov.unresolved.items()},
             "skipped": cov.skipped, "scan": scan}, indent=1, sort_keys=True), "utf-8")
     if a.docs:
-        cmd = "python tests/benchmarks/catalog_coverage.py" + (" --scan" if a.scan else "") + f" --docs {a.docs}"
+        cmd = ("python tests/benchmarks/catalog_coverage.py" + (" --scan" if a.scan else "")
+               + (f" --per-source {a.per_source}" if a.scan and a.per_source != 3 else "") + f" --docs {a.docs}")
         write_docs(report(cov, exceptions, scan, table=False), a.docs, cmd)
     return 0
 
