@@ -21,7 +21,9 @@ Merging rules, per catalog id:
 * a marker string that is the name of a symbol the image imports is a USES hit, and so is
   one that is a D-Bus name (``org.freedesktop.Avahi``): every client of a service carries the
   service's bus name to call it, so the name proves talking to the service, not holding its code;
-* bare version hints count only when another method proved presence, and only when unique;
+* bare version hints count only when another method proved presence, and only when unique; a
+  file named like one of the entry's ``programs`` that links the project's library counts as
+  present for its hint (``sudo`` importing ``libsudo_util``, its version joined to the name by code);
 * all versions with *strong* evidence (a version string, a versioned SONAME/file name,
   DWARF path or package database) are kept as separate components; otherwise the
   best-evidenced version is chosen; version-less evidence joins the chosen version;
@@ -42,7 +44,7 @@ from ._hits import Hit, file_name
 from .autosar import identify_autosar
 from .dwarf import identify_dwarf, runtime_version_hits
 from .packages import package_note_hits
-from .signatures import hint_hits, scan
+from .signatures import SignatureScan, hint_hits, scan
 from .symbols import identify_symbols
 
 __all__ = ["identify", "merge_hits"]
@@ -122,6 +124,29 @@ def merge_hits(hits: list[Hit], catalog: Catalog, limits: Limits = DEFAULT_LIMIT
     return tuple(out)
 
 
+def _own_program_hits(image: Image, catalog: Catalog, hits: list[Hit], found: SignatureScan,
+                      program: str, limits: Limits) -> list[Hit]:
+    """The version of a project's own program that only links the project's library.
+
+    A file named like one of the entry's ``programs`` that imports the project's library (a USES
+    hit: DT_NEEDED, an imported marker symbol) and holds no code evidence of its own is still the
+    project's program (``sudo`` linking ``libsudo_util``); its bare version string (the version
+    joined to the name by code: ``"Sudo version %s"``) is then the project's version, under the
+    same rules as any hint (the entry's ``version_hints``, one distinct candidate, strings that
+    are another component's version evidence excluded).
+    """
+    present = {h.component for h in hits if h.relation is Relation.CONTAINS}
+    claimed = frozenset(h.evidence.offset for h in hits if h.version and h.evidence.offset is not None)
+    out: list[Hit] = []
+    for cid in sorted({h.component for h in hits if h.relation is Relation.USES} - present):
+        entry = catalog.get(cid)
+        if entry is None or program not in entry.programs:
+            continue
+        out += hint_hits(image, catalog, cid, found, limits, claimed,
+                         why=f"{program} is a program of {cid} and links its library")
+    return out
+
+
 def identify(image: Image, catalog: Catalog | None = None, limits: Limits = DEFAULT_LIMITS) -> tuple[Component, ...]:
     """Identify the components in (CONTAINS) and used by (USES) ``image``, with evidence."""
     catalog = catalog if catalog is not None else load_catalog()
@@ -169,5 +194,6 @@ def identify(image: Image, catalog: Catalog | None = None, limits: Limits = DEFA
         claimed = frozenset(h.evidence.offset for h in hits
                             if h.version and h.component != cid and h.evidence.offset is not None)
         hits += hint_hits(image, catalog, cid, found, limits, claimed)
+    hits += _own_program_hits(image, catalog, hits, found, program, limits)
     hits += runtime_version_hits(image, catalog, present, limits)
     return merge_hits(hits, catalog, limits)

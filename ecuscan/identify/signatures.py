@@ -538,13 +538,13 @@ def scan(image: Image, catalog: Catalog, limits: Limits) -> SignatureScan:
 
 
 def hint_hits(image: Image, catalog: Catalog, component: ComponentId, found: SignatureScan,
-              limits: Limits, claimed: frozenset[int] = frozenset()) -> list[Hit]:
+              limits: Limits, claimed: frozenset[int] = frozenset(), why: str = "") -> list[Hit]:
     """Versions from bare version strings (``version_hints``) for a component proven present.
 
     Returns hits only when exactly one distinct version matches: a lone ``"1.34.9"`` in a
     library whose symbols prove c-ares is c-ares's version; two candidates are a guess.
     Strings at offsets in ``claimed`` (already the evidence of another component's version)
-    are not candidates.
+    are not candidates. ``why``, when given, says in the evidence what proved presence.
     """
     rules = compile_signatures(catalog).hints.get(component, [])
     if not rules:
@@ -563,4 +563,5 @@ def hint_hits(image: Image, catalog: Catalog, component: ComponentId, found: Sig
     version, (rule, s, off) = next(iter(cands.items()))
     return [Hit(component, version, Relation.CONTAINS,
                 make_evidence(image, EvidenceMethod.VERSION_STRING, decode(s), limits=limits,
-                              offset=off, detail=rule.rule_id, confidence=HINT_CONFIDENCE))]
+                              offset=off, detail=f"{rule.rule_id} ({why})" if why else rule.rule_id,
+                              confidence=HINT_CONFIDENCE))]

@@ -114,6 +114,14 @@ def file_strings(path: Path) -> set[bytes]:
     return set(_STRINGS.findall(data))
 
 
+def _standalone_short(path: Path, version: bytes) -> bool:
+    """Whether ``version``, shorter than :data:`MIN_STRING`, stands alone as a printable string of the
+    file (coreutils' ``9.7``): the strings :func:`file_strings` keeps are too long to show it."""
+    with path.open("rb") as fh:
+        data = fh.read(MAX_FILE_BYTES)
+    return re.search(rb"(?<![\x20-\x7e])" + re.escape(version) + rb"(?![\x20-\x7e])", data) is not None
+
+
 def _version_at(s: bytes, version: bytes) -> Iterator[int]:
     """Offsets where ``version`` stands in ``s`` as a whole version (no digit or ``.digit`` around)."""
     start = 0
@@ -149,25 +157,39 @@ def templates(s: bytes, version: bytes) -> set[tuple[bytes, bytes]]:
     return out
 
 
-def version_shape(versions: Iterable[str]) -> str:
+def version_shape(versions: Iterable[str], *, parts_seen: bool = False) -> str:
     """A regex for the versions seen (the ``v`` group's body), generalised beyond them: any count of
     dotted numbers from two to four, and the non-numeric tails seen (``p1`` of OpenSSH) with their
     digits generalised.
+
+    With ``parts_seen`` (the shape of a bare-version hint), only the counts of dotted numbers seen:
+    a bare string has no text around it that tells the project's version from an address or another
+    library's version (``127.0.0.1`` beside rsyslog's ``8.2504.0``, zlib's ``1.2.11`` beside
+    elfutils' ``0.183``).
 
     >>> print(version_shape(["5.4.6", "5.3.3"]))
     \\d+(?:\\.\\d+){1,3}
     >>> print(version_shape(["8.4p1", "10.0p1"]))
     \\d+(?:\\.\\d+){1,3}(?:p\\d+)
+    >>> print(version_shape(["8.2102.0", "8.2504.0"], parts_seen=True))
+    \\d+(?:\\.\\d+){2}
+    >>> print(version_shape(["7.5.1", "10.3"], parts_seen=True))
+    \\d+(?:\\.\\d+){1,2}
     """
     tails: set[str] = set()
     others: set[str] = set()
+    dots: set[int] = set()
     for v in versions:
-        m = re.fullmatch(r"\d+(?:\.\d+)+(.*)", v)
+        m = re.fullmatch(r"(\d+(?:\.\d+)+)(.*)", v)
         if m is None:
             others.add(re.sub(r"\d+", lambda _m: r"\d+", re.escape(v)))
         else:
-            tails.add(re.sub(r"\d+", lambda _m: r"\d+", re.escape(m.group(1))))
+            dots.add(m.group(1).count("."))
+            tails.add(re.sub(r"\d+", lambda _m: r"\d+", re.escape(m.group(2))))
     body = r"\d+(?:\.\d+){1,3}"
+    if parts_seen and dots:
+        lo, hi = min(dots), max(dots)
+        body = r"\d+(?:\.\d+)" + (f"{{{lo}}}" if lo == hi else f"{{{lo},{hi}}}")
     alts = sorted(t for t in tails if t)
     shape = body + ("(?:" + "|".join(alts) + ")" + ("?" if "" in tails else "") if alts else "")
     if others:
@@ -237,6 +259,8 @@ def mine_project(project: Project, files: list[FileRec]) -> ProjectMining:
         except OSError:
             continue
         v = f.version.encode()
+        if len(v) < MIN_STRING and _standalone_short(f.path, v):
+            pm.standalone.setdefault(f.release, set()).add(key)  # "9.7": shorter than any string kept
         for s in strings:
             if _DISTRO.search(s):
                 continue
@@ -402,7 +426,7 @@ def propose(project: Project, pm: ProjectMining, taken: Counter[str]) -> dict[st
     entry["markers"] = candidate_markers(pm)
     every = set(MINING_RELEASES) & set(pm.files)
     if every and set(pm.standalone) >= every:
-        shape = version_shape(sorted(v for vs in pm.versions.values() for v in vs))
+        shape = version_shape(sorted(v for vs in pm.versions.values() for v in vs), parts_seen=True)
         entry["version_hints"] = [f"(?P<v>{shape})"]
     entry["sonames"] = soname_rules(pm, taken) + name_version_rules(pm, taken)
     progs = sorted(n for n, rels in pm.programs.items() if set(rels) >= every and len(n) >= 2)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 from pathlib import Path
 
@@ -221,3 +222,49 @@ def test_debian_dwz_altlink_proves_source_package_and_admits_hint() -> None:
     assert ("bluez", "5.82") in {(c.id, c.version) for c in identify(_raw(data), CAT)}
     other = data.replace(b"/bluez.debug", b"/other.debug")
     assert not any(c.id == "bluez" for c in identify(_raw(other), CAT))
+
+
+def _program(path: str, data: bytes, needed: tuple[str, ...]) -> Image:
+    return Image(path=path, format=ImageFormat.ELF, data=data, elf_type="dyn", needed=needed,
+                 segments=(Segment("load", 0x10000, 0, len(data)),))
+
+
+def test_own_program_linking_its_library_takes_the_bare_version() -> None:
+    # sudo's front end: "Sudo version %s" and the version are two strings joined by code; the
+    # program's own code is in libsudo_util, which it links (a USES hit, no code evidence here)
+    data = (b"\x00" * 64 + b"Sudo version %s\n\x00" + b"\x00" * 200 + b"1.9.16p2\x00\x00\x00"
+            + b"\x00" * 200 + b"2.38\x00" + b"\x00" * 64)
+    comps = identify(_program("/usr/bin/sudo", data, ("libsudo_util.so.0", "libc.so.6")), CAT)
+    sudo = _by_id(comps, "sudo")
+    assert [(c.version, c.relation) for c in sudo] == [("1.9.16p2", Relation.CONTAINS)], sudo
+    assert "program of sudo" in sudo[0].evidence[0].detail
+    # a program of another name linking the library only uses it: no version is taken from its strings
+    other = identify(_program("/usr/bin/helper", data, ("libsudo_util.so.0",)), CAT)
+    assert [(c.version, c.relation) for c in _by_id(other, "sudo")] == [(None, Relation.USES)]
+    # two candidates of the hint's shape: a guess, so no version and no presence claimed
+    two = data.replace(b"2.38\x00", b"1.9.15p5\x00")
+    assert [(c.version, c.relation) for c in _by_id(identify(_program("/usr/bin/sudo", two,
+                                                                        ("libsudo_util.so.0",)), CAT), "sudo")] \
+        == [(None, Relation.USES)]
+
+
+_MINED = Path(os.environ.get("ECUSCAN_MINED_CORPUS", Path.home() / ".cache/ecuscan/catalog")) / "root"
+
+
+@pytest.mark.parametrize(("rel", "cid", "version"), [
+    # bullseye and trixie are the miner's; sid is held out
+    ("bullseye-armhf/sudo/usr/bin/sudo", "sudo", "1.9.5p2"),
+    ("trixie-arm64/sudo/usr/bin/sudo", "sudo", "1.9.16p2"),
+    ("sid-arm64/sudo/usr/bin/sudo", "sudo", "1.9.17p2"),
+    # coreutils keeps its version in a string of three bytes ("9.7"), joined to "(GNU coreutils)" by code
+    ("bullseye-arm64/coreutils/bin/ls", "coreutils", "8.32"),
+    ("trixie-armhf/coreutils/usr/bin/ls", "coreutils", "9.7"),
+    ("sid-arm64/coreutils/usr/bin/sort", "coreutils", "9.10"),
+])
+def test_version_joined_to_the_name_by_code_on_real_programs(rel: str, cid: str, version: str) -> None:
+    path = _MINED / rel
+    if not path.is_file():
+        pytest.skip(f"{path} missing (python -m ecuscan.mining fetch)")
+    comps = identify(load(path.read_bytes(), str(path)), CAT)
+    assert [(c.version, c.relation) for c in _by_id(comps, cid)] == [(version, Relation.CONTAINS)], \
+        [(c.id, c.version, c.relation) for c in comps]
