@@ -37,13 +37,10 @@ Entry fields (all but ``id`` and ``purl`` optional)::
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import hashlib
 import json
-import os
 import re
-import tempfile
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
@@ -54,6 +51,7 @@ from typing import Any
 from packageurl import PackageURL
 
 from ..errors import CatalogError
+from ..keptfile import kept_path, read_kept, write_kept
 from ..model import ComponentId
 
 _NORM_RE = re.compile(r"[^a-z0-9+]+")
@@ -375,31 +373,21 @@ def catalog_key(texts: Sequence[tuple[str, bytes]]) -> str | None:
 #: The folder of the parsed-catalog files, in ecuscan's user cache directory. It holds nothing else:
 #: ``catalog/`` there is the signature miner's corpus (``python -m ecuscan.mining``).
 CACHE_DIR_NAME = "parsed-catalog"
-_CACHE_FILE = re.compile(r"[0-9a-f]{64}\.json")
 
 
 def cache_path(key: str) -> Path:
     """Where the parsed catalog of ``key`` is kept: ``parsed-catalog/<key>.json`` in platformdirs'
     user cache directory for ecuscan (``$XDG_CACHE_HOME/ecuscan`` on Linux)."""
-    import platformdirs
-
-    return Path(platformdirs.user_cache_dir("ecuscan", appauthor=False)) / CACHE_DIR_NAME / f"{key}.json"
+    return kept_path(CACHE_DIR_NAME, key)
 
 
 def _read_cache(key: str) -> list[CatalogEntry] | None:
     """The entries kept for ``key``, or ``None`` when the file is missing or cannot be trusted: read
-    whole (bounded), its header must name this key and the SHA-256 of the JSON after it, and every
-    entry must have exactly the fields of :class:`CatalogEntry`. Never raises."""
-    try:
-        with cache_path(key).open("rb") as f:
-            blob = f.read(MAX_CACHE_BYTES + 1)
-    except OSError:
-        return None
-    header = CACHE_MAGIC + key.encode() + b"\n"
-    if len(blob) > MAX_CACHE_BYTES or not blob.startswith(header):
-        return None
-    digest, sep, payload = blob[len(header):].partition(b"\n")
-    if not sep or digest != hashlib.sha256(payload).hexdigest().encode():
+    whole (bounded), its header must name this key and the SHA-256 of the JSON after it
+    (:func:`ecuscan.keptfile.read_kept`), and every entry must have exactly the fields of
+    :class:`CatalogEntry`. Never raises."""
+    payload = read_kept(CACHE_DIR_NAME, CACHE_MAGIC, key, MAX_CACHE_BYTES)
+    if payload is None:
         return None
     try:
         rows = json.loads(payload)
@@ -417,39 +405,11 @@ def _read_cache(key: str) -> list[CatalogEntry] | None:
 
 
 def _write_cache(key: str, entries: Sequence[CatalogEntry]) -> None:
-    """Keep ``entries`` for ``key``: written to a temporary file beside the final one and renamed
-    over it, so a reader (another scan starting) sees the old file or the new one, never half of
-    one, and concurrent writers each rename a whole file. Failing to write (a read-only home, a
-    full disk) only costs the next start-up the parse. Never raises."""
-    path = cache_path(key)
-    tmp: str | None = None
+    """Keep ``entries`` for ``key`` (:func:`ecuscan.keptfile.write_kept`: written whole and renamed into
+    place, the :data:`CACHE_KEEP` newest files kept). Failing to write (a read-only home, a full disk)
+    only costs the next start-up the parse. Never raises."""
     try:
         payload = json.dumps([dataclasses.asdict(e) for e in entries], separators=(",", ":")).encode()
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{key[:16]}.", suffix=".tmp", dir=path.parent)
-        with os.fdopen(fd, "wb") as f:
-            f.write(CACHE_MAGIC + key.encode() + b"\n" + hashlib.sha256(payload).hexdigest().encode() + b"\n"
-                    + payload)
-        os.replace(tmp, path)
-        tmp = None
-        _prune(path.parent)
-    except (OSError, ValueError, TypeError):  # an optimisation only: the parsed catalog is used either way
+    except (ValueError, TypeError):  # an optimisation only: the parsed catalog is used either way
         return
-    finally:
-        if tmp is not None:
-            with contextlib.suppress(OSError):
-                os.unlink(tmp)
-
-
-def _prune(folder: Path) -> None:
-    """Remove all but the :data:`CACHE_KEEP` newest cache files of ``folder``: only files named like
-    one (``<64 hex digits>.json``); anything else a user or another tool put there is left alone."""
-    files = []
-    for p in folder.glob("*.json"):
-        if not _CACHE_FILE.fullmatch(p.name):
-            continue
-        with contextlib.suppress(OSError):
-            files.append((p.stat().st_mtime, p))
-    for _mtime, p in sorted(files, reverse=True)[CACHE_KEEP:]:
-        with contextlib.suppress(OSError):
-            p.unlink()
+    write_kept(CACHE_DIR_NAME, CACHE_MAGIC, key, payload, CACHE_KEEP)

@@ -23,17 +23,21 @@ The buffer is never copied: ``re`` searches ``bytes`` and ``mmap`` alike with ``
 
 from __future__ import annotations
 
+import hashlib
+import json
 import mmap
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from functools import cached_property, lru_cache
+from pathlib import Path
 from re import _constants as sre_constants  # type: ignore[attr-defined]
 from re import _parser as sre_parse  # type: ignore[attr-defined]
 from typing import TYPE_CHECKING, Any
 
 from ..catalog import Catalog, CatalogEntry
 from ..errors import CatalogError
+from ..keptfile import read_kept, write_kept
 from ..limits import Limits
 from ..model import Buffer, ComponentId, EvidenceMethod, Image, Relation
 from ._hits import HINT_CONFIDENCE, Hit, decode, make_evidence
@@ -346,26 +350,87 @@ def _parse_rule(entry: CatalogEntry, kind: str, i: int, text: str) -> tuple[byte
                          dotted="v" in groupindex)
 
 
+#: Kept parses of a catalog's rules (:mod:`ecuscan.keptfile`): the folder, the file's first line, the
+#: files kept, the largest read, and the fewest rules worth keeping (a small catalog parses in no time).
+PARSE_DIR_NAME = "parsed-signatures"
+PARSE_MAGIC = b"ecuscan-signatures 1\n"
+PARSE_KEEP = 4
+MAX_PARSE_BYTES = 8 << 20
+MIN_KEPT_RULES = 64
+
+
+def _rules_of(catalog: Catalog) -> list[tuple[CatalogEntry, str, int, str]]:
+    """Every pattern, marker and hint of ``catalog``: (entry, kind, index, text), in catalog order."""
+    return [(entry, kind, i, text) for entry in catalog
+            for kind, texts in (("pattern", entry.patterns), ("marker", entry.markers), ("hint", entry.version_hints))
+            for i, text in enumerate(texts)]
+
+
+def _parse_key(rules: list[tuple[CatalogEntry, str, int, str]]) -> str | None:
+    """Digest of what the parses depend on: every rule's id and text, and this module's source
+    (which parses them); ``None`` when the source cannot be read (then nothing is kept)."""
+    h = hashlib.sha256(PARSE_MAGIC)
+    try:
+        h.update(Path(__file__).read_bytes())
+    except OSError:
+        return None
+    for entry, kind, i, text in rules:
+        h.update(f"\0{entry.id}\0{kind}\0{i}\0{len(text)}\0{text}".encode())
+    return h.hexdigest()
+
+
+def _parsed_rules(rules: list[tuple[CatalogEntry, str, int, str]]) -> list[tuple[bytes, _Rule]]:
+    """:func:`_parse_rule` of every rule, read back from the kept parse of the same rules when there is
+    one (the parse is most of :func:`compile_signatures`, about 0.1 s of every scan's start-up)."""
+    key = _parse_key(rules) if len(rules) >= MIN_KEPT_RULES else None
+    if key is not None:
+        payload = read_kept(PARSE_DIR_NAME, PARSE_MAGIC, key, MAX_PARSE_BYTES)
+        kept = _rules_from(payload, rules) if payload is not None else None
+        if kept is not None:
+            return kept
+    out = [_parse_rule(entry, kind, i, text) for entry, kind, i, text in rules]
+    if key is not None:
+        rows = [[a.hex(), r.literal.hex() if r.literal is not None else None, r.dotted] for a, r in out]
+        write_kept(PARSE_DIR_NAME, PARSE_MAGIC, key, json.dumps(rows, separators=(",", ":")).encode(), PARSE_KEEP)
+    return out
+
+
+def _rules_from(payload: bytes, rules: list[tuple[CatalogEntry, str, int, str]]) -> list[tuple[bytes, _Rule]] | None:
+    """The rules rebuilt from a kept parse, or ``None`` when it does not fit them (never raises)."""
+    try:
+        rows = json.loads(payload)
+        if not isinstance(rows, list) or len(rows) != len(rules):
+            return None
+        out = []
+        for (entry, kind, i, text), (anchor, literal, dotted) in zip(rules, rows, strict=True):
+            if not isinstance(dotted, bool):
+                return None
+            out.append((bytes.fromhex(anchor),
+                        _Rule(entry.id, f"{entry.id}:{kind}[{i}]", text.encode("utf-8"), versioned=kind == "pattern",
+                              literal=bytes.fromhex(literal) if literal is not None else None, dotted=dotted)))
+    except (ValueError, TypeError):
+        return None
+    return out
+
+
 @lru_cache(maxsize=8)
 def compile_signatures(catalog: Catalog) -> SignatureSet:
     """Compile every pattern, marker and hint of ``catalog`` (cached per catalog object)."""
     sig = SignatureSet(None, None)
     markers: list[tuple[bytes, _Rule]] = []
-    for entry in catalog:
-        for i, p in enumerate(entry.patterns):
-            anchor, rule = _parse_rule(entry, "pattern", i, p)
+    rules = _rules_of(catalog)
+    for (_entry, kind, _i, _text), (anchor, rule) in zip(rules, _parsed_rules(rules), strict=True):
+        if kind == "pattern":
             if rule.dotted:
                 sig.by_version_anchor.setdefault(anchor, []).append(rule)
             else:
                 # a version in parts (``1_2_3``, ``3045001``) has no ``digit.digit`` place to be
                 # found from: the pattern runs in the whole-buffer pass, like a marker
                 markers.append((anchor, rule))
-        for i, p in enumerate(entry.markers):
-            anchor, rule = _parse_rule(entry, "marker", i, p)
+        elif kind == "marker":
             markers.append((anchor, rule))
-        for i, p in enumerate(entry.version_hints):
-            _, rule = _parse_rule(entry, "hint", i, p)
-            sig.hints.setdefault(entry.id, []).append(rule)
+        else:
+            sig.hints.setdefault(rule.component, []).append(rule)
     cut = marker_anchors(sorted({a for a, _r in markers}))
     for anchor, rule in markers:
         sig.by_marker_anchor.setdefault(cut[anchor], []).append(rule)

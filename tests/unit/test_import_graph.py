@@ -33,7 +33,7 @@ LAYERS: list[str | set[str]] = [
     "vulns",
     "store",
     {"formats", "provenance", "catalog", "manifest", "inventory", "identity", "safeio"},
-    {"model", "errors", "limits", "textsafe"},
+    {"model", "errors", "limits", "textsafe", "keptfile"},
 ]
 
 
