@@ -46,8 +46,6 @@ import zlib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
-from debian.deb822 import Deb822
-
 from ..catalog import Catalog, CatalogEntry
 from ..errors import EcuscanError
 from ..limits import DEFAULT_LIMITS, Limits
@@ -108,6 +106,10 @@ def _stanzas(text: str, limit: int = DEFAULT_LIMITS.max_document_items) -> list[
     >>> _stanzas("Package: zlib1g\\nSource: zlib\\nVersion: 1:1.3.1-1\\nDescription: x\\n y\\n\\nPackage: b\\n", 1)
     [{'package': 'zlib1g', 'source': 'zlib', 'version': '1:1.3.1-1'}]
     """
+    # python-debian's parser is imported here: only a tree with a dpkg database needs it (~25 ms of
+    # every scan's start-up otherwise)
+    from debian.deb822 import Deb822
+
     paragraphs = Deb822.iter_paragraphs(text.splitlines(), fields=_STANZA_FIELDS, use_apt_pkg=False)
     return [{k.lower(): v for k, v in p.items()} for p in itertools.islice(paragraphs, max(limit, 0))]
 

@@ -25,13 +25,14 @@ from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from debian.debian_support import Version as DpkgVersion
-from univers.versions import AlpineLinuxVersion, InvalidVersion, RpmVersion
 
 from ..model import PackageRef
-from .records import AffectedRange, Vulnerability
+
+if TYPE_CHECKING:
+    from .records import AffectedRange, Vulnerability
 
 _SPACE_RE = re.compile(r"\s")
 
@@ -65,6 +66,22 @@ def debian_version(text: str) -> DpkgVersion:
     return v
 
 
+def _rpm_version(text: str) -> Any:
+    """``text`` as an RPM version (univers' rpmvercmp)."""
+    # univers is imported here: only advisories of RPM families compare with it, and the import costs
+    # ~40 ms of every scan's start-up, which reads package databases through this module
+    from univers.versions import RpmVersion
+
+    return RpmVersion(text)
+
+
+def _apk_version(text: str) -> Any:
+    """``text`` as an Alpine package version (univers' apk order, ``-rN``)."""
+    from univers.versions import AlpineLinuxVersion  # here: as in _rpm_version
+
+    return AlpineLinuxVersion(text)
+
+
 @dataclass(frozen=True)
 class Family:
     """A distribution family: its version class, its os-release ids, and how much of a release counts."""
@@ -78,18 +95,18 @@ class Family:
 _FAMILIES = {f.name: f for f in (
     Family("debian", debian_version, ("debian",), 1),
     Family("ubuntu", debian_version, ("ubuntu",), 2),
-    Family("alpine", AlpineLinuxVersion, ("alpine",), 2),
-    Family("rhel", RpmVersion, ("rhel", "redhat"), 1),
-    Family("rocky", RpmVersion, ("rocky",), 1),
-    Family("almalinux", RpmVersion, ("almalinux",), 1),
-    Family("opensuse", RpmVersion, ("opensuse-leap", "opensuse"), 2),
-    Family("suse", RpmVersion, ("sles", "sled", "sles_sap"), 2),
-    Family("mageia", RpmVersion, ("mageia",), 1),
-    Family("photon", RpmVersion, ("photon",), 1),
-    Family("azurelinux", RpmVersion, ("azurelinux", "mariner"), 1),
-    Family("openeuler", RpmVersion, ("openeuler",), 2),
-    Family("wolfi", AlpineLinuxVersion, ("wolfi",), 0),
-    Family("chainguard", AlpineLinuxVersion, ("chainguard",), 0),
+    Family("alpine", _apk_version, ("alpine",), 2),
+    Family("rhel", _rpm_version, ("rhel", "redhat"), 1),
+    Family("rocky", _rpm_version, ("rocky",), 1),
+    Family("almalinux", _rpm_version, ("almalinux",), 1),
+    Family("opensuse", _rpm_version, ("opensuse-leap", "opensuse"), 2),
+    Family("suse", _rpm_version, ("sles", "sled", "sles_sap"), 2),
+    Family("mageia", _rpm_version, ("mageia",), 1),
+    Family("photon", _rpm_version, ("photon",), 1),
+    Family("azurelinux", _rpm_version, ("azurelinux", "mariner"), 1),
+    Family("openeuler", _rpm_version, ("openeuler",), 2),
+    Family("wolfi", _apk_version, ("wolfi",), 0),
+    Family("chainguard", _apk_version, ("chainguard",), 0),
 )}
 # OSV ecosystem name (before the first ':') -> family
 _ECOSYSTEM_FAMILY = {"debian": "debian", "ubuntu": "ubuntu", "alpine": "alpine", "red hat": "rhel",
@@ -206,6 +223,8 @@ def parse_distro_version(family: Family, text: str) -> Any:
     parsed version is never changed."""
     if not text or len(text) > 200:
         return None
+    from univers.versions import InvalidVersion  # here: as in _rpm_version
+
     try:
         return family.version_class(text)
     except (InvalidVersion, ValueError, TypeError):

@@ -19,7 +19,9 @@ FIRMWARE = ROOT / "firmware"
 #: Modules an analysis loads that do not decide what is stored: package roots, errors, the file
 #: opening guard, the worker pool, the store itself.
 NOT_SHAPING = {"ecuscan", "ecuscan.vulns", "ecuscan.errors", "ecuscan.safeio", "ecuscan.scan", "ecuscan.scan.executors",
-               "ecuscan.store"}
+               "ecuscan.store",
+               # keeps parses between processes: what is read back equals a fresh parse (its own tests)
+               "ecuscan.keptfile"}
 
 PROBE = """
 import json, sys
