@@ -8,9 +8,9 @@ data again. Writing goes to a temporary file renamed over the final one (a reade
 or the new one, never half of one; concurrent writers each rename a whole file). Failing to read
 or write costs only the computation: nothing here raises.
 
-Hand-written rather than a caching library: the format is a few lines, and what matters is that a
-damaged or foreign file is never trusted (the digest and the key in the header), which the
-general-purpose caches on PyPI (diskcache, joblib's Memory) do not check for a file edited in place.
+Hand-written rather than a caching library: the format is a few lines, and the general-purpose
+caches (diskcache, joblib's Memory) store pickles by default, and a pickle read back runs code; what is
+kept here is JSON the caller checks field by field, behind a key and a digest.
 """
 
 from __future__ import annotations
