@@ -268,3 +268,17 @@ def test_version_joined_to_the_name_by_code_on_real_programs(rel: str, cid: str,
     comps = identify(load(path.read_bytes(), str(path)), CAT)
     assert [(c.version, c.relation) for c in _by_id(comps, cid)] == [(version, Relation.CONTAINS)], \
         [(c.id, c.version, c.relation) for c in comps]
+
+
+def test_gstreamer_plugin_descriptor_gives_the_module_version() -> None:
+    # a plug-in's descriptor (GST_PLUGIN_DEFINE): source, license and version strings, each aligned
+    data = b"\x13\x37" * 500 + b"\x00gst-plugins-good\x00\x00\x00\x00LGPL\x00\x00\x00\x001.26.2\x00" + b"\xff" * 300
+    found = [(c.version, c.relation) for c in identify(_raw(data), CAT) if c.id == "gst-plugins-good"]
+    assert found == [("1.26.2", Relation.CONTAINS)]
+
+
+def test_gstreamer_module_names_table_is_no_plugin_descriptor() -> None:
+    # gst-inspect lists the plug-in modules by name: no license and version follow a name there
+    data = (b"\x00" * 64 + b"gst-plugins-base\x00gst-plugins-good\x00gst-plugins-ugly\x00gst-plugins-bad\x00"
+            + b"\x00" * 64 + b"1.28.8\x00" + b"\x00" * 64)
+    assert not any(c.id == "gst-plugins-good" and c.version for c in identify(_raw(data), CAT))
