@@ -346,8 +346,13 @@ def _parse_rule(entry: CatalogEntry, kind: str, i: int, text: str) -> tuple[byte
     literal = None
     if not parsed.state.flags & re.IGNORECASE and all(op is sre_constants.LITERAL for op, _ in parsed):
         literal = bytes(av for _, av in parsed)
-    return anchor, _Rule(entry.id, f"{entry.id}:{kind}[{i}]", raw, versioned=kind == "pattern", literal=literal,
-                         dotted="v" in groupindex)
+    return anchor, _rule(entry, kind, i, text, literal, "v" in groupindex)
+
+
+def _rule(entry: CatalogEntry, kind: str, i: int, text: str, literal: bytes | None, dotted: bool) -> _Rule:
+    """Rule ``i`` of ``kind`` of ``entry`` with what its parse gave (fresh or kept)."""
+    return _Rule(entry.id, f"{entry.id}:{kind}[{i}]", text.encode("utf-8"), versioned=kind == "pattern",
+                 literal=literal, dotted=dotted)
 
 
 #: Kept parses of a catalog's rules (:mod:`ecuscan.keptfile`): the folder, the file's first line, the
@@ -406,8 +411,7 @@ def _rules_from(payload: bytes, rules: list[tuple[CatalogEntry, str, int, str]])
             if not isinstance(dotted, bool):
                 return None
             out.append((bytes.fromhex(anchor),
-                        _Rule(entry.id, f"{entry.id}:{kind}[{i}]", text.encode("utf-8"), versioned=kind == "pattern",
-                              literal=bytes.fromhex(literal) if literal is not None else None, dotted=dotted)))
+                        _rule(entry, kind, i, text, bytes.fromhex(literal) if literal is not None else None, dotted)))
     except (ValueError, TypeError):
         return None
     return out

@@ -107,18 +107,20 @@ def corpus_files(root: Path, releases: Iterable[str], arches: Iterable[str],
                                   p, rel)
 
 
+def _head(path: Path) -> bytes:
+    """The bytes of a file the miner reads (the first :data:`MAX_FILE_BYTES`)."""
+    with path.open("rb") as fh:
+        return fh.read(MAX_FILE_BYTES)
+
+
 def file_strings(path: Path) -> set[bytes]:
     """The printable strings of a file (bounded in count by :data:`MAX_FILE_BYTES`)."""
-    with path.open("rb") as fh:
-        data = fh.read(MAX_FILE_BYTES)
-    return set(_STRINGS.findall(data))
+    return set(_STRINGS.findall(_head(path)))
 
 
-def _standalone_short(path: Path, version: bytes) -> bool:
-    """Whether ``version``, shorter than :data:`MIN_STRING`, stands alone as a printable string of the
-    file (coreutils' ``9.7``): the strings :func:`file_strings` keeps are too long to show it."""
-    with path.open("rb") as fh:
-        data = fh.read(MAX_FILE_BYTES)
+def _standalone_short(data: bytes, version: bytes) -> bool:
+    """Whether ``version``, shorter than :data:`MIN_STRING`, stands alone as a printable string of
+    ``data`` (coreutils' ``9.7``): the strings :func:`file_strings` keeps are too long to show it."""
     return re.search(rb"(?<![\x20-\x7e])" + re.escape(version) + rb"(?![\x20-\x7e])", data) is not None
 
 
@@ -255,11 +257,12 @@ def mine_project(project: Project, files: list[FileRec]) -> ProjectMining:
         elif "/bin/" in f.rel or "/sbin/" in f.rel or "/libexec/" in f.rel:
             pm.programs.setdefault(name, set()).add(f.release)
         try:
-            strings = file_strings(f.path)
+            data = _head(f.path)
         except OSError:
             continue
+        strings = set(_STRINGS.findall(data))
         v = f.version.encode()
-        if len(v) < MIN_STRING and _standalone_short(f.path, v):
+        if len(v) < MIN_STRING and _standalone_short(data, v):
             pm.standalone.setdefault(f.release, set()).add(key)  # "9.7": shorter than any string kept
         for s in strings:
             if _DISTRO.search(s):

@@ -40,12 +40,17 @@ def documentation_path(path: str) -> bool:
     (True, False)
     """
     p = _slashed(path)
-    return any(d in p for d in _DOC_DIRS) or _DOC_NAME.search(p.rsplit("/", 1)[-1]) is not None
+    return _in_doc_folder(p) or _DOC_NAME.search(p.rsplit("/", 1)[-1]) is not None
 
 
 def _slashed(path: str) -> str:
     """``path`` with ``/`` separators, container steps (``a.deb!/x``) as folders, one leading ``/``."""
     return "/" + path.replace("\\", "/").replace("!/", "/").lstrip("/")
+
+
+def _in_doc_folder(slashed: str) -> bool:
+    """Whether a :func:`_slashed` path lies in a documentation folder (``share/doc``, ``share/man`` ...)."""
+    return any(d in slashed for d in _DOC_DIRS)
 
 
 #: The magic numbers of the single-stream compressors a document is shipped in (gzip, bzip2, xz, zstd).
@@ -64,9 +69,8 @@ def compressed_document(path: str, data: Buffer) -> bool:
     >>> compressed_document("fw/readme-bundle.tar.gz", b"\x1f\x8b\x08\x00")
     False
     """
-    p = _slashed(path)
     # by folder only: a name alone ("readme-fw.tar.gz") says nothing of what an archive holds
-    return bytes(data[:6]).startswith(COMPRESSED_MAGICS) and any(d in p for d in _DOC_DIRS)
+    return bytes(data[:6]).startswith(COMPRESSED_MAGICS) and _in_doc_folder(_slashed(path))
 
 
 def is_documentation(path: str, data: Buffer) -> bool:

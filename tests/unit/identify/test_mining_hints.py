@@ -17,10 +17,10 @@ def _elf(tmp: Path, name: str, body: bytes) -> Path:
 
 
 def test_short_standalone_version_is_seen(tmp_path: Path) -> None:
-    assert _standalone_short(_elf(tmp_path, "a", b"\x00(GNU coreutils)\x009.7\x00"), b"9.7")
+    assert _standalone_short(_elf(tmp_path, "a", b"\x00(GNU coreutils)\x009.7\x00").read_bytes(), b"9.7")
     # inside a longer printable string, or after a digit, it is not standalone
-    assert not _standalone_short(_elf(tmp_path, "b", b"\x00version 9.7\x00"), b"9.7")
-    assert not _standalone_short(_elf(tmp_path, "c", b"\x0019.7\x00"), b"9.7")
+    assert not _standalone_short(_elf(tmp_path, "b", b"\x00version 9.7\x00").read_bytes(), b"9.7")
+    assert not _standalone_short(_elf(tmp_path, "c", b"\x0019.7\x00").read_bytes(), b"9.7")
 
 
 def test_hint_from_both_releases_keeps_the_part_counts(tmp_path: Path) -> None:
