@@ -15,19 +15,25 @@ turns into expected values.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 
 from .model import Image
 
-_TABLE = re.compile(rb"ECUSCAN-DID:((?:[0-9A-Fa-f]{4}=[\x20-\x3a\x3c-\x7e]{0,64};){1,64})")
+#: The literal every identification table starts with (a scan's pattern pass finds its places).
+TABLE_PREFIX = b"ECUSCAN-DID:"
+TABLE = re.compile(re.escape(TABLE_PREFIX) + rb"((?:[0-9A-Fa-f]{4}=[\x20-\x3a\x3c-\x7e]{0,64};){1,64})")
 _ENTRY = re.compile(rb"([0-9A-Fa-f]{4})=([\x20-\x3a\x3c-\x7e]{0,64});")
 
 #: VBF header fields that state identification, and the DID they correspond to.
 _HEADER_DIDS = {"sw_part_number": "F188"}
 
 
-def identification_metadata(image: Image, max_tables: int = 8) -> Mapping[str, str]:
+def identification_metadata(image: Image, max_tables: int = 8,
+                            tables: Iterable[re.Match[bytes]] | None = None) -> Mapping[str, str]:
     """``did:XXXX`` keys from the image's identification table(s) and container header.
+
+    ``tables``: the matches of :data:`TABLE` in ``image.data`` when the caller has them (from a
+    pass over the bytes it made anyway); else :data:`TABLE` runs over the bytes.
 
     >>> from ecuscan.model import Image, ImageFormat
     >>> dict(identification_metadata(Image("x", ImageFormat.RAW, b"..ECUSCAN-DID:F189=2.4.1;F18C=SN7;..")))
@@ -38,7 +44,7 @@ def identification_metadata(image: Image, max_tables: int = 8) -> Mapping[str, s
         value = image.metadata.get(field)
         if value:
             out[f"did:{did}"] = value
-    for n, m in enumerate(_TABLE.finditer(image.data)):
+    for n, m in enumerate(TABLE.finditer(image.data) if tables is None else tables):
         if n >= max_tables:
             break
         for did, value in _ENTRY.findall(m.group(1)):

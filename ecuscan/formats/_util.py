@@ -11,6 +11,7 @@ from typing import Any
 
 from ecuscan.errors import LimitExceeded
 from ecuscan.limits import Limits
+from ecuscan.mapped import chunks, drop_pages, is_large_map
 from ecuscan.model import Buffer, Sha256
 
 
@@ -94,9 +95,11 @@ def sha256_of(data: Buffer, offset: int = 0, size: int | None = None) -> Sha256:
     mv = as_view(data)
     end = len(mv) if size is None else min(len(mv), offset + size)
     h = hashlib.sha256()
-    step = 1 << 20
-    for pos in range(offset, end, step):
-        h.update(mv[pos:min(end, pos + step)])
+    large = is_large_map(data)
+    for lo, hi in chunks(offset, end):
+        h.update(mv[lo:hi])
+        if large:
+            drop_pages(data, lo, hi - lo)
     return Sha256(h.hexdigest())
 
 

@@ -12,9 +12,11 @@ Hostile input, bounded before anything is spent:
 - the ELF header and the program/section header tables are checked by hand against the file
   size before LIEF sees the file (a table that does not fit is a :class:`FormatError`);
 - LIEF gets its one copy of the bytes through :class:`_Feed`, which copies an ``mmap`` in
-  chunks and drops each chunk's pages from this process right after (so a 1 GiB image is not
+  chunks and drops each chunk's pages from this process right after (so the image is not
   resident twice); relocations and the overlay are not parsed, the dynamic symbol count comes
   from the section header (never from a hash table's claim);
+- an image of :data:`IN_PLACE_FROM` bytes or more is not copied at all: its tables are read in
+  place (:mod:`._elf_tables`), so loading it costs no memory in proportion to its size;
 - every compressed section (``SHF_COMPRESSED`` with a zlib/zstd ``Elf_Chdr``, or GNU ``.zdebug_*``
   with its ``ZLIB`` header) is inflated by :func:`_inflate`: the declared size is checked against
   a decoded-bytes budget *before* inflating, and the inflater is fed with ``max_length`` so it
@@ -31,18 +33,18 @@ from __future__ import annotations
 
 import io
 import itertools
-import mmap
 import struct
 import time
 import warnings
 import zlib
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import IO, Any, TypeVar, cast
 
 from ecuscan.errors import FormatError
 from ecuscan.limits import DEFAULT_LIMITS, Limits
+from ecuscan.mapped import drop_pages
 from ecuscan.model import (
     Buffer,
     Diagnostic,
@@ -56,10 +58,11 @@ from ecuscan.model import (
     Symbol,
 )
 
+from ._elf_tables import InPlaceElf, Row
 from ._util import BufferStream, as_view, check_file_size, decode_text, sha256_of
 from .base import FormatInfo, LoaderFormat, OffsetMap
 
-__all__ = ["load_elf", "preload"]
+__all__ = ["IN_PLACE_FROM", "load_elf", "preload"]
 
 _T = TypeVar("_T")
 
@@ -85,6 +88,9 @@ _MAX_NOTES = 10_000
 _MAX_COMMENT_BYTES = 1 << 20
 #: Bytes copied to LIEF at a time (then the pages of an ``mmap`` are dropped from this process).
 _FEED_CHUNK = 8 << 20
+#: Images of this many bytes or more are not handed to LIEF (which parses only its own whole copy
+#: of the file) but read in place: above it the copy, not the parse, is what a scan pays for.
+IN_PLACE_FROM = 32 << 20
 
 # section types / flags (ELF gABI)
 _SHT_SYMTAB, _SHT_NOBITS, _SHT_DYNSYM = 2, 8, 11
@@ -166,6 +172,7 @@ class _Header:
     phnum: int
     shoff: int
     shnum: int
+    shstrndx: int
 
 
 def _header(mv: memoryview, size: int) -> _Header:
@@ -181,7 +188,7 @@ def _header(mv: memoryview, size: int) -> _Header:
     if size < need:
         raise FormatError(f"ELF header needs {need} bytes, the file has {size}")
     (etype, machine, _version, entry, phoff, shoff, flags, _ehsize, phentsize, phnum, shentsize, shnum,
-     _shstrndx) = struct.unpack_from(layout, mv, 16)
+     shstrndx) = struct.unpack_from(layout, mv, 16)
     shdr_size, phdr_size = (40, 32) if bits == 32 else (64, 56)
     if shnum == 0 and shoff and shentsize >= shdr_size and shoff + shentsize <= size:
         # more than 0xff00 sections: the count is sh_size of section 0 (gABI extended numbering)
@@ -197,7 +204,7 @@ def _header(mv: memoryview, size: int) -> _Header:
         raise FormatError(f"section header table ({shnum} entries at {shoff:#x}) "
                           f"does not fit in the {size}-byte file")
     return _Header(bits=bits, little=ei_data == 1, etype=etype, machine=machine, entry=entry, flags=flags,
-                   phoff=phoff, phnum=phnum, shoff=shoff, shnum=shnum)
+                   phoff=phoff, phnum=phnum, shoff=shoff, shnum=shnum, shstrndx=shstrndx)
 
 
 class _Feed(BufferStream):
@@ -222,20 +229,54 @@ class _Feed(BufferStream):
         for pos in range(start, end, _FEED_CHUNK):
             stop = min(end, pos + _FEED_CHUNK)
             out[pos - start:stop - start] = self._mv[pos:stop]
-            _drop_pages(self._data, pos, stop - pos)
+            drop_pages(self._data, pos, stop - pos)
         self._pos = end
         return end - start
 
 
-def _drop_pages(data: Buffer, start: int, length: int) -> None:
-    """Drop the pages of ``data[start:start+length]`` from this process when it is an ``mmap``."""
-    if not isinstance(data, mmap.mmap) or not hasattr(mmap, "MADV_DONTNEED"):
-        return
-    first = start - start % mmap.PAGESIZE
-    try:
-        data.madvise(mmap.MADV_DONTNEED, first, length + (start - first))
-    except (OSError, ValueError):
-        pass  # only an RSS optimisation
+class _LiefTables:
+    """The tables of an ELF file as LIEF parsed them (the interface :class:`InPlaceElf` has too)."""
+
+    def __init__(self, binary: Any) -> None:
+        self.binary = binary
+
+    def sections(self) -> Iterator[tuple[str | bytes, int, int, int, int, int]]:
+        for sec in self.binary.sections:
+            yield sec.name, _num(sec.type) & 0xFFFFFFFF, int(sec.flags), sec.offset, sec.size, sec.virtual_address
+
+    def program_headers(self) -> list[tuple[int, int, int, int, int, int]]:
+        return [(_num(ph.type) & 0xFFFFFFFF, ph.file_offset, ph.physical_size, ph.virtual_address,
+                 ph.physical_address, _num(ph.flags)) for ph in self.binary.segments]
+
+    def symbols(self, dynamic: bool) -> Iterable[Any]:
+        return cast("Iterable[Any]", self.binary.dynamic_symbols if dynamic else self.binary.symtab_symbols)
+
+    @staticmethod
+    def version(sym: Any) -> str | bytes | None:
+        ver = sym.symbol_version
+        if ver is not None and ver.value & 0x7FFF > 1 and ver.has_auxiliary_version:
+            return cast("str | bytes", ver.symbol_version_auxiliary.name)
+        return None
+
+    def dynamic(self, max_entries: int) -> Iterator[tuple[int, str | bytes | None]]:
+        for entry in itertools.islice(self.binary.dynamic_entries, max_entries):
+            tag = _num(entry.tag)
+            yield tag, (entry.name if tag in (1, 14) else None)  # DT_NEEDED, DT_SONAME
+
+    def build_id(self, max_notes: int) -> str | None:
+        gnu_build_id = _lief().ELF.Note.TYPE.GNU_BUILD_ID
+        for note in itertools.islice(self.binary.notes, max_notes):
+            if note.type == gnu_build_id and _str(note.name) == "GNU":
+                return bytes(note.description).hex() or None
+        return None
+
+
+_Tables = _LiefTables | InPlaceElf
+
+
+def _in_place(data: Buffer, hdr: _Header) -> InPlaceElf:
+    return InPlaceElf(data, bits=hdr.bits, little=hdr.little, shoff=hdr.shoff, shnum=hdr.shnum,
+                      shstrndx=hdr.shstrndx, phoff=hdr.phoff, phnum=hdr.phnum)
 
 
 def _parse(data: Buffer) -> Any:
@@ -248,7 +289,7 @@ def _parse(data: Buffer) -> Any:
     if len(data) >= _FEED_CHUNK:
         # LIEF zero-fills its whole buffer before it reads: pages of the map touched earlier (the
         # file hash) are dropped first, or the image would be resident twice at that moment
-        _drop_pages(data, 0, len(data))
+        drop_pages(data, 0, len(data))
     feed = _Feed(data)
     try:
         return lief.ELF.parse(feed, config)
@@ -287,6 +328,12 @@ def load_elf(data: Buffer, path: str, *, limits: Limits = DEFAULT_LIMITS) -> Ima
         raise FormatError(f"corrupt ELF: {exc.message}", source=path) from exc
     except (struct.error, ValueError, IndexError) as exc:
         raise FormatError(f"corrupt ELF header: {type(exc).__name__}: {str(exc)[:200]}", source=path) from exc
+    if size >= IN_PLACE_FROM:
+        try:
+            tables: _Tables = _in_place(data, hdr)
+        except (struct.error, ValueError, IndexError) as exc:
+            raise FormatError(f"corrupt ELF: {type(exc).__name__}: {str(exc)[:200]}", source=path) from exc
+        return _load(tables, hdr, data, mv, path, size, limits)
     try:
         binary = _parse(data)
     except Exception as exc:  # LIEF's bindings may raise on input they cannot represent
@@ -298,28 +345,27 @@ def load_elf(data: Buffer, path: str, *, limits: Limits = DEFAULT_LIMITS) -> Ima
             # LIEF's enums warn (RuntimeWarning) on values they do not name (a vendor p_type, an
             # unknown e_machine); the raw value is what is used, and a library does not print
             warnings.simplefilter("ignore", RuntimeWarning)
-            return _load(binary, hdr, data, mv, path, size, limits)
+            return _load(_LiefTables(binary), hdr, data, mv, path, size, limits)
     finally:
         del binary  # LIEF's copy of the file is freed before the caller scans the bytes
 
 
-def _load(binary: Any, hdr: _Header, data: Buffer, mv: memoryview, path: str, size: int,
+def _load(tables: _Tables, hdr: _Header, data: Buffer, mv: memoryview, path: str, size: int,
           limits: Limits) -> Image:
     diag = _Diag()
-    header = binary.header
-    machine, entry = _num(header.machine_type), header.entrypoint
-    etype = _num(header.file_type)
+    # the header's fields as checked by hand (LIEF reads the same ones: tests compare them)
+    machine, entry, etype = hdr.machine, hdr.entry, hdr.etype
     name = _machine_names().get(machine)
     arch = (_ARCH.get(name, name.removeprefix("EM_").lower()) if name
             else _ARCH_BY_NUMBER.get(machine, f"em{machine}"))
     elf_type = _ELF_TYPE.get(etype, str(etype))
-    metadata: dict[str, str] = {"e_machine": name or str(machine), "e_flags": hex(header.processor_flag)}
+    metadata: dict[str, str] = {"e_machine": name or str(machine), "e_flags": hex(hdr.flags)}
 
-    sections = _sections(binary, hdr, diag)
-    segments = _segments(binary, data, hdr, size, sections, limits, diag)
-    symbols = _symbols(binary, sections, limits, diag)
-    soname, needed = _dynamic(binary, diag)
-    build_id = _build_id(binary, diag)
+    sections = _sections(tables, hdr, diag)
+    segments = _segments(tables, data, hdr, size, sections, limits, diag)
+    symbols = _symbols(tables, sections, limits, diag)
+    soname, needed = _dynamic(tables, diag)
+    build_id = _build_id(tables, diag)
     budget = _Budget(limits.max_decoded_bytes)
     comments = _comments(mv, sections, hdr, limits, budget, diag)
     has_dwarf, units = _dwarf(data, hdr, sections, limits, budget, diag)
@@ -347,13 +393,12 @@ def _load(binary: Any, hdr: _Header, data: Buffer, mv: memoryview, path: str, si
     )
 
 
-def _sections(binary: Any, hdr: _Header, diag: _Diag) -> list[_Section]:
+def _sections(tables: _Tables, hdr: _Header, diag: _Diag) -> list[_Section]:
     out: list[_Section] = []
     try:
-        for i, sec in enumerate(binary.sections):
-            out.append(_Section(index=i, name=_str(sec.name), type=_num(sec.type) & 0xFFFFFFFF,
-                                flags=int(sec.flags), offset=sec.offset,
-                                size=sec.size, addr=sec.virtual_address))
+        for i, (name, stype, flags, offset, ssize, addr) in enumerate(tables.sections()):
+            out.append(_Section(index=i, name=_str(name), type=stype, flags=flags, offset=offset,
+                                size=ssize, addr=addr))
     except Exception as exc:  # a name that does not decode, a type the bindings cannot represent
         diag.add("elf-sections", f"section headers unreadable after {len(out)} of {hdr.shnum}: "
                  f"{type(exc).__name__}: {str(exc)[:200]}")
@@ -368,13 +413,12 @@ def _kind_from_flags(executable: bool, writable: bool) -> SegmentKind:
     return SegmentKind.DATA if writable else SegmentKind.RODATA
 
 
-def _segments(binary: Any, data: Buffer, hdr: _Header, size: int, sections: list[_Section],
+def _segments(tables: _Tables, data: Buffer, hdr: _Header, size: int, sections: list[_Section],
               limits: Limits, diag: _Diag) -> list[Segment]:
     out: list[Segment] = []
     loads = 0
     try:
-        phdrs = [(_num(ph.type) & 0xFFFFFFFF, ph.file_offset, ph.physical_size, ph.virtual_address,
-                  ph.physical_address, _num(ph.flags)) for ph in binary.segments]
+        phdrs = tables.program_headers()
     except Exception as exc:
         diag.add("elf-program-headers", f"program headers unreadable: {type(exc).__name__}: {str(exc)[:200]}")
         phdrs = []
@@ -424,7 +468,7 @@ def _segments(binary: Any, data: Buffer, hdr: _Header, size: int, sections: list
 _STT_KIND = {1: "object", 2: "func", 5: "object", 6: "object", 10: "func"}  # OBJECT FUNC COMMON TLS GNU_IFUNC
 
 
-def _symbols(binary: Any, sections: list[_Section], limits: Limits, diag: _Diag) -> list[Symbol]:
+def _symbols(tables: _Tables, sections: list[_Section], limits: Limits, diag: _Diag) -> list[Symbol]:
     """``.dynsym`` and ``.symtab`` (in section order), one entry per (name, defined, address)."""
     order = [s.type for s in sections if s.type in (_SHT_SYMTAB, _SHT_DYNSYM)]
     if not order:
@@ -434,6 +478,7 @@ def _symbols(binary: Any, sections: list[_Section], limits: Limits, diag: _Diag)
     budget = limits.max_symbols
 
     kinds = _STT_KIND
+    version_of = tables.version if isinstance(tables, _LiefTables) else _row_version
 
     def read(table: Iterable[Any], is_dyn: bool) -> None:
         # the hot loop of loading a big library: each LIEF attribute is read once, and a Symbol is
@@ -457,9 +502,9 @@ def _symbols(binary: Any, sections: list[_Section], limits: Limits, diag: _Diag)
             defined = sym.shndx != 0  # SHN_UNDEF
             version = None
             if is_dyn:
-                ver = sym.symbol_version
-                if ver is not None and ver.value & 0x7FFF > 1 and ver.has_auxiliary_version:
-                    version = _str(ver.symbol_version_auxiliary.name) or None
+                raw = version_of(sym)
+                if raw is not None:
+                    version = _str(raw) or None
             key = (name, defined, sym.value if defined else None)
             at = seen.get(key)
             if at is not None:
@@ -473,24 +518,27 @@ def _symbols(binary: Any, sections: list[_Section], limits: Limits, diag: _Diag)
         is_dyn = stype == _SHT_DYNSYM
 
         def table(is_dyn: bool = is_dyn) -> None:
-            read(binary.dynamic_symbols if is_dyn else binary.symtab_symbols, is_dyn)
+            read(tables.symbols(is_dyn), is_dyn)
 
         _guard(diag, "elf-symbols", f"symbol table {'.dynsym' if is_dyn else '.symtab'!r} unreadable", table, None)
     return out
 
 
-def _dynamic(binary: Any, diag: _Diag) -> tuple[str | None, list[str]]:
+def _row_version(row: Row) -> str | bytes | None:
+    return row.version
+
+
+def _dynamic(tables: _Tables, diag: _Diag) -> tuple[str | None, list[str]]:
     soname: str | None = None
     needed: list[str] = []
 
     def walk() -> None:
         nonlocal soname
-        for entry in itertools.islice(binary.dynamic_entries, _MAX_DYN_TAGS):
-            tag = _num(entry.tag)
-            if tag == 14:  # DT_SONAME
-                soname = _str(entry.name)
-            elif tag == 1:  # DT_NEEDED
-                lib = _str(entry.name)
+        for tag, name in tables.dynamic(_MAX_DYN_TAGS):
+            if tag == 14 and name is not None:  # DT_SONAME
+                soname = _str(name)
+            elif tag == 1 and name is not None:  # DT_NEEDED
+                lib = _str(name)
                 if lib not in needed:
                     needed.append(lib)
             elif tag == 0:  # DT_NULL
@@ -500,15 +548,8 @@ def _dynamic(binary: Any, diag: _Diag) -> tuple[str | None, list[str]]:
     return soname, needed
 
 
-def _build_id(binary: Any, diag: _Diag) -> str | None:
-    def walk() -> str | None:
-        gnu_build_id = _lief().ELF.Note.TYPE.GNU_BUILD_ID
-        for note in itertools.islice(binary.notes, _MAX_NOTES):
-            if note.type == gnu_build_id and _str(note.name) == "GNU":
-                return bytes(note.description).hex() or None
-        return None
-
-    return _guard(diag, "elf-notes", "notes unreadable", walk, None)
+def _build_id(tables: _Tables, diag: _Diag) -> str | None:
+    return _guard(diag, "elf-notes", "notes unreadable", lambda: tables.build_id(_MAX_NOTES), None)
 
 
 # --- section contents, compressed or not, within a decoded-bytes budget ---------------------------

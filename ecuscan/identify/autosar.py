@@ -61,6 +61,7 @@ import yaml
 from ..catalog import Catalog
 from ..formats._util import BufferStream
 from ..limits import Limits
+from ..mapped import Behind
 from ..model import ComponentId, Endianness, EvidenceMethod, Image, ImageFormat, Relation, SegmentKind
 from ._hits import Hit, make_evidence
 from .dwarf_macros import walk_debug_macinfo, walk_debug_macro
@@ -243,6 +244,7 @@ def _table_records(image: Image, limits: Limits) -> list[ModuleVersion]:
     out: list[ModuleVersion] = []
     budget = MAX_CANDIDATES
     segments = image.segments[: limits.max_segments]
+    behind = Behind(image.data)  # a large map: the pages of the chunks read are given back
     if any(seg.kind is SegmentKind.RODATA for seg in segments):
         # the linker put constants in a segment of their own: code segments hold no tables
         segments = tuple(seg for seg in segments if seg.kind is not SegmentKind.CODE)
@@ -258,6 +260,7 @@ def _table_records(image: Image, limits: Limits) -> list[ModuleVersion]:
             for order in orders:
                 rec = _RECORD[order]
                 for chunk in range(0, len(view), _CHUNK - 4096):  # tables across a boundary: in the overlap
+                    behind.at(seg.offset + chunk)
                     for start, count in _shaped_runs(bytes(view[chunk:chunk + _CHUNK]), phases, order):
                         budget -= count
                         if budget < 0:
@@ -271,8 +274,10 @@ def _table_records(image: Image, limits: Limits) -> list[ModuleVersion]:
                             if vid not in (0, 0xFFFF) and (major, minor, patch) != (0, 0, 0):
                                 run.append((rel, vid, mid, (major, minor, patch)))
                         out += _close_run(view, rec, run, seg.offset, seen)
+                behind.done()  # the next byte order reads the segment again from its start
         finally:
             view.release()
+            behind.done()
     return _most_frequent(out)
 
 

@@ -446,11 +446,18 @@ class PackageIndex:
 
 def package_note_hits(image: Image, catalog: Catalog, limits: Limits) -> list[Hit]:
     """Hits from an ELF package-metadata note (JSON with type/name/version) in the image bytes."""
+    from ..provenance import prefilter  # here: importing identify needs no cryptography
+    from .signatures import PACKAGE_NOTE
+
     data = image.data
     if image.format.value != "elf":
         return []
     hits: list[Hit] = []
-    for m in _NOTE.finditer(data):
+    # the places the signature scan's pass found the note's first bytes at (else the regex runs over
+    # the bytes): no pass of its own over the image
+    shared, found = prefilter.peek(data, [PACKAGE_NOTE])
+    notes = prefilter.finditer(_NOTE, data, found, PACKAGE_NOTE) if shared else _NOTE.finditer(data)
+    for m in notes:
         try:
             doc = json.loads(m.group())
         except ValueError:

@@ -37,8 +37,10 @@ from typing import TYPE_CHECKING, Any
 
 from ..catalog import Catalog, CatalogEntry
 from ..errors import CatalogError
+from ..identity import TABLE_PREFIX
 from ..keptfile import read_kept, write_kept
 from ..limits import Limits
+from ..mapped import Behind
 from ..model import Buffer, ComponentId, EvidenceMethod, Image, Relation
 from ._hits import HINT_CONFIDENCE, Hit, decode, make_evidence
 
@@ -481,11 +483,18 @@ def prefilter_pass(catalog: Catalog) -> PassSet:
         (_DIGIT_PLACES, (_DIGIT_DOT.pattern,), False),
         (_VERSION_ANCHORS, tuple(sorted(sig.by_version_anchor)), True),
         (_MARKER_ANCHORS, tuple(sorted(sig.by_marker_anchor)), True),
+        (PACKAGE_NOTE, (PACKAGE_NOTE_PREFIX,), True),
+        (DID_TABLE, (TABLE_PREFIX,), True),
         *PREFILTER_GROUPS,
     ))
 
 
 _DIGIT_PLACES, _VERSION_ANCHORS, _MARKER_ANCHORS = "digit-dot", "version-anchor", "marker-anchor"
+#: The group of the pass that finds where an ELF package-metadata note's JSON can start (every
+#: match of ``ecuscan.identify.packages._NOTE`` starts with this literal).
+PACKAGE_NOTE, PACKAGE_NOTE_PREFIX = "package-note", b'{"type":"'
+#: The group of the places an identification table (:data:`ecuscan.identity.TABLE`) can start at.
+DID_TABLE = "did-table"
 
 
 @lru_cache(maxsize=8)
@@ -552,7 +561,9 @@ def scan(image: Image, catalog: Catalog, limits: Limits) -> SignatureScan:
 
     vrx = sig.version_anchor_rx
     last_string_end = -1
+    behind = Behind(data)  # a large map: the pages each loop below has passed are given back
     for lo, hi, _first in _windows(data, digit_dots()):
+        behind.at(lo)
         if vrx is not None:
             for a in anchors(vrx, _VERSION_ANCHORS, lo, hi):
                 s0, s1 = max(0, a.start() - WINDOW_BEFORE), min(n, a.end() + WINDOW_BEFORE)
@@ -587,8 +598,10 @@ def scan(image: Image, catalog: Catalog, limits: Limits) -> SignatureScan:
     mrx = sig.marker_anchor_rx
     if mrx is not None:
         plan = _marker_plan(catalog)
+        behind.done()
         for a in anchors(mrx, _MARKER_ANCHORS, 0, n):
             p = a.start()
+            behind.at(p)
             s0 = s1 = -1
             for rule, text in plan[a.group()]:
                 if per_rule.get(rule.rule_id, 0) >= cap:
@@ -603,6 +616,7 @@ def scan(image: Image, catalog: Catalog, limits: Limits) -> SignatureScan:
                     if m.start() <= p < m.end():
                         record(rule, m, EvidenceMethod.VERSION_STRING if rule.versioned else
                                EvidenceMethod.MARKER_STRING)
+    behind.done()
     return out
 
 

@@ -20,6 +20,7 @@ from collections.abc import Iterable
 from dataclasses import replace
 
 from ecuscan.limits import DEFAULT_LIMITS, Limits
+from ecuscan.mapped import chunks, drop_pages, is_large_map
 from ecuscan.model import Buffer, Image, Provenance, Segment, SegmentKind, Sha256
 from ecuscan.provenance import buildid, buildpaths, certificates, prefilter, textscan, timestamps, toolchain
 
@@ -44,7 +45,6 @@ def _places(data: Buffer) -> prefilter.Found | None:
         return found
     return prefilter.run(prefilter.compile_pass(PREFILTER_GROUPS), data)
 
-_CHUNK = 1 << 20
 #: Certificate candidates tried per kept item (layout matches that are not DER are common in code).
 _CANDIDATES_PER_ITEM = 16
 
@@ -56,10 +56,13 @@ def sha256_of(data: Buffer, start: int = 0, size: int | None = None) -> Sha256:
     'ba7816bf8f01cfea'
     """
     h = hashlib.sha256()
+    large = is_large_map(data)
     with memoryview(data) as mv, mv.cast("B") as flat:
         end = len(flat) if size is None else min(len(flat), start + size)
-        for pos in range(start, end, _CHUNK):
-            h.update(flat[pos:min(pos + _CHUNK, end)])
+        for lo, hi in chunks(start, end):
+            h.update(flat[lo:hi])
+            if large:
+                drop_pages(data, lo, hi - lo)
     return Sha256(h.hexdigest())
 
 

@@ -9,7 +9,9 @@ survives conversion to HEX/S-record/binary even though the ELF structure does no
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 
+from ecuscan.mapped import chunks, drop_pages, is_large_map
 from ecuscan.model import Buffer
 
 # The name is searched as a literal (fast even over 256 MB); the 12 header bytes before it
@@ -31,7 +33,7 @@ def find_build_id(data: Buffer, max_candidates: int = 4096) -> str | None:
     >>> find_build_id(b"\x00\x00\x00\x04\x00\x00\x00\x10\x00\x00\x00\x03GNU\x00" + b"\xab" * 16)
     'abababababababababababababababab'
     """
-    for n, m in enumerate(_NAME_RE.finditer(data)):
+    for n, m in enumerate(_names(data)):
         if n >= max_candidates:
             break
         start = m.start()
@@ -42,3 +44,16 @@ def find_build_id(data: Buffer, max_candidates: int = 4096) -> str | None:
         if len(desc) == size and desc.strip(b"\x00") and desc.strip(b"\xff"):
             return desc.hex()
     return None
+
+
+def _names(data: Buffer) -> Iterator[re.Match[bytes]]:
+    """Every ``GNU\0`` in ``data``, in order; a large map is searched a chunk at a time, each chunk's
+    pages given back after it (:mod:`ecuscan.mapped`), each chunk with the 3 bytes before it."""
+    if not is_large_map(data):
+        yield from _NAME_RE.finditer(data)
+        return
+    for lo, hi in chunks(0, len(data)):
+        for m in _NAME_RE.finditer(data, max(0, lo - 3), hi):
+            if m.start() >= lo or lo == 0:
+                yield m
+        drop_pages(data, max(0, lo - 3), hi - lo)

@@ -32,10 +32,11 @@ from functools import lru_cache
 from re import _parser as sre_parse  # type: ignore[attr-defined]
 from typing import Any, cast
 
+from ecuscan.mapped import Behind, chunks, drop_pages, is_large_map
 from ecuscan.model import Buffer
 
-__all__ = ["Found", "PassSet", "compile_pass", "emulate_finditer", "finditer", "fixed_places", "match_at_each", "run",
-           "run_shared", "take"]
+__all__ = ["Found", "PassSet", "compile_pass", "emulate_finditer", "finditer", "fixed_places", "match_at_each", "peek",
+           "run", "run_shared", "take"]
 
 #: At most one kept occurrence per this many bytes of input (and at least :data:`MIN_KEPT`), so
 #: the places kept take at most about a sixth of the input's size in memory. The development
@@ -142,13 +143,42 @@ def run(passes: PassSet, data: Buffer) -> Found | None:
     import hyperscan
 
     try:
-        passes.database.scan(data, match_event_handler=on_match, scratch=passes.scratch())
+        if not is_large_map(data):
+            passes.database.scan(data, match_event_handler=on_match, scratch=passes.scratch())
+        else:
+            _scan_in_chunks(passes, data, per, left)
     except hyperscan.ScanTerminated:
         if left[0] < 0:
             return None  # stopped at the bound
         raise
     # matches come by end offset; patterns of one group differ in width, and two may start at one place
     return Found({g: sorted(set(per[i])) for i, g in enumerate(passes.groups)})
+
+
+def _scan_in_chunks(passes: PassSet, data: Buffer, per: list[list[int]], left: list[int]) -> None:
+    """The block scan of :func:`run` over a large map, a chunk at a time, each chunk's pages given
+    back after it (:mod:`ecuscan.mapped`). Every pattern is at most ``w`` bytes wide, so a chunk is
+    scanned with the ``w - 1`` bytes before it and keeps the matches that end in it (those that
+    end before it were the chunk before's): every occurrence is found once, exactly as one scan
+    of the whole buffer finds it."""
+    ids = passes.ids
+    reach = max((w for _, w in ids), default=1) - 1
+    scratch = passes.scratch()
+    with memoryview(data) as view:
+        for lo, hi in chunks(0, len(view)):
+            base = max(0, lo - reach)
+
+            def on_match(pid: int, _from: int, to: int, _flags: int, _ctx: object, base: int = base,
+                         lo: int = lo) -> bool:
+                if base + to <= lo:
+                    return False  # it ends before this chunk: the chunk before found it
+                gi, width = ids[pid]
+                per[gi].append(base + to - width)
+                left[0] -= 1
+                return left[0] < 0  # True stops the scan
+
+            passes.database.scan(view[base:hi], match_event_handler=on_match, scratch=scratch)
+            drop_pages(data, base, hi - base)
 
 
 #: The last shared pass: (buffer, its length, the pass set, what it found).
@@ -169,6 +199,15 @@ def run_shared(passes: PassSet, data: Buffer) -> Found | None:
         with _last_lock:
             _last = (data, len(data), passes, found)
     return found
+
+
+def peek(data: Buffer, groups: Sequence[str]) -> tuple[bool, Found | None]:
+    """:func:`take` without releasing the pass: for a caller between the pass and its last user."""
+    with _last_lock:
+        last = _last
+    if last is None or last[0] is not data or last[1] != len(data) or not set(groups) <= set(last[2].groups):
+        return False, None
+    return True, last[3]
 
 
 def take(data: Buffer, groups: Sequence[str]) -> tuple[bool, Found | None]:
@@ -201,12 +240,16 @@ def emulate_finditer(rx: Any, data: Buffer, starts: Sequence[int], pos: int = 0,
 
 def _emulate(match: Any, data: Buffer, starts: Sequence[int], i: int, pos: int, end: int) -> Iterator[Any]:
     last = pos
+    # a large map: the pages this walk (and its caller, near each match) has left behind are given back
+    behind = Behind(data) if is_large_map(data) else None
     for k in range(i, len(starts)):
         q = starts[k]
         if q >= end:
             break
         if q < last:
             continue
+        if behind is not None:
+            behind.at(q)
         m = match(data, q, end)
         if m is not None:
             yield m
@@ -219,10 +262,13 @@ def match_at_each(rx: Any, data: Buffer, starts: Sequence[int], pos: int, endpos
     ``starts`` holds every offset at which ``rx`` can match."""
     end = min(endpos, len(data))
     match = rx.match
+    behind = Behind(data) if is_large_map(data) else None  # as in _emulate
     for k in range(bisect_left(starts, pos), len(starts)):
         q = starts[k]
         if q >= end:
             break
+        if behind is not None:
+            behind.at(q)
         m = match(data, q, end)
         if m is not None:
             yield m

@@ -14,14 +14,14 @@ from __future__ import annotations
 import dataclasses
 import mmap
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ..catalog import Catalog, load_catalog
 from ..errors import EcuscanError, LimitExceeded, StoreError
-from ..identity import identification_metadata
+from ..identity import TABLE, identification_metadata
 from ..model import (
     Buffer,
     Component,
@@ -48,6 +48,8 @@ def analyze_image(data: Buffer, path: str, *, catalog: Catalog, options: ScanOpt
                   sha256: Sha256 | None = None, parent: str | None = None) -> ScanResult:
     """Analyse one non-container image held in ``data``."""
     from .. import formats, identify, provenance
+    from ..identify.signatures import DID_TABLE
+    from ..provenance import prefilter
 
     limits = options.limits
     image = formats.load(data, path, base_address=options.base_address, limits=limits)
@@ -56,6 +58,7 @@ def analyze_image(data: Buffer, path: str, *, catalog: Catalog, options: ScanOpt
         sha256 = Sha256(sha256_of_buffer(data))
     metadata = dict(image.metadata)
     components: tuple[Component, ...] = ()
+    ident: Mapping[str, str] | None = None
     listing = (package_listing(path, data, catalog, limits)
                if image.format is ImageFormat.RAW and options.package_metadata else None)
     if listing is not None:
@@ -76,9 +79,14 @@ def analyze_image(data: Buffer, path: str, *, catalog: Catalog, options: ScanOpt
         metadata["content"] = "GNU ld script: " + ", ".join(refs)[:500]
     else:
         components = identify.identify(image, catalog, limits)
+        # the identification tables at the places identification's pattern pass found (read before
+        # provenance, which releases that pass): no pass of their own over the bytes
+        shared, found = prefilter.peek(image.data, [DID_TABLE])
+        if shared:
+            ident = identification_metadata(image, tables=prefilter.finditer(TABLE, image.data, found, DID_TABLE))
         prov = provenance.extract(image, limits, file_sha256=sha256, file_size=size)
     segments = provenance.segment_hashes(image)
-    metadata.update(identification_metadata(image))
+    metadata.update(ident if ident is not None else identification_metadata(image))
     return ScanResult(
         path=path, sha256=sha256, size=size, format=image.format, provenance=prov,
         components=merge_components(components, ()), segments=segments, arch=image.arch,

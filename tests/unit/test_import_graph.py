@@ -33,7 +33,7 @@ LAYERS: list[str | set[str]] = [
     "vulns",
     "store",
     {"formats", "provenance", "catalog", "manifest", "inventory", "identity", "safeio"},
-    {"model", "errors", "limits", "textsafe", "keptfile"},
+    {"model", "errors", "limits", "textsafe", "keptfile", "mapped"},
 ]
 
 

@@ -283,8 +283,9 @@ def test_lief_loader_equals_pyelftools_reference_on_the_corpus(corpus: Path) -> 
 
 
 _RSS_SCRIPT = r"""
-import hashlib, mmap, sys
+import mmap, sys
 from ecuscan.formats.elf import load_elf, preload
+from ecuscan.scan.cache import sha256_of_buffer
 
 def kib(field):
     with open("/proc/self/status") as f:
@@ -293,28 +294,122 @@ def kib(field):
 preload()
 with open(sys.argv[1], "rb") as f, mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) as mm:
     base = kib("VmRSS:")
-    hashlib.sha256(mm).hexdigest()  # the scanner hashes the map first: every page is resident
+    sha256_of_buffer(mm)  # the scanner hashes the map first, as a scan does
     img = load_elf(mm, "big.elf")
-    assert img.symbols
+    assert img.symbols and img.build_id
     print(kib("VmHWM:") - base)
     del img
 """
 
 
 @pytest.mark.skipif(not Path("/proc/self/status").exists(), reason="needs Linux /proc")
-def test_large_image_is_not_resident_twice_while_lief_copies_it(elf_dir: Path, tmp_path: Path) -> None:
+@pytest.mark.parametrize(("pad_mib", "most"), [(24, 1.4), (96, 0.25)])
+def test_loading_a_large_image_costs_no_second_copy(elf_dir: Path, tmp_path: Path, pad_mib: int,
+                                                    most: float) -> None:
+    """Under :data:`IN_PLACE_FROM` LIEF holds one copy (the map's pages are dropped as it copies, so
+    the image is not resident twice); from it on the tables are read in place: no copy at all."""
     import sys
+
+    from ecuscan.formats.elf import IN_PLACE_FROM
 
     big = tmp_path / "big.elf"
     with big.open("wb") as f:
         f.write((elf_dir / "hello").read_bytes())
-        f.write(bytes(96 << 20))
+        f.write(bytes(pad_mib << 20))
+    size = big.stat().st_size
+    assert (size >= IN_PLACE_FROM) == (pad_mib == 96)
     res = subprocess.run([sys.executable, "-c", _RSS_SCRIPT, str(big)], capture_output=True, text=True,
                          timeout=300, check=True)
     grown = int(res.stdout.split()[-1]) * 1024
-    size = big.stat().st_size
-    # the map (hashed) and LIEF's own copy must not both be resident: about one image, not two
-    assert grown < 1.4 * size, f"peak RSS grew by {grown / size:.2f}x the image while loading it"
+    assert grown < most * size, f"peak RSS grew by {grown / size:.2f}x the image while loading it"
+
+
+def _both_ways(data: bytes, path: str, monkeypatch: pytest.MonkeyPatch) -> tuple[object, object]:
+    """The image LIEF loads and the one read in place (each a FormatError's message when refused)."""
+    from ecuscan.formats import elf
+
+    def load() -> object:
+        try:
+            return load_elf(data, path)
+        except FormatError as exc:
+            return exc.message
+
+    lief_image = load()
+    with monkeypatch.context() as m:
+        m.setattr(elf, "IN_PLACE_FROM", 0)
+        return lief_image, load()
+
+
+def _differences(a: object, b: object) -> list[str]:
+    if isinstance(a, str) or isinstance(b, str):
+        return [] if a == b else [f"refused: {a!r} / {b!r}"]
+    out = [f for f in _FACTS if getattr(a, f) != getattr(b, f)]
+    if [(d.code, d.message) for d in a.diagnostics] != [(d.code, d.message) for d in b.diagnostics]:  # type: ignore[attr-defined]
+        out.append("diagnostics")
+    return out
+
+
+def test_tables_read_in_place_equal_lief(elf_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every fixture (a library with symbol versions, needed libraries and a build-id, programs
+    stripped or not, with DWARF, an object file) loads to the same image both ways."""
+    files = sorted(p for p in elf_dir.iterdir() if p.read_bytes()[:4] == b"\x7fELF")
+    assert len(files) >= 6
+    for path in files:
+        lief_image, in_place = _both_ways(path.read_bytes(), path.name, monkeypatch)
+        assert not isinstance(in_place, str)
+        assert not _differences(lief_image, in_place), (path.name, _differences(lief_image, in_place))
+    lib = _both_ways((elf_dir / "libfoo.so").read_bytes(), "libfoo.so", monkeypatch)[1]
+    assert {s.version for s in lib.symbols if s.version} >= {"FOO_1.0"}  # type: ignore[attr-defined]
+    assert lib.needed and lib.soname == "libfoo.so.3" and lib.build_id  # type: ignore[attr-defined]
+
+
+@pytest.mark.corpus
+@pytest.mark.slow
+def test_tables_read_in_place_equal_lief_on_the_corpus(corpus: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    files = [p for p in sorted((corpus / "root").rglob("*"))
+             if p.is_file() and not p.is_symlink() and p.open("rb").read(4) == b"\x7fELF"]
+    if len(files) < 100:
+        pytest.skip(f"only {len(files)} ELF files under {corpus / 'root'}")
+    differ = []
+    for path in files:
+        found = _differences(*_both_ways(path.read_bytes(), str(path), monkeypatch))
+        differ += [f"{path.relative_to(corpus)}: {d}" for d in found]
+    assert not differ, f"{len(differ)} differences over {len(files)} files, first: {differ[:10]}"
+
+
+def test_tables_read_in_place_survive_damaged_headers(elf_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Random bytes over the tables the in-place reader walks: a FormatError or an image with
+    diagnostics, never another exception, never long."""
+    import random
+    import time
+
+    from ecuscan.formats import elf
+
+    monkeypatch.setattr(elf, "IN_PLACE_FROM", 0)
+    rng = random.Random(7)
+    for name in ("libfoo.so", "hello", "hello.o"):
+        clean = (elf_dir / name).read_bytes()
+        for _ in range(300):
+            data = bytearray(clean)
+            for _ in range(rng.randint(1, 16)):
+                at = rng.randrange(len(data)) if rng.random() < 0.5 else rng.randrange(min(len(data), 4096))
+                data[at] = rng.randrange(256)
+            t = time.monotonic()
+            try:
+                load_elf(bytes(data), name)
+            except FormatError:
+                pass
+            assert time.monotonic() - t < 2.0
+
+
+def test_a_string_table_without_ends_is_read_within_a_budget(elf_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from ecuscan.formats import _elf_tables, elf
+
+    monkeypatch.setattr(elf, "IN_PLACE_FROM", 0)
+    monkeypatch.setattr(_elf_tables, "_NAME_BUDGET", 64)
+    img = load_elf((elf_dir / "libfoo.so").read_bytes(), "libfoo.so")
+    assert [d.code for d in img.diagnostics if d.code == "elf-symbols"]
+    assert "more than 64 bytes" in " ".join(d.message for d in img.diagnostics)
 
 
 def test_names_that_are_not_utf8_are_text(elf_dir: Path) -> None:
