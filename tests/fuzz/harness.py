@@ -390,6 +390,18 @@ def run_image(data: bytes, work: Path, name: str = "fuzz.img") -> object:
     return analyze_bytes(data, name, catalog=catalog, options=options)  # type: ignore[arg-type]
 
 
+def run_image_in_place(data: bytes, work: Path) -> object:
+    """:func:`run_image` with the ELF tables read in place (what images of 32 MiB or more get),
+    whatever the size of the input."""
+    from ecuscan.formats import elf
+
+    saved, elf.IN_PLACE_FROM = elf.IN_PLACE_FROM, 0
+    try:
+        return run_image(data, work)
+    finally:
+        elf.IN_PLACE_FROM = saved
+
+
 def run_sbom(data: bytes, work: Path) -> object:
     """Supplier SBOM import (CycloneDX JSON/XML, SPDX JSON/tag-value)."""
     from ecuscan.sbom.importer import load_sbom
@@ -557,6 +569,7 @@ def _srec_seeds() -> list[bytes]:
 
 TARGETS: tuple[Target, ...] = (
     Target("elf", 16, _elf_seeds, run_image, "ELF images through the scan pipeline"),
+    Target("elf_in_place", 8, _elf_seeds, run_image_in_place, "ELF images, tables read in place (large images)"),
     Target("hex", 8, _hex_seeds, run_image, "Intel HEX"),
     Target("srec", 8, _srec_seeds, run_image, "Motorola S-record"),
     Target("vbf", 8, lambda: _files("firmware/*.vbf") + _vbf(), run_image, "VBF"),
