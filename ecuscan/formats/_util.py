@@ -6,12 +6,12 @@ import contextlib
 import contextvars
 import hashlib
 import io
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 from ecuscan.errors import LimitExceeded
 from ecuscan.limits import Limits
-from ecuscan.mapped import chunks, drop_pages, is_large_map
+from ecuscan.mapped import CHUNK, chunks, drop_pages, is_large_map
 from ecuscan.model import Buffer, Sha256
 
 
@@ -88,6 +88,44 @@ class BufferStream(io.RawIOBase):
     def readall(self) -> bytes:
         """Read to the end."""
         return self.read(-1)
+
+
+class LiefFeed(BufferStream):
+    """What LIEF reads a file from: one ``readinto`` of the whole buffer into LIEF's own copy.
+
+    LIEF parses only from a copy of its own; this makes it the only one. The copy is made a chunk
+    at a time, and for an ``mmap`` of a chunk or more, each chunk's pages are dropped from this
+    process after it (:mod:`ecuscan.mapped`), so the image is not resident twice while LIEF holds
+    it (a smaller map keeps its pages: the passes after the loader read them again). ``blank``:
+    ``(offset, length)`` ranges that LIEF gets as zeros (tables the caller reads itself).
+    """
+
+    def __init__(self, data: Buffer, blank: Sequence[tuple[int, int]] = ()) -> None:
+        super().__init__(data)
+        self._data: Buffer | None = data if len(self._mv) >= CHUNK else None
+        self._blank = tuple(blank)
+        if self._data is not None:
+            # LIEF zero-fills its whole buffer before it reads: the map's pages touched earlier (the
+            # file hash) are dropped first, or the image would be resident twice at that moment
+            drop_pages(self._data, 0, len(self._mv))
+
+    def readinto(self, buf: Any) -> int:
+        """Copy from the current position into ``buf``, chunk by chunk."""
+        out = memoryview(buf).cast("B")
+        start = self._pos
+        end = min(len(self._mv), start + len(out))
+        if start >= end:
+            return 0
+        for lo, hi in chunks(start, end):
+            out[lo - start:hi - start] = self._mv[lo:hi]
+            if self._data is not None:
+                drop_pages(self._data, lo, hi - lo)
+        for at, length in self._blank:
+            lo, hi = max(start, at), min(end, at + length)
+            if lo < hi:
+                out[lo - start:hi - start] = bytes(hi - lo)
+        self._pos = end
+        return end - start
 
 
 def sha256_of(data: Buffer, offset: int = 0, size: int | None = None) -> Sha256:

@@ -11,7 +11,7 @@ Hostile input, bounded before anything is spent:
 
 - the ELF header and the program/section header tables are checked by hand against the file
   size before LIEF sees the file (a table that does not fit is a :class:`FormatError`);
-- LIEF gets its one copy of the bytes through :class:`_Feed`, which copies an ``mmap`` in
+- LIEF gets its one copy of the bytes through :class:`~._util.LiefFeed`, which copies an ``mmap`` in
   chunks and drops each chunk's pages from this process right after (so the image is not
   resident twice); relocations and the overlay are not parsed, the dynamic symbol count comes
   from the section header (never from a hash table's claim);
@@ -44,7 +44,6 @@ from typing import IO, Any, TypeVar, cast
 
 from ecuscan.errors import FormatError
 from ecuscan.limits import DEFAULT_LIMITS, Limits
-from ecuscan.mapped import drop_pages
 from ecuscan.model import (
     Buffer,
     Diagnostic,
@@ -59,7 +58,7 @@ from ecuscan.model import (
 )
 
 from ._elf_tables import InPlaceElf, Row
-from ._util import BufferStream, as_view, check_file_size, decode_text, sha256_of
+from ._util import BufferStream, LiefFeed, as_view, check_file_size, decode_text, sha256_of
 from .base import FormatInfo, LoaderFormat, OffsetMap
 
 __all__ = ["IN_PLACE_FROM", "load_elf", "preload"]
@@ -86,8 +85,6 @@ _ELF_TYPE = {0: "none", 1: "rel", 2: "exec", 3: "dyn", 4: "core"}
 _MAX_DYN_TAGS = 100_000
 _MAX_NOTES = 10_000
 _MAX_COMMENT_BYTES = 1 << 20
-#: Bytes copied to LIEF at a time (then the pages of an ``mmap`` are dropped from this process).
-_FEED_CHUNK = 8 << 20
 #: Images of this many bytes or more are not handed to LIEF (which parses only its own whole copy
 #: of the file) but read in place: above it the copy, not the parse, is what a scan pays for.
 IN_PLACE_FROM = 32 << 20
@@ -207,33 +204,6 @@ def _header(mv: memoryview, size: int) -> _Header:
                    phoff=phoff, phnum=phnum, shoff=shoff, shnum=shnum, shstrndx=shstrndx)
 
 
-class _Feed(BufferStream):
-    """What LIEF reads the file from: one ``readinto`` of the whole buffer into LIEF's own copy.
-
-    The copy is made in chunks; after each chunk of an ``mmap`` its pages are dropped from this
-    process (``MADV_DONTNEED``: they stay in the page cache, a later read maps them again), so
-    the image is not resident twice while LIEF holds its copy.
-    """
-
-    def __init__(self, data: Buffer) -> None:
-        super().__init__(data)
-        self._data = data
-
-    def readinto(self, buf: Any) -> int:
-        """Copy from the current position into ``buf``, chunk by chunk."""
-        out = memoryview(buf).cast("B")
-        end = min(len(self._mv), self._pos + len(out))
-        start = self._pos
-        if start >= end:
-            return 0
-        for pos in range(start, end, _FEED_CHUNK):
-            stop = min(end, pos + _FEED_CHUNK)
-            out[pos - start:stop - start] = self._mv[pos:stop]
-            drop_pages(self._data, pos, stop - pos)
-        self._pos = end
-        return end - start
-
-
 class _LiefTables:
     """The tables of an ELF file as LIEF parsed them (the interface :class:`InPlaceElf` has too)."""
 
@@ -286,11 +256,7 @@ def _parse(data: Buffer) -> Any:
     config.parse_relocations = False
     config.parse_overlay = False
     config.count_mtd = lief.ELF.ParserConfig.DYNSYM_COUNT.SECTION
-    if len(data) >= _FEED_CHUNK:
-        # LIEF zero-fills its whole buffer before it reads: pages of the map touched earlier (the
-        # file hash) are dropped first, or the image would be resident twice at that moment
-        drop_pages(data, 0, len(data))
-    feed = _Feed(data)
+    feed = LiefFeed(data)
     try:
         return lief.ELF.parse(feed, config)
     finally:

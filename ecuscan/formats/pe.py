@@ -48,7 +48,7 @@ from ecuscan.model import (
 )
 from ecuscan.textsafe import printable
 
-from ._util import as_view, check_file_size, sha256_of
+from ._util import LiefFeed, as_view, check_file_size, sha256_of
 from .base import FormatInfo, LoaderFormat, OffsetMap
 
 __all__ = ["FORMATS", "PeHeaders", "is_pe", "load_pe", "read_headers"]
@@ -403,16 +403,14 @@ def _guarded(part: str, notes: list[Diagnostic], default: Any, fn: Callable[...,
         return default
 
 
-def _for_lief(data: Buffer, hdr: PeHeaders) -> bytes:
-    """The bytes LIEF parses: the directories read by hand here (imports, delay imports, bound
-    imports, IAT, debug, load configuration) are blanked, so LIEF spends nothing on them."""
-    out = bytearray(as_view(data))
+def _for_lief(data: Buffer, hdr: PeHeaders) -> LiefFeed:
+    """What LIEF parses: the file, with the directories read by hand here (imports, delay imports,
+    bound imports, IAT, debug, load configuration) blanked, so LIEF spends nothing on them. LIEF's
+    copy is the only one made (:class:`LiefFeed`)."""
     first = hdr.pe_offset + 24 + (112 if hdr.bits == 64 else 96)
-    for index in _BLANKED:
-        at = first + 8 * index
-        if at + 8 <= hdr.pe_offset + 24 + hdr.optional_size:
-            out[at:at + 8] = bytes(8)
-    return bytes(out)
+    blank = [(first + 8 * index, 8) for index in _BLANKED
+             if first + 8 * index + 8 <= hdr.pe_offset + 24 + hdr.optional_size]
+    return LiefFeed(data, blank)
 
 
 def load_pe(data: Buffer, path: str, *, limits: Limits = DEFAULT_LIMITS) -> Image:
@@ -432,7 +430,11 @@ def load_pe(data: Buffer, path: str, *, limits: Limits = DEFAULT_LIMITS) -> Imag
         seg = Segment(name="file", address=None, offset=0, size=size, file_offset=0, sha256=sha256_of(data))
         return Image(path=path, format=ImageFormat.PE, data=data, segments=(seg,), arch=arch, bits=hdr.bits,
                      endianness=Endianness.LITTLE, metadata=meta, diagnostics=tuple(notes))
-    binary = _lief().PE.parse(_for_lief(data, hdr), _config())
+    feed = _for_lief(data, hdr)
+    try:
+        binary = _lief().PE.parse(feed, _config())
+    finally:
+        feed.close()
     if binary is None:
         raise FormatError("LIEF cannot read this PE image", source=path)
     opt = binary.optional_header

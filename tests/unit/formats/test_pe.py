@@ -265,3 +265,20 @@ def test_real_aavmf_pei_modules_are_te_with_pdb_paths() -> None:
         assert img.format is ImageFormat.TE and img.arch == "aarch64"
         assert img.metadata["pe:pdb"].endswith(".dll")
     assert any(m.name.endswith("/PeiCore.te") for m in tes)
+
+
+def test_lief_gets_the_file_with_the_hand_read_directories_blanked_and_nothing_else() -> None:
+    """LIEF's copy is made straight from the caller's buffer (no copy of the file in between):
+    the same bytes, with only the data directories this loader reads itself set to zero."""
+    from ecuscan.formats.pe import _BLANKED, _for_lief, read_headers
+
+    data = build_pe(PeSpec(imports={"KERNEL32.dll": ["ExitProcess"]})).data
+    hdr = read_headers(data, "x.exe")
+    feed = _for_lief(data, hdr)
+    got = bytearray(len(data))
+    assert feed.readinto(got) == len(data)
+    first = hdr.pe_offset + 24 + (112 if hdr.bits == 64 else 96)
+    want = bytearray(data)
+    for index in _BLANKED:
+        want[first + 8 * index:first + 8 * index + 8] = bytes(8)
+    assert got == want and got != bytearray(data)  # the import directory was set, and is blanked
