@@ -47,7 +47,7 @@ def find_build_id(data: Buffer, max_candidates: int = 4096) -> str | None:
 
 
 def _names(data: Buffer) -> Iterator[re.Match[bytes]]:
-    """Every ``GNU\0`` in ``data``, in order; a large map is searched a chunk at a time, each chunk's
+    """Every ``GNU\\0`` in ``data``, in order; a large map is searched a chunk at a time, each chunk's
     pages given back after it (:mod:`ecuscan.mapped`), each chunk with the 3 bytes before it."""
     if not is_large_map(data):
         yield from _NAME_RE.finditer(data)

@@ -242,3 +242,33 @@ def test_fixed_places_equal_the_digit_dot_matches(seed: int) -> None:
         hi = min(hi, len(data))
         want = [m.start() for m in signatures._DIGIT_DOT.finditer(data, lo, hi)]
         assert list(prefilter.fixed_places(starts, 3, lo, hi)) == want, (lo, hi)
+
+
+def test_package_notes_and_identification_tables_same_from_the_pass_and_from_the_regex(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """The package-metadata note and the ECUSCAN-DID table are read at the places identification's
+    pass found their first bytes; the same as running their regexes over the bytes, including
+    notes and tables that start inside another's text and ones cut short."""
+    from ecuscan.identify.packages import package_note_hits
+    from ecuscan.identity import TABLE, identification_metadata
+
+    note = b'{"type":"deb","name":"zlib","version":"1:1.2.13.dfsg-1","architecture":"armhf"}'
+    rng = random.Random(3)
+    parts = [note, b'{"type":"rpm","name":"openssl","version":"3.0.7-27.el9"}', b'{"type":"deb","name":"x{',
+             b"ECUSCAN-DID:F189=2.4.1;F18C=SN0001;", b"ECUSCAN-DID:ECUSCAN-DID:F190=WVW;", b"ECUSCAN-DID:F1", note[:30]]
+    data = b"\x00".join(rng.choice(parts) + _blob(rng, 3) for _ in range(400))
+    image = Image(path="x.so", format=ImageFormat.ELF, data=data)
+
+    def both() -> tuple[list[tuple[str, str | None, int | None]], dict[str, str]]:
+        signatures.scan(image, CATALOG, DEFAULT_LIMITS)  # the pass, shared for this buffer
+        shared, found = prefilter.peek(data, ["did-table"])
+        hits = [(h.component, h.version, h.evidence.offset) for h in package_note_hits(image, CATALOG, DEFAULT_LIMITS)]
+        tables = prefilter.finditer(TABLE, data, found, "did-table") if shared and found else None
+        return hits, dict(identification_metadata(image, tables=tables))
+
+    with_pass = both()
+    assert prefilter.peek(data, ["package-note", "did-table"])[0]
+    assert with_pass[0] and with_pass[1].get("did:F189") == "2.4.1"
+    _without_pass(monkeypatch)
+    assert both() == with_pass
+    assert prefilter.peek(data, ["did-table"]) == (True, None)  # the pass gave up: the regexes ran
