@@ -54,14 +54,15 @@ class Behind:
     so a pass that only visits scattered places still ends up holding the whole image.
 
     ``at(pos)`` says the pass has reached ``pos``; the pages more than :data:`CHUNK` bytes behind
-    it are dropped. ``done()`` drops what is left. For any other buffer both do nothing.
+    it (and not before ``start``, where this pass began) are dropped. ``done()`` drops every page
+    of the map (and the pass may walk again from ``start``). For any other buffer both do nothing.
     """
 
-    __slots__ = ("_data", "_mark")
+    __slots__ = ("_data", "_mark", "_start")
 
-    def __init__(self, data: Buffer) -> None:
+    def __init__(self, data: Buffer, start: int = 0) -> None:
         self._data = data if is_large_map(data) else None
-        self._mark = 0
+        self._mark = self._start = start
 
     def at(self, pos: int) -> None:
         """The pass has reached ``pos`` and will not read before ``pos - CHUNK`` again."""
@@ -73,4 +74,4 @@ class Behind:
         """The pass is over: every page it mapped is dropped."""
         if self._data is not None:
             drop_pages(self._data, 0, len(self._data))
-            self._mark = 0
+            self._mark = self._start  # a walk may begin again

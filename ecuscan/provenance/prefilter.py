@@ -241,7 +241,7 @@ def emulate_finditer(rx: Any, data: Buffer, starts: Sequence[int], pos: int = 0,
 def _emulate(match: Any, data: Buffer, starts: Sequence[int], i: int, pos: int, end: int) -> Iterator[Any]:
     last = pos
     # a large map: the pages this walk (and its caller, near each match) has left behind are given back
-    behind = Behind(data) if is_large_map(data) else None
+    behind = Behind(data, pos) if is_large_map(data) else None
     for k in range(i, len(starts)):
         q = starts[k]
         if q >= end:
@@ -262,7 +262,7 @@ def match_at_each(rx: Any, data: Buffer, starts: Sequence[int], pos: int, endpos
     ``starts`` holds every offset at which ``rx`` can match."""
     end = min(endpos, len(data))
     match = rx.match
-    behind = Behind(data) if is_large_map(data) else None  # as in _emulate
+    behind = Behind(data, pos) if is_large_map(data) else None  # as in _emulate
     for k in range(bisect_left(starts, pos), len(starts)):
         q = starts[k]
         if q >= end:
