@@ -44,6 +44,7 @@ from typing import IO, Any, TypeVar, cast
 
 from ecuscan.errors import FormatError
 from ecuscan.limits import DEFAULT_LIMITS, Limits
+from ecuscan.mapped import LARGE_MAP
 from ecuscan.model import (
     Buffer,
     Diagnostic,
@@ -86,8 +87,9 @@ _MAX_DYN_TAGS = 100_000
 _MAX_NOTES = 10_000
 _MAX_COMMENT_BYTES = 1 << 20
 #: Images of this many bytes or more are not handed to LIEF (which parses only its own whole copy
-#: of the file) but read in place: above it the copy, not the parse, is what a scan pays for.
-IN_PLACE_FROM = 32 << 20
+#: of the file) but read in place: the size from which every pass over a map gives its pages
+#: back, so that loading is not the one step that holds the whole image.
+IN_PLACE_FROM = LARGE_MAP
 
 # section types / flags (ELF gABI)
 _SHT_SYMTAB, _SHT_NOBITS, _SHT_DYNSYM = 2, 8, 11
