@@ -35,6 +35,7 @@ from typing import Any
 
 from ecuscan.errors import FormatError
 from ecuscan.limits import DEFAULT_LIMITS, Limits
+from ecuscan.mapped import chunks, drop_pages, is_large_map
 from ecuscan.model import (
     Buffer,
     Diagnostic,
@@ -333,7 +334,7 @@ def _rich_entries(binary: Any) -> int:
 _HASHES = {"SHA_256": "sha256", "SHA_1": "sha1", "MD5": "md5", "SHA_384": "sha384", "SHA_512": "sha512"}
 
 
-def _signed_digest(mv: memoryview, hdr: PeHeaders, binary: Any) -> str | None:
+def _signed_digest(data: Buffer, hdr: PeHeaders, binary: Any) -> str | None:
     """``ok`` when the file still hashes to the digest its Authenticode signature signed,
     ``mismatch`` when it was changed after signing, ``None`` when unsigned or not checkable.
 
@@ -346,16 +347,30 @@ def _signed_digest(mv: memoryview, hdr: PeHeaders, binary: Any) -> str | None:
     name = _HASHES.get(str(info.digest_algorithm).rsplit(".", 1)[-1])
     if name is None:
         return None
+    mv = as_view(data)
     opt = hdr.pe_offset + 24
-    cert_off, cert_size = _directory(mv, hdr, 4)  # a file offset, not an RVA
+    cert_off, cert_size = _directory(mv, hdr, _SECURITY)  # a file offset, not an RVA
     skip = sorted([(opt + 64, 4), (opt + (112 if hdr.bits == 64 else 96) + 32, 8), (cert_off, cert_size)])
-    digest, pos = hashlib.new(name), 0
+    digest = hashlib.new(name)
+    large = is_large_map(data)  # its pages are given back as the digest goes (ecuscan.mapped)
+    for start, stop in _gaps(skip, len(mv)):
+        for lo, hi in chunks(start, stop):
+            digest.update(mv[lo:hi])
+            if large:
+                drop_pages(data, lo, hi - lo)
+    return "ok" if digest.digest() == bytes(info.digest) else "mismatch"
+
+
+def _gaps(skip: list[tuple[int, int]], size: int) -> list[tuple[int, int]]:
+    """The ``(start, stop)`` ranges of ``[0, size)`` outside the sorted ``(offset, length)`` ranges."""
+    out, pos = [], 0
     for start, length in skip:
         if start > pos:
-            digest.update(mv[pos:min(start, len(mv))])
+            out.append((pos, min(start, size)))
         pos = max(pos, start + length)
-    digest.update(mv[min(pos, len(mv)):])
-    return "ok" if digest.digest() == bytes(info.digest) else "mismatch"
+    if pos < size:
+        out.append((pos, size))
+    return [(a, b) for a, b in out if a < b]
 
 
 def _signature(binary: Any, meta: dict[str, str], limits: Limits) -> None:
@@ -406,11 +421,60 @@ def _guarded(part: str, notes: list[Diagnostic], default: Any, fn: Callable[...,
 def _for_lief(data: Buffer, hdr: PeHeaders) -> LiefFeed:
     """What LIEF parses: the file, with the directories read by hand here (imports, delay imports,
     bound imports, IAT, debug, load configuration) blanked, so LIEF spends nothing on them. LIEF's
-    copy is the only one made (:class:`LiefFeed`)."""
+    copy is the only one made (:class:`LiefFeed`), and a long overlay is left out of it
+    (:func:`_without_overlay`)."""
     first = hdr.pe_offset + 24 + (112 if hdr.bits == 64 else 96)
     blank = [(first + 8 * index, 8) for index in _BLANKED
              if first + 8 * index + 8 <= hdr.pe_offset + 24 + hdr.optional_size]
-    return LiefFeed(data, blank)
+    trimmed = _without_overlay(as_view(data), hdr, blank)
+    return LiefFeed(trimmed) if trimmed is not None else LiefFeed(data, blank)
+
+
+#: An overlay (bytes past the headers and sections, outside the certificate table) of this many
+#: bytes or more is not handed to LIEF: it reads nothing in it, and would keep a copy of it beside
+#: its copy of the file (an installer's payload, a firmware bundle's blobs).
+OVERLAY_KEPT = 1 << 20
+_SECURITY = 4  # data directory index of the certificate table (its "RVA" is a file offset)
+
+
+def _without_overlay(mv: memoryview, hdr: PeHeaders, blank: list[tuple[int, int]]) -> bytearray | None:
+    """The file without a long overlay, for LIEF: the headers and section data, then the COFF
+    symbol and string tables (they hold long section names) and the certificate table (8-byte
+    aligned), each pointer set to its new place, ``blank`` applied. ``None`` (the file as it is)
+    when the overlay is short, or when one of those tables overlaps the section data or runs past
+    the end of the file."""
+    size = len(mv)
+    opt = hdr.pe_offset + 24
+    end = min(size, int.from_bytes(mv[opt + 60:opt + 64], "little"))  # SizeOfHeaders
+    table = opt + hdr.optional_size
+    end = max(end, table + 40 * hdr.sections)
+    for i in range(hdr.sections):
+        raw_size, raw_ptr = struct.unpack_from("<II", mv, table + 40 * i + 16)
+        if raw_size and raw_ptr < size:
+            end = max(end, min(size, raw_ptr + raw_size))
+    kept: list[tuple[int, int, int, int]] = []  # (offset, size, where its pointer is, alignment)
+    sym_off, sym_count = struct.unpack_from("<II", mv, hdr.pe_offset + 12)  # PointerToSymbolTable
+    if sym_off:
+        strings = sym_off + 18 * sym_count  # the string table follows the symbols, led by its size
+        if strings + 4 > size:
+            return None
+        kept.append((sym_off, strings - sym_off + int.from_bytes(mv[strings:strings + 4], "little"),
+                     hdr.pe_offset + 12, 1))
+    cert_off, cert_size = _directory(mv, hdr, _SECURITY)
+    if cert_size:
+        kept.append((cert_off, cert_size, opt + (112 if hdr.bits == 64 else 96) + 8 * _SECURITY, 8))
+    if any(not (end <= off and off + length <= size) for off, length, _, _ in kept):
+        return None
+    if size - end - sum(length for _, length, _, _ in kept) < OVERLAY_KEPT:
+        return None
+    out = bytearray(mv[:end])
+    for at, length in blank:
+        out[at:at + length] = bytes(length)
+    for off, length, pointer, align in sorted(kept):
+        out += bytes(-len(out) % align)  # WIN_CERTIFICATE entries are 8-byte aligned
+        struct.pack_into("<I", out, pointer, len(out))
+        out += mv[off:off + length]
+    return out
 
 
 def load_pe(data: Buffer, path: str, *, limits: Limits = DEFAULT_LIMITS) -> Image:
@@ -452,7 +516,7 @@ def load_pe(data: Buffer, path: str, *, limits: Limits = DEFAULT_LIMITS) -> Imag
     if hdr.timestamp >= _PE_EPOCH and not repro:
         meta["pe:link_time"] = datetime.fromtimestamp(hdr.timestamp, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
     _guarded("signature", notes, None, _signature, binary, meta, limits)
-    checked = _guarded("signature digest", notes, None, _signed_digest, as_view(data), hdr, binary)
+    checked = _guarded("signature digest", notes, None, _signed_digest, data, hdr, binary)
     if checked:
         meta["pe:signature_digest"] = checked
         if checked == "mismatch":

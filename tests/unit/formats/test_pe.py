@@ -3,6 +3,7 @@ hostile variants of them, and real UEFI applications from Debian packages when c
 
 from __future__ import annotations
 
+import dataclasses
 import random
 import struct
 import time
@@ -16,7 +17,7 @@ from ecuscan.errors import FormatError
 from ecuscan.formats.pe import MAX_PE_SECTIONS, load_pe
 from ecuscan.formats.te import load_te
 from ecuscan.limits import DEFAULT_LIMITS, Limits
-from ecuscan.model import ImageFormat, Relation, SegmentKind
+from ecuscan.model import Image, ImageFormat, Relation, SegmentKind
 from ecuscan.sbom.facts import is_firmware
 from ecuscan.scan.analysis import analyze_bytes
 from ecuscan.scan.options import ScanOptions
@@ -282,3 +283,69 @@ def test_lief_gets_the_file_with_the_hand_read_directories_blanked_and_nothing_e
     for index in _BLANKED:
         want[first + 8 * index:first + 8 * index + 8] = bytes(8)
     assert got == want and got != bytearray(data)  # the import directory was set, and is blanked
+
+
+def _with_overlay(blob: bytes, overlay: bytes) -> bytes:
+    """``blob`` with ``overlay`` inserted where its certificate table was (or appended), the
+    certificate table moved after it and its directory entry updated."""
+    from ecuscan.formats.pe import _SECURITY, _directory, read_headers
+
+    hdr = read_headers(blob, "x")
+    mv = memoryview(blob)
+    cert_off, cert_size = _directory(mv, hdr, _SECURITY)
+    if not cert_size:
+        return blob + overlay
+    out = bytearray(blob[:cert_off]) + overlay
+    out += bytes(-len(out) % 8)
+    entry = hdr.pe_offset + 24 + (112 if hdr.bits == 64 else 96) + 8 * _SECURITY
+    struct.pack_into("<I", out, entry, len(out))
+    return bytes(out + blob[cert_off:cert_off + cert_size])
+
+
+def _loaded_both_ways(blob: bytes, monkeypatch: pytest.MonkeyPatch) -> tuple[Image, Image]:
+    from ecuscan.formats import pe
+
+    trimmed = load_pe(blob, "x.efi")
+    with monkeypatch.context() as m:
+        m.setattr(pe, "OVERLAY_KEPT", 1 << 62)
+        whole = load_pe(blob, "x.efi")
+    return trimmed, whole
+
+
+@pytest.mark.parametrize("signed", [False, True])
+def test_a_long_overlay_is_left_out_of_lief_and_nothing_read_changes(signed: bool,
+                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    """LIEF keeps a copy of the overlay beside its copy of the file; given the file without it (the
+    certificate table moved up), it reads the same sections, resources, exports and signature."""
+    from ecuscan.formats.pe import OVERLAY_KEPT, _without_overlay, read_headers
+
+    base = _cached("shim-signed/usr/lib/shim/shimx64.efi.signed") if signed else build_pe(TOOL).data
+    blob = _with_overlay(base, random.Random(5).randbytes(OVERLAY_KEPT + 4096))
+    given = _without_overlay(memoryview(blob), read_headers(blob, "x"), [])
+    assert given is not None and len(given) < len(base) + 8  # the file as signed, without the overlay
+    trimmed, whole = _loaded_both_ways(blob, monkeypatch)
+    differ = [f.name for f in dataclasses.fields(trimmed) if getattr(trimmed, f.name) != getattr(whole, f.name)]
+    assert not differ
+    meta = trimmed.metadata
+    if signed:
+        assert meta["pe:signed"] == "true" and "Microsoft" in meta["pe:signer"]
+        assert meta["pe:signature_digest"] == "mismatch"  # the overlay was added after signing
+    else:
+        assert meta["pe:version:ProductName"] == "ECU Flash Tool"
+
+
+def test_a_short_overlay_or_a_table_out_of_place_keeps_the_file_whole() -> None:
+    from ecuscan.formats.pe import _SECURITY, OVERLAY_KEPT, _without_overlay, read_headers
+
+    blob = build_pe(TOOL).data
+    short = blob + bytes(OVERLAY_KEPT - 1)
+    assert _without_overlay(memoryview(short), read_headers(short, "x"), []) is None
+    long = bytes(blob + bytes(OVERLAY_KEPT + 1))
+    hdr = read_headers(long, "x")
+    assert _without_overlay(memoryview(long), hdr, []) is not None
+    symbols = bytearray(long)  # a COFF symbol table whose string table would run past the end
+    struct.pack_into("<II", symbols, hdr.pe_offset + 12, len(blob), 1 << 26)
+    assert _without_overlay(memoryview(bytes(symbols)), hdr, []) is None
+    cert = bytearray(long)  # a certificate table inside the section data
+    struct.pack_into("<II", cert, hdr.pe_offset + 24 + 112 + 8 * _SECURITY, 0x200, 64)
+    assert _without_overlay(memoryview(bytes(cert)), hdr, []) is None
