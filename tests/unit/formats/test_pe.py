@@ -164,9 +164,11 @@ def test_shared_import_tables_do_not_amplify(delay: bool) -> None:
     assert len(img.symbols) == 1_000 and img.symbols[0].name == "f0" and not img.symbols[0].defined
 
 
-def test_mutated_headers_never_leak_an_exception() -> None:
-    """500 seeded random corruptions of the headers: an Image or a FormatError, each quickly."""
-    base = build_pe(TOOL).data
+@pytest.mark.parametrize("overlay", [0, 1 << 20], ids=["whole", "overlay-left-out"])
+def test_mutated_headers_never_leak_an_exception(overlay: int) -> None:
+    """500 seeded random corruptions of the headers: an Image or a FormatError, each quickly
+    (with an overlay long enough to be left out of what LIEF gets, too)."""
+    base = build_pe(TOOL).data + bytes(overlay)
     rnd = random.Random(1234)
     worst = 0.0
     for _ in range(500):
