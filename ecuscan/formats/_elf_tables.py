@@ -26,7 +26,7 @@ from ecuscan.model import Buffer
 
 from ._util import as_view
 
-__all__ = ["InPlaceElf", "Row"]
+__all__ = ["MAX_SECTIONS", "InPlaceElf", "Row"]
 
 # section and program header types, dynamic tags (ELF gABI and the GNU extensions)
 _SHT_DYNAMIC, _SHT_NOTE, _SHT_SYMTAB, _SHT_DYNSYM = 6, 7, 2, 11
@@ -36,6 +36,9 @@ _DT_NULL, _DT_NEEDED, _DT_STRTAB, _DT_STRSZ, _DT_SONAME = 0, 1, 5, 10, 14
 _NT_GNU_BUILD_ID = 3
 #: Longest chain of version definitions or requirements walked (a version index is 15 bits).
 _MAX_VERSIONS = 0x7FFF
+#: Section headers read at most (a relocatable object built with -ffunction-sections has tens of
+#: thousands; the file size alone would allow 67 million in a 4 GiB file, each a Python object).
+MAX_SECTIONS = 1 << 18
 #: Longest name read from a string table.
 _MAX_NAME = 1 << 16
 #: Bytes of names one image may have read in all (far above any real library's string tables; a
@@ -97,7 +100,7 @@ class InPlaceElf:
             shdr, phdr = order + "IIQQQQIIQQ", order + "IIQQQQQQ"
             self._sym, self._dyn = struct.Struct(order + "IBBHQQ"), struct.Struct(order + "qQ")
         self._shdrs: list[_Shdr] = []
-        for i in range(shnum):
+        for i in range(min(shnum, MAX_SECTIONS)):
             f = struct.unpack_from(shdr, mv, shoff + i * struct.calcsize(shdr))
             # (name, type, flags, addr, offset, size, link, info, addralign, entsize)
             self._shdrs.append(_Shdr(f[0], f[1], f[2], f[3], f[4], f[5], f[6], f[7], f[9]))

@@ -58,7 +58,7 @@ from ecuscan.model import (
     Symbol,
 )
 
-from ._elf_tables import InPlaceElf, Row
+from ._elf_tables import MAX_SECTIONS, InPlaceElf, Row
 from ._util import BufferStream, LiefFeed, as_view, check_file_size, decode_text, sha256_of
 from .base import FormatInfo, LoaderFormat, OffsetMap
 
@@ -370,7 +370,10 @@ def _sections(tables: _Tables, hdr: _Header, diag: _Diag) -> list[_Section]:
     except Exception as exc:  # a name that does not decode, a type the bindings cannot represent
         diag.add("elf-sections", f"section headers unreadable after {len(out)} of {hdr.shnum}: "
                  f"{type(exc).__name__}: {str(exc)[:200]}")
-    if len(out) < hdr.shnum and not diag.items:
+    if isinstance(tables, InPlaceElf) and hdr.shnum > MAX_SECTIONS:
+        diag.add("elf-too-many-sections", f"{hdr.shnum} section headers, more than the {MAX_SECTIONS} read "
+                 "of a large image; the rest are not read")
+    elif len(out) < hdr.shnum and not diag.items:
         diag.add("elf-sections", f"section headers unreadable after {len(out)} of {hdr.shnum}")
     return out
 

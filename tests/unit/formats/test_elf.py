@@ -440,3 +440,22 @@ def test_header_values_no_enum_names_load_as_numbers(elf_dir: Path, e_type: int,
     old = reference_load(bytes(data), "odd.elf")
     assert (img.elf_type, img.arch, img.metadata) == (old.elf_type, old.arch, old.metadata)
     assert img.symbols == old.symbols
+
+
+def test_section_headers_read_in_place_are_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A large image's section header table is read up to MAX_SECTIONS entries (the file size alone
+    would allow millions, each a Python object), and says so."""
+    from ecuscan.formats import _elf_tables, elf
+
+    count, shoff = 64, 4096
+    data = bytearray(shoff + count * 64)
+    data[:16] = b"\x7fELF" + bytes([2, 1, 1]) + bytes(9)
+    struct.pack_into("<HHIQQQIHHHHHH", data, 16, 3, 62, 1, 0, 0, shoff, 0, 64, 56, 0, 64, count, 0)
+    for i in range(1, count):
+        struct.pack_into("<IIQQQQIIQQ", data, shoff + 64 * i, 0, 1, 2, 0x1000 * i, 0, 16, 0, 0, 1, 0)
+    monkeypatch.setattr(elf, "IN_PLACE_FROM", 0)
+    monkeypatch.setattr(elf, "MAX_SECTIONS", 16)
+    monkeypatch.setattr(_elf_tables, "MAX_SECTIONS", 16)
+    img = load_elf(bytes(data), "many.so")
+    assert [d.code for d in img.diagnostics] == ["elf-too-many-sections"]
+    assert "64 section headers" in img.diagnostics[0].message
