@@ -430,9 +430,10 @@ def _for_lief(data: Buffer, hdr: PeHeaders) -> LiefFeed:
     return LiefFeed(trimmed) if trimmed is not None else LiefFeed(data, blank)
 
 
-#: An overlay (bytes past the headers and sections, outside the certificate table) of this many
-#: bytes or more is not handed to LIEF: it reads nothing in it, and would keep a copy of it beside
-#: its copy of the file (an installer's payload, a firmware bundle's blobs).
+#: An overlay (bytes past the headers and sections, outside the COFF symbol and string tables and
+#: the certificate table) of this many bytes or more is not handed to LIEF: it reads nothing in it,
+#: and would keep a copy of it beside its copy of the file (an installer's payload, a firmware
+#: bundle's blobs).
 OVERLAY_KEPT = 1 << 20
 _SECURITY = 4  # data directory index of the certificate table (its "RVA" is a file offset)
 
