@@ -13,11 +13,12 @@ from __future__ import annotations
 
 import mmap
 from collections.abc import Iterator
+from typing import Any
 
 #: What a pass reads (:data:`ecuscan.model.Buffer`; this module is below the model).
 Buffer = bytes | bytearray | memoryview | mmap.mmap
 
-__all__ = ["CHUNK", "LARGE_MAP", "chunks", "drop_pages", "is_large_map"]
+__all__ = ["CHUNK", "LARGE_MAP", "Behind", "chunks", "drop_pages", "hash_range", "is_large_map"]
 
 #: Maps of this many bytes or more are read chunk by chunk, dropping each chunk's pages.
 LARGE_MAP = 32 << 20
@@ -45,6 +46,17 @@ def chunks(start: int, end: int, size: int = CHUNK) -> Iterator[tuple[int, int]]
     """``(lo, hi)`` pieces of ``[start, end)`` of at most ``size`` bytes, in order."""
     for lo in range(start, end, size):
         yield lo, min(end, lo + size)
+
+
+def hash_range(digest: Any, data: Buffer, start: int = 0, end: int | None = None) -> None:
+    """Feed ``data[start:end]`` to a :mod:`hashlib` object a chunk at a time, without copying it;
+    a large map gives each chunk's pages back after it."""
+    large = is_large_map(data)
+    with memoryview(data) as mv, mv.cast("B") as flat:
+        for lo, hi in chunks(start, len(flat) if end is None else min(end, len(flat))):
+            digest.update(flat[lo:hi])
+            if large:
+                drop_pages(data, lo, hi - lo)
 
 
 class Behind:

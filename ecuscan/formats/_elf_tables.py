@@ -68,7 +68,6 @@ class _Shdr:
     size: int
     link: int
     info: int
-    entsize: int
 
 
 def _name(raw: bytes) -> str | bytes:
@@ -99,17 +98,14 @@ class InPlaceElf:
         else:
             shdr, phdr = order + "IIQQQQIIQQ", order + "IIQQQQQQ"
             self._sym, self._dyn = struct.Struct(order + "IBBHQQ"), struct.Struct(order + "qQ")
-        self._shdrs: list[_Shdr] = []
-        for i in range(min(shnum, MAX_SECTIONS)):
-            f = struct.unpack_from(shdr, mv, shoff + i * struct.calcsize(shdr))
-            # (name, type, flags, addr, offset, size, link, info, addralign, entsize)
-            self._shdrs.append(_Shdr(f[0], f[1], f[2], f[3], f[4], f[5], f[6], f[7], f[9]))
+        count, width = min(shnum, MAX_SECTIONS), struct.calcsize(shdr)
+        # (name, type, flags, addr, offset, size, link, info, addralign, entsize)
+        self._shdrs = [_Shdr(*f[:8]) for f in struct.iter_unpack(shdr, mv[shoff:shoff + count * width])]
         if shstrndx == 0xFFFF and self._shdrs:  # SHN_XINDEX: the index is sh_link of section 0
             shstrndx = self._shdrs[0].link
-        self._shstr = self._shdrs[shstrndx] if 0 < shstrndx < len(self._shdrs) else None
+        self._shstr = self._linked(shstrndx) if shstrndx else None
         self._phdrs: list[tuple[int, int, int, int, int, int, int]] = []
-        for i in range(phnum):
-            f = struct.unpack_from(phdr, mv, phoff + i * struct.calcsize(phdr))
+        for f in struct.iter_unpack(phdr, mv[phoff:phoff + phnum * struct.calcsize(phdr)]):
             if bits == 32:  # type offset vaddr paddr filesz memsz flags align
                 self._phdrs.append((f[0], f[1], f[4], f[2], f[3], f[6], f[7]))
             else:  # type flags offset vaddr paddr filesz memsz align
@@ -133,7 +129,7 @@ class InPlaceElf:
         table = next((s for s in self._shdrs if s.type == kind), None)
         if table is None:
             return
-        strtab = self._shdrs[table.link] if table.link < len(self._shdrs) else None
+        strtab = self._linked(table.link)
         rows = self._records(table, self._sym.size)
         versym, names = self._versions(len(rows) // self._sym.size) if dynamic else (None, {})
         for i, f in enumerate(self._sym.iter_unpack(rows)):
@@ -147,6 +143,11 @@ class InPlaceElf:
                 if index > 1:
                     version = names.get(index)
             yield Row(info, self._string(strtab, st_name), shndx, value, size, version)
+
+    @staticmethod
+    def version(row: Row) -> str | bytes | None:
+        """The name of a dynamic symbol's GNU version (as ``_LiefTables.version`` gives it)."""
+        return row.version
 
     def dynamic(self, max_entries: int) -> Iterator[tuple[int, str | bytes | None]]:
         """``(tag, name)`` of the first ``max_entries`` dynamic entries (``name`` for DT_NEEDED and
@@ -167,10 +168,11 @@ class InPlaceElf:
                 strtab_at = self._offset_of(val)
             elif tag == _DT_STRSZ:
                 strsz = val
+        strtab: tuple[int, int] | None
         if strtab_at is not None:
-            strtab: _Shdr | None = _Shdr(0, 0, 0, 0, strtab_at, strsz if strsz is not None else self._size, 0, 0, 0)
+            strtab = (strtab_at, strsz if strsz is not None else self._size)
         else:
-            strtab = self._shdrs[section.link] if section is not None and section.link < len(self._shdrs) else None
+            strtab = self._linked(section.link) if section is not None else None
         for tag, val in self._dyn.iter_unpack(raw):
             yield tag, (self._string(strtab, val) if tag in (_DT_NEEDED, _DT_SONAME) else None)
             if tag == _DT_NULL:
@@ -213,12 +215,19 @@ class InPlaceElf:
         raw = self._slice(sec.offset, sec.size)
         return raw[:len(raw) - len(raw) % width]
 
-    def _string(self, table: _Shdr | None, index: int) -> str | bytes:
-        """The NUL-terminated name at ``index`` of a string table ('' when out of it)."""
-        if table is None or index >= table.size:
+    def _linked(self, index: int) -> tuple[int, int] | None:
+        """``(offset, size)`` of the string table in section ``index`` (``None`` when there is none)."""
+        if index >= len(self._shdrs):
+            return None
+        sec = self._shdrs[index]
+        return sec.offset, sec.size
+
+    def _string(self, table: tuple[int, int] | None, index: int) -> str | bytes:
+        """The NUL-terminated name at ``index`` of a string table ``(offset, size)`` ('' when out of it)."""
+        if table is None or index >= table[1]:
             return ""
-        start = table.offset + index
-        end = min(self._size, table.offset + table.size, start + _MAX_NAME)
+        start = table[0] + index
+        end = min(self._size, table[0] + table[1], start + _MAX_NAME)
         if start >= end:
             return ""
         if self._find is not None:
@@ -255,7 +264,7 @@ class InPlaceElf:
         for sec in self._shdrs:
             if sec.type not in (_SHT_GNU_VERDEF, _SHT_GNU_VERNEED):
                 continue
-            strtab = self._shdrs[sec.link] if sec.link < len(self._shdrs) else None
+            strtab = self._linked(sec.link)
             raw = self._slice(sec.offset, sec.size)
             pos = 0
             for _ in range(min(sec.info, _MAX_VERSIONS)):

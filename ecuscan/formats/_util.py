@@ -11,7 +11,7 @@ from typing import Any
 
 from ecuscan.errors import LimitExceeded
 from ecuscan.limits import Limits
-from ecuscan.mapped import CHUNK, chunks, drop_pages, is_large_map
+from ecuscan.mapped import CHUNK, chunks, drop_pages, hash_range
 from ecuscan.model import Buffer, Sha256
 
 
@@ -130,14 +130,8 @@ class LiefFeed(BufferStream):
 
 def sha256_of(data: Buffer, offset: int = 0, size: int | None = None) -> Sha256:
     """Hex SHA-256 of ``data[offset:offset+size]`` without copying the whole buffer."""
-    mv = as_view(data)
-    end = len(mv) if size is None else min(len(mv), offset + size)
     h = hashlib.sha256()
-    large = is_large_map(data)
-    for lo, hi in chunks(offset, end):
-        h.update(mv[lo:hi])
-        if large:
-            drop_pages(data, lo, hi - lo)
+    hash_range(h, data, offset, None if size is None else offset + size)
     return Sha256(h.hexdigest())
 
 

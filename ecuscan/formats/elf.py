@@ -58,7 +58,7 @@ from ecuscan.model import (
     Symbol,
 )
 
-from ._elf_tables import MAX_SECTIONS, InPlaceElf, Row
+from ._elf_tables import MAX_SECTIONS, InPlaceElf
 from ._util import BufferStream, LiefFeed, as_view, check_file_size, decode_text, sha256_of
 from .base import FormatInfo, LoaderFormat, OffsetMap
 
@@ -449,7 +449,7 @@ def _symbols(tables: _Tables, sections: list[_Section], limits: Limits, diag: _D
     budget = limits.max_symbols
 
     kinds = _STT_KIND
-    version_of = tables.version if isinstance(tables, _LiefTables) else _row_version
+    version_of = tables.version
 
     def read(table: Iterable[Any], is_dyn: bool) -> None:
         # the hot loop of loading a big library: each LIEF attribute is read once, and a Symbol is
@@ -493,10 +493,6 @@ def _symbols(tables: _Tables, sections: list[_Section], limits: Limits, diag: _D
 
         _guard(diag, "elf-symbols", f"symbol table {'.dynsym' if is_dyn else '.symtab'!r} unreadable", table, None)
     return out
-
-
-def _row_version(row: Row) -> str | bytes | None:
-    return row.version
 
 
 def _dynamic(tables: _Tables, diag: _Diag) -> tuple[str | None, list[str]]:

@@ -35,7 +35,7 @@ from typing import Any
 
 from ecuscan.errors import FormatError
 from ecuscan.limits import DEFAULT_LIMITS, Limits
-from ecuscan.mapped import chunks, drop_pages, is_large_map
+from ecuscan.mapped import hash_range
 from ecuscan.model import (
     Buffer,
     Diagnostic,
@@ -352,12 +352,8 @@ def _signed_digest(data: Buffer, hdr: PeHeaders, binary: Any) -> str | None:
     cert_off, cert_size = _directory(mv, hdr, _SECURITY)  # a file offset, not an RVA
     skip = sorted([(opt + 64, 4), (opt + (112 if hdr.bits == 64 else 96) + 32, 8), (cert_off, cert_size)])
     digest = hashlib.new(name)
-    large = is_large_map(data)  # its pages are given back as the digest goes (ecuscan.mapped)
     for start, stop in _gaps(skip, len(mv)):
-        for lo, hi in chunks(start, stop):
-            digest.update(mv[lo:hi])
-            if large:
-                drop_pages(data, lo, hi - lo)
+        hash_range(digest, data, start, stop)  # a large map's pages are given back as it goes
     return "ok" if digest.digest() == bytes(info.digest) else "mismatch"
 
 

@@ -20,7 +20,7 @@ from collections.abc import Iterable
 from dataclasses import replace
 
 from ecuscan.limits import DEFAULT_LIMITS, Limits
-from ecuscan.mapped import chunks, drop_pages, is_large_map
+from ecuscan.mapped import hash_range
 from ecuscan.model import Buffer, Image, Provenance, Segment, SegmentKind, Sha256
 from ecuscan.provenance import buildid, buildpaths, certificates, prefilter, textscan, timestamps, toolchain
 
@@ -56,13 +56,7 @@ def sha256_of(data: Buffer, start: int = 0, size: int | None = None) -> Sha256:
     'ba7816bf8f01cfea'
     """
     h = hashlib.sha256()
-    large = is_large_map(data)
-    with memoryview(data) as mv, mv.cast("B") as flat:
-        end = len(flat) if size is None else min(len(flat), start + size)
-        for lo, hi in chunks(start, end):
-            h.update(flat[lo:hi])
-            if large:
-                drop_pages(data, lo, hi - lo)
+    hash_range(h, data, start, None if size is None else start + size)
     return Sha256(h.hexdigest())
 
 

@@ -14,7 +14,7 @@ from functools import lru_cache
 from pathlib import Path
 
 from .. import __version__
-from ..mapped import chunks, drop_pages, is_large_map
+from ..mapped import hash_range, is_large_map
 from ..model import Buffer, Sha256
 from ..safeio import open_regular
 
@@ -66,11 +66,9 @@ def sha256_file(path: Path) -> Sha256:
 def sha256_of_buffer(data: Buffer) -> str:
     """Hex SHA-256 of a whole buffer (an mmap is hashed in place, without a copy; a large one
     gives its pages back as it goes, see :mod:`ecuscan.mapped`)."""
-    with memoryview(data) as view:
-        if not is_large_map(data):
+    if not is_large_map(data):
+        with memoryview(data) as view:
             return hashlib.sha256(view).hexdigest()
-        h = hashlib.sha256()
-        for lo, hi in chunks(0, len(view)):
-            h.update(view[lo:hi])
-            drop_pages(data, lo, hi - lo)
-        return h.hexdigest()
+    h = hashlib.sha256()
+    hash_range(h, data)
+    return h.hexdigest()
